@@ -1,0 +1,44 @@
+# The single way to build, test, lint and run sandbox-bench. CI calls these same recipes.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes.
+default:
+    @just --list
+
+# Build the pinned Kubernetes, etcd and kwok binaries into the version-keyed cache (once).
+setup:
+    @ci/setup >/dev/null && echo "binaries: $(ci/setup)"
+
+# Print the directory holding the pinned binaries (after `just setup`).
+bin-dir:
+    @ci/setup
+
+# Lint, then run every unit and integration test against real local clusters.
+test: setup lint
+    SANDBOX_BENCH_BIN_DIR="$(ci/setup)" cargo test --workspace --locked
+
+# Formatting and clippy, warnings as errors.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# Regenerate the committed CRD YAML (api/crds/agent-sandbox.yaml).
+crds:
+    cargo run --quiet --locked -p sandbox-api --bin gen-crds
+
+# Start a local cluster in the background: `just up`, `just up name=dev nodes=10`.
+up name="local" nodes="1": setup
+    SANDBOX_BENCH_BIN_DIR="$(ci/setup)" cargo run --quiet --locked --release -p sandbox-bench -- cluster up --name {{name}} --nodes {{nodes}}
+
+# Stop a local cluster started with `just up`.
+down name="local":
+    cargo run --quiet --locked --release -p sandbox-bench -- cluster down --name {{name}}
+
+# Show a local cluster's components and API server.
+status name="local":
+    cargo run --quiet --locked --release -p sandbox-bench -- cluster status --name {{name}}
+
+# Run the criterion benchmarks.
+criterion:
+    cargo bench --locked -p sandbox-benches

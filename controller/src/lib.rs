@@ -1,0 +1,1 @@
+//! The reference controller for the agent-sandbox API. See `controller/README.md`.

@@ -1,0 +1,450 @@
+//! The `local` provider: a real control plane (etcd, kube-apiserver, kube-controller-manager,
+//! kube-scheduler) and kwok as child processes on loopback, with credentials generated per
+//! cluster. No Docker, no images, no network beyond 127.0.0.1.
+//!
+//! A [`LocalCluster`] owns its processes: dropping it (also while `start` is still running, on
+//! a panic, or when a Ctrl-C handler drops the future) stops them all, newest first. A cluster
+//! can instead be [detached](LocalCluster::detach) and stopped later from its state file with
+//! [`stop_detached`], which is what `sandbox-bench cluster up` / `down` do.
+
+mod components;
+mod kwok;
+mod pki;
+mod ports;
+mod process;
+mod state;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Node, ServiceAccount};
+use kube::api::{Api, ListParams, PostParams};
+
+pub use components::Layout;
+pub use kwok::{KwokConfigError, PodReadyDelay};
+pub use pki::Pki;
+pub use ports::{Ports, is_listening};
+pub use process::{Component, ProcessError};
+pub use state::{ClusterState, ComponentState};
+
+use super::{ClusterError, ClusterInfo, ClusterProvider, connect};
+use crate::binaries::{Binaries, Binary};
+
+/// Everything a local cluster needs to start.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    pub name: String,
+    /// Holds the state file, kubeconfig, certificates, etcd data and component logs.
+    pub dir: PathBuf,
+    pub binaries: Binaries,
+    /// Number of kwok nodes.
+    pub nodes: u32,
+    /// Pods each kwok node accepts.
+    pub pods_per_node: u32,
+    pub pod_ready: PodReadyDelay,
+    /// Upper bound for the whole start-up.
+    pub timeout: Duration,
+}
+
+impl LocalConfig {
+    pub fn new(name: impl Into<String>, dir: PathBuf, binaries: Binaries) -> Self {
+        Self {
+            name: name.into(),
+            dir,
+            binaries,
+            nodes: 1,
+            pods_per_node: 1000,
+            pod_ready: PodReadyDelay::default(),
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The binaries a local cluster runs, checked before anything starts.
+pub const REQUIRED: [Binary; 5] = [
+    Binary::Etcd,
+    Binary::KubeApiserver,
+    Binary::KubeControllerManager,
+    Binary::KubeScheduler,
+    Binary::Kwok,
+];
+
+/// How often readiness probes poll.
+const POLL: Duration = Duration::from_millis(50);
+/// How long a component gets to exit on SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// A running local cluster that owns its processes.
+pub struct LocalCluster {
+    layout: Layout,
+    state: ClusterState,
+    /// In start order; stopped in reverse.
+    components: Vec<Component>,
+    client: Option<kube::Client>,
+}
+
+impl LocalCluster {
+    /// Starts every component and waits until the cluster is usable: API `/readyz` ok, the
+    /// `default` ServiceAccount exists, and every kwok node is Ready.
+    pub async fn start(config: LocalConfig) -> Result<Self, ClusterError> {
+        config.binaries.check(&REQUIRED)?;
+        let layout = Layout::new(config.dir.clone());
+        refuse_if_running(&layout)?;
+        prepare_dir(&layout)?;
+
+        let pki = pki::Pki::generate().map_err(ClusterError::Pki)?;
+        for (file, pem) in [
+            ("ca.crt", &pki.ca_cert),
+            ("apiserver.crt", &pki.serving_cert),
+            ("apiserver.key", &pki.serving_key),
+            ("admin.crt", &pki.admin_cert),
+            ("admin.key", &pki.admin_key),
+            ("sa.key", &pki.service_account_key),
+            ("sa.pub", &pki.service_account_pub),
+        ] {
+            write(&layout.pki(file), pem)?;
+        }
+        let ports = Ports::allocate().map_err(|source| ClusterError::Io {
+            path: PathBuf::from("127.0.0.1:0"),
+            source,
+        })?;
+        let server = format!("https://127.0.0.1:{}", ports.apiserver);
+        write(
+            &layout.kubeconfig(),
+            &super::kubeconfig::render(&config.name, &server, &pki),
+        )?;
+        write(
+            &layout.scheduler_config(),
+            &components::scheduler_config(&layout),
+        )?;
+        write(
+            &layout.kwok_config(),
+            &kwok::render_config(&config.binaries.kwok_stages(), config.pod_ready)?,
+        )?;
+
+        let mut cluster = Self {
+            state: ClusterState {
+                name: config.name.clone(),
+                dir: config.dir.clone(),
+                kubeconfig: layout.kubeconfig(),
+                server,
+                ports,
+                nodes: config.nodes,
+                components: Vec::new(),
+            },
+            layout,
+            components: Vec::new(),
+            client: None,
+        };
+        let deadline = Instant::now() + config.timeout;
+        cluster.start_components(&config, deadline).await?;
+        cluster.state.save(&cluster.layout.state())?;
+        Ok(cluster)
+    }
+
+    async fn start_components(
+        &mut self,
+        config: &LocalConfig,
+        deadline: Instant,
+    ) -> Result<(), ClusterError> {
+        let (layout, ports) = (self.layout.clone(), self.state.ports);
+        let bins = &config.binaries;
+
+        self.spawn(
+            "etcd",
+            &bins.path(Binary::Etcd)?,
+            components::etcd_args(&layout, &ports),
+        )?;
+        let health = format!("127.0.0.1:{}", ports.etcd_client);
+        self.wait_for("etcd /health", deadline, || etcd_healthy(&health))
+            .await?;
+
+        self.spawn(
+            "kube-apiserver",
+            &bins.path(Binary::KubeApiserver)?,
+            components::apiserver_args(&layout, &ports),
+        )?;
+        let client = connect(&layout.kubeconfig(), None).await?;
+        self.client = Some(client.clone());
+        self.wait_for("kube-apiserver /readyz", deadline, || {
+            api_ready(client.clone())
+        })
+        .await?;
+
+        self.spawn(
+            "kube-controller-manager",
+            &bins.path(Binary::KubeControllerManager)?,
+            components::controller_manager_args(&layout, &ports),
+        )?;
+        self.spawn(
+            "kube-scheduler",
+            &bins.path(Binary::KubeScheduler)?,
+            components::scheduler_args(&layout, &ports),
+        )?;
+
+        let nodes: Api<Node> = Api::all(client.clone());
+        for i in 0..config.nodes {
+            let node = kwok::node(&format!("kwok-node-{i}"), config.pods_per_node)
+                .map_err(|e| ClusterError::Invalid(format!("kwok node object: {e}")))?;
+            create_or_keep(&nodes, &node).await?;
+        }
+        self.spawn(
+            "kwok",
+            &bins.path(Binary::Kwok)?,
+            components::kwok_args(&layout),
+        )?;
+
+        let want = config.nodes;
+        self.wait_for(&format!("{want} kwok node(s) Ready"), deadline, || {
+            kwok_nodes_ready(nodes.clone(), want)
+        })
+        .await?;
+        let sa: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
+        self.wait_for("ServiceAccount default/default", deadline, || {
+            let sa = sa.clone();
+            async move { Ok(sa.get_opt("default").await?.is_some()) }
+        })
+        .await
+    }
+
+    fn spawn(
+        &mut self,
+        name: &'static str,
+        program: &Path,
+        args: Vec<String>,
+    ) -> Result<(), ClusterError> {
+        let component = Component::spawn(name, program, &args, self.layout.log(name))?;
+        self.state.components.push(ComponentState::of(&component));
+        self.components.push(component);
+        Ok(())
+    }
+
+    /// Polls `check` until it returns true, failing early if any component exits.
+    async fn wait_for<F, Fut>(
+        &mut self,
+        what: &str,
+        deadline: Instant,
+        mut check: F,
+    ) -> Result<(), ClusterError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<bool, kube::Error>>,
+    {
+        loop {
+            for c in &mut self.components {
+                c.ensure_running()?;
+            }
+            if matches!(check().await, Ok(true)) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(ClusterError::Timeout {
+                    what: what.to_string(),
+                    logs: self.layout.logs(),
+                });
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    pub fn info(&self) -> ClusterInfo {
+        ClusterInfo {
+            provider: "local",
+            name: self.state.name.clone(),
+            kubeconfig: self.state.kubeconfig.clone(),
+            server: self.state.server.clone(),
+        }
+    }
+
+    pub fn state(&self) -> &ClusterState {
+        &self.state
+    }
+
+    /// A client with admin rights.
+    pub fn client(&self) -> Option<kube::Client> {
+        self.client.clone()
+    }
+
+    /// Stops every component, newest first, and checks that none of the cluster's ports is
+    /// still accepting connections.
+    pub fn stop(mut self) -> Result<(), ClusterError> {
+        self.stop_components();
+        let _ = std::fs::remove_file(self.layout.state());
+        check_ports_released(&self.state.ports)
+    }
+
+    fn stop_components(&mut self) {
+        while let Some(mut c) = self.components.pop() {
+            c.stop(STOP_GRACE);
+        }
+    }
+
+    /// Leaves the processes running (for `cluster up`); [`stop_detached`] ends them later.
+    pub fn detach(mut self) -> ClusterState {
+        self.components.drain(..).for_each(Component::detach);
+        self.state.clone()
+    }
+}
+
+/// [`ClusterProvider`] for a cluster that lives as long as the run.
+pub struct LocalProvider {
+    config: LocalConfig,
+    running: Option<LocalCluster>,
+}
+
+impl LocalProvider {
+    pub fn new(config: LocalConfig) -> Self {
+        Self {
+            config,
+            running: None,
+        }
+    }
+
+    pub fn cluster(&self) -> Option<&LocalCluster> {
+        self.running.as_ref()
+    }
+}
+
+impl ClusterProvider for LocalProvider {
+    async fn up(&mut self) -> Result<ClusterInfo, ClusterError> {
+        let cluster = LocalCluster::start(self.config.clone()).await?;
+        let info = cluster.info();
+        self.running = Some(cluster);
+        Ok(info)
+    }
+
+    async fn down(&mut self) -> Result<(), ClusterError> {
+        self.running.take().map_or(Ok(()), LocalCluster::stop)
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        self.stop_components();
+    }
+}
+
+/// Stops a cluster started by another process, from its state file in `dir`.
+pub fn stop_detached(dir: &Path) -> Result<ClusterState, ClusterError> {
+    let layout = Layout::new(dir.to_path_buf());
+    let state = ClusterState::load(&layout.state())?;
+    for c in state.components.iter().rev() {
+        c.stop(STOP_GRACE);
+    }
+    std::fs::remove_file(layout.state()).map_err(|source| ClusterError::Io {
+        path: layout.state(),
+        source,
+    })?;
+    check_ports_released(&state.ports)?;
+    Ok(state)
+}
+
+/// Reads the state of a cluster in `dir`, with which of its components are still alive.
+pub fn status(dir: &Path) -> Result<(ClusterState, Vec<(String, bool)>), ClusterError> {
+    let state = ClusterState::load(&Layout::new(dir.to_path_buf()).state())?;
+    let alive = state
+        .components
+        .iter()
+        .map(|c| (c.name.clone(), c.is_alive()))
+        .collect();
+    Ok((state, alive))
+}
+
+fn refuse_if_running(layout: &Layout) -> Result<(), ClusterError> {
+    if let Ok(state) = ClusterState::load(&layout.state())
+        && state.components.iter().any(ComponentState::is_alive)
+    {
+        return Err(ClusterError::AlreadyRunning {
+            name: state.name,
+            dir: layout.dir.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Fresh data, certificates and logs for every start; nothing of an earlier run is reused.
+fn prepare_dir(layout: &Layout) -> Result<(), ClusterError> {
+    for dir in [layout.etcd_data(), layout.dir.join("pki"), layout.logs()] {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|source| ClusterError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        std::fs::create_dir_all(&dir).map_err(|source| ClusterError::Io { path: dir, source })?;
+    }
+    Ok(())
+}
+
+fn write(path: &Path, contents: &str) -> Result<(), ClusterError> {
+    std::fs::write(path, contents).map_err(|source| ClusterError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn check_ports_released(ports: &Ports) -> Result<(), ClusterError> {
+    let busy: Vec<u16> = ports
+        .all()
+        .into_iter()
+        .filter(|p| is_listening(*p))
+        .collect();
+    if busy.is_empty() {
+        Ok(())
+    } else {
+        Err(ClusterError::LeftBehind(format!(
+            "ports still accepting connections after stop: {busy:?}"
+        )))
+    }
+}
+
+/// etcd's `/health` over plain HTTP/1.0 on loopback (no TLS, so no HTTP client is needed).
+async fn etcd_healthy(addr: &str) -> Result<bool, kube::Error> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let probe = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream
+            .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .await?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await?;
+        Ok::<_, std::io::Error>(response.contains(r#""health":"true""#))
+    };
+    Ok(tokio::time::timeout(Duration::from_secs(1), probe)
+        .await
+        .is_ok_and(|r| r.unwrap_or(false)))
+}
+
+async fn api_ready(client: kube::Client) -> Result<bool, kube::Error> {
+    let request = http::Request::get("/readyz")
+        .body(Vec::new())
+        .map_err(kube::Error::HttpError)?;
+    Ok(client.request_text(request).await? == "ok")
+}
+
+async fn kwok_nodes_ready(nodes: Api<Node>, want: u32) -> Result<bool, kube::Error> {
+    let selector = format!("{}={}", kwok::NODE_LABEL.0, kwok::NODE_LABEL.1);
+    let list = nodes.list(&ListParams::default().labels(&selector)).await?;
+    let ready = list
+        .items
+        .iter()
+        .filter(|n| {
+            n.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        })
+        .count();
+    Ok(ready >= want as usize)
+}
+
+async fn create_or_keep(nodes: &Api<Node>, node: &Node) -> Result<(), ClusterError> {
+    match nodes.create(&PostParams::default(), node).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(source) => Err(ClusterError::Kube {
+            what: "create kwok node".into(),
+            source,
+        }),
+    }
+}
