@@ -1,1 +1,8 @@
 //! The reference controller for the agent-sandbox API. See `controller/README.md`.
+
+pub mod cache;
+pub mod conditions;
+pub mod flags;
+pub mod patch;
+pub mod run;
+pub mod sandbox;

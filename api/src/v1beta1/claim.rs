@@ -125,6 +125,13 @@ pub struct ClaimSandboxStatus {
     /// Mirrored from the Sandbox's `status.podIPs`.
     #[serde(rename = "podIPs", default, skip_serializing_if = "Vec::is_empty")]
     pub pod_ips: Vec<String>,
+    /// Mirrored from the Sandbox's `status.serviceFQDN` (added upstream in v1.0).
+    #[serde(
+        rename = "serviceFQDN",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub service_fqdn: String,
 }
 
 /// Observed state of a [`SandboxClaim`].

@@ -1,0 +1,158 @@
+//! The Sandbox controller (`agents.x-k8s.io`): one Pod, an optional headless Service and PVCs
+//! per Sandbox (spec §2).
+//!
+//! `reconcile` = [fetch](Context::observe) from the reflector caches → [`decide::decide`] →
+//! [`apply::apply`]. The Sandbox is re-queued by its own events and by events of the Pods and
+//! Services it controls.
+
+pub mod apply;
+pub mod children;
+pub mod decide;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::Resource;
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::reflector::{ObjectRef, Store};
+use sandbox_api::keys;
+use sandbox_api::v1beta1::Sandbox;
+
+use decide::{Observed, Plan};
+
+/// How long to wait before retrying a Sandbox whose namespace is being deleted.
+const NAMESPACE_TERMINATING_RETRY: Duration = Duration::from_secs(30);
+
+/// What every Sandbox reconcile shares.
+pub struct Context {
+    pub client: kube::Client,
+    pub pods: Store<Pod>,
+    pub services: Store<Service>,
+    pub pvcs: Store<PersistentVolumeClaim>,
+    pub recorder: Recorder,
+    pub cluster_domain: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Apply(#[from] apply::ApplyError),
+    /// The decision itself reported an error (e.g. a foreign-owned Pod); retried with backoff.
+    #[error("{0}")]
+    Decided(String),
+}
+
+/// Snapshot of the caches for one Sandbox, owned so `decide` can borrow from it.
+struct Snapshot {
+    labelled_pods: Vec<Arc<Pod>>,
+    named_pod: Option<Arc<Pod>>,
+    service: Option<Arc<Service>>,
+    pvcs: Vec<Option<Arc<PersistentVolumeClaim>>>,
+}
+
+impl Context {
+    /// Waits until the Pod, Service and PVC caches hold a full listing (immediate afterwards).
+    async fn children_cached(&self) {
+        let _ = futures::join!(
+            self.pods.wait_until_ready(),
+            self.services.wait_until_ready(),
+            self.pvcs.wait_until_ready()
+        );
+    }
+
+    fn observe(&self, sandbox: &Sandbox) -> Snapshot {
+        let ns = sandbox.metadata.namespace.as_deref().unwrap_or_default();
+        let name = sandbox.metadata.name.as_deref().unwrap_or_default();
+        let hash = sandbox_api::NameHash::of(name);
+        // A scan of the Pod cache: the name-hash label is only an index, ownership decides.
+        let labelled_pods = self.pods.state_filter(|p| {
+            p.metadata.namespace.as_deref() == Some(ns)
+                && p.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(keys::SANDBOX_NAME_HASH_LABEL))
+                    .is_some_and(|v| hash == v.as_str())
+        });
+        let pod_name = children::pod_name(sandbox);
+        Snapshot {
+            labelled_pods,
+            named_pod: self.pods.get(&ObjectRef::new(&pod_name).within(ns)),
+            service: self.services.get(&ObjectRef::new(name).within(ns)),
+            pvcs: sandbox
+                .spec
+                .blueprint
+                .volume_claim_templates
+                .iter()
+                .map(|vct| {
+                    let pvc = children::pvc_name(&vct.metadata.name, name);
+                    self.pvcs.get(&ObjectRef::new(&pvc).within(ns))
+                })
+                .collect(),
+        }
+    }
+}
+
+pub fn now() -> Time {
+    Time(k8s_openapi::jiff::Timestamp::now())
+}
+
+pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+    // Deciding from a half-filled cache would create children that already exist.
+    ctx.children_cached().await;
+    let snapshot = ctx.observe(&sandbox);
+    let labelled: Vec<&Pod> = snapshot.labelled_pods.iter().map(AsRef::as_ref).collect();
+    let pvcs: Vec<Option<&PersistentVolumeClaim>> =
+        snapshot.pvcs.iter().map(|p| p.as_deref()).collect();
+    let now = now();
+    let plan: Plan = decide::decide(Observed {
+        sandbox: &sandbox,
+        labelled_pods: &labelled,
+        named_pod: snapshot.named_pod.as_deref(),
+        service: snapshot.service.as_deref(),
+        pvcs: &pvcs,
+        now: &now,
+        cluster_domain: &ctx.cluster_domain,
+    });
+    let ns = sandbox.metadata.namespace.as_deref().unwrap_or_default();
+    let name = sandbox.metadata.name.as_deref().unwrap_or_default();
+    tracing::debug!(sandbox = %format!("{ns}/{name}"), actions = plan.actions.len(),
+        status = plan.status.is_some(), "reconciled");
+    match apply::apply(&apply::Apis::namespaced(&ctx.client, ns), name, &plan).await {
+        // As upstream v1.0: wait for the namespace to go instead of backing off on errors.
+        Err(e) if e.namespace_terminating() => {
+            return Ok(Requeue::requeue(NAMESPACE_TERMINATING_RETRY));
+        }
+        result => result?,
+    }
+    if let Some(note) = &plan.warning {
+        let event = Event {
+            type_: EventType::Warning,
+            reason: keys::event::MULTIPLE_PODS.into(),
+            note: Some(note.clone()),
+            action: keys::event::ACTION_RECONCILING.into(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&event, &sandbox.object_ref(&())).await {
+            tracing::warn!(error = %e, "could not record event");
+        }
+    }
+    if let Some(error) = plan.error {
+        return Err(Error::Decided(error));
+    }
+    Ok(plan
+        .requeue_after
+        .map_or_else(Requeue::await_change, Requeue::requeue))
+}
+
+/// Retries failed reconciles; kube's controller adds per-object backoff on top of this.
+pub fn error_policy(sandbox: Arc<Sandbox>, error: &Error, _ctx: Arc<Context>) -> Requeue {
+    tracing::warn!(
+        sandbox = sandbox.metadata.name.as_deref().unwrap_or_default(),
+        %error,
+        "reconcile failed"
+    );
+    Requeue::requeue(Duration::from_millis(500))
+}
