@@ -14,9 +14,17 @@ setup:
 bin-dir:
     @ci/setup
 
-# Lint, then run every unit and integration test against real local clusters.
+# Lint, then run every unit and integration test against real local clusters; ends with a
+# one-line total over all test binaries.
 test: setup lint
-    SANDBOX_BENCH_BIN_DIR="$(ci/setup)" cargo test --workspace --locked
+    #!/usr/bin/env bash
+    set -uo pipefail
+    log="$(mktemp)"
+    SANDBOX_BENCH_BIN_DIR="$(ci/setup)" cargo test --workspace --locked 2>&1 | tee "$log"
+    status=${PIPESTATUS[0]}
+    awk '/^test result:/ { p += $4; f += $6 } END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
+    rm -f "$log"
+    exit "$status"
 
 # Formatting and clippy, warnings as errors.
 lint:

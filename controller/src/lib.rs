@@ -1,8 +1,12 @@
 //! The reference controller for the agent-sandbox API. See `controller/README.md`.
 
 pub mod cache;
+pub mod claim;
 pub mod conditions;
 pub mod flags;
 pub mod patch;
 pub mod run;
 pub mod sandbox;
+pub mod template;
+pub mod warmpool;
+pub mod webhook;

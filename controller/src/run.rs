@@ -4,15 +4,18 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use sandbox_api::keys;
-use sandbox_api::v1beta1::Sandbox;
+use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxTemplate, SandboxWarmPool};
+use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::cache::SharedCache;
 use crate::flags::Flags;
-use crate::sandbox;
+use crate::{claim, sandbox, template, warmpool};
 
 /// Runs every controller until the future is dropped.
 pub async fn run(client: kube::Client, flags: Flags) {
@@ -39,14 +42,109 @@ pub async fn run(client: kube::Client, flags: Flags) {
         Controller::for_shared_stream(sandboxes.subscribe(), sandboxes.store.clone())
             .owns_shared_stream(pods.subscribe())
             .owns_shared_stream(services.subscribe())
-            .with_config(ControllerConfig::default().concurrency(flags.sandbox_concurrent_workers))
+            .with_config(config(flags.sandbox_concurrent_workers))
             .run(sandbox::reconcile, sandbox::error_policy, ctx)
             .for_each(|_| async {});
+
+    let extensions = flags
+        .extensions
+        .then(|| extensions(&client, &flags, &sandboxes));
+    let extensions = async move {
+        if let Some(e) = extensions {
+            e.await;
+        }
+    };
     futures::join!(
         sandboxes.sync(),
         pods.sync(),
         services.sync(),
         pvcs.sync(),
-        sandbox_controller
+        sandbox_controller,
+        extensions
     );
+}
+
+fn config(workers: u16) -> ControllerConfig {
+    ControllerConfig::default().concurrency(workers)
+}
+
+/// The SandboxTemplate, SandboxWarmPool and SandboxClaim controllers (`--extensions`),
+/// subscribed to the shared Sandbox cache now, run when the returned future is polled.
+fn extensions(
+    client: &kube::Client,
+    flags: &Flags,
+    sandboxes: &SharedCache<Sandbox>,
+) -> impl Future<Output = ()> + use<> {
+    let mut templates = SharedCache::<SandboxTemplate>::new(Api::all(client.clone()));
+    let mut pools = SharedCache::<SandboxWarmPool>::new(Api::all(client.clone()));
+    let mut claims = SharedCache::<SandboxClaim>::new(Api::all(client.clone()));
+    let mut network_policies = SharedCache::<NetworkPolicy>::new(Api::all(client.clone()));
+
+    let template_ctx = Arc::new(template::Context {
+        client: client.clone(),
+        network_policies: network_policies.store.clone(),
+    });
+    let template_controller =
+        Controller::for_shared_stream(templates.subscribe(), templates.store.clone())
+            .owns_shared_stream(network_policies.subscribe())
+            .with_config(config(flags.sandbox_template_concurrent_workers))
+            .run(template::reconcile, template::error_policy, template_ctx)
+            .for_each(|_| async {});
+
+    let (pool_events, adopted_from) = tokio::sync::mpsc::unbounded_channel();
+    let pool_ctx = Arc::new(warmpool::Context::new(
+        client.clone(),
+        sandboxes.store.clone(),
+        templates.store.clone(),
+        flags.sandbox_warm_pool_readiness_grace_period,
+    ));
+    let pools_store = pools.store.clone();
+    let pool_controller = Controller::for_shared_stream(pools.subscribe(), pools.store.clone())
+        .watches_shared_stream(sandboxes.subscribe(), |s: Arc<Sandbox>| {
+            warmpool::pools_of_member(&s)
+        })
+        // A template change concerns every pool that uses it.
+        .watches_shared_stream(templates.subscribe(), move |t: Arc<SandboxTemplate>| {
+            let ns = t.metadata.namespace.clone().unwrap_or_default();
+            let name = t.metadata.name.clone().unwrap_or_default();
+            pools_store
+                .state()
+                .into_iter()
+                .filter(|p| p.metadata.namespace.as_deref() == Some(ns.as_str()))
+                .filter(|p| p.spec.sandbox_template_ref.name == name)
+                .map(|p| ObjectRef::from_obj(p.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .reconcile_on(UnboundedReceiverStream::new(adopted_from))
+        .with_config(config(flags.sandbox_warm_pool_concurrent_workers))
+        .run(warmpool::reconcile, warmpool::error_policy, pool_ctx)
+        .for_each(|_| async {});
+
+    let claim_ctx = Arc::new(claim::Context::new(
+        client.clone(),
+        sandboxes.store.clone(),
+        pools.store.clone(),
+        templates.store.clone(),
+        pool_events,
+    ));
+    let claim_controller = Controller::for_shared_stream(claims.subscribe(), claims.store.clone())
+        .owns_shared_stream(sandboxes.subscribe())
+        .with_config(config(flags.sandbox_claim_concurrent_workers))
+        .run(claim::reconcile, claim::error_policy, claim_ctx)
+        .for_each(|_| async {});
+
+    let syncs = [
+        templates.sync(),
+        pools.sync(),
+        claims.sync(),
+        network_policies.sync(),
+    ];
+    async move {
+        futures::join!(
+            futures::future::join_all(syncs),
+            template_controller,
+            pool_controller,
+            claim_controller
+        );
+    }
 }

@@ -52,9 +52,8 @@ async fn a_sandbox_runs_suspends_resumes_and_heals() {
         .await
         .unwrap();
     let flags = Flags {
-        kubeconfig: None,
-        cluster_domain: "cluster.local".into(),
         sandbox_concurrent_workers: 10,
+        ..Flags::defaults()
     };
     let controller = tokio::spawn(sandbox_controller::run::run(client.clone(), flags));
 

@@ -1,0 +1,502 @@
+//! Every branch of the claim decision.
+
+use super::*;
+use k8s_openapi::jiff::Timestamp;
+use sandbox_api::keys;
+
+const NOW: i64 = 1_800_000_000;
+
+fn at(secs: i64) -> Time {
+    Time(Timestamp::from_second(secs).unwrap())
+}
+
+fn claim(edit: impl FnOnce(&mut Value)) -> SandboxClaim {
+    let mut v = json!({
+        "metadata": {"name": "c1", "namespace": "ns", "uid": "claim-uid", "generation": 3,
+                     "creationTimestamp": at(NOW - 60)},
+        "spec": {"warmPoolRef": {"name": "pool"}}
+    });
+    edit(&mut v);
+    serde_json::from_value(v).unwrap()
+}
+
+fn pool() -> SandboxWarmPool {
+    serde_json::from_value(json!({
+        "metadata": {"name": "pool", "namespace": "ns", "uid": "pool-uid"},
+        "spec": {"sandboxTemplateRef": {"name": "python"}}
+    }))
+    .unwrap()
+}
+
+fn template(edit: impl FnOnce(&mut Value)) -> SandboxTemplate {
+    let mut v = json!({
+        "metadata": {"name": "python", "namespace": "ns"},
+        "spec": {"podTemplate": {"metadata": {"labels": {"app": "agent"}},
+                 "spec": {"containers": [{"name": "main", "image": "python:3",
+                                          "env": [{"name": "A", "value": "1"}]}]}}}
+    });
+    edit(&mut v);
+    serde_json::from_value(v).unwrap()
+}
+
+/// A pool member, Ready or not, with or without an IP.
+fn member(name: &str, ready: bool, ip: bool) -> Sandbox {
+    let mut v = serde_json::to_value(crate::warmpool::build::new_member(
+        &pool(),
+        &template(|_| {}),
+    ))
+    .unwrap();
+    v["metadata"]["name"] = json!(name);
+    v["metadata"]["resourceVersion"] = json!("41");
+    v["status"] = json!({"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" },
+        "reason": "DependenciesReady", "message": "Pod is Ready", "lastTransitionTime": at(NOW - 5)}]});
+    if ip {
+        v["status"]["podIPs"] = json!(["10.244.0.9"]);
+    }
+    serde_json::from_value(v).unwrap()
+}
+
+/// A Sandbox controlled by the claim, in the given Ready state.
+fn bound(ready: Option<(&str, &str)>, edit: impl FnOnce(&mut Value)) -> Sandbox {
+    let mut v = json!({
+        "metadata": {"name": "pool-abcde", "namespace": "ns", "uid": "sb-uid",
+                     "ownerReferences": [{"apiVersion": "extensions.agents.x-k8s.io/v1beta1",
+                        "kind": "SandboxClaim", "name": "c1", "uid": "claim-uid", "controller": true}]},
+        "spec": {"podTemplate": {"spec": {"containers": [{"name": "main", "image": "python:3"}]}}},
+        "status": {"podIPs": ["10.244.0.9"], "serviceFQDN": "pool-abcde.ns.svc.cluster.local"}
+    });
+    if let Some((status, why)) = ready {
+        v["status"]["conditions"] = json!([{"type": "Ready", "status": status, "reason": why,
+            "message": "m", "lastTransitionTime": at(NOW - 7), "observedGeneration": 1}]);
+    }
+    edit(&mut v);
+    serde_json::from_value(v).unwrap()
+}
+
+struct World {
+    bound: Option<Sandbox>,
+    name_taken: bool,
+    pool: Option<SandboxWarmPool>,
+    template: Option<SandboxTemplate>,
+    candidates: Vec<Sandbox>,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self {
+            bound: None,
+            name_taken: false,
+            pool: Some(pool()),
+            template: Some(template(|_| {})),
+            candidates: vec![],
+        }
+    }
+}
+
+impl World {
+    fn decide(&self, c: &SandboxClaim) -> Plan {
+        self.decide_at(c, NOW)
+    }
+    fn decide_at(&self, c: &SandboxClaim, now: i64) -> Plan {
+        let candidates: Vec<&Sandbox> = self.candidates.iter().collect();
+        decide(Observed {
+            claim: c,
+            bound: self.bound.as_ref(),
+            name_taken: self.name_taken,
+            pool: self.pool.as_ref(),
+            template: self.template.as_ref(),
+            candidates: &candidates,
+            now: &at(now),
+            allowed_label_domains: &["sandbox.users.io"],
+        })
+    }
+}
+
+fn ready_of(plan: &Plan) -> (String, String) {
+    let c = plan.status.as_ref().expect("a status write")["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap()
+        .clone();
+    (
+        c["status"].as_str().unwrap().into(),
+        c["reason"].as_str().unwrap().into(),
+    )
+}
+
+#[test]
+fn a_ready_warm_member_is_adopted_with_one_locked_patch() {
+    let world = World {
+        candidates: vec![member("pool-a", true, true)],
+        ..World::default()
+    };
+    let plan = world.decide(&claim(|_| {}));
+    let [Action::Adopt(adoptions)] = &plan.actions[..] else {
+        panic!("expected one adoption, got {:?}", plan.actions);
+    };
+    assert_eq!(adoptions[0].sandbox, "pool-a");
+    let patch = &adoptions[0].patch;
+    assert_eq!(
+        patch["metadata"]["resourceVersion"], "41",
+        "optimistic lock"
+    );
+    assert_eq!(patch["metadata"]["ownerReferences"][0]["uid"], "claim-uid");
+    assert_eq!(
+        patch["metadata"]["ownerReferences"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "the claim is the only owner"
+    );
+    assert_eq!(
+        patch["metadata"]["labels"][keys::WARM_POOL_SANDBOX_LABEL],
+        Value::Null
+    );
+    assert_eq!(patch["metadata"]["labels"][keys::LAUNCH_TYPE_LABEL], "warm");
+    assert_eq!(
+        patch["metadata"]["labels"][keys::CLAIM_UID_LABEL],
+        "claim-uid"
+    );
+    let meta = &patch["spec"]["podTemplate"]["metadata"];
+    assert_eq!(
+        meta["labels"][keys::WARM_POOL_SANDBOX_LABEL],
+        Value::Null,
+        "pool label leaves the pod template"
+    );
+    assert_eq!(
+        meta["annotations"][keys::SAFE_TO_EVICT_ANNOTATION],
+        Value::Null,
+        "safe-to-evict dropped"
+    );
+    assert_eq!(
+        plan.status, None,
+        "status waits for the adoption to be observed"
+    );
+}
+
+#[test]
+fn ready_members_win_over_members_without_ips_and_the_order_is_kept() {
+    let world = World {
+        candidates: vec![
+            member("no-ip", true, false),
+            member("first", true, true),
+            member("second", true, true),
+        ],
+        ..World::default()
+    };
+    let plan = world.decide(&claim(|_| {}));
+    let [Action::Adopt(adoptions)] = &plan.actions[..] else {
+        panic!("{:?}", plan.actions)
+    };
+    let names: Vec<&str> = adoptions.iter().map(|a| a.sandbox.as_str()).collect();
+    assert_eq!(names, ["first", "second"]);
+}
+
+#[test]
+fn a_young_claim_waits_briefly_for_members_still_getting_their_network() {
+    let world = World {
+        candidates: vec![member("pool-a", false, false)],
+        ..World::default()
+    };
+    let young = claim(|v| v["metadata"]["creationTimestamp"] = json!(at(NOW)));
+    let plan = world.decide(&young);
+    assert!(plan.actions.is_empty());
+    assert_eq!(plan.requeue_after, Some(PENDING_NETWORK_RETRY));
+    assert_eq!(plan.status, None);
+    let old = world.decide(&claim(|_| {}));
+    assert!(
+        matches!(&old.actions[..], [Action::CreateSandbox(_)]),
+        "then it starts cold: {:?}",
+        old.actions
+    );
+}
+
+#[test]
+fn an_empty_pool_means_an_immediate_cold_start_named_after_the_claim() {
+    let plan = World::default().decide(&claim(|v| {
+        v["metadata"]["labels"] = json!({keys::CREATED_BY_LABEL: "python-client"})
+    }));
+    let [Action::CreateSandbox(sb)] = &plan.actions[..] else {
+        panic!("{:?}", plan.actions)
+    };
+    assert_eq!(sb.metadata.name.as_deref(), Some("c1"));
+    let labels = sb.metadata.labels.as_ref().unwrap();
+    assert_eq!(labels[keys::LAUNCH_TYPE_LABEL], "cold");
+    assert_eq!(labels[keys::CLAIM_UID_LABEL], "claim-uid");
+    assert_eq!(labels[keys::CREATED_BY_LABEL], "python-client");
+    assert_eq!(
+        labels[keys::SANDBOX_TEMPLATE_REF_HASH_LABEL],
+        sandbox_api::name_hash("python")
+    );
+    assert_eq!(
+        sb.metadata.owner_references.as_ref().unwrap()[0].kind,
+        "SandboxClaim"
+    );
+    assert_eq!(
+        sb.spec
+            .blueprint
+            .pod_template
+            .spec
+            .automount_service_account_token,
+        Some(false)
+    );
+    assert_eq!(ready_of(&plan), ("False".into(), "SandboxNotReady".into()));
+}
+
+#[test]
+fn env_forces_a_cold_start_and_follows_the_template_policy() {
+    let with_env = claim(|v| {
+        v["spec"]["env"] = json!([{"name": "B", "value": "2"}, {"name": "A", "value": "9"}])
+    });
+    let world = |policy: &str| World {
+        candidates: vec![member("pool-a", true, true)],
+        template: Some(template(|v| {
+            v["spec"]["envVarsInjectionPolicy"] = json!(policy)
+        })),
+        ..World::default()
+    };
+    let rejected = world("Disallowed").decide(&with_env);
+    assert!(rejected.actions.is_empty());
+    assert_eq!(ready_of(&rejected).1, "EnvVarsInjectionRejected");
+    assert_eq!(rejected.error, None, "suppressed: no backoff");
+
+    let redefined = world("Allowed").decide(&with_env);
+    assert_eq!(
+        ready_of(&redefined).1,
+        "ReconcilerError",
+        "Allowed may not redefine A"
+    );
+    assert!(redefined.error.is_some());
+
+    let plan = world("Overrides").decide(&with_env);
+    let [Action::CreateSandbox(sb)] = &plan.actions[..] else {
+        panic!("{:?}", plan.actions)
+    };
+    let env = sb.spec.blueprint.pod_template.spec.containers[0]
+        .env
+        .as_ref()
+        .unwrap();
+    let pairs: Vec<(&str, &str)> = env
+        .iter()
+        .map(|e| (e.name.as_str(), e.value.as_deref().unwrap()))
+        .collect();
+    assert_eq!(pairs, [("A", "9"), ("B", "2")]);
+}
+
+#[test]
+fn volume_claim_templates_follow_the_template_policy() {
+    let vct = |name: &str| json!({"metadata": {"name": name}, "spec": {"accessModes": ["ReadWriteOnce"]}});
+    let c = claim(|v| v["spec"]["volumeClaimTemplates"] = json!([vct("data")]));
+    let world = |policy: &str, existing: Value| World {
+        template: Some(template(|v| {
+            v["spec"]["volumeClaimTemplatesPolicy"] = json!(policy);
+            v["spec"]["volumeClaimTemplates"] = existing;
+        })),
+        ..World::default()
+    };
+    assert_eq!(
+        ready_of(&world("Disallowed", json!([])).decide(&c)).1,
+        "VolumeClaimTemplatesError"
+    );
+    assert_eq!(
+        ready_of(&world("Allowed", json!([vct("data")])).decide(&c)).1,
+        "VolumeClaimTemplatesError"
+    );
+    let plan = world("Overrides", json!([vct("home"), vct("data")])).decide(&c);
+    let [Action::CreateSandbox(sb)] = &plan.actions[..] else {
+        panic!("{:?}", plan.actions)
+    };
+    let names: Vec<&str> = sb
+        .spec
+        .blueprint
+        .volume_claim_templates
+        .iter()
+        .map(|v| v.metadata.name.as_str())
+        .collect();
+    assert_eq!(names, ["home", "data"]);
+}
+
+#[test]
+fn additional_pod_metadata_is_checked_and_may_not_override_the_template() {
+    let bad = claim(|v| v["spec"]["additionalPodMetadata"] = json!({"labels": {"team": "a"}}));
+    let plan = World::default().decide(&bad);
+    assert_eq!(
+        ready_of(&plan).1,
+        "InvalidMetadata",
+        "labels need an allowed prefix"
+    );
+    let ok = claim(|v| {
+        v["spec"]["additionalPodMetadata"] = json!({"labels": {"sandbox.users.io/team": "a"}})
+    });
+    let plan = World::default().decide(&ok);
+    let [Action::CreateSandbox(sb)] = &plan.actions[..] else {
+        panic!("{:?}", plan.actions)
+    };
+    assert_eq!(
+        sb.spec.blueprint.pod_template.metadata.labels["sandbox.users.io/team"],
+        "a"
+    );
+    let reserved = claim(|v| {
+        v["spec"]["additionalPodMetadata"] = json!({"annotations": {"kubernetes.io/x": "1"}})
+    });
+    assert_eq!(
+        ready_of(&World::default().decide(&reserved)).1,
+        "InvalidMetadata"
+    );
+    let conflict = World {
+        template: Some(template(|v| {
+            v["spec"]["podTemplate"]["metadata"]["labels"] = json!({"sandbox.users.io/team": "b"})
+        })),
+        ..World::default()
+    };
+    assert_eq!(
+        ready_of(&conflict.decide(&ok)).1,
+        "ReconcilerError",
+        "no overrides"
+    );
+}
+
+#[test]
+fn missing_pool_or_template_is_reported_and_retried_in_a_minute() {
+    let no_pool = World {
+        pool: None,
+        ..World::default()
+    }
+    .decide(&claim(|_| {}));
+    assert_eq!(ready_of(&no_pool).1, "WarmPoolNotFound");
+    assert_eq!(no_pool.requeue_after, Some(MISSING_REFERENCE_RETRY));
+    let no_template = World {
+        template: None,
+        ..World::default()
+    }
+    .decide(&claim(|_| {}));
+    assert_eq!(ready_of(&no_template).1, "TemplateNotFound");
+}
+
+#[test]
+fn a_bound_sandbox_is_mirrored_with_its_transition_time() {
+    let world = World {
+        bound: Some(bound(Some(("True", "DependenciesReady")), |_| {})),
+        ..World::default()
+    };
+    let plan = world.decide(&claim(|_| {}));
+    assert!(plan.actions.is_empty());
+    let status = &plan.status.as_ref().unwrap()["status"];
+    assert_eq!(status["sandbox"]["name"], "pool-abcde");
+    assert_eq!(status["sandbox"]["podIPs"], json!(["10.244.0.9"]));
+    assert_eq!(
+        status["sandbox"]["serviceFQDN"],
+        "pool-abcde.ns.svc.cluster.local"
+    );
+    let ready = &status["conditions"][0];
+    assert_eq!(
+        (ready["status"].as_str(), ready["reason"].as_str()),
+        (Some("True"), Some("DependenciesReady"))
+    );
+    assert_eq!(
+        ready["lastTransitionTime"],
+        json!(at(NOW - 7)),
+        "copied, not now"
+    );
+    assert_eq!(ready["observedGeneration"], 3, "the claim's generation");
+
+    let mut observed = claim(|_| {});
+    observed.status = Some(serde_json::from_value(status.clone()).unwrap());
+    assert_eq!(world.decide(&observed).status, None, "no-op write");
+}
+
+#[test]
+fn a_bound_sandbox_without_ready_or_expired_is_explained() {
+    let none = World {
+        bound: Some(bound(None, |_| {})),
+        ..World::default()
+    }
+    .decide(&claim(|_| {}));
+    assert_eq!(ready_of(&none), ("False".into(), "SandboxNotReady".into()));
+    let expired = World {
+        bound: Some(bound(Some(("False", "SandboxExpired")), |_| {})),
+        ..World::default()
+    };
+    assert_eq!(
+        ready_of(&expired.decide(&claim(|_| {}))).1,
+        "SandboxExpired"
+    );
+}
+
+#[test]
+fn a_sandbox_named_like_the_claim_but_not_controlled_by_it_is_an_error() {
+    let plan = World {
+        name_taken: true,
+        ..World::default()
+    }
+    .decide(&claim(|_| {}));
+    assert!(plan.actions.is_empty());
+    assert_eq!(ready_of(&plan).1, "ReconcilerError");
+    assert!(
+        plan.error
+            .as_deref()
+            .unwrap()
+            .contains("not controlled by claim")
+    );
+}
+
+#[test]
+fn expiry_marks_then_applies_the_shutdown_policy() {
+    let expiring = |policy: &str| {
+        let policy = policy.to_string();
+        claim(move |v| {
+            v["spec"]["lifecycle"] = json!({"shutdownTime": at(NOW - 1), "shutdownPolicy": policy})
+        })
+    };
+    let world = World {
+        bound: Some(bound(Some(("True", "DependenciesReady")), |_| {})),
+        ..World::default()
+    };
+    let first = world.decide(&expiring("Retain"));
+    assert!(first.actions.is_empty());
+    assert_eq!(ready_of(&first).1, "ClaimExpired");
+    assert_eq!(first.requeue_after, Some(Duration::from_millis(1)));
+
+    let marked = |policy: &str| {
+        let mut c = expiring(policy);
+        c.status =
+            Some(serde_json::from_value(first.status.clone().unwrap()["status"].clone()).unwrap());
+        c
+    };
+    assert_eq!(
+        world.decide(&marked("Retain")).actions,
+        [Action::DeleteSandbox {
+            name: "pool-abcde".into(),
+            uid: "sb-uid".into()
+        }]
+    );
+    assert_eq!(
+        world.decide(&marked("Delete")).actions,
+        [Action::DeleteClaim { foreground: false }]
+    );
+    assert_eq!(
+        world.decide(&marked("DeleteForeground")).actions,
+        [Action::DeleteClaim { foreground: true }]
+    );
+}
+
+#[test]
+fn the_ttl_counts_from_the_mirrored_finished_condition() {
+    let c = claim(|v| {
+        v["spec"]["lifecycle"] = json!({"ttlSecondsAfterFinished": 30});
+        v["status"] = json!({"conditions": [{"type": "Finished", "status": "True", "reason": "PodSucceeded",
+            "message": "", "lastTransitionTime": at(NOW - 10)}]});
+    });
+    let world = World {
+        bound: Some(bound(Some(("False", "PodSucceeded")), |_| {})),
+        ..World::default()
+    };
+    assert_eq!(
+        world.decide(&c).requeue_after,
+        Some(Duration::from_secs(20))
+    );
+    assert_eq!(ready_of(&world.decide_at(&c, NOW + 25)).1, "ClaimExpired");
+}

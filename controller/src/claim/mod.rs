@@ -1,0 +1,293 @@
+//! The SandboxClaim controller (spec §5): gives each claim a Sandbox, warm from its pool when
+//! one is Ready, cold from the pool's template otherwise.
+//!
+//! Adoption is race-free with one write: the adoption patch carries the Sandbox's
+//! `resourceVersion`, so of two claims (in this process or another) only one can take a
+//! Sandbox. Inside the process, a reservation keeps concurrent workers off the Sandbox another
+//! worker is taking, so they do not burn a round trip on a certain conflict. The Sandbox's
+//! controller ownerRef is the single record of the binding: a claim that restarts finds its
+//! Sandbox by owner UID.
+
+pub mod build;
+pub mod decide;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use kube::ResourceExt;
+use kube::api::{
+    Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
+};
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::reflector::{ObjectRef, Store};
+use sandbox_api::keys::{self, FIELD_MANAGER};
+use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxTemplate, SandboxWarmPool};
+use tokio::sync::mpsc;
+
+use decide::{Action, Observed};
+
+/// How long a reservation keeps other workers off a Sandbox: long enough for the adoption to
+/// reach the cache, short enough that a crashed attempt is soon forgotten.
+const RESERVATION_TTL: Duration = Duration::from_secs(10);
+/// Retry after losing every candidate to other claims: the cache catches up within milliseconds.
+const LOST_RACE_RETRY: Duration = Duration::from_millis(5);
+
+pub struct Context {
+    pub client: kube::Client,
+    pub sandboxes: Store<Sandbox>,
+    pub pools: Store<SandboxWarmPool>,
+    pub templates: Store<SandboxTemplate>,
+    pub allowed_label_domains: Vec<String>,
+    /// Wakes a pool whose member was adopted (its ownerRef no longer points at the pool).
+    pub pool_events: mpsc::UnboundedSender<ObjectRef<SandboxWarmPool>>,
+    reservations: Mutex<HashMap<ObjectRef<Sandbox>, Instant>>,
+}
+
+impl Context {
+    pub fn new(
+        client: kube::Client,
+        sandboxes: Store<Sandbox>,
+        pools: Store<SandboxWarmPool>,
+        templates: Store<SandboxTemplate>,
+        pool_events: mpsc::UnboundedSender<ObjectRef<SandboxWarmPool>>,
+    ) -> Self {
+        Self {
+            client,
+            sandboxes,
+            pools,
+            templates,
+            allowed_label_domains: build::DEFAULT_ALLOWED_LABEL_DOMAINS
+                .map(String::from)
+                .to_vec(),
+            pool_events,
+            reservations: Mutex::default(),
+        }
+    }
+
+    fn reservations(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<Sandbox>, Instant>> {
+        let mut r = self
+            .reservations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        r.retain(|_, at| at.elapsed() < RESERVATION_TTL);
+        r
+    }
+
+    /// Takes `sandbox` for this worker unless another holds it.
+    fn try_reserve(&self, sandbox: &ObjectRef<Sandbox>) -> bool {
+        let mut r = self.reservations();
+        if r.contains_key(sandbox) {
+            return false;
+        }
+        r.insert(sandbox.clone(), Instant::now());
+        true
+    }
+
+    fn release(&self, sandbox: &ObjectRef<Sandbox>) {
+        self.reservations().remove(sandbox);
+    }
+
+    fn is_reserved(&self, sandbox: &ObjectRef<Sandbox>) -> bool {
+        self.reservations().contains_key(sandbox)
+    }
+}
+
+/// Whether `s` is a member of pool `pool` that a claim may adopt (spec §5.7): not being
+/// deleted, labelled as a pool member, and controlled by that pool (any API version).
+fn adoptable_from(s: &Sandbox, pool: &str, pool_hash: &sandbox_api::NameHash) -> bool {
+    let labels = s.labels();
+    s.metadata.deletion_timestamp.is_none()
+        && labels
+            .get(keys::WARM_POOL_SANDBOX_LABEL)
+            .is_some_and(|v| *pool_hash == v.as_str())
+        && labels.contains_key(keys::SANDBOX_TEMPLATE_REF_HASH_LABEL)
+        && crate::sandbox::children::controller_of(&s.metadata).is_some_and(|r| {
+            r.kind == crate::warmpool::build::POOL_KIND
+                && crate::sandbox::children::api_group(&r.api_version)
+                    == "extensions.agents.x-k8s.io"
+                && r.name == pool
+        })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{what}: {source}")]
+    Api {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("{0}")]
+    Decided(String),
+}
+
+pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+    let _ = futures::join!(
+        ctx.sandboxes.wait_until_ready(),
+        ctx.pools.wait_until_ready(),
+        ctx.templates.wait_until_ready()
+    );
+    let ns = claim.namespace().unwrap_or_default();
+    let name = claim.name_any();
+    let uid = claim.metadata.uid.clone().unwrap_or_default();
+
+    let bound = ctx.sandboxes.find(|s| {
+        s.metadata.namespace.as_deref() == Some(ns.as_str())
+            && crate::sandbox::children::is_controlled_by(&s.metadata, &uid)
+    });
+    let named = ctx.sandboxes.get(&ObjectRef::new(&name).within(&ns));
+    let name_taken = bound.is_none() && named.is_some();
+    let pool_name = &claim.spec.warm_pool_ref.name;
+    let pool = ctx.pools.get(&ObjectRef::new(pool_name).within(&ns));
+    let template = pool.as_ref().and_then(|p| {
+        ctx.templates
+            .get(&ObjectRef::new(&p.spec.sandbox_template_ref.name).within(&ns))
+    });
+    let pool_hash = sandbox_api::NameHash::of(pool_name);
+    let mut candidates = if bound.is_none() && pool.is_some() {
+        ctx.sandboxes.state_filter(|s| {
+            s.metadata.namespace.as_deref() == Some(ns.as_str())
+                && adoptable_from(s, pool_name, &pool_hash)
+                && !ctx.is_reserved(&ObjectRef::from_obj(s))
+        })
+    } else {
+        Vec::new()
+    };
+    // Oldest first, so members are used in the order they were made.
+    candidates.sort_by(|a, b| {
+        a.metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0)
+            .cmp(&b.metadata.creation_timestamp.as_ref().map(|t| t.0))
+            .then_with(|| a.name_any().cmp(&b.name_any()))
+    });
+    let candidate_refs: Vec<&Sandbox> = candidates.iter().map(AsRef::as_ref).collect();
+    let domains: Vec<&str> = ctx
+        .allowed_label_domains
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let plan = decide::decide(Observed {
+        claim: &claim,
+        bound: bound.as_deref(),
+        name_taken,
+        pool: pool.as_deref(),
+        template: template.as_deref(),
+        candidates: &candidate_refs,
+        now: &crate::sandbox::now(),
+        allowed_label_domains: &domains,
+    });
+
+    let fail = |what: String| move |source| Error::Api { what, source };
+    let sandboxes: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &ns);
+    let claims: Api<SandboxClaim> = Api::namespaced(ctx.client.clone(), &ns);
+    let patch_params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PatchParams::default()
+    };
+    for action in &plan.actions {
+        match action {
+            Action::Adopt(adoptions) => {
+                if !adopt(&ctx, &sandboxes, &ns, pool_name, adoptions, &patch_params).await? {
+                    return Ok(Requeue::requeue(LOST_RACE_RETRY));
+                }
+            }
+            Action::CreateSandbox(sandbox) => {
+                let pp = PostParams {
+                    field_manager: Some(FIELD_MANAGER.into()),
+                    ..PostParams::default()
+                };
+                match sandboxes.create(&pp, sandbox).await {
+                    Ok(_) => {}
+                    // The cache has not caught up with our own create; look again shortly.
+                    Err(kube::Error::Api(s)) if s.code == 409 => {
+                        return Ok(Requeue::requeue(Duration::from_millis(200)));
+                    }
+                    Err(e) => return Err(fail(format!("create Sandbox for claim {name}"))(e)),
+                }
+            }
+            Action::DeleteSandbox { name: sandbox, uid } => {
+                let dp = DeleteParams {
+                    preconditions: Some(Preconditions {
+                        uid: Some(uid.clone()),
+                        resource_version: None,
+                    }),
+                    ..DeleteParams::default()
+                };
+                match sandboxes.delete(sandbox, &dp).await {
+                    Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+                    Err(e) => return Err(fail(format!("delete Sandbox {sandbox}"))(e)),
+                    Ok(_) => {}
+                }
+            }
+            Action::DeleteClaim { foreground } => {
+                let dp = DeleteParams {
+                    propagation_policy: foreground.then_some(PropagationPolicy::Foreground),
+                    ..DeleteParams::default()
+                };
+                match claims.delete(&name, &dp).await {
+                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(e) => return Err(fail(format!("delete expired claim {name}"))(e)),
+                    Ok(_) => {}
+                }
+                return Ok(Requeue::await_change());
+            }
+        }
+    }
+    if let Some(status) = &plan.status {
+        claims
+            .patch_status(&name, &patch_params, &Patch::Merge(status))
+            .await
+            .map_err(fail(format!("patch status of claim {name}")))?;
+    }
+    if let Some(error) = plan.error {
+        return Err(Error::Decided(error));
+    }
+    Ok(plan
+        .requeue_after
+        .map_or_else(Requeue::await_change, Requeue::requeue))
+}
+
+/// Tries the adoptions in order; returns whether one succeeded.
+async fn adopt(
+    ctx: &Context,
+    sandboxes: &Api<Sandbox>,
+    ns: &str,
+    pool: &str,
+    adoptions: &[decide::Adoption],
+    params: &PatchParams,
+) -> Result<bool, Error> {
+    for a in adoptions {
+        let key = ObjectRef::new(&a.sandbox).within(ns);
+        if !ctx.try_reserve(&key) {
+            continue;
+        }
+        match sandboxes
+            .patch(&a.sandbox, params, &Patch::Merge(&a.patch))
+            .await
+        {
+            Ok(_) => {
+                // The member left the pool; its ownerRef no longer leads the pool to it.
+                let _ = ctx.pool_events.send(ObjectRef::new(pool).within(ns));
+                return Ok(true);
+            }
+            // Someone else changed or took it first: try the next one.
+            Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => ctx.release(&key),
+            Err(e) => {
+                ctx.release(&key);
+                return Err(Error::Api {
+                    what: format!("adopt Sandbox {}", a.sandbox),
+                    source: e,
+                });
+            }
+        }
+    }
+    Ok(false)
+}
+
+pub fn error_policy(claim: Arc<SandboxClaim>, error: &Error, _ctx: Arc<Context>) -> Requeue {
+    tracing::warn!(claim = %claim.name_any(), %error, "reconcile failed");
+    Requeue::requeue(Duration::from_millis(500))
+}

@@ -1,0 +1,200 @@
+//! What a warm pool member looks like (spec §4.3), and when an existing member no longer
+//! matches its template (spec §4.5).
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::ResourceExt;
+use sandbox_api::common::SandboxBlueprint;
+use sandbox_api::keys;
+use sandbox_api::v1beta1::{Sandbox, SandboxSpec, SandboxTemplate, SandboxWarmPool};
+
+use crate::sandbox::children::{apply_secure_defaults, is_secure_by_default};
+
+pub const POOL_API_VERSION: &str = "extensions.agents.x-k8s.io/v1beta1";
+pub const POOL_KIND: &str = "SandboxWarmPool";
+
+/// The pool's controller ownerRef for its members.
+pub fn pool_ref(pool: &SandboxWarmPool) -> OwnerReference {
+    OwnerReference {
+        api_version: POOL_API_VERSION.into(),
+        kind: POOL_KIND.into(),
+        name: pool.name_any(),
+        uid: pool.metadata.uid.clone().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// The template's blueprint as a pool member runs it: secure defaults applied (spec §3.4).
+pub fn member_blueprint(template: &SandboxTemplate) -> SandboxBlueprint {
+    let mut blueprint = template.spec.blueprint.clone();
+    apply_secure_defaults(
+        &mut blueprint.pod_template.spec,
+        is_secure_by_default(&template.spec),
+    );
+    blueprint
+}
+
+/// A new member: `generateName: <pool>-`, the pool's labels, the template's blueprint.
+///
+/// Upstream also stamps two hashes of Go's JSON encoding of the template, which cannot be
+/// reproduced outside Go; staleness is decided semantically instead ([`is_stale`]).
+pub fn new_member(pool: &SandboxWarmPool, template: &SandboxTemplate) -> Sandbox {
+    let pool_hash = sandbox_api::name_hash(&pool.name_any());
+    let template_name = template.name_any();
+    let template_hash = sandbox_api::name_hash(&template_name);
+    let mut blueprint = member_blueprint(template);
+    let pod_labels = &mut blueprint.pod_template.metadata.labels;
+    pod_labels.insert(keys::WARM_POOL_SANDBOX_LABEL.into(), pool_hash.clone());
+    pod_labels.insert(
+        keys::SANDBOX_TEMPLATE_REF_HASH_LABEL.into(),
+        template_hash.clone(),
+    );
+    blueprint
+        .pod_template
+        .metadata
+        .annotations
+        .entry(keys::SAFE_TO_EVICT_ANNOTATION.into())
+        .or_insert_with(|| "true".into());
+    Sandbox {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{}-", pool.name_any())),
+            namespace: pool.metadata.namespace.clone(),
+            labels: Some(
+                [
+                    (keys::WARM_POOL_SANDBOX_LABEL, pool_hash),
+                    (keys::SANDBOX_TEMPLATE_REF_HASH_LABEL, template_hash),
+                    (keys::LAUNCH_TYPE_LABEL, keys::LAUNCH_TYPE_WARM.into()),
+                    (keys::CREATED_BY_LABEL, keys::CREATED_BY_CONTROLLER.into()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            ),
+            annotations: Some(
+                [(
+                    keys::SANDBOX_TEMPLATE_REF_ANNOTATION.to_string(),
+                    template_name,
+                )]
+                .into(),
+            ),
+            owner_references: Some(vec![pool_ref(pool)]),
+            ..ObjectMeta::default()
+        },
+        spec: SandboxSpec {
+            blueprint,
+            ..SandboxSpec::default()
+        },
+        status: None,
+    }
+}
+
+/// Whether a member was built from another template, or from an older version of this one:
+/// the template-ref-hash label differs, or the pod spec (with secure defaults), the volume
+/// claim templates (name and spec, by index) or the `service` switch differ (spec §4.5).
+/// Pod template metadata and template-level policies never make a member stale.
+pub fn is_stale(member: &Sandbox, template: &SandboxTemplate) -> bool {
+    let want_hash = sandbox_api::name_hash(&template.name_any());
+    if member.labels().get(keys::SANDBOX_TEMPLATE_REF_HASH_LABEL) != Some(&want_hash) {
+        return true;
+    }
+    let want = member_blueprint(template);
+    let have = &member.spec.blueprint;
+    let vcts_differ = want.volume_claim_templates.len() != have.volume_claim_templates.len()
+        || want
+            .volume_claim_templates
+            .iter()
+            .zip(&have.volume_claim_templates)
+            .any(|(w, h)| w.metadata.name != h.metadata.name || w.spec != h.spec);
+    want.pod_template.spec != have.pod_template.spec || vcts_differ || want.service != have.service
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    pub fn template(edit: impl FnOnce(&mut serde_json::Value)) -> SandboxTemplate {
+        let mut v = json!({
+            "metadata": {"name": "python", "namespace": "ns"},
+            "spec": {"podTemplate": {"metadata": {"labels": {"app": "agent"}},
+                     "spec": {"containers": [{"name": "main", "image": "python:3"}]}}}
+        });
+        edit(&mut v);
+        serde_json::from_value(v).unwrap()
+    }
+
+    pub fn pool() -> SandboxWarmPool {
+        serde_json::from_value(json!({
+            "metadata": {"name": "pool", "namespace": "ns", "uid": "pool-uid"},
+            "spec": {"sandboxTemplateRef": {"name": "python"}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_member_carries_the_pool_labels_owner_and_secured_blueprint() {
+        let m = new_member(&pool(), &template(|_| {}));
+        assert_eq!(m.metadata.generate_name.as_deref(), Some("pool-"));
+        let labels = m.labels();
+        assert_eq!(
+            labels[keys::WARM_POOL_SANDBOX_LABEL],
+            sandbox_api::name_hash("pool")
+        );
+        assert_eq!(
+            labels[keys::SANDBOX_TEMPLATE_REF_HASH_LABEL],
+            sandbox_api::name_hash("python")
+        );
+        assert_eq!(labels[keys::LAUNCH_TYPE_LABEL], "warm");
+        assert_eq!(
+            m.annotations()[keys::SANDBOX_TEMPLATE_REF_ANNOTATION],
+            "python"
+        );
+        let owner = &m.metadata.owner_references.as_ref().unwrap()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.uid.as_str()),
+            ("SandboxWarmPool", "pool-uid")
+        );
+        let pt = &m.spec.blueprint.pod_template;
+        assert_eq!(pt.metadata.labels["app"], "agent");
+        assert_eq!(
+            pt.metadata.annotations[keys::SAFE_TO_EVICT_ANNOTATION],
+            "true"
+        );
+        assert_eq!(pt.spec.automount_service_account_token, Some(false));
+        assert_eq!(pt.spec.dns_policy.as_deref(), Some("None"));
+    }
+
+    #[test]
+    fn a_template_that_sets_safe_to_evict_keeps_its_value() {
+        let t = template(|v| {
+            v["spec"]["podTemplate"]["metadata"]["annotations"] =
+                json!({keys::SAFE_TO_EVICT_ANNOTATION: "false"})
+        });
+        let m = new_member(&pool(), &t);
+        assert_eq!(
+            m.spec.blueprint.pod_template.metadata.annotations[keys::SAFE_TO_EVICT_ANNOTATION],
+            "false"
+        );
+    }
+
+    #[test]
+    fn staleness_follows_the_spec_but_not_metadata() {
+        let t = template(|_| {});
+        let member = new_member(&pool(), &t);
+        assert!(!is_stale(&member, &t));
+        let relabelled =
+            template(|v| v["spec"]["podTemplate"]["metadata"]["labels"] = json!({"x": "y"}));
+        assert!(
+            !is_stale(&member, &relabelled),
+            "metadata never makes a member stale"
+        );
+        let new_image = template(|v| {
+            v["spec"]["podTemplate"]["spec"]["containers"][0]["image"] = json!("python:4")
+        });
+        assert!(is_stale(&member, &new_image));
+        let with_service = template(|v| v["spec"]["service"] = json!(false));
+        assert!(is_stale(&member, &with_service), "nil and false differ");
+        let other = template(|v| v["metadata"]["name"] = json!("node"));
+        assert!(is_stale(&member, &other), "another template");
+    }
+}

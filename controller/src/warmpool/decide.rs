@@ -1,0 +1,220 @@
+//! The SandboxWarmPool decision (spec §4.4): which members to adopt, replace, create or delete,
+//! and the pool's status. Pure: the caches, the writes still in flight and the clock come in.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use sandbox_api::keys::{self, condition};
+use sandbox_api::v1beta1::{
+    Sandbox, SandboxTemplate, SandboxWarmPool, SandboxWarmPoolStatus, UpdateStrategyType,
+};
+use serde_json::{Value, json};
+
+use super::build::{is_stale, new_member, pool_ref};
+use crate::conditions;
+use crate::patch::merge_diff;
+use crate::sandbox::children::controller_of;
+
+/// What the caches hold for one pool.
+#[derive(Debug, Clone, Copy)]
+pub struct Observed<'a> {
+    pub pool: &'a SandboxWarmPool,
+    /// Sandboxes in the namespace labelled with this pool's name hash, whoever controls them.
+    pub members: &'a [&'a Sandbox],
+    /// The referenced template; `None` when it does not exist.
+    pub template: Option<&'a SandboxTemplate>,
+    /// Members this controller created that the cache does not show yet.
+    pub pending_creates: usize,
+    /// Members this controller deleted that the cache still shows.
+    pub pending_deletes: &'a BTreeSet<String>,
+    pub now: &'a Time,
+    /// How long a member may take to become Ready before it is replaced.
+    pub readiness_grace: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Create(Box<Sandbox>),
+    Delete {
+        name: String,
+        uid: String,
+    },
+    /// A merge patch of a member's metadata (adoption of an orphan, the warm label).
+    Patch {
+        name: String,
+        patch: Value,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    /// Merge patch for the status subresource; `None` when unchanged.
+    pub status: Option<Value>,
+    pub requeue_after: Option<Duration>,
+}
+
+/// Upper bound of creates or deletes in one pass (upstream's default batch).
+pub const MAX_BATCH: usize = 300;
+/// Slack added to a readiness deadline so the requeue lands after it.
+const DEADLINE_SLACK: Duration = Duration::from_secs(2);
+
+pub fn decide(o: Observed<'_>) -> Plan {
+    let pool = o.pool;
+    if pool.metadata.deletion_timestamp.is_some() {
+        return Plan::default(); // members go with the pool through garbage collection
+    }
+    let pool_uid = pool.metadata.uid.clone().unwrap_or_default();
+    let recreate = pool.spec.update_strategy.as_ref().and_then(|s| s.type_)
+        == Some(UpdateStrategyType::Recreate);
+    let mut plan = Plan::default();
+    let mut terminating = 0usize;
+    let mut active: Vec<&Sandbox> = Vec::new();
+
+    for &member in o.members {
+        let name = member.name_any();
+        let controller = controller_of(&member.metadata);
+        let owned = controller.is_some_and(|r| r.uid == pool_uid);
+        if member.metadata.deletion_timestamp.is_some()
+            || (owned && o.pending_deletes.contains(&name))
+        {
+            terminating += usize::from(owned);
+            continue;
+        }
+        if controller.is_some() && !owned {
+            continue; // adopted by a claim whose label removal the cache has not seen yet
+        }
+        let orphan = controller.is_none();
+        if let Some(template) = o.template
+            && (recreate || orphan)
+            && is_stale(member, template)
+        {
+            plan.actions.push(delete(member));
+            terminating += usize::from(owned);
+            continue;
+        }
+        if orphan {
+            plan.actions.push(Action::Patch {
+                name,
+                patch: json!({"metadata": {
+                    "ownerReferences": [pool_ref(pool)],
+                    "labels": {keys::LAUNCH_TYPE_LABEL: keys::LAUNCH_TYPE_WARM},
+                }}),
+            });
+        } else if member
+            .labels()
+            .get(keys::LAUNCH_TYPE_LABEL)
+            .map(String::as_str)
+            != Some(keys::LAUNCH_TYPE_WARM)
+        {
+            plan.actions.push(Action::Patch {
+                name,
+                patch: json!({"metadata": {"labels": {keys::LAUNCH_TYPE_LABEL: keys::LAUNCH_TYPE_WARM}}}),
+            });
+        }
+        active.push(member);
+    }
+
+    // Members not Ready within the grace period are replaced, unless they cannot be scheduled
+    // at all: a replacement would not schedule either, so they are held (spec §4.4 step 5).
+    let mut earliest: Option<Duration> = None;
+    active.retain(|m| {
+        if is_ready(m) {
+            return true;
+        }
+        let age = age(m, o.now);
+        if age <= o.readiness_grace {
+            let left = o.readiness_grace - age + DEADLINE_SLACK;
+            earliest = Some(earliest.map_or(left, |e| e.min(left)));
+            return true;
+        }
+        if is_unschedulable(m) {
+            return true;
+        }
+        plan.actions.push(delete(m));
+        terminating += 1;
+        false
+    });
+    plan.requeue_after = earliest;
+
+    let desired = usize::try_from(
+        pool.spec
+            .replicas
+            .unwrap_or(sandbox_api::v1beta1::DEFAULT_REPLICAS),
+    )
+    .unwrap_or(0);
+    let current = active.len();
+    let total = current + terminating + o.pending_creates;
+    if let Some(template) = o.template
+        && total < desired
+    {
+        for _ in 0..(desired - total).min(MAX_BATCH) {
+            plan.actions
+                .push(Action::Create(Box::new(new_member(pool, template))));
+        }
+    }
+    if current > desired {
+        // Not Ready first, then newest first (spec §4.4 step 8).
+        let mut victims = active.clone();
+        victims.sort_by(|a, b| {
+            is_ready(a)
+                .cmp(&is_ready(b))
+                .then_with(|| created(b).cmp(&created(a)))
+        });
+        for m in victims.into_iter().take((current - desired).min(MAX_BATCH)) {
+            plan.actions.push(delete(m));
+        }
+    }
+
+    let status = SandboxWarmPoolStatus {
+        replicas: i32::try_from(current).unwrap_or(i32::MAX),
+        ready_replicas: i32::try_from(active.iter().filter(|m| is_ready(m)).count())
+            .unwrap_or(i32::MAX),
+        selector: format!(
+            "{}={}",
+            keys::WARM_POOL_SANDBOX_LABEL,
+            sandbox_api::name_hash(&pool.name_any())
+        ),
+        observed_generation: pool.metadata.generation.unwrap_or_default(),
+    };
+    let before = serde_json::to_value(pool.status.clone().unwrap_or_default()).unwrap_or_default();
+    let after = serde_json::to_value(&status).unwrap_or_default();
+    plan.status = merge_diff(&before, &after).map(|d| json!({ "status": d }));
+    plan
+}
+
+fn delete(m: &Sandbox) -> Action {
+    Action::Delete {
+        name: m.name_any(),
+        uid: m.metadata.uid.clone().unwrap_or_default(),
+    }
+}
+
+pub fn is_ready(m: &Sandbox) -> bool {
+    m.status
+        .as_ref()
+        .is_some_and(|s| conditions::is_true(&s.conditions, condition::READY))
+}
+
+fn is_unschedulable(m: &Sandbox) -> bool {
+    m.status.as_ref().is_some_and(|s| {
+        conditions::find(&s.conditions, condition::POD_SCHEDULED)
+            .is_some_and(|c| c.status == conditions::FALSE && c.reason == "Unschedulable")
+    })
+}
+
+fn created(m: &Sandbox) -> Option<k8s_openapi::jiff::Timestamp> {
+    m.metadata.creation_timestamp.as_ref().map(|t| t.0)
+}
+
+fn age(m: &Sandbox, now: &Time) -> Duration {
+    created(m)
+        .and_then(|c| Duration::try_from(now.0.duration_since(c)).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

@@ -1,0 +1,304 @@
+//! Every branch of the warm pool decision.
+
+use super::*;
+use k8s_openapi::jiff::Timestamp;
+use serde_json::json;
+
+const NOW: i64 = 1_800_000_000;
+const GRACE: Duration = Duration::from_secs(300);
+
+fn at(secs: i64) -> Time {
+    Time(Timestamp::from_second(secs).unwrap())
+}
+
+fn pool(edit: impl FnOnce(&mut Value)) -> SandboxWarmPool {
+    let mut v = json!({
+        "metadata": {"name": "pool", "namespace": "ns", "uid": "pool-uid", "generation": 4},
+        "spec": {"replicas": 2, "sandboxTemplateRef": {"name": "python"}}
+    });
+    edit(&mut v);
+    serde_json::from_value(v).unwrap()
+}
+
+fn template(image: &str) -> SandboxTemplate {
+    serde_json::from_value(json!({
+        "metadata": {"name": "python", "namespace": "ns"},
+        "spec": {"podTemplate": {"spec": {"containers": [{"name": "main", "image": image}]}}}
+    }))
+    .unwrap()
+}
+
+/// A member built from `template("python:3")`, `age` seconds old, Ready or not.
+fn member(name: &str, age: i64, ready: bool, edit: impl FnOnce(&mut Value)) -> Sandbox {
+    let mut v =
+        serde_json::to_value(super::new_member(&pool(|_| {}), &template("python:3"))).unwrap();
+    v["metadata"]["name"] = json!(name);
+    v["metadata"]["uid"] = json!(format!("{name}-uid"));
+    v["metadata"]["creationTimestamp"] = json!(at(NOW - age));
+    v["status"] = json!({"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" },
+        "reason": "R", "message": "", "lastTransitionTime": at(NOW - age)}]});
+    edit(&mut v);
+    serde_json::from_value(v).unwrap()
+}
+
+fn decide_with(
+    p: &SandboxWarmPool,
+    members: &[Sandbox],
+    t: Option<&SandboxTemplate>,
+    pending: usize,
+) -> Plan {
+    let refs: Vec<&Sandbox> = members.iter().collect();
+    let none = BTreeSet::new();
+    decide(Observed {
+        pool: p,
+        members: &refs,
+        template: t,
+        pending_creates: pending,
+        pending_deletes: &none,
+        now: &at(NOW),
+        readiness_grace: GRACE,
+    })
+}
+
+fn creates(plan: &Plan) -> usize {
+    plan.actions
+        .iter()
+        .filter(|a| matches!(a, Action::Create(_)))
+        .count()
+}
+
+fn deleted(plan: &Plan) -> Vec<&str> {
+    plan.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Delete { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_empty_pool_is_filled_to_replicas_and_reports_its_selector() {
+    let t = template("python:3");
+    let plan = decide_with(&pool(|_| {}), &[], Some(&t), 0);
+    assert_eq!(creates(&plan), 2);
+    let status = &plan.status.as_ref().unwrap()["status"];
+    assert_eq!(
+        status["selector"],
+        format!(
+            "{}={}",
+            keys::WARM_POOL_SANDBOX_LABEL,
+            sandbox_api::name_hash("pool")
+        )
+    );
+    assert_eq!(status["observedGeneration"], 4);
+}
+
+#[test]
+fn replicas_default_to_one() {
+    let t = template("python:3");
+    let plan = decide_with(
+        &pool(|v| v["spec"]["replicas"] = Value::Null),
+        &[],
+        Some(&t),
+        0,
+    );
+    assert_eq!(creates(&plan), 1);
+}
+
+#[test]
+fn creates_in_flight_and_terminating_members_count_against_replicas() {
+    let t = template("python:3");
+    let p = pool(|_| {});
+    assert_eq!(
+        creates(&decide_with(&p, &[], Some(&t), 2)),
+        0,
+        "two creates not yet observed"
+    );
+    let going = member("pool-a", 10, true, |v| {
+        v["metadata"]["deletionTimestamp"] = json!(at(NOW))
+    });
+    assert_eq!(creates(&decide_with(&p, &[going], Some(&t), 1)), 0);
+}
+
+#[test]
+fn nothing_is_created_without_the_template() {
+    let plan = decide_with(&pool(|_| {}), &[], None, 0);
+    assert!(plan.actions.is_empty());
+}
+
+#[test]
+fn a_full_ready_pool_writes_nothing_the_second_time() {
+    let t = template("python:3");
+    let p = pool(|_| {});
+    let members = [
+        member("pool-a", 10, true, |_| {}),
+        member("pool-b", 20, true, |_| {}),
+    ];
+    let plan = decide_with(&p, &members, Some(&t), 0);
+    assert!(plan.actions.is_empty(), "{:?}", plan.actions);
+    let status = plan.status.clone().unwrap()["status"].clone();
+    assert_eq!(
+        (
+            status["replicas"].as_i64(),
+            status["readyReplicas"].as_i64()
+        ),
+        (Some(2), Some(2))
+    );
+    let mut observed = p.clone();
+    observed.status = Some(serde_json::from_value(status).unwrap());
+    assert_eq!(decide_with(&observed, &members, Some(&t), 0).status, None);
+}
+
+#[test]
+fn scale_down_removes_not_ready_members_first_then_the_newest() {
+    let t = template("python:3");
+    let p = pool(|v| v["spec"]["replicas"] = json!(1));
+    let members = [
+        member("old-ready", 100, true, |_| {}),
+        member("new-ready", 10, true, |_| {}),
+        member("not-ready", 50, false, |_| {}),
+    ];
+    assert_eq!(
+        deleted(&decide_with(&p, &members, Some(&t), 0)),
+        ["not-ready", "new-ready"]
+    );
+}
+
+#[test]
+fn claimed_members_are_left_alone() {
+    let t = template("python:3");
+    let claimed = member("pool-a", 10, true, |v| {
+        v["metadata"]["ownerReferences"] = json!([{"apiVersion": "extensions.agents.x-k8s.io/v1beta1",
+            "kind": "SandboxClaim", "name": "c", "uid": "claim-uid", "controller": true}])
+    });
+    let plan = decide_with(&pool(|_| {}), &[claimed], Some(&t), 0);
+    assert!(deleted(&plan).is_empty());
+    assert_eq!(creates(&plan), 2, "the claimed member no longer counts");
+}
+
+#[test]
+fn stale_members_stay_under_on_replenish_and_go_under_recreate() {
+    let newer = template("python:4");
+    let members = [
+        member("pool-a", 10, true, |_| {}),
+        member("pool-b", 10, true, |_| {}),
+    ];
+    let kept = decide_with(&pool(|_| {}), &members, Some(&newer), 0);
+    assert!(kept.actions.is_empty(), "{:?}", kept.actions);
+    let recreate = pool(|v| v["spec"]["updateStrategy"] = json!({"type": "Recreate"}));
+    let replaced = decide_with(&recreate, &members, Some(&newer), 0);
+    assert_eq!(deleted(&replaced), ["pool-a", "pool-b"]);
+    assert_eq!(
+        creates(&replaced),
+        0,
+        "replacements wait until the deletions are observed"
+    );
+}
+
+#[test]
+fn orphans_are_adopted_or_deleted_when_stale() {
+    let orphan = |name: &str| {
+        member(name, 10, true, |v| {
+            v["metadata"]["ownerReferences"] = json!([])
+        })
+    };
+    let plan = decide_with(
+        &pool(|_| {}),
+        &[orphan("pool-a")],
+        Some(&template("python:3")),
+        0,
+    );
+    let Action::Patch { name, patch } = &plan.actions[0] else {
+        panic!("expected an adoption, got {:?}", plan.actions);
+    };
+    assert_eq!(name, "pool-a");
+    assert_eq!(patch["metadata"]["ownerReferences"][0]["uid"], "pool-uid");
+    let stale = decide_with(
+        &pool(|_| {}),
+        &[orphan("pool-a")],
+        Some(&template("python:4")),
+        0,
+    );
+    assert_eq!(
+        deleted(&stale),
+        ["pool-a"],
+        "OnReplenish still deletes stale orphans"
+    );
+}
+
+#[test]
+fn members_stuck_past_the_grace_period_are_replaced_unless_unschedulable() {
+    let t = template("python:3");
+    let young = member("young", 60, false, |_| {});
+    let plan = decide_with(
+        &pool(|v| v["spec"]["replicas"] = json!(1)),
+        &[young],
+        Some(&t),
+        0,
+    );
+    assert!(plan.actions.is_empty());
+    assert_eq!(
+        plan.requeue_after,
+        Some(GRACE - Duration::from_secs(60) + Duration::from_secs(2))
+    );
+
+    let stuck = member("stuck", 400, false, |_| {});
+    let plan = decide_with(
+        &pool(|v| v["spec"]["replicas"] = json!(1)),
+        &[stuck],
+        Some(&t),
+        0,
+    );
+    assert_eq!(deleted(&plan), ["stuck"]);
+    assert_eq!(
+        creates(&plan),
+        0,
+        "the deletion counts until it is observed"
+    );
+
+    let unschedulable = member("held", 400, false, |v| {
+        v["status"]["conditions"].as_array_mut().unwrap().push(json!({"type": "PodScheduled",
+            "status": "False", "reason": "Unschedulable", "message": "", "lastTransitionTime": at(NOW)}))
+    });
+    let plan = decide_with(
+        &pool(|v| v["spec"]["replicas"] = json!(1)),
+        &[unschedulable],
+        Some(&t),
+        0,
+    );
+    assert!(plan.actions.is_empty(), "held: {:?}", plan.actions);
+}
+
+#[test]
+fn a_member_missing_the_warm_label_gets_it() {
+    let t = template("python:3");
+    let unlabelled = member("pool-a", 10, true, |v| {
+        v["metadata"]["labels"]
+            .as_object_mut()
+            .unwrap()
+            .remove(keys::LAUNCH_TYPE_LABEL);
+    });
+    let plan = decide_with(
+        &pool(|v| v["spec"]["replicas"] = json!(1)),
+        &[unlabelled],
+        Some(&t),
+        0,
+    );
+    assert_eq!(
+        plan.actions,
+        [Action::Patch {
+            name: "pool-a".into(),
+            patch: json!({"metadata": {"labels": {keys::LAUNCH_TYPE_LABEL: "warm"}}})
+        }]
+    );
+}
+
+#[test]
+fn a_pool_being_deleted_does_nothing() {
+    let p = pool(|v| v["metadata"]["deletionTimestamp"] = json!(at(NOW)));
+    assert_eq!(
+        decide_with(&p, &[], Some(&template("python:3")), 0),
+        Plan::default()
+    );
+}

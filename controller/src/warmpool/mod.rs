@@ -1,0 +1,210 @@
+//! The SandboxWarmPool controller (spec §4): keeps `replicas` Ready Sandboxes waiting for
+//! claims, replaces members that are stale or stuck, and reports the pool's status. The scale
+//! subresource lets an HPA or KEDA drive `spec.replicas`.
+
+pub mod build;
+pub mod decide;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::reflector::{ObjectRef, Store};
+use sandbox_api::keys::{self, FIELD_MANAGER};
+use sandbox_api::v1beta1::{Sandbox, SandboxTemplate, SandboxWarmPool};
+
+use decide::{Action, Observed};
+
+/// Writes older than this are assumed lost rather than still on their way to the cache.
+const EXPECTATION_TTL: Duration = Duration::from_secs(300);
+
+/// Creates and deletes this controller made that the cache has not reflected yet, per pool.
+/// Without them a pass that runs before its own creates are observed would create again.
+#[derive(Debug, Default)]
+struct Expectations {
+    created: HashMap<String, Instant>,
+    deleted: HashMap<String, Instant>,
+}
+
+pub struct Context {
+    pub client: kube::Client,
+    pub sandboxes: Store<Sandbox>,
+    pub templates: Store<SandboxTemplate>,
+    pub readiness_grace: Duration,
+    expectations: Mutex<HashMap<ObjectRef<SandboxWarmPool>, Expectations>>,
+}
+
+impl Context {
+    pub fn new(
+        client: kube::Client,
+        sandboxes: Store<Sandbox>,
+        templates: Store<SandboxTemplate>,
+        readiness_grace: Duration,
+    ) -> Self {
+        Self {
+            client,
+            sandboxes,
+            templates,
+            readiness_grace,
+            expectations: Mutex::default(),
+        }
+    }
+
+    /// Forgets writes the cache now shows (by name, whatever their labels: a member can be
+    /// adopted before this pool sees it), and returns what is still in flight.
+    fn pending(&self, pool: &ObjectRef<SandboxWarmPool>, ns: &str) -> (usize, BTreeSet<String>) {
+        let mut all = self
+            .expectations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let e = all.entry(pool.clone()).or_default();
+        let cached = |name: &str| {
+            self.sandboxes
+                .get(&ObjectRef::new(name).within(ns))
+                .is_some()
+        };
+        e.created
+            .retain(|name, at| !cached(name) && at.elapsed() < EXPECTATION_TTL);
+        e.deleted
+            .retain(|name, at| cached(name) && at.elapsed() < EXPECTATION_TTL);
+        (e.created.len(), e.deleted.keys().cloned().collect())
+    }
+
+    fn expect(
+        &self,
+        pool: &ObjectRef<SandboxWarmPool>,
+        created: Option<String>,
+        deleted: Option<String>,
+    ) {
+        let mut all = self
+            .expectations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let e = all.entry(pool.clone()).or_default();
+        if let Some(name) = created {
+            e.created.insert(name, Instant::now());
+        }
+        if let Some(name) = deleted {
+            e.deleted.insert(name, Instant::now());
+        }
+    }
+
+    fn forget(&self, pool: &ObjectRef<SandboxWarmPool>) {
+        self.expectations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(pool);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct Error {
+    what: String,
+    #[source]
+    source: kube::Error,
+}
+
+pub async fn reconcile(pool: Arc<SandboxWarmPool>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+    let _ = futures::join!(
+        ctx.sandboxes.wait_until_ready(),
+        ctx.templates.wait_until_ready()
+    );
+    let ns = pool.namespace().unwrap_or_default();
+    let name = pool.name_any();
+    let key = ObjectRef::from_obj(pool.as_ref());
+    if pool.metadata.deletion_timestamp.is_some() {
+        ctx.forget(&key);
+        return Ok(Requeue::await_change());
+    }
+    let hash = sandbox_api::NameHash::of(&name);
+    let members = ctx.sandboxes.state_filter(|s| {
+        s.metadata.namespace.as_deref() == Some(ns.as_str())
+            && s.labels()
+                .get(keys::WARM_POOL_SANDBOX_LABEL)
+                .is_some_and(|v| hash == v.as_str())
+    });
+    let template = ctx
+        .templates
+        .get(&ObjectRef::new(&pool.spec.sandbox_template_ref.name).within(&ns));
+    let (pending_creates, pending_deletes) = ctx.pending(&key, &ns);
+    let refs: Vec<&Sandbox> = members.iter().map(AsRef::as_ref).collect();
+    let plan = decide::decide(Observed {
+        pool: &pool,
+        members: &refs,
+        template: template.as_deref(),
+        pending_creates,
+        pending_deletes: &pending_deletes,
+        now: &crate::sandbox::now(),
+        readiness_grace: ctx.readiness_grace,
+    });
+
+    let sandboxes: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &ns);
+    let pp = PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PostParams::default()
+    };
+    let patch_params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PatchParams::default()
+    };
+    let fail = |what: String| move |source| Error { what, source };
+    for action in &plan.actions {
+        match action {
+            Action::Create(member) => {
+                let created = sandboxes
+                    .create(&pp, member)
+                    .await
+                    .map_err(fail(format!("create a member of pool {name}")))?;
+                ctx.expect(&key, Some(created.name_any()), None);
+            }
+            Action::Delete { name: member, uid } => {
+                let dp = DeleteParams {
+                    preconditions: Some(Preconditions {
+                        uid: Some(uid.clone()),
+                        resource_version: None,
+                    }),
+                    ..DeleteParams::default()
+                };
+                match sandboxes.delete(member, &dp).await {
+                    Ok(_) => ctx.expect(&key, None, Some(member.clone())),
+                    Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+                    Err(e) => return Err(fail(format!("delete member {member}"))(e)),
+                }
+            }
+            Action::Patch {
+                name: member,
+                patch,
+            } => {
+                sandboxes
+                    .patch(member, &patch_params, &Patch::Merge(patch))
+                    .await
+                    .map_err(fail(format!("patch member {member}")))?;
+            }
+        }
+    }
+    if let Some(status) = &plan.status {
+        Api::<SandboxWarmPool>::namespaced(ctx.client.clone(), &ns)
+            .patch_status(&name, &patch_params, &Patch::Merge(status))
+            .await
+            .map_err(fail(format!("patch status of pool {name}")))?;
+    }
+    Ok(plan
+        .requeue_after
+        .map_or_else(Requeue::await_change, Requeue::requeue))
+}
+
+pub fn error_policy(pool: Arc<SandboxWarmPool>, error: &Error, _ctx: Arc<Context>) -> Requeue {
+    tracing::warn!(pool = %pool.name_any(), %error, "reconcile failed");
+    Requeue::requeue(Duration::from_millis(500))
+}
+
+/// The pool a Sandbox event concerns: its controlling pool, or the pool its label names.
+pub fn pools_of_member(sandbox: &Sandbox) -> Option<ObjectRef<SandboxWarmPool>> {
+    let owner = crate::sandbox::children::controller_of(&sandbox.metadata)?;
+    (owner.kind == build::POOL_KIND)
+        .then(|| ObjectRef::new(&owner.name).within(&sandbox.namespace().unwrap_or_default()))
+}
