@@ -3,7 +3,10 @@
 pub mod cache;
 pub mod claim;
 pub mod conditions;
+pub mod endpoints;
 pub mod flags;
+pub mod leader;
+pub mod metrics;
 pub mod patch;
 pub mod run;
 pub mod sandbox;

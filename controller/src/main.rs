@@ -1,7 +1,15 @@
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
+use sandbox_controller::endpoints::{self, Routes};
 use sandbox_controller::flags::Flags;
+use sandbox_controller::metrics::Metrics;
+use sandbox_controller::webhook::wire::{self, Endpoint};
+use sandbox_controller::{leader, run};
+
+/// Exit codes: 2 bad flags (clap's), 3 cannot reach or set up against the cluster.
+const SETUP_FAILED: u8 = 3;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -12,18 +20,127 @@ async fn main() -> ExitCode {
         )
         .init();
     let flags = Flags::parse();
-    let client = match client(&flags).await {
-        Ok(c) => c,
+    match serve(flags).await {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: cannot build a Kubernetes client: {e}");
-            return ExitCode::from(3);
+            eprintln!("error: {e:#}");
+            ExitCode::from(SETUP_FAILED)
         }
+    }
+}
+
+async fn serve(flags: Flags) -> anyhow::Result<()> {
+    let client = client(&flags).await?;
+    let metrics = Arc::new(Metrics::new());
+    serve_endpoints(&flags, &metrics);
+
+    if let Some(bind) = flags.webhook_bind_address.0 {
+        let endpoint = match &flags.webhook_url {
+            Some(url) => Endpoint::Url(url.clone()),
+            None => Endpoint::Service {
+                name: flags.webhook_service_name.clone(),
+                namespace: flags.webhook_namespace.clone(),
+            },
+        };
+        // Every replica serves conversions, leader or not.
+        let server = wire::start(&client, bind, &endpoint).await?;
+        tracing::info!(addr = %server.local_addr()?, ?endpoint, "conversion webhook serving");
+        tokio::spawn(async move {
+            if let Err(error) = server.run().await {
+                tracing::error!(%error, "conversion webhook stopped");
+            }
+        });
+    }
+
+    let controllers = run::run(client.clone(), flags.clone(), metrics);
+    let work = async {
+        if flags.leader_elect {
+            let namespace = leader_namespace(&flags)?;
+            let holder = format!(
+                "{}_{}",
+                std::env::var("POD_NAME").unwrap_or_else(|_| "sandbox-controller".into()),
+                std::process::id()
+            );
+            leader::lead(
+                kube::Api::namespaced(client, &namespace),
+                holder,
+                controllers,
+            )
+            .await;
+        } else {
+            controllers.await;
+        }
+        anyhow::Ok(())
     };
     tokio::select! {
-        () = sandbox_controller::run::run(client, flags) => {}
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+        result = work => result,
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("interrupted; stopping");
+            Ok(())
+        }
     }
-    ExitCode::SUCCESS
+}
+
+/// `/metrics` and the health probes, on one listener when they share an address.
+fn serve_endpoints(flags: &Flags, metrics: &Arc<Metrics>) {
+    let (m, h) = (
+        flags.metrics_bind_address.0,
+        flags.health_probe_bind_address.0,
+    );
+    let mut listeners = Vec::new();
+    match (m, h) {
+        (Some(a), Some(b)) if a == b => listeners.push((
+            a,
+            Routes {
+                metrics: true,
+                health: true,
+            },
+        )),
+        _ => {
+            listeners.extend(m.map(|a| {
+                (
+                    a,
+                    Routes {
+                        metrics: true,
+                        health: false,
+                    },
+                )
+            }));
+            listeners.extend(h.map(|a| {
+                (
+                    a,
+                    Routes {
+                        metrics: false,
+                        health: true,
+                    },
+                )
+            }));
+        }
+    }
+    for (addr, routes) in listeners {
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(error) = endpoints::serve(addr, routes, metrics).await {
+                tracing::error!(%addr, %error, "endpoint listener stopped");
+            }
+        });
+    }
+}
+
+fn leader_namespace(flags: &Flags) -> anyhow::Result<String> {
+    flags
+        .leader_election_namespace
+        .clone()
+        .or_else(|| std::env::var("POD_NAMESPACE").ok())
+        .or_else(|| {
+            std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace").ok()
+        })
+        .map(|ns| ns.trim().to_string())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "not running in a cluster: pass --leader-election-namespace, or --leader-elect=false"
+            )
+        })
 }
 
 async fn client(flags: &Flags) -> anyhow::Result<kube::Client> {

@@ -15,10 +15,11 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::cache::SharedCache;
 use crate::flags::Flags;
+use crate::metrics::Metrics;
 use crate::{claim, sandbox, template, warmpool};
 
 /// Runs every controller until the future is dropped.
-pub async fn run(client: kube::Client, flags: Flags) {
+pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>) {
     let mut sandboxes = SharedCache::<Sandbox>::new(Api::all(client.clone()));
     let mut pods = SharedCache::<Pod>::new(Api::all(client.clone()));
     let mut services = SharedCache::<Service>::new(Api::all(client.clone()));
@@ -37,18 +38,23 @@ pub async fn run(client: kube::Client, flags: Flags) {
             },
         ),
         cluster_domain: flags.cluster_domain.clone(),
+        metrics: metrics.clone(),
     });
     let sandbox_controller =
         Controller::for_shared_stream(sandboxes.subscribe(), sandboxes.store.clone())
             .owns_shared_stream(pods.subscribe())
             .owns_shared_stream(services.subscribe())
             .with_config(config(flags.sandbox_concurrent_workers))
-            .run(sandbox::reconcile, sandbox::error_policy, ctx)
+            .run(
+                timed("sandbox", &metrics, sandbox::reconcile),
+                sandbox::error_policy,
+                ctx,
+            )
             .for_each(|_| async {});
 
     let extensions = flags
         .extensions
-        .then(|| extensions(&client, &flags, &sandboxes));
+        .then(|| extensions(&client, &flags, &sandboxes, &metrics));
     let extensions = async move {
         if let Some(e) = extensions {
             e.await;
@@ -64,6 +70,34 @@ pub async fn run(client: kube::Client, flags: Flags) {
     );
 }
 
+/// `reconcile` with its duration and result recorded under `controller`.
+fn timed<K, C, E, F, Fut>(
+    controller: &'static str,
+    metrics: &Arc<Metrics>,
+    reconcile: F,
+) -> impl FnMut(
+    Arc<K>,
+    Arc<C>,
+) -> futures::future::BoxFuture<'static, Result<kube::runtime::controller::Action, E>>
++ use<K, C, E, F, Fut>
+where
+    F: Fn(Arc<K>, Arc<C>) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<kube::runtime::controller::Action, E>> + Send + 'static,
+    K: Send + Sync + 'static,
+    C: Send + Sync + 'static,
+{
+    let metrics = metrics.clone();
+    move |object, ctx| {
+        let (metrics, reconcile) = (metrics.clone(), reconcile.clone());
+        Box::pin(async move {
+            let start = std::time::Instant::now();
+            let result = reconcile(object, ctx).await;
+            metrics.reconciled(controller, result.is_ok(), start.elapsed().as_secs_f64());
+            result
+        })
+    }
+}
+
 fn config(workers: u16) -> ControllerConfig {
     ControllerConfig::default().concurrency(workers)
 }
@@ -74,6 +108,7 @@ fn extensions(
     client: &kube::Client,
     flags: &Flags,
     sandboxes: &SharedCache<Sandbox>,
+    metrics: &Arc<Metrics>,
 ) -> impl Future<Output = ()> + use<> {
     let mut templates = SharedCache::<SandboxTemplate>::new(Api::all(client.clone()));
     let mut pools = SharedCache::<SandboxWarmPool>::new(Api::all(client.clone()));
@@ -88,7 +123,11 @@ fn extensions(
         Controller::for_shared_stream(templates.subscribe(), templates.store.clone())
             .owns_shared_stream(network_policies.subscribe())
             .with_config(config(flags.sandbox_template_concurrent_workers))
-            .run(template::reconcile, template::error_policy, template_ctx)
+            .run(
+                timed("sandboxtemplate", metrics, template::reconcile),
+                template::error_policy,
+                template_ctx,
+            )
             .for_each(|_| async {});
 
     let (pool_events, adopted_from) = tokio::sync::mpsc::unbounded_channel();
@@ -117,7 +156,11 @@ fn extensions(
         })
         .reconcile_on(UnboundedReceiverStream::new(adopted_from))
         .with_config(config(flags.sandbox_warm_pool_concurrent_workers))
-        .run(warmpool::reconcile, warmpool::error_policy, pool_ctx)
+        .run(
+            timed("sandboxwarmpool", metrics, warmpool::reconcile),
+            warmpool::error_policy,
+            pool_ctx,
+        )
         .for_each(|_| async {});
 
     let claim_ctx = Arc::new(claim::Context::new(
@@ -126,11 +169,16 @@ fn extensions(
         pools.store.clone(),
         templates.store.clone(),
         pool_events,
+        metrics.clone(),
     ));
     let claim_controller = Controller::for_shared_stream(claims.subscribe(), claims.store.clone())
         .owns_shared_stream(sandboxes.subscribe())
         .with_config(config(flags.sandbox_claim_concurrent_workers))
-        .run(claim::reconcile, claim::error_policy, claim_ctx)
+        .run(
+            timed("sandboxclaim", metrics, claim::reconcile),
+            claim::error_policy,
+            claim_ctx,
+        )
         .for_each(|_| async {});
 
     let syncs = [

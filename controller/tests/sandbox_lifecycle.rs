@@ -55,7 +55,11 @@ async fn a_sandbox_runs_suspends_resumes_and_heals() {
         sandbox_concurrent_workers: 10,
         ..Flags::defaults()
     };
-    let controller = tokio::spawn(sandbox_controller::run::run(client.clone(), flags));
+    let controller = tokio::spawn(sandbox_controller::run::run(
+        client.clone(),
+        flags,
+        Default::default(),
+    ));
 
     let sandboxes: Api<Sandbox> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");

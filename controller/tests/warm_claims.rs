@@ -56,7 +56,11 @@ async fn claims_adopt_warm_sandboxes_and_the_pool_replenishes() {
         extensions: true,
         ..Flags::defaults()
     };
-    let controller = tokio::spawn(sandbox_controller::run::run(client.clone(), flags));
+    let controller = tokio::spawn(sandbox_controller::run::run(
+        client.clone(),
+        flags,
+        Default::default(),
+    ));
 
     let pp = PostParams::default();
     let templates: Api<SandboxTemplate> = Api::namespaced(client.clone(), "default");

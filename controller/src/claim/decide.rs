@@ -59,6 +59,8 @@ pub struct Plan {
     pub requeue_after: Option<Duration>,
     /// Returned after applying, for backoff.
     pub error: Option<String>,
+    /// This pass turns the claim Ready for the first time since it was last not Ready.
+    pub became_ready: bool,
 }
 
 /// How long a young claim waits for pool members whose network is not up yet, and how often
@@ -134,6 +136,8 @@ pub fn decide(o: Observed<'_>) -> Plan {
     if let Some(left) = expire_in {
         plan.requeue_after = Some(plan.requeue_after.map_or(left, |r| r.min(left)));
     }
+    plan.became_ready = !conditions::is_true(&current.conditions, condition::READY)
+        && conditions::is_true(&status.conditions, condition::READY);
     plan.status = status_patch(&current, &status);
     plan
 }

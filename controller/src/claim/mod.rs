@@ -25,6 +25,7 @@ use sandbox_api::keys::{self, FIELD_MANAGER};
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxTemplate, SandboxWarmPool};
 use tokio::sync::mpsc;
 
+use crate::metrics::{ClaimCreation, ClaimLatency, Metrics};
 use decide::{Action, Observed};
 
 /// How long a reservation keeps other workers off a Sandbox: long enough for the adoption to
@@ -41,7 +42,11 @@ pub struct Context {
     pub allowed_label_domains: Vec<String>,
     /// Wakes a pool whose member was adopted (its ownerRef no longer points at the pool).
     pub pool_events: mpsc::UnboundedSender<ObjectRef<SandboxWarmPool>>,
+    pub metrics: Arc<Metrics>,
     reservations: Mutex<HashMap<ObjectRef<Sandbox>, Instant>>,
+    /// When this process first saw each claim (by UID), for the startup latency metric. Kept in
+    /// memory instead of upstream's annotation: one write less per claim.
+    first_seen: Mutex<HashMap<String, Instant>>,
 }
 
 impl Context {
@@ -51,6 +56,7 @@ impl Context {
         pools: Store<SandboxWarmPool>,
         templates: Store<SandboxTemplate>,
         pool_events: mpsc::UnboundedSender<ObjectRef<SandboxWarmPool>>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             client,
@@ -61,8 +67,55 @@ impl Context {
                 .map(String::from)
                 .to_vec(),
             pool_events,
+            metrics,
             reservations: Mutex::default(),
+            first_seen: Mutex::default(),
         }
+    }
+
+    /// When the claim was first seen; the first call stamps it.
+    fn first_seen(&self, uid: &str) -> Instant {
+        *self
+            .first_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(uid.to_string())
+            .or_insert_with(Instant::now)
+    }
+
+    /// Drops the first-seen time once it has served (Ready) or can no longer (deleting).
+    fn forget_first_seen(&self, uid: &str) {
+        self.first_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(uid);
+    }
+
+    fn count_creation(
+        &self,
+        claim: &SandboxClaim,
+        template: &str,
+        launch: &str,
+        pool: &str,
+        ready: bool,
+    ) {
+        self.metrics
+            .claim_creation
+            .get_or_create(&ClaimCreation {
+                namespace: claim.namespace().unwrap_or_default(),
+                sandbox_template: template.to_string(),
+                launch_type: launch.to_string(),
+                warmpool_name: pool.to_string(),
+                pod_condition: if ready { "ready" } else { "not_ready" }.into(),
+                created_by: claim
+                    .labels()
+                    .get(keys::CREATED_BY_LABEL)
+                    .map_or("unknown", |v| {
+                        crate::sandbox::children::normalize_created_by(v)
+                    })
+                    .into(),
+            })
+            .inc();
     }
 
     fn reservations(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<Sandbox>, Instant>> {
@@ -131,6 +184,11 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
     let ns = claim.namespace().unwrap_or_default();
     let name = claim.name_any();
     let uid = claim.metadata.uid.clone().unwrap_or_default();
+    if claim.metadata.deletion_timestamp.is_some() {
+        ctx.forget_first_seen(&uid);
+        return Ok(Requeue::await_change());
+    }
+    let first_seen = ctx.first_seen(&uid);
 
     let bound = ctx.sandboxes.find(|s| {
         s.metadata.namespace.as_deref() == Some(ns.as_str())
@@ -164,6 +222,9 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             .then_with(|| a.name_any().cmp(&b.name_any()))
     });
     let candidate_refs: Vec<&Sandbox> = candidates.iter().map(AsRef::as_ref).collect();
+    let template_name = template
+        .as_ref()
+        .map_or_else(|| "__unknown__".to_string(), |t| t.name_any());
     let domains: Vec<&str> = ctx
         .allowed_label_domains
         .iter()
@@ -193,6 +254,13 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
                 if !adopt(&ctx, &sandboxes, &ns, pool_name, adoptions, &patch_params).await? {
                     return Ok(Requeue::requeue(LOST_RACE_RETRY));
                 }
+                ctx.count_creation(
+                    &claim,
+                    &template_name,
+                    keys::LAUNCH_TYPE_WARM,
+                    pool_name,
+                    true,
+                );
             }
             Action::CreateSandbox(sandbox) => {
                 let pp = PostParams {
@@ -200,7 +268,13 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
                     ..PostParams::default()
                 };
                 match sandboxes.create(&pp, sandbox).await {
-                    Ok(_) => {}
+                    Ok(_) => ctx.count_creation(
+                        &claim,
+                        &template_name,
+                        keys::LAUNCH_TYPE_COLD,
+                        pool_name,
+                        false,
+                    ),
                     // The cache has not caught up with our own create; look again shortly.
                     Err(kube::Error::Api(s)) if s.code == 409 => {
                         return Ok(Requeue::requeue(Duration::from_millis(200)));
@@ -241,6 +315,21 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             .patch_status(&name, &patch_params, &Patch::Merge(status))
             .await
             .map_err(fail(format!("patch status of claim {name}")))?;
+        if plan.became_ready {
+            let launch = bound
+                .as_ref()
+                .and_then(|s| s.labels().get(keys::LAUNCH_TYPE_LABEL).cloned())
+                .filter(|l| l == keys::LAUNCH_TYPE_WARM)
+                .unwrap_or_else(|| keys::LAUNCH_TYPE_COLD.into());
+            ctx.metrics
+                .claim_controller_startup_latency_ms
+                .get_or_create(&ClaimLatency {
+                    launch_type: launch,
+                    sandbox_template: template_name.clone(),
+                })
+                .observe(first_seen.elapsed().as_secs_f64() * 1000.0);
+            ctx.forget_first_seen(&uid);
+        }
     }
     if let Some(error) = plan.error {
         return Err(Error::Decided(error));

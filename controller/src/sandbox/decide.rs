@@ -79,6 +79,8 @@ pub struct Plan {
     pub warning: Option<String>,
     /// An error to return after applying, so the work is retried with backoff.
     pub error: Option<String>,
+    /// Ready turns True in this pass.
+    pub became_ready: bool,
 }
 
 /// Delay before the second expiry pass.
@@ -248,6 +250,8 @@ fn decide_live(o: &Observed<'_>, current: &SandboxStatus) -> Plan {
     } else if !errors.is_empty() {
         plan.error = Some(errors.join("; "));
     }
+    plan.became_ready = !conditions::is_true(&current.conditions, condition::READY)
+        && conditions::is_true(&status.conditions, condition::READY);
     if !only_node_name_changed_while_not_ready(current, &status) {
         plan.status = status_patch(current, &status);
     }

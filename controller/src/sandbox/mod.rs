@@ -34,6 +34,7 @@ pub struct Context {
     pub pvcs: Store<PersistentVolumeClaim>,
     pub recorder: Recorder,
     pub cluster_domain: String,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +128,9 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Reque
         }
         result => result?,
     }
+    if plan.became_ready && plan.status.is_some() {
+        record_creation_latency(&ctx, &sandbox);
+    }
     if let Some(note) = &plan.warning {
         let event = Event {
             type_: EventType::Warning,
@@ -145,6 +149,34 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Reque
     Ok(plan
         .requeue_after
         .map_or_else(Requeue::await_change, Requeue::requeue))
+}
+
+/// `agent_sandbox_creation_latency_ms`: creation to first Ready. Creation times have one-second
+/// resolution, so this is coarse by nature; the harness measures claims precisely instead.
+fn record_creation_latency(ctx: &Context, sandbox: &Sandbox) {
+    let Some(created) = sandbox.metadata.creation_timestamp.as_ref() else {
+        return;
+    };
+    let elapsed = now().0.duration_since(created.0);
+    let labels = sandbox.metadata.labels.as_ref();
+    let launch = labels
+        .and_then(|l| l.get(keys::LAUNCH_TYPE_LABEL))
+        .filter(|l| l.as_str() == keys::LAUNCH_TYPE_WARM)
+        .map_or(keys::LAUNCH_TYPE_COLD, |_| keys::LAUNCH_TYPE_WARM);
+    ctx.metrics
+        .creation_latency_ms
+        .get_or_create(&crate::metrics::SandboxLatency {
+            namespace: sandbox.metadata.namespace.clone().unwrap_or_default(),
+            launch_type: launch.into(),
+            sandbox_template: sandbox
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(keys::SANDBOX_TEMPLATE_REF_ANNOTATION))
+                .cloned()
+                .unwrap_or_else(|| "__unknown__".into()),
+        })
+        .observe(elapsed.as_secs_f64() * 1000.0);
 }
 
 /// Retries failed reconciles; kube's controller adds per-object backoff on top of this.

@@ -25,6 +25,7 @@ pub mod server;
 mod stash;
 pub mod template;
 pub mod warmpool;
+pub mod wire;
 
 #[cfg(test)]
 mod fixtures;

@@ -1,0 +1,121 @@
+//! Pointing the four CRDs at this controller's conversion webhook, so the API server can serve
+//! `v1alpha1` objects stored as `v1beta1`.
+
+use std::net::SocketAddr;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams};
+use sandbox_api::crds::{CONVERSION_REVIEW_VERSIONS, WEBHOOK_CONVERT_PATH};
+use serde_json::{Value, json};
+
+use super::{CertError, ServeError, Server};
+
+/// Where the API server reaches the webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A URL, for a controller running outside the cluster (e.g. `https://127.0.0.1:9443`).
+    Url(String),
+    /// A Service in front of the controller's Pods.
+    Service { name: String, namespace: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("webhook certificates: {0}")]
+    Certs(#[from] CertError),
+    #[error("webhook server: {0}")]
+    Serve(#[from] ServeError),
+    #[error("point CRD {crd} at the webhook: {source}")]
+    Patch { crd: String, source: kube::Error },
+}
+
+/// The merge patch that switches a CRD to the Webhook conversion strategy at `endpoint`,
+/// trusting `ca_pem`. The unused half of `clientConfig` is cleared explicitly.
+pub fn conversion_patch(endpoint: &Endpoint, ca_pem: &str) -> Value {
+    let ca = serde_json::to_value(ByteString(ca_pem.as_bytes().to_vec())).unwrap_or(Value::Null);
+    let (url, service) = match endpoint {
+        Endpoint::Url(base) => (
+            json!(format!(
+                "{}{WEBHOOK_CONVERT_PATH}",
+                base.trim_end_matches('/')
+            )),
+            Value::Null,
+        ),
+        Endpoint::Service { name, namespace } => (
+            Value::Null,
+            json!({"name": name, "namespace": namespace, "path": WEBHOOK_CONVERT_PATH}),
+        ),
+    };
+    json!({"spec": {"conversion": {
+        "strategy": "Webhook",
+        "webhook": {
+            "conversionReviewVersions": CONVERSION_REVIEW_VERSIONS,
+            "clientConfig": {"caBundle": ca, "url": url, "service": service},
+        },
+    }}})
+}
+
+/// Generates a serving certificate for `endpoint`, binds the webhook on `bind`, and points the
+/// CRDs at it. The returned server must be run for conversions to work.
+pub async fn start(
+    client: &kube::Client,
+    bind: SocketAddr,
+    endpoint: &Endpoint,
+) -> Result<Server, WireError> {
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    if let Endpoint::Service { name, namespace } = endpoint {
+        names.insert(0, format!("{name}.{namespace}.svc"));
+        names.push(format!("{name}.{namespace}.svc.cluster.local"));
+    }
+    let (ca, cert, key) = super::self_signed(&names)?;
+    let server = Server::bind(bind, &cert, &key).await?;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let patch = conversion_patch(endpoint, &ca);
+    for crd in sandbox_api::crds::all() {
+        let name = crd.metadata.name.unwrap_or_default();
+        crds.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|source| WireError::Patch {
+                crd: name.clone(),
+                source,
+            })?;
+    }
+    Ok(server)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_endpoint_clears_the_service_and_carries_the_ca() {
+        let p = conversion_patch(&Endpoint::Url("https://127.0.0.1:9443/".into()), "CA");
+        let cc = &p["spec"]["conversion"]["webhook"]["clientConfig"];
+        assert_eq!(cc["url"], "https://127.0.0.1:9443/convert");
+        assert_eq!(cc["service"], Value::Null);
+        assert_eq!(cc["caBundle"], "Q0E=", "base64 of the PEM");
+        assert_eq!(p["spec"]["conversion"]["strategy"], "Webhook");
+        assert_eq!(
+            p["spec"]["conversion"]["webhook"]["conversionReviewVersions"],
+            json!(["v1", "v1beta1"])
+        );
+    }
+
+    #[test]
+    fn a_service_endpoint_clears_the_url() {
+        let p = conversion_patch(
+            &Endpoint::Service {
+                name: "svc".into(),
+                namespace: "sys".into(),
+            },
+            "CA",
+        );
+        let cc = &p["spec"]["conversion"]["webhook"]["clientConfig"];
+        assert_eq!(cc["url"], Value::Null);
+        assert_eq!(
+            cc["service"],
+            json!({"name": "svc", "namespace": "sys", "path": "/convert"})
+        );
+    }
+}
