@@ -13,3 +13,4 @@ pub mod sandbox;
 pub mod template;
 pub mod warmpool;
 pub mod webhook;
+pub mod write;

@@ -33,26 +33,28 @@ pub fn merge_diff(old: &Value, new: &Value) -> Option<Value> {
     }
 }
 
+/// Applies a merge patch (RFC 7386) as the API server would; tests use it to see what a
+/// decision's patch leaves behind.
+#[cfg(test)]
+pub(crate) fn apply_merge_patch(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    apply_merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    /// Applies a merge patch (RFC 7386), to check diffs round-trip.
-    fn apply(target: &mut Value, patch: &Value) {
-        match (target, patch) {
-            (Value::Object(t), Value::Object(p)) => {
-                for (k, v) in p {
-                    if v.is_null() {
-                        t.remove(k);
-                    } else {
-                        apply(t.entry(k.clone()).or_insert(Value::Null), v);
-                    }
-                }
-            }
-            (t, p) => *t = p.clone(),
-        }
-    }
 
     #[test]
     fn equal_documents_need_no_patch() {
@@ -67,7 +69,7 @@ mod tests {
         let patch = merge_diff(&old, &new).unwrap();
         assert_eq!(patch, json!({"b": {"c": 5}, "gone": null, "added": "x"}));
         let mut applied = old.clone();
-        apply(&mut applied, &patch);
+        apply_merge_patch(&mut applied, &patch);
         assert_eq!(applied, new);
     }
 

@@ -2,16 +2,16 @@
 //! `/metrics` and the health probes, and serves the conversion webhook it points the CRDs at,
 //! so a `v1alpha1` Sandbox written with `replicas: 0` reads back at `v1beta1` as Suspended.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use sandbox_api::v1beta1::Sandbox;
-use sandbox_bench::binaries::Binaries;
-use sandbox_bench::cluster::local::{LocalCluster, LocalConfig};
 use serde_json::json;
 
 fn free_port() -> u16 {
@@ -30,35 +30,10 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     Some(out)
 }
 
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_binary_leads_serves_metrics_and_converts_v1alpha1() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = LocalCluster::start(LocalConfig::new(
-        "binary",
-        dir.path().to_path_buf(),
-        Binaries::locate(None),
-    ))
-    .await
-    .unwrap_or_else(|e| panic!("local cluster did not start: {e}"));
-    let client = cluster.client().unwrap();
-    sandbox_bench::crds::install(&client, Duration::from_secs(60))
-        .await
-        .unwrap();
+    let (cluster, client) = common::cluster_with_crds("binary", dir.path()).await;
 
     let (metrics, webhook) = (free_port(), free_port());
     let mut controller = Command::new(env!("CARGO_BIN_EXE_sandbox-controller"))
@@ -78,12 +53,12 @@ async fn the_binary_leads_serves_metrics_and_converts_v1alpha1() {
         .unwrap();
 
     // Health, then the Lease.
-    eventually("/healthz", || async {
+    common::eventually("/healthz", Duration::from_secs(30), || async {
         http_get(metrics, "/healthz").filter(|r| r.ends_with("ok"))
     })
     .await;
     let leases: Api<Lease> = Api::namespaced(client.clone(), "default");
-    let lease = eventually("the leader Lease", || {
+    let lease = common::eventually("the leader Lease", Duration::from_secs(30), || {
         let leases = leases.clone();
         async move {
             leases
@@ -116,10 +91,14 @@ async fn the_binary_leads_serves_metrics_and_converts_v1alpha1() {
         "spec": {"replicas": 0, "podTemplate": {"spec": {"containers": [{"name": "c", "image": "x"}]}}}
     }))
     .unwrap();
-    eventually("a v1alpha1 create through the webhook", || {
-        let (alpha, obj) = (alpha.clone(), obj.clone());
-        async move { alpha.create(&PostParams::default(), &obj).await.ok() }
-    })
+    common::eventually(
+        "a v1alpha1 create through the webhook",
+        Duration::from_secs(30),
+        || {
+            let (alpha, obj) = (alpha.clone(), obj.clone());
+            async move { alpha.create(&PostParams::default(), &obj).await.ok() }
+        },
+    )
     .await;
     let beta: Api<Sandbox> = Api::namespaced(client.clone(), "default");
     let stored = beta.get("old-client").await.unwrap();
@@ -132,7 +111,7 @@ async fn the_binary_leads_serves_metrics_and_converts_v1alpha1() {
     assert_eq!(back.data["spec"]["replicas"], 0, "and back");
 
     // Metrics with upstream's names, after some reconciles.
-    let text = eventually("reconcile metrics", || async {
+    let text = common::eventually("reconcile metrics", Duration::from_secs(30), || async {
         http_get(metrics, "/metrics")
             .filter(|t| t.contains("controller_runtime_reconcile_total{controller=\"sandbox\""))
     })

@@ -2,6 +2,8 @@
 //! valid flags, and their RBAC is enough: the controller binary, authenticated as the
 //! manifests' ServiceAccount, serves a warm claim end to end.
 
+mod common;
+
 use std::net::{Ipv4Addr, TcpListener};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,8 +17,6 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::{ApiResource, Discovery};
 use sandbox_api::v1beta1::SandboxClaim;
-use sandbox_bench::binaries::Binaries;
-use sandbox_bench::cluster::local::{LocalCluster, LocalConfig};
 use sandbox_controller::flags::Flags;
 use serde_json::{Value, json};
 
@@ -54,17 +54,7 @@ fn free_port() -> u16 {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_manifests_apply_and_their_rbac_is_enough_to_serve_a_claim() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = LocalCluster::start(LocalConfig::new(
-        "manifests",
-        dir.path().to_path_buf(),
-        Binaries::locate(None),
-    ))
-    .await
-    .unwrap_or_else(|e| panic!("local cluster did not start: {e}"));
-    let client = cluster.client().unwrap();
-    sandbox_bench::crds::install(&client, Duration::from_secs(60))
-        .await
-        .unwrap();
+    let (cluster, client) = common::cluster_with_crds("manifests", dir.path()).await;
 
     // Server-side apply of every document: the API server validates each one.
     let discovery = Discovery::new(client.clone()).run().await.unwrap();

@@ -2,30 +2,15 @@
 //! its Pod and becomes Ready, is suspended and resumed, gets its Pod back after the Pod is
 //! deleted, and gets its headless Service when asked.
 
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use sandbox_api::v1beta1::Sandbox;
-use sandbox_bench::binaries::Binaries;
-use sandbox_bench::cluster::local::{LocalCluster, LocalConfig};
 use sandbox_controller::flags::Flags;
 use serde_json::{Value, json};
-
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn condition(sb: &Sandbox, type_: &str) -> Option<(String, String)> {
     let c = sb
@@ -40,17 +25,7 @@ fn condition(sb: &Sandbox, type_: &str) -> Option<(String, String)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sandbox_runs_suspends_resumes_and_heals() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = LocalCluster::start(LocalConfig::new(
-        "controller",
-        dir.path().to_path_buf(),
-        Binaries::locate(None),
-    ))
-    .await
-    .unwrap_or_else(|e| panic!("local cluster did not start: {e}"));
-    let client = cluster.client().unwrap();
-    sandbox_bench::crds::install(&client, Duration::from_secs(60))
-        .await
-        .unwrap();
+    let (cluster, client) = common::cluster_with_crds("controller", dir.path()).await;
     let flags = Flags {
         sandbox_concurrent_workers: 10,
         ..Flags::defaults()
@@ -84,7 +59,12 @@ async fn a_sandbox_runs_suspends_resumes_and_heals() {
             }
         }
     };
-    let sb = eventually("Ready/DependenciesReady", ready("DependenciesReady")).await;
+    let sb = common::eventually(
+        "Ready/DependenciesReady",
+        Duration::from_secs(30),
+        ready("DependenciesReady"),
+    )
+    .await;
     let status = sb.status.clone().unwrap();
     assert!(status.pod_ips[0].starts_with("10.244."), "{status:?}");
     assert!(status.node_name.starts_with("kwok-node-"), "{status:?}");
@@ -106,7 +86,7 @@ async fn a_sandbox_runs_suspends_resumes_and_heals() {
     pods.delete("agent", &DeleteParams::default())
         .await
         .unwrap();
-    eventually("a new Pod", || {
+    common::eventually("a new Pod", Duration::from_secs(30), || {
         let pods = pods.clone();
         let old_uid = old_uid.clone();
         async move {
@@ -115,8 +95,9 @@ async fn a_sandbox_runs_suspends_resumes_and_heals() {
         }
     })
     .await;
-    eventually(
+    common::eventually(
         "Ready again after the Pod was replaced",
+        Duration::from_secs(30),
         ready("DependenciesReady"),
     )
     .await;
@@ -131,7 +112,7 @@ async fn a_sandbox_runs_suspends_resumes_and_heals() {
         )
         .await
         .unwrap();
-    let sb = eventually("suspended", || {
+    let sb = common::eventually("suspended", Duration::from_secs(30), || {
         let sandboxes = sandboxes.clone();
         async move {
             let sb = sandboxes.get("agent").await.ok()?;
@@ -151,7 +132,12 @@ async fn a_sandbox_runs_suspends_resumes_and_heals() {
         )
         .await
         .unwrap();
-    let sb = eventually("Ready with a Service", ready("DependenciesReady")).await;
+    let sb = common::eventually(
+        "Ready with a Service",
+        Duration::from_secs(30),
+        ready("DependenciesReady"),
+    )
+    .await;
     let status = sb.status.unwrap();
     assert_eq!(status.service, "agent");
     assert_eq!(status.service_fqdn, "agent.default.svc.cluster.local");

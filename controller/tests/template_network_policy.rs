@@ -3,8 +3,10 @@
 //! to Unmanaged deletes it, custom rules are applied verbatim without update loops, and a
 //! foreign policy of the same name is left alone.
 
+mod common;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -12,26 +14,9 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Controller;
 use sandbox_api::keys;
 use sandbox_api::v1beta1::SandboxTemplate;
-use sandbox_bench::binaries::Binaries;
-use sandbox_bench::cluster::local::{LocalCluster, LocalConfig};
 use sandbox_controller::cache::SharedCache;
 use sandbox_controller::template;
 use serde_json::{Value, json};
-
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Runs only the template controller, wired as `run.rs` wires it.
 async fn run_template_controller(client: kube::Client) {
@@ -68,17 +53,7 @@ fn spec_json(np: &NetworkPolicy) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_template_manages_its_network_policy() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = LocalCluster::start(LocalConfig::new(
-        "template",
-        dir.path().to_path_buf(),
-        Binaries::locate(None),
-    ))
-    .await
-    .unwrap_or_else(|e| panic!("local cluster did not start: {e}"));
-    let client = cluster.client().unwrap();
-    sandbox_bench::crds::install(&client, Duration::from_secs(60))
-        .await
-        .unwrap();
+    let (cluster, client) = common::cluster_with_crds("template", dir.path()).await;
     let controller = tokio::spawn(run_template_controller(client.clone()));
 
     let templates: Api<SandboxTemplate> = Api::namespaced(client.clone(), "default");
@@ -93,10 +68,14 @@ async fn a_template_manages_its_network_policy() {
         )
         .await
         .unwrap();
-    let np = eventually("the secure-default NetworkPolicy", || {
-        let policies = policies.clone();
-        async move { policies.get_opt("python-network-policy").await.ok()? }
-    })
+    let np = common::eventually(
+        "the secure-default NetworkPolicy",
+        Duration::from_secs(30),
+        || {
+            let policies = policies.clone();
+            async move { policies.get_opt("python-network-policy").await.ok()? }
+        },
+    )
     .await;
     assert_eq!(
         spec_json(&np),
@@ -132,18 +111,22 @@ async fn a_template_manages_its_network_policy() {
             Some(true)
         )
     );
-    eventually("the template-ref-hash label", || {
-        let templates = templates.clone();
-        let hash = hash.clone();
-        async move {
-            let t = templates.get("python").await.ok()?;
-            (t.metadata
-                .labels?
-                .get(keys::SANDBOX_TEMPLATE_REF_HASH_LABEL)?
-                == &hash)
-                .then_some(())
-        }
-    })
+    common::eventually(
+        "the template-ref-hash label",
+        Duration::from_secs(30),
+        || {
+            let templates = templates.clone();
+            let hash = hash.clone();
+            async move {
+                let t = templates.get("python").await.ok()?;
+                (t.metadata
+                    .labels?
+                    .get(keys::SANDBOX_TEMPLATE_REF_HASH_LABEL)?
+                    == &hash)
+                    .then_some(())
+            }
+        },
+    )
     .await;
 
     // A policy edited behind the controller's back is put back.
@@ -155,13 +138,17 @@ async fn a_template_manages_its_network_policy() {
         )
         .await
         .unwrap();
-    eventually("the secure default restored", || {
-        let policies = policies.clone();
-        async move {
-            let np = policies.get("python-network-policy").await.ok()?;
-            (spec_json(&np)["egress"][0]["to"].as_array()?.len() == 2).then_some(())
-        }
-    })
+    common::eventually(
+        "the secure default restored",
+        Duration::from_secs(30),
+        || {
+            let policies = policies.clone();
+            async move {
+                let np = policies.get("python-network-policy").await.ok()?;
+                (spec_json(&np)["egress"][0]["to"].as_array()?.len() == 2).then_some(())
+            }
+        },
+    )
     .await;
 
     // Unmanaged: the policy goes.
@@ -174,7 +161,7 @@ async fn a_template_manages_its_network_policy() {
         )
         .await
         .unwrap();
-    eventually("the NetworkPolicy deleted", || {
+    common::eventually("the NetworkPolicy deleted", Duration::from_secs(30), || {
         let policies = policies.clone();
         async move {
             policies
@@ -201,7 +188,7 @@ async fn a_template_manages_its_network_policy() {
         )
         .await
         .unwrap();
-    let np = eventually("the custom NetworkPolicy", || {
+    let np = common::eventually("the custom NetworkPolicy", Duration::from_secs(30), || {
         let policies = policies.clone();
         async move { policies.get_opt("python-network-policy").await.ok()? }
     })
@@ -234,16 +221,20 @@ async fn a_template_manages_its_network_policy() {
         .create(&PostParams::default(), &template_object("other", json!({})))
         .await
         .unwrap();
-    eventually("the other template labelled", || {
-        let templates = templates.clone();
-        async move {
-            let t = templates.get("other").await.ok()?;
-            t.metadata
-                .labels?
-                .contains_key(keys::SANDBOX_TEMPLATE_REF_HASH_LABEL)
-                .then_some(())
-        }
-    })
+    common::eventually(
+        "the other template labelled",
+        Duration::from_secs(30),
+        || {
+            let templates = templates.clone();
+            async move {
+                let t = templates.get("other").await.ok()?;
+                t.metadata
+                    .labels?
+                    .contains_key(keys::SANDBOX_TEMPLATE_REF_HASH_LABEL)
+                    .then_some(())
+            }
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let untouched = policies.get("other-network-policy").await.unwrap();

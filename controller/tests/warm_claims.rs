@@ -3,30 +3,15 @@
 //! starts cold, concurrent claims never share a Sandbox, and deleting a claim removes its
 //! Sandbox through garbage collection.
 
+mod common;
+
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kube::api::{Api, DeleteParams, PostParams};
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxTemplate, SandboxWarmPool};
-use sandbox_bench::binaries::Binaries;
-use sandbox_bench::cluster::local::{LocalCluster, LocalConfig};
 use sandbox_controller::flags::Flags;
 use serde_json::json;
-
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// The bound Sandbox's name once the claim is Ready.
 fn ready(c: &SandboxClaim) -> Option<String> {
@@ -41,17 +26,7 @@ fn ready(c: &SandboxClaim) -> Option<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn claims_adopt_warm_sandboxes_and_the_pool_replenishes() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = LocalCluster::start(LocalConfig::new(
-        "claims",
-        dir.path().to_path_buf(),
-        Binaries::locate(None),
-    ))
-    .await
-    .unwrap_or_else(|e| panic!("local cluster did not start: {e}"));
-    let client = cluster.client().unwrap();
-    sandbox_bench::crds::install(&client, Duration::from_secs(60))
-        .await
-        .unwrap();
+    let (cluster, client) = common::cluster_with_crds("claims", dir.path()).await;
     let flags = Flags {
         extensions: true,
         ..Flags::defaults()
@@ -97,7 +72,7 @@ async fn claims_adopt_warm_sandboxes_and_the_pool_replenishes() {
             }
         }
     };
-    eventually("the pool to fill", pool_ready(3)).await;
+    common::eventually("the pool to fill", Duration::from_secs(60), pool_ready(3)).await;
 
     // Warm: bound to a pool member, not a new Sandbox named after the claim.
     claims
@@ -110,10 +85,14 @@ async fn claims_adopt_warm_sandboxes_and_the_pool_replenishes() {
         )
         .await
         .unwrap();
-    let bound = eventually("the warm claim to be Ready", || {
-        let claims = claims.clone();
-        async move { ready(&claims.get("warm").await.ok()?) }
-    })
+    let bound = common::eventually(
+        "the warm claim to be Ready",
+        Duration::from_secs(60),
+        || {
+            let claims = claims.clone();
+            async move { ready(&claims.get("warm").await.ok()?) }
+        },
+    )
     .await;
     assert!(bound.starts_with("pool-"), "bound to {bound}");
     let sb = sandboxes.get(&bound).await.unwrap();
@@ -124,7 +103,12 @@ async fn claims_adopt_warm_sandboxes_and_the_pool_replenishes() {
         sb.metadata.owner_references.unwrap()[0].kind,
         "SandboxClaim"
     );
-    eventually("the pool to replenish", pool_ready(3)).await;
+    common::eventually(
+        "the pool to replenish",
+        Duration::from_secs(60),
+        pool_ready(3),
+    )
+    .await;
 
     // Cold: env forces a new Sandbox named after the claim.
     claims
@@ -136,10 +120,14 @@ async fn claims_adopt_warm_sandboxes_and_the_pool_replenishes() {
         )
         .await
         .unwrap();
-    let cold = eventually("the cold claim to be Ready", || {
-        let claims = claims.clone();
-        async move { ready(&claims.get("cold").await.ok()?) }
-    })
+    let cold = common::eventually(
+        "the cold claim to be Ready",
+        Duration::from_secs(60),
+        || {
+            let claims = claims.clone();
+            async move { ready(&claims.get("cold").await.ok()?) }
+        },
+    )
     .await;
     assert_eq!(cold, "cold");
     let env = sandboxes
@@ -171,11 +159,15 @@ async fn claims_adopt_warm_sandboxes_and_the_pool_replenishes() {
     let mut names = HashSet::new();
     for i in 0..6 {
         let name = format!("burst-{i}");
-        let bound = eventually(&format!("{name} to be Ready"), || {
-            let claims = claims.clone();
-            let name = name.clone();
-            async move { ready(&claims.get(&name).await.ok()?) }
-        })
+        let bound = common::eventually(
+            &format!("{name} to be Ready"),
+            Duration::from_secs(60),
+            || {
+                let claims = claims.clone();
+                let name = name.clone();
+                async move { ready(&claims.get(&name).await.ok()?) }
+            },
+        )
         .await;
         assert!(names.insert(bound.clone()), "{bound} bound twice");
     }
@@ -189,18 +181,22 @@ async fn claims_adopt_warm_sandboxes_and_the_pool_replenishes() {
         .delete("warm", &DeleteParams::default())
         .await
         .unwrap();
-    eventually("the adopted Sandbox to be collected", || {
-        let sandboxes = sandboxes.clone();
-        let bound = bound.clone();
-        async move {
-            sandboxes
-                .get_opt(&bound)
-                .await
-                .ok()?
-                .is_none()
-                .then_some(())
-        }
-    })
+    common::eventually(
+        "the adopted Sandbox to be collected",
+        Duration::from_secs(60),
+        || {
+            let sandboxes = sandboxes.clone();
+            let bound = bound.clone();
+            async move {
+                sandboxes
+                    .get_opt(&bound)
+                    .await
+                    .ok()?
+                    .is_none()
+                    .then_some(())
+            }
+        },
+    )
     .await;
 
     controller.abort();

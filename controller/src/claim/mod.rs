@@ -16,16 +16,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use kube::ResourceExt;
-use kube::api::{
-    Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
-};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PropagationPolicy};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::{ObjectRef, Store};
-use sandbox_api::keys::{self, FIELD_MANAGER};
+use sandbox_api::keys;
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxTemplate, SandboxWarmPool};
 use tokio::sync::mpsc;
 
 use crate::metrics::{ClaimCreation, ClaimLatency, Metrics};
+use crate::write;
 use decide::{Action, Observed};
 
 /// How long a reservation keeps other workers off a Sandbox: long enough for the adoption to
@@ -244,10 +243,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
     let fail = |what: String| move |source| Error::Api { what, source };
     let sandboxes: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &ns);
     let claims: Api<SandboxClaim> = Api::namespaced(ctx.client.clone(), &ns);
-    let patch_params = PatchParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..PatchParams::default()
-    };
+    let patch_params = write::merge();
     for action in &plan.actions {
         match action {
             Action::Adopt(adoptions) => {
@@ -263,11 +259,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
                 );
             }
             Action::CreateSandbox(sandbox) => {
-                let pp = PostParams {
-                    field_manager: Some(FIELD_MANAGER.into()),
-                    ..PostParams::default()
-                };
-                match sandboxes.create(&pp, sandbox).await {
+                match sandboxes.create(&write::post(), sandbox).await {
                     Ok(_) => ctx.count_creation(
                         &claim,
                         &template_name,
@@ -276,22 +268,15 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
                         false,
                     ),
                     // The cache has not caught up with our own create; look again shortly.
-                    Err(kube::Error::Api(s)) if s.code == 409 => {
+                    Err(e) if write::is_status(&e, 409) => {
                         return Ok(Requeue::requeue(Duration::from_millis(200)));
                     }
                     Err(e) => return Err(fail(format!("create Sandbox for claim {name}"))(e)),
                 }
             }
             Action::DeleteSandbox { name: sandbox, uid } => {
-                let dp = DeleteParams {
-                    preconditions: Some(Preconditions {
-                        uid: Some(uid.clone()),
-                        resource_version: None,
-                    }),
-                    ..DeleteParams::default()
-                };
-                match sandboxes.delete(sandbox, &dp).await {
-                    Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+                match sandboxes.delete(sandbox, &write::delete_if(uid)).await {
+                    Err(e) if write::is_not_found(&e) || write::is_status(&e, 409) => {}
                     Err(e) => return Err(fail(format!("delete Sandbox {sandbox}"))(e)),
                     Ok(_) => {}
                 }
@@ -302,7 +287,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
                     ..DeleteParams::default()
                 };
                 match claims.delete(&name, &dp).await {
-                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(e) if write::is_not_found(&e) => {}
                     Err(e) => return Err(fail(format!("delete expired claim {name}"))(e)),
                     Ok(_) => {}
                 }
@@ -363,7 +348,7 @@ async fn adopt(
                 return Ok(true);
             }
             // Someone else changed or took it first: try the next one.
-            Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => ctx.release(&key),
+            Err(e) if write::is_status(&e, 409) || write::is_not_found(&e) => ctx.release(&key),
             Err(e) => {
                 ctx.release(&key);
                 return Err(Error::Api {

@@ -109,23 +109,8 @@ impl World {
 fn written(sb: &Sandbox, plan: &Plan) -> Value {
     let mut status = serde_json::to_value(sb.status.clone().unwrap_or_default()).unwrap();
     let patch = plan.status.as_ref().expect("a status write")["status"].clone();
-    merge(&mut status, &patch);
+    crate::patch::apply_merge_patch(&mut status, &patch);
     status
-}
-
-fn merge(target: &mut Value, patch: &Value) {
-    match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => {
-            for (k, v) in p {
-                if v.is_null() {
-                    t.remove(k);
-                } else {
-                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
-                }
-            }
-        }
-        (t, p) => *t = p.clone(),
-    }
 }
 
 fn condition<'a>(status: &'a Value, type_: &str) -> Option<&'a Value> {

@@ -2,8 +2,9 @@
 //! failure stops the plan; the watch events of what did happen drive the next pass.
 
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
-use sandbox_api::keys::FIELD_MANAGER;
+use kube::api::{Api, Patch};
+
+use crate::write::{delete_if, is_not_found, merge, post};
 use sandbox_api::v1beta1::SandboxTemplate;
 
 use super::decide::{Action, Plan};
@@ -22,35 +23,6 @@ impl Apis {
             network_policies: Api::namespaced(client.clone(), namespace),
         }
     }
-}
-
-fn post() -> PostParams {
-    PostParams {
-        field_manager: Some(FIELD_MANAGER.to_string()),
-        ..PostParams::default()
-    }
-}
-
-fn merge() -> PatchParams {
-    PatchParams {
-        field_manager: Some(FIELD_MANAGER.to_string()),
-        ..PatchParams::default()
-    }
-}
-
-fn delete_if(uid: &str) -> DeleteParams {
-    DeleteParams {
-        preconditions: Some(Preconditions {
-            uid: Some(uid.to_string()),
-            resource_version: None,
-        }),
-        ..DeleteParams::default()
-    }
-}
-
-/// Whether an error means the object is already gone (fine for a delete).
-fn is_not_found(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
 fn policy_name(np: &NetworkPolicy) -> String {

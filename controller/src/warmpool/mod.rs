@@ -10,12 +10,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::api::{Api, Patch};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::{ObjectRef, Store};
-use sandbox_api::keys::{self, FIELD_MANAGER};
+use sandbox_api::keys;
 use sandbox_api::v1beta1::{Sandbox, SandboxTemplate, SandboxWarmPool};
 
+use crate::write;
 use decide::{Action, Observed};
 
 /// Writes older than this are assumed lost rather than still on their way to the cache.
@@ -143,14 +144,7 @@ pub async fn reconcile(pool: Arc<SandboxWarmPool>, ctx: Arc<Context>) -> Result<
     });
 
     let sandboxes: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &ns);
-    let pp = PostParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..PostParams::default()
-    };
-    let patch_params = PatchParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..PatchParams::default()
-    };
+    let (pp, patch_params) = (write::post(), write::merge());
     let fail = |what: String| move |source| Error { what, source };
     for action in &plan.actions {
         match action {
@@ -162,16 +156,10 @@ pub async fn reconcile(pool: Arc<SandboxWarmPool>, ctx: Arc<Context>) -> Result<
                 ctx.expect(&key, Some(created.name_any()), None);
             }
             Action::Delete { name: member, uid } => {
-                let dp = DeleteParams {
-                    preconditions: Some(Preconditions {
-                        uid: Some(uid.clone()),
-                        resource_version: None,
-                    }),
-                    ..DeleteParams::default()
-                };
-                match sandboxes.delete(member, &dp).await {
+                match sandboxes.delete(member, &write::delete_if(uid)).await {
                     Ok(_) => ctx.expect(&key, None, Some(member.clone())),
-                    Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+                    // Gone already, or replaced by a namesake the precondition protects.
+                    Err(e) if write::is_not_found(&e) || write::is_status(&e, 409) => {}
                     Err(e) => return Err(fail(format!("delete member {member}"))(e)),
                 }
             }

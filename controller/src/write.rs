@@ -1,0 +1,40 @@
+//! Request parameters every controller's writes share: our field manager, and deletes that
+//! only remove the object the decision was about.
+
+use kube::api::{DeleteParams, PatchParams, PostParams, Preconditions};
+use sandbox_api::keys::FIELD_MANAGER;
+
+pub fn post() -> PostParams {
+    PostParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PostParams::default()
+    }
+}
+
+pub fn merge() -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    }
+}
+
+/// Deletes the object only if it is still the one with `uid` (not a successor of that name).
+pub fn delete_if(uid: &str) -> DeleteParams {
+    DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: Some(uid.to_string()),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    }
+}
+
+/// The API answered with this HTTP status.
+pub fn is_status(e: &kube::Error, code: u16) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == code)
+}
+
+/// The object is already gone, which is fine for a delete.
+pub fn is_not_found(e: &kube::Error) -> bool {
+    is_status(e, 404)
+}
