@@ -47,6 +47,15 @@ down name="local":
 status name="local":
     cargo run --quiet --locked --release -p sandbox-bench -- cluster status --name {{name}}
 
+# Examples: `just conformance upstream`, `just conformance reference --filter claim-`; a
+# `--kubeconfig` argument uses that cluster instead of a local one. Writes the summary and JUnit
+# XML to runs/conformance-<controller>/.
+# Check a controller (reference, upstream or external) against the spec: the conformance suite.
+conformance controller="reference" *args: setup
+    cargo build --quiet --locked --release -p sandbox-controller -p sandbox-bench
+    if [[ "{{controller}}" == upstream ]]; then ci/setup-upstream >/dev/null; fi
+    SANDBOX_BENCH_BIN_DIR="$(ci/setup)" cargo run --quiet --locked --release -p sandbox-bench -- conformance --controller {{controller}} --dir runs/conformance-{{controller}} {{args}}
+
 # Run the criterion benchmarks.
 criterion:
     cargo bench --locked -p sandbox-benches

@@ -128,14 +128,35 @@ pub fn cache_key() -> String {
 
 /// Where `ci/setup` puts the binaries by default (same rule as the script).
 pub fn default_cache_dir() -> PathBuf {
-    let root = std::env::var_os("SANDBOX_BENCH_CACHE")
+    cache_root().join("bin").join(cache_key())
+}
+
+/// The cache key `ci/setup-upstream` uses: the upstream release and the Go that builds it.
+pub fn upstream_cache_key() -> String {
+    let v = |k| pinned(k).unwrap_or("unknown");
+    format!(
+        "upstream-agent-sandbox-{}_{}",
+        v("UPSTREAM_AGENT_SANDBOX_VERSION"),
+        v("GO_VERSION")
+    )
+}
+
+/// Where `ci/setup-upstream` puts the upstream controller and its CRDs (same rule as the
+/// script).
+pub fn upstream_cache_dir() -> PathBuf {
+    cache_root().join("bin").join(upstream_cache_key())
+}
+
+/// `SANDBOX_BENCH_CACHE`, else `$XDG_CACHE_HOME/sandbox-bench`, else
+/// `$HOME/.cache/sandbox-bench`: the root both setup scripts use.
+fn cache_root() -> PathBuf {
+    std::env::var_os("SANDBOX_BENCH_CACHE")
         .map(PathBuf::from)
         .or_else(|| {
             std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("sandbox-bench"))
         })
         .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/sandbox-bench")))
-        .unwrap_or_else(|| PathBuf::from(".cache/sandbox-bench"));
-    root.join("bin").join(cache_key())
+        .unwrap_or_else(|| PathBuf::from(".cache/sandbox-bench"))
 }
 
 #[cfg(test)]
@@ -149,6 +170,18 @@ mod tests {
         assert!(key.contains("_etcd-v3.6."), "{key}");
         assert!(key.contains("_kwok-v"), "{key}");
         assert!(!key.contains("unknown"), "{key}");
+    }
+
+    #[test]
+    fn the_upstream_cache_key_names_the_release_and_go() {
+        let key = upstream_cache_key();
+        assert!(key.starts_with("upstream-agent-sandbox-v"), "{key}");
+        assert!(key.ends_with(pinned("GO_VERSION").unwrap()), "{key}");
+        assert_eq!(
+            upstream_cache_dir().parent(),
+            default_cache_dir().parent(),
+            "both setups share one cache root"
+        );
     }
 
     #[test]

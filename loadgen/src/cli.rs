@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::conformance::ControllerKind;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "sandbox-bench",
@@ -21,6 +23,9 @@ pub enum Command {
     /// Start, stop and inspect a local cluster (real control plane + kwok nodes).
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Check a controller against the agent-sandbox spec: one case per behaviour, each in its
+    /// own namespace; prints a summary table and writes JUnit XML.
+    Conformance(ConformanceArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +88,110 @@ pub struct UpArgs {
     pub foreground: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct ConformanceArgs {
+    /// The controller under test: this project's, the pinned upstream release, or one already
+    /// running against --kubeconfig.
+    #[arg(long, value_enum, default_value_t = ControllerKind::Reference)]
+    pub controller: ControllerKind,
+    /// Run against this existing cluster instead of starting a local one; the suite installs
+    /// only what --controller needs and deletes every namespace it created.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Context in --kubeconfig (default: its current context).
+    #[arg(long, requires = "kubeconfig")]
+    pub context: Option<String>,
+    /// The sandbox-controller binary (reference only; default: next to sandbox-bench).
+    #[arg(long)]
+    pub controller_bin: Option<PathBuf>,
+    /// The directory ci/setup-upstream printed (upstream only; default: its cache directory).
+    #[arg(long)]
+    pub upstream_dir: Option<PathBuf>,
+    /// An extra flag for the controller the suite starts; repeat for more.
+    #[arg(
+        long = "controller-arg",
+        value_name = "ARG",
+        allow_hyphen_values = true
+    )]
+    pub controller_args: Vec<String>,
+    /// Run directory: the local cluster, the controller's log, the JUnit file
+    /// (default: runs/conformance-<controller>).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Where to write JUnit XML (default: <dir>/conformance.xml).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Run only the cases whose name contains this text; repeat to add more.
+    #[arg(long, value_name = "SUBSTRING")]
+    pub filter: Vec<String>,
+    /// List the cases (after --filter) with their spec sections, and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Cases running at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub parallel: u16,
+    /// Image of every container the cases create (kwok never pulls it; a real node does).
+    #[arg(long, default_value = "registry.k8s.io/pause:3.10")]
+    pub image: String,
+    /// Directory holding the pinned binaries of the local cluster (default:
+    /// $SANDBOX_BENCH_BIN_DIR, then the cache that `just setup` fills).
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
+}
+
+impl ConformanceArgs {
+    /// The run directory.
+    pub fn dir(&self) -> PathBuf {
+        self.dir.clone().unwrap_or_else(|| {
+            PathBuf::from("runs").join(format!("conformance-{}", self.controller.name()))
+        })
+    }
+
+    /// The JUnit file.
+    pub fn junit(&self) -> PathBuf {
+        self.junit
+            .clone()
+            .unwrap_or_else(|| self.dir().join("conformance.xml"))
+    }
+
+    /// Flag combinations clap cannot express; the message names the flags.
+    pub fn validate(&self) -> Result<(), String> {
+        let kind = self.controller;
+        if self.controller_bin.is_some() && kind != ControllerKind::Reference {
+            return Err("--controller-bin applies only to --controller reference".into());
+        }
+        if self.upstream_dir.is_some() && kind != ControllerKind::Upstream {
+            return Err("--upstream-dir applies only to --controller upstream".into());
+        }
+        if kind == ControllerKind::External {
+            if self.kubeconfig.is_none() {
+                return Err(
+                    "--controller external needs --kubeconfig: an external controller \
+                            runs against an existing cluster, not one the suite starts"
+                        .into(),
+                );
+            }
+            if !self.controller_args.is_empty() {
+                return Err("--controller-arg needs a controller the suite starts".into());
+            }
+        }
+        if let Some(path) = &self.kubeconfig {
+            if !path.is_file() {
+                return Err(format!("--kubeconfig {} is not a file", path.display()));
+            }
+            if self.bin_dir.is_some() {
+                return Err(
+                    "--bin-dir is for the local cluster; it has no use with --kubeconfig".into(),
+                );
+            }
+        }
+        if self.image.trim().is_empty() {
+            return Err("--image must not be empty".into());
+        }
+        Ok(())
+    }
+}
+
 /// Cluster names become directory names and kubeconfig context names.
 pub fn parse_name(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()
@@ -135,6 +244,51 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("--pod-ready-delay"), "{err}");
+    }
+
+    fn conformance(args: &[&str]) -> Result<ConformanceArgs, String> {
+        let cli = Cli::try_parse_from(
+            ["sandbox-bench", "conformance"]
+                .into_iter()
+                .chain(args.iter().copied()),
+        )
+        .map_err(|e| e.to_string())?;
+        let Command::Conformance(args) = cli.command else {
+            panic!("parsed the wrong command");
+        };
+        args.validate().map(|()| args)
+    }
+
+    #[test]
+    fn conformance_defaults_follow_the_controller() {
+        let args = conformance(&[]).unwrap();
+        assert_eq!(args.controller, ControllerKind::Reference);
+        assert_eq!(args.dir(), PathBuf::from("runs/conformance-reference"));
+        assert_eq!(
+            args.junit(),
+            PathBuf::from("runs/conformance-reference/conformance.xml")
+        );
+        assert_eq!(args.parallel, 4);
+        let args = conformance(&["--controller", "upstream", "--filter", "claim-"]).unwrap();
+        assert_eq!(args.dir(), PathBuf::from("runs/conformance-upstream"));
+        assert_eq!(args.filter, ["claim-"]);
+        let args = conformance(&["--controller-arg", "--leader-elect=false"]).unwrap();
+        assert_eq!(args.controller_args, ["--leader-elect=false"]);
+    }
+
+    #[test]
+    fn conformance_rejects_flags_that_do_not_fit_together() {
+        let err = |args: &[&str]| conformance(args).unwrap_err();
+        assert!(err(&["--controller", "mine"]).contains("--controller"));
+        assert!(err(&["--context", "x"]).contains("--kubeconfig"));
+        assert!(err(&["--parallel", "0"]).contains("--parallel"));
+        assert!(
+            err(&["--controller", "upstream", "--controller-bin", "/x"])
+                .contains("--controller-bin")
+        );
+        assert!(err(&["--upstream-dir", "/x"]).contains("--upstream-dir"));
+        assert!(err(&["--controller", "external"]).contains("--kubeconfig"));
+        assert!(err(&["--kubeconfig", "/no/such/file"]).contains("is not a file"));
     }
 
     #[test]

@@ -16,10 +16,20 @@ pub async fn install(
     client: &kube::Client,
     timeout: Duration,
 ) -> Result<Vec<String>, ClusterError> {
+    apply(client, sandbox_api::crds::all(), timeout).await
+}
+
+/// Server-side applies `crds` (ours or another controller's) and waits until each is
+/// `Established`.
+pub async fn apply(
+    client: &kube::Client,
+    crds: impl IntoIterator<Item = CustomResourceDefinition>,
+    timeout: Duration,
+) -> Result<Vec<String>, ClusterError> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let mut names = Vec::new();
-    for crd in sandbox_api::crds::all() {
+    for crd in crds {
         let name = crd.metadata.name.clone().unwrap_or_default();
         api.patch(&name, &params, &Patch::Apply(&crd))
             .await

@@ -1,10 +1,14 @@
 //! `sandbox-bench`: the test-and-benchmark harness for agent-sandbox controllers.
 //!
-//! Today it provisions clusters ([`cluster`]) and installs the agent-sandbox CRDs ([`crds`]);
-//! the CLI in `main.rs` exposes them as `sandbox-bench cluster up | down | status`.
+//! Today it provisions clusters ([`cluster`]), installs the agent-sandbox CRDs ([`crds`]) and
+//! runs the [`conformance`] suite against a controller; the CLI in `main.rs` exposes them as
+//! `sandbox-bench cluster up | down | status` and `sandbox-bench conformance`.
 
 pub mod binaries;
 pub mod cli;
 pub mod cluster;
+pub mod conformance;
 pub mod crds;
 pub mod exit;
+pub mod scenario;
+pub mod schedule;

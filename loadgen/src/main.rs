@@ -3,9 +3,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use sandbox_bench::binaries::Binaries;
-use sandbox_bench::cli::{Cli, ClusterCommand, Command, Target, UpArgs};
+use sandbox_bench::cli::{Cli, ClusterCommand, Command, ConformanceArgs, Target, UpArgs};
 use sandbox_bench::cluster::ClusterError;
 use sandbox_bench::cluster::local::{self, LocalCluster, LocalConfig, PodReadyDelay};
+use sandbox_bench::conformance::{self, SuiteOptions};
 use sandbox_bench::{crds, exit};
 
 #[tokio::main]
@@ -22,6 +23,7 @@ async fn main() -> ExitCode {
         Command::Cluster(ClusterCommand::Up(args)) => cluster_up(args).await,
         Command::Cluster(ClusterCommand::Down(target)) => cluster_down(&target),
         Command::Cluster(ClusterCommand::Status(target)) => cluster_status(&target).await,
+        Command::Conformance(args) => Ok(conformance(args).await),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -117,6 +119,64 @@ async fn cluster_status(target: &Target) -> Result<u8, ClusterError> {
     } else {
         exit::INFRASTRUCTURE
     })
+}
+
+async fn conformance(args: ConformanceArgs) -> u8 {
+    let cases = conformance::cases::matching(&args.filter);
+    if args.list {
+        list_cases(&cases);
+        return exit::OK;
+    }
+    if let Err(message) = args.validate() {
+        eprintln!("error: {message}");
+        return exit::BAD_INPUT;
+    }
+    if cases.is_empty() {
+        eprintln!(
+            "error: no case matches --filter {}; see `sandbox-bench conformance --list`",
+            args.filter.join(", --filter ")
+        );
+        return exit::BAD_INPUT;
+    }
+    let junit = args.junit();
+    let options = SuiteOptions {
+        controller: args.controller,
+        dir: args.dir(),
+        kubeconfig: args.kubeconfig,
+        context: args.context,
+        controller_bin: args.controller_bin,
+        upstream_dir: args.upstream_dir,
+        controller_args: args.controller_args,
+        cases,
+        parallel: usize::from(args.parallel),
+        image: args.image,
+        bin_dir: args.bin_dir,
+    };
+    let report = match conformance::suite::run(options).await {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return e.exit_code();
+        }
+    };
+    println!("{}", conformance::summary::render(&report));
+    if let Err(e) = conformance::junit::write(&report, &junit) {
+        eprintln!("error: cannot write {}: {e}", junit.display());
+        return exit::INFRASTRUCTURE;
+    }
+    println!("JUnit XML: {}", junit.display());
+    report.exit_code()
+}
+
+fn list_cases(cases: &[conformance::Case]) {
+    let width = cases.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let sections = cases.iter().map(|c| c.section.len()).max().unwrap_or(0);
+    for case in cases {
+        println!(
+            "{:<width$}  §{:<sections$}  {}",
+            case.name, case.section, case.checks
+        );
+    }
 }
 
 fn absolute(path: &std::path::Path) -> std::path::PathBuf {

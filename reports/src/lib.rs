@@ -1,2 +1,28 @@
 //! Results schema, latency analysis and report rendering for `sandbox-bench` runs.
-//! See `reports/README.md`.
+//!
+//! The flow: the harness produces one [`Record`] per claim; [`Analysis::from_records`] builds
+//! HDR histograms and timelines; [`evaluate`] checks a [`SloSpec`]; [`Results`] is the
+//! versioned `results.json`; [`write_reports`] renders `report.md`, `report.html` and
+//! `junit.xml`; [`compare`] puts two runs side by side. See `reports/README.md`.
+
+pub mod analysis;
+pub mod compare;
+pub mod error;
+pub mod output;
+pub mod record;
+pub mod render;
+pub mod results;
+pub mod sample;
+pub mod slo;
+pub mod timeline;
+
+pub use analysis::{Analysis, LatencyRecorder};
+pub use compare::{Comparison, ComparisonVerdict, PhaseComparison, compare};
+pub use error::ReportError;
+pub use output::{ReportFiles, read_records_file, write_records_file, write_reports};
+pub use record::{LaunchType, Phase, Record, read_records, write_record, write_records};
+pub use render::html::{render_comparison_html, render_html};
+pub use render::junit::render_junit;
+pub use render::markdown::{render_comparison_markdown, render_markdown};
+pub use results::{Environment, Machine, Results, RunMeta, SCHEMA};
+pub use slo::{ErrorBudget, Slo, SloOutcome, SloReport, SloSpec, SloVerdict, Verdict, evaluate};

@@ -21,7 +21,7 @@ use k8s_openapi::api::core::v1::{Node, ServiceAccount};
 use kube::api::{Api, ListParams, PostParams};
 
 pub use components::Layout;
-pub use kwok::{KwokConfigError, PodReadyDelay};
+pub use kwok::{KwokConfigError, NODE_LABEL as KWOK_NODE_LABEL, PodReadyDelay};
 pub use pki::Pki;
 pub use ports::{Ports, is_listening};
 pub use process::{Component, ProcessError};

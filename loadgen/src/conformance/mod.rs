@@ -1,0 +1,30 @@
+//! The conformance suite: the upstream agent-sandbox behaviour spec as named, executable cases
+//! that talk only to the Kubernetes API, so any controller can be checked, ours or upstream's.
+//!
+//! * [`case`]: what a case is and how it fails or skips; [`cases`]: every case, one module per
+//!   kind, each with the spec section it checks.
+//! * [`context`], [`steps`], [`objects`], [`inspect`]: what cases use to create objects, wait
+//!   for the controller and read what the API shows.
+//! * [`runner`]: bounded parallelism, one namespace, task and timeout per case;
+//!   [`namespaces`]: creating and cleaning up the run's namespaces by label.
+//! * [`controller`]: the controller under test (`reference`, `upstream`, `external`).
+//! * [`suite`]: one whole run; [`report`], [`summary`], [`junit`]: its results.
+
+pub mod case;
+pub mod cases;
+pub mod context;
+pub mod controller;
+pub mod inspect;
+pub mod junit;
+pub mod namespaces;
+pub mod objects;
+pub mod report;
+pub mod runner;
+pub mod steps;
+pub mod suite;
+pub mod summary;
+
+pub use case::{Case, Outcome};
+pub use controller::ControllerKind;
+pub use report::{CaseReport, SuiteReport};
+pub use suite::{SuiteError, SuiteOptions};

@@ -1,0 +1,670 @@
+//! Scenario files (`scenarios/*.yaml`, format `sandbox-bench/v1`): what to run, parsed and
+//! checked completely before anything touches a cluster.
+//!
+//! Unknown fields and wrong types are rejected by the YAML reader with `file:line:column`;
+//! values that parse but cannot work (a rate of zero, a pool naming a missing template, an SLO
+//! on an unknown phase) are rejected by [`Scenario::validate`] with `file:line:column` and the
+//! field path. The reference of the format is `scenarios/README.md`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_saphyr::{Location, Spanned};
+
+use crate::schedule::Shape;
+
+pub const FORMAT_VERSION: &str = "sandbox-bench/v1";
+/// Upper bound on claims in one run, whatever the shape says.
+pub const MAX_CLAIMS: u32 = 100_000;
+/// Upper bound on any duration in a scenario.
+pub const MAX_DURATION: Duration = Duration::from_secs(6 * 3600);
+/// Phases a scenario may report and put SLOs on.
+pub const PHASES: [&str; 5] = [
+    "acked",
+    "bound",
+    "sandbox_ready",
+    "claim_ready",
+    "harness_lag",
+];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Scenario {
+    pub version: Spanned<String>,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub cluster: ClusterSpec,
+    #[serde(default)]
+    pub controller: ControllerSpec,
+    pub templates: Vec<TemplateSpec>,
+    pub pools: Vec<PoolSpec>,
+    pub load: LoadSpec,
+    #[serde(default)]
+    pub slos: Vec<SloSpec>,
+    /// Largest tolerated share of failed claims, 0–1.
+    #[serde(default)]
+    pub error_budget: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub cleanup: Cleanup,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Provider {
+    #[default]
+    Local,
+    Kubeconfig,
+    Kind,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClusterSpec {
+    #[serde(default)]
+    pub provider: Provider,
+    /// kwok nodes (local provider).
+    #[serde(default = "one")]
+    pub nodes: Spanned<u32>,
+    /// How long a pod on a kwok node takes to turn Ready, e.g. `250ms`.
+    #[serde(default)]
+    pub pod_ready_delay: Option<Spanned<String>>,
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
+    #[serde(default)]
+    pub context: Option<String>,
+}
+
+fn one() -> Spanned<u32> {
+    Spanned::new(1, Location::UNKNOWN, Location::UNKNOWN)
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        Self {
+            provider: Provider::Local,
+            nodes: one(),
+            pod_ready_delay: None,
+            kubeconfig: None,
+            context: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ControllerKind {
+    #[default]
+    Reference,
+    Upstream,
+    External,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ControllerSpec {
+    #[serde(default)]
+    pub kind: ControllerKind,
+    /// Extra flags for the controller binary.
+    #[serde(default)]
+    pub flags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TemplateSpec {
+    pub name: Spanned<String>,
+    /// Container image of the single container (never pulled on kwok nodes).
+    #[serde(default = "default_image")]
+    pub image: String,
+    #[serde(default)]
+    pub runtime_class: Option<String>,
+}
+
+fn default_image() -> String {
+    "registry.invalid/sandbox:bench".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PoolSpec {
+    pub name: Spanned<String>,
+    pub template: Spanned<String>,
+    pub replicas: Spanned<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LoadSpec {
+    /// The pool claims name; a pool with `replicas: 0` measures cold starts.
+    pub pool: Spanned<String>,
+    pub shape: Spanned<ShapeSpec>,
+    /// Seed of randomised shapes.
+    #[serde(default)]
+    pub seed: u64,
+    /// How long each claim is held before it is deleted (churn); unset keeps claims to the end.
+    #[serde(default)]
+    pub hold: Option<Spanned<String>>,
+    /// How long to wait for the last claims after the last send.
+    #[serde(default = "default_drain")]
+    pub drain: Spanned<String>,
+}
+
+fn default_drain() -> Spanned<String> {
+    Spanned::new("60s".into(), Location::UNKNOWN, Location::UNKNOWN)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub enum ShapeSpec {
+    Burst {
+        count: u32,
+    },
+    Constant {
+        rate: f64,
+        duration: String,
+    },
+    Poisson {
+        rate: f64,
+        duration: String,
+    },
+    Ramp {
+        from: f64,
+        to: f64,
+        duration: String,
+    },
+    Step {
+        steps: Vec<StepSpec>,
+    },
+    ClosedLoop {
+        concurrency: u32,
+        count: u32,
+        duration: String,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StepSpec {
+    pub rate: f64,
+    pub duration: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SloSpec {
+    pub phase: Spanned<String>,
+    /// e.g. 99 or 99.9.
+    pub percentile: Spanned<f64>,
+    pub max_ms: Spanned<f64>,
+    #[serde(default)]
+    pub min_samples: u64,
+    /// Only claims of this launch type (`warm` or `cold`).
+    #[serde(default)]
+    pub launch_type: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Cleanup {
+    #[default]
+    Always,
+    OnSuccess,
+    Never,
+}
+
+/// A scenario that cannot be run, with where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The YAML reader's message already carries `line L column C` and a snippet.
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+}
+
+/// One impossible value: `file:line:column: field.path: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.field,
+            self.message
+        )
+    }
+}
+
+impl Scenario {
+    /// Reads, parses and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and validates `text`, reporting locations against `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ScenarioError> {
+        let scenario: Scenario =
+            serde_saphyr::from_str(text).map_err(|e| ScenarioError::Parse {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        let problems = scenario.validate(path);
+        if problems.is_empty() {
+            Ok(scenario)
+        } else {
+            Err(ScenarioError::Invalid(problems))
+        }
+    }
+
+    /// Every impossible value, in file order.
+    pub fn validate(&self, file: &Path) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut report = |at: &dyn Located, field: String, message: String| {
+            let (line, column) = at.at();
+            problems.push(Problem {
+                file: file.to_path_buf(),
+                line,
+                column,
+                field,
+                message,
+            });
+        };
+        if self.version.value != FORMAT_VERSION {
+            report(
+                &self.version,
+                "version".into(),
+                format!("must be {FORMAT_VERSION:?}"),
+            );
+        }
+        if self.cluster.nodes.value == 0 || self.cluster.nodes.value > 5000 {
+            report(
+                &self.cluster.nodes,
+                "cluster.nodes".into(),
+                "must be 1 to 5000".into(),
+            );
+        }
+        if let Some(delay) = &self.cluster.pod_ready_delay
+            && let Err(e) = duration(&delay.value)
+        {
+            report(delay, "cluster.podReadyDelay".into(), e);
+        }
+        let mut templates = BTreeSet::new();
+        for (i, t) in self.templates.iter().enumerate() {
+            if !templates.insert(t.name.value.as_str()) {
+                report(
+                    &t.name,
+                    format!("templates[{i}].name"),
+                    "duplicate template name".into(),
+                );
+            }
+            if !is_dns_label(&t.name.value) {
+                report(
+                    &t.name,
+                    format!("templates[{i}].name"),
+                    "must be a DNS label".into(),
+                );
+            }
+        }
+        let mut pools = BTreeSet::new();
+        for (i, p) in self.pools.iter().enumerate() {
+            if !pools.insert(p.name.value.as_str()) {
+                report(
+                    &p.name,
+                    format!("pools[{i}].name"),
+                    "duplicate pool name".into(),
+                );
+            }
+            if !templates.contains(p.template.value.as_str()) {
+                report(
+                    &p.template,
+                    format!("pools[{i}].template"),
+                    format!("no template named {:?}", p.template.value),
+                );
+            }
+            if p.replicas.value > MAX_CLAIMS {
+                report(
+                    &p.replicas,
+                    format!("pools[{i}].replicas"),
+                    format!("at most {MAX_CLAIMS}"),
+                );
+            }
+        }
+        if !pools.contains(self.load.pool.value.as_str()) {
+            report(
+                &self.load.pool,
+                "load.pool".into(),
+                format!("no pool named {:?}", self.load.pool.value),
+            );
+        }
+        if let Err(e) = self.shape() {
+            report(&self.load.shape, "load.shape".into(), e);
+        }
+        for (name, value) in [
+            ("load.hold", self.load.hold.as_ref()),
+            ("load.drain", Some(&self.load.drain)),
+        ] {
+            if let Some(v) = value
+                && let Err(e) = duration(&v.value)
+            {
+                report(v, name.into(), e);
+            }
+        }
+        for (i, slo) in self.slos.iter().enumerate() {
+            if !PHASES.contains(&slo.phase.value.as_str()) {
+                report(
+                    &slo.phase,
+                    format!("slos[{i}].phase"),
+                    format!("unknown phase; one of {}", PHASES.join(", ")),
+                );
+            }
+            if !(slo.percentile.value > 0.0 && slo.percentile.value <= 100.0) {
+                report(
+                    &slo.percentile,
+                    format!("slos[{i}].percentile"),
+                    "must be in (0, 100]".into(),
+                );
+            }
+            if !(slo.max_ms.value > 0.0 && slo.max_ms.value.is_finite()) {
+                report(
+                    &slo.max_ms,
+                    format!("slos[{i}].maxMs"),
+                    "must be a positive number of milliseconds".into(),
+                );
+            }
+            if let Some(lt) = &slo.launch_type
+                && !matches!(lt.value.as_str(), "warm" | "cold")
+            {
+                report(
+                    lt,
+                    format!("slos[{i}].launchType"),
+                    "must be warm or cold".into(),
+                );
+            }
+        }
+        if let Some(budget) = &self.error_budget
+            && !(0.0..=1.0).contains(&budget.value)
+        {
+            report(
+                budget,
+                "errorBudget".into(),
+                "must be between 0 and 1".into(),
+            );
+        }
+        problems
+    }
+
+    /// The load shape, with durations parsed and bounds checked.
+    pub fn shape(&self) -> Result<Shape, String> {
+        let rate = |r: f64| {
+            if r > 0.0 && r <= 100_000.0 {
+                Ok(r)
+            } else {
+                Err(format!(
+                    "rate {r} must be above 0 and at most 100000 per second"
+                ))
+            }
+        };
+        let count = |c: u32| {
+            if c > 0 && c <= MAX_CLAIMS {
+                Ok(c)
+            } else {
+                Err(format!("count {c} must be 1 to {MAX_CLAIMS}"))
+            }
+        };
+        Ok(match &self.load.shape.value {
+            ShapeSpec::Burst { count: c } => Shape::Burst { count: count(*c)? },
+            ShapeSpec::Constant {
+                rate: r,
+                duration: d,
+            } => Shape::Constant {
+                rate: rate(*r)?,
+                duration: duration(d)?,
+            },
+            ShapeSpec::Poisson {
+                rate: r,
+                duration: d,
+            } => Shape::Poisson {
+                rate: rate(*r)?,
+                duration: duration(d)?,
+            },
+            ShapeSpec::Ramp {
+                from,
+                to,
+                duration: d,
+            } => {
+                if *from < 0.0 || (*from == 0.0 && *to == 0.0) {
+                    return Err("a ramp needs from >= 0 and a rate above 0 somewhere".into());
+                }
+                Shape::Ramp {
+                    from: *from,
+                    to: rate(*to).or_else(|_| rate(*from).map(|_| *to))?,
+                    duration: duration(d)?,
+                }
+            }
+            ShapeSpec::Step { steps } => {
+                if steps.is_empty() {
+                    return Err("step needs at least one step".into());
+                }
+                Shape::Step {
+                    steps: steps
+                        .iter()
+                        .map(|s| Ok((rate(s.rate)?, duration(&s.duration)?)))
+                        .collect::<Result<_, String>>()?,
+                }
+            }
+            ShapeSpec::ClosedLoop {
+                concurrency,
+                count: c,
+                duration: d,
+            } => {
+                if *concurrency == 0 || *concurrency > 10_000 {
+                    return Err("concurrency must be 1 to 10000".into());
+                }
+                Shape::ClosedLoop {
+                    concurrency: *concurrency,
+                    count: count(*c)?,
+                    duration: duration(d)?,
+                }
+            }
+        })
+    }
+}
+
+/// A positive duration like `60s` or `250ms`, at most [`MAX_DURATION`].
+pub fn duration(text: &str) -> Result<Duration, String> {
+    let d =
+        humantime::parse_duration(text).map_err(|e| format!("{text:?} is not a duration: {e}"))?;
+    if d.is_zero() || d > MAX_DURATION {
+        return Err(format!("{text:?} must be above 0 and at most 6h"));
+    }
+    Ok(d)
+}
+
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// Something with a place in the file.
+trait Located {
+    fn at(&self) -> (usize, usize);
+}
+
+impl<T> Located for Spanned<T> {
+    fn at(&self) -> (usize, usize) {
+        (
+            self.referenced.line() as usize,
+            self.referenced.column() as usize,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "\
+version: sandbox-bench/v1
+name: default
+cluster:
+  nodes: 10
+templates:
+  - name: python
+pools:
+  - name: pool
+    template: python
+    replicas: 100
+load:
+  pool: pool
+  shape:
+    constant: {rate: 50, duration: 60s}
+slos:
+  - phase: claim_ready
+    percentile: 99
+    maxMs: 100
+    minSamples: 1000
+    launchType: warm
+errorBudget: 0.01
+";
+
+    fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(Path::new("scenarios/x.yaml"), text)
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        match parse(text) {
+            Err(ScenarioError::Invalid(p)) => p.iter().map(ToString::to_string).collect(),
+            other => panic!("expected validation problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_good_scenario_parses_with_defaults_filled() {
+        let s = parse(GOOD).unwrap();
+        assert_eq!(
+            s.shape().unwrap(),
+            Shape::Constant {
+                rate: 50.0,
+                duration: Duration::from_secs(60)
+            }
+        );
+        assert_eq!(s.cluster.provider, Provider::Local);
+        assert_eq!(s.controller.kind, ControllerKind::Reference);
+        assert_eq!(s.cleanup, Cleanup::Always);
+        assert_eq!(s.load.drain.value, "60s");
+        assert_eq!(s.slos[0].max_ms.value, 100.0);
+    }
+
+    #[test]
+    fn unknown_fields_and_wrong_types_name_the_line_and_column() {
+        let typo = GOOD.replace("  nodes: 10", "  nodez: 10");
+        let err = parse(&typo).unwrap_err().to_string();
+        assert!(err.starts_with("scenarios/x.yaml: "), "{err}");
+        assert!(err.contains("line 4 column 3"), "{err}");
+        assert!(err.contains("unknown field `nodez`"), "{err}");
+        let wrong = GOOD.replace("replicas: 100", "replicas: many");
+        let err = parse(&wrong).unwrap_err().to_string();
+        assert!(err.contains("line 10 column 15"), "{err}");
+    }
+
+    #[test]
+    fn impossible_values_name_file_line_column_and_field_path() {
+        let bad = GOOD
+            .replace("template: python", "template: node")
+            .replace("percentile: 99", "percentile: 120")
+            .replace("rate: 50", "rate: 0");
+        let p = problems(&bad);
+        assert!(
+            p.contains(
+                &"scenarios/x.yaml:9:15: pools[0].template: no template named \"node\"".to_string()
+            ),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|l| l.starts_with("scenarios/x.yaml:14:5: load.shape: rate 0")),
+            "{p:?}"
+        );
+        assert!(
+            p.contains(
+                &"scenarios/x.yaml:17:17: slos[0].percentile: must be in (0, 100]".to_string()
+            ),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn references_phases_and_budgets_are_checked() {
+        let bad = GOOD
+            .replace("  pool: pool\n  shape", "  pool: other\n  shape")
+            .replace("phase: claim_ready", "phase: ready")
+            .replace("errorBudget: 0.01", "errorBudget: 2")
+            .replace("version: sandbox-bench/v1", "version: v0");
+        let fields: Vec<String> = problems(&bad)
+            .iter()
+            .map(|l| l.split(": ").nth(1).unwrap().to_string())
+            .collect();
+        assert_eq!(
+            fields,
+            ["version", "load.pool", "slos[0].phase", "errorBudget"]
+        );
+    }
+
+    #[test]
+    fn every_shape_parses_and_is_bounded() {
+        for (yaml, ok) in [
+            ("burst: {count: 1000}", true),
+            ("burst: {count: 0}", false),
+            ("burst: {count: 1000000}", false),
+            ("poisson: {rate: 10, duration: 1m}", true),
+            ("ramp: {from: 0, to: 100, duration: 30s}", true),
+            (
+                "step: {steps: [{rate: 10, duration: 10s}, {rate: 20, duration: 10s}]}",
+                true,
+            ),
+            ("step: {steps: []}", false),
+            (
+                "closedLoop: {concurrency: 8, count: 500, duration: 5m}",
+                true,
+            ),
+            ("constant: {rate: 10, duration: 7h}", false),
+            ("constant: {rate: 10, duration: soon}", false),
+        ] {
+            let text = GOOD.replace("constant: {rate: 50, duration: 60s}", yaml);
+            assert_eq!(
+                parse(&text).is_ok(),
+                ok,
+                "{yaml}: {:?}",
+                parse(&text).err().map(|e| e.to_string())
+            );
+        }
+    }
+}

@@ -1,0 +1,453 @@
+//! SVG charts drawn with plotters, returned as strings to inline into HTML. Only the SVG
+//! backend is used, so nothing needs system fonts or libraries: text stays `<text>` and the
+//! browser lays it out.
+
+use std::error::Error;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::error::ReportError;
+use crate::record::Phase;
+use crate::render::format_ms;
+use crate::results::{CdfPoint, LatencyDistribution};
+use crate::timeline::TimelineSecond;
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+type DrawResult = Result<(), Box<dyn Error>>;
+
+/// The smallest latency a log axis shows: the histograms' resolution.
+const RESOLUTION_MS: f64 = 0.001;
+
+pub const WIDE: (u32, u32) = (900, 420);
+pub const SMALL: (u32, u32) = (440, 260);
+
+const GREY: RGBColor = RGBColor(120, 120, 120);
+
+/// One colour per phase, the same in every chart.
+pub fn phase_color(phase: Phase) -> RGBColor {
+    match phase {
+        Phase::Acked => RGBColor(31, 119, 180),
+        Phase::Bound => RGBColor(255, 127, 14),
+        Phase::SandboxReady => RGBColor(44, 160, 44),
+        Phase::ClaimReady => RGBColor(214, 39, 40),
+        Phase::HarnessLag => GREY,
+    }
+}
+
+/// Draws into an SVG string. Inline SVG in HTML needs no namespace, and dropping it keeps the
+/// page free of any `http://` reference; the label makes each chart findable and accessible.
+fn render_svg(
+    chart: &'static str,
+    title: &str,
+    size: (u32, u32),
+    draw: impl FnOnce(&Area<'_>) -> DrawResult,
+) -> Result<String, ReportError> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        let drawn = root
+            .fill(&WHITE)
+            .map_err(Into::into)
+            .and_then(|()| draw(&root))
+            .and_then(|()| root.present().map_err(Into::into));
+        drawn.map_err(|error| ReportError::Chart {
+            chart,
+            reason: error.to_string(),
+        })?;
+    }
+    let label = crate::render::html::escape(title);
+    Ok(svg
+        .replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
+        .replacen(
+            "<svg ",
+            &format!("<svg role=\"img\" aria-label=\"{label}\" "),
+            1,
+        ))
+}
+
+fn no_samples(root: &Area<'_>, title: &str) -> DrawResult {
+    let (_, height) = root.dim_in_pixel();
+    root.draw(&Text::new(
+        format!("{title}: no samples"),
+        (20, height as i32 / 2),
+        ("sans-serif", 16).into_font().color(&GREY),
+    ))?;
+    Ok(())
+}
+
+/// Axis labels for a log-scale latency axis: `0.01`, `1`, `1000`.
+fn axis_ms(ms: f64) -> String {
+    if ms >= 1.0 {
+        format!("{ms:.0}")
+    } else {
+        format!("{}", (ms * 1000.0).round() / 1000.0)
+    }
+}
+
+/// A range of powers of ten that contains `[low, high]`, never empty.
+fn log_bounds(low: f64, high: f64) -> (f64, f64) {
+    let low = low.max(RESOLUTION_MS);
+    let high = high.max(low);
+    let floor = 10f64.powf(low.log10().floor());
+    let mut ceil = 10f64.powf(high.log10().ceil());
+    if ceil <= floor {
+        ceil = floor * 10.0;
+    }
+    (floor, ceil)
+}
+
+/// The "nines" of a quantile: 0.9 → 1, 0.99 → 2, 0.999 → 3. Drawing percentiles on this axis
+/// gives the tail as much room as the body. The maximum (quantile 1) is drawn at the last
+/// quantile the sample count resolves.
+pub fn nines(quantile: f64, count: u64) -> f64 {
+    let resolvable = (count.max(1) as f64).log10();
+    if quantile >= 1.0 {
+        resolvable
+    } else {
+        (-(1.0 - quantile).log10()).min(resolvable).max(0.0)
+    }
+}
+
+/// The percentile at a number of nines: 1 → `90%`, 3 → `99.9%`.
+fn nines_label(nines: f64) -> String {
+    let percent = 100.0 * (1.0 - 10f64.powf(-nines));
+    let decimals = (nines.ceil() as i64 - 2).max(0) as usize;
+    format!("{percent:.decimals$}%")
+}
+
+/// One line of a CDF chart.
+pub struct CdfLine<'a> {
+    pub label: String,
+    pub color: RGBColor,
+    pub points: &'a [CdfPoint],
+    pub count: u64,
+}
+
+/// Latency CDFs: latency on a log x axis, percentile on a "nines" y axis.
+pub fn latency_cdf(
+    title: &str,
+    size: (u32, u32),
+    lines: &[CdfLine<'_>],
+) -> Result<String, ReportError> {
+    render_svg("latency CDF", title, size, |root| {
+        let values = || {
+            lines
+                .iter()
+                .flat_map(|line| line.points.iter().map(|p| p.ms))
+        };
+        if lines.iter().all(|line| line.points.is_empty()) {
+            return no_samples(root, title);
+        }
+        let (low, high) = log_bounds(
+            values().fold(f64::INFINITY, f64::min),
+            values().fold(0.0, f64::max),
+        );
+        let top = lines
+            .iter()
+            .map(|line| nines(1.0, line.count))
+            .fold(1.0, f64::max)
+            .ceil();
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d((low..high).log_scale(), 0.0..top)?;
+        chart
+            .configure_mesh()
+            .x_desc("latency (ms, log scale)")
+            .y_desc("percentile")
+            .x_label_formatter(&|ms| axis_ms(*ms))
+            .y_labels(top as usize + 1)
+            .y_label_formatter(&|n| nines_label(*n))
+            .draw()?;
+        for line in lines {
+            let color = line.color;
+            chart
+                .draw_series(LineSeries::new(
+                    line.points
+                        .iter()
+                        .map(|p| (p.ms.max(low), nines(p.quantile, line.count))),
+                    color.stroke_width(2),
+                ))?
+                .label(line.label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    })
+}
+
+/// Sample counts in log-spaced bins of one phase.
+pub fn latency_histogram(
+    title: &str,
+    color: RGBColor,
+    distribution: &LatencyDistribution,
+) -> Result<String, ReportError> {
+    render_svg("latency histogram", title, SMALL, |root| {
+        let bins = &distribution.histogram;
+        if bins.is_empty() {
+            return no_samples(root, title);
+        }
+        let (low, high) = log_bounds(
+            bins.iter().map(|b| b.low_ms).fold(f64::INFINITY, f64::min),
+            bins.iter().map(|b| b.high_ms).fold(0.0, f64::max),
+        );
+        let tallest = bins.iter().map(|b| b.count).max().unwrap_or(1).max(1) as f64;
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 15))
+            .margin(8)
+            .x_label_area_size(32)
+            .y_label_area_size(48)
+            .build_cartesian_2d((low..high).log_scale(), 0.0..tallest * 1.1)?;
+        chart
+            .configure_mesh()
+            .x_desc("latency (ms, log scale)")
+            .y_desc("claims")
+            .x_label_formatter(&|ms| axis_ms(*ms))
+            .y_label_formatter(&|count| format!("{count:.0}"))
+            .draw()?;
+        chart.draw_series(bins.iter().map(|bin| {
+            Rectangle::new(
+                [(bin.low_ms.max(low), 0.0), (bin.high_ms, bin.count as f64)],
+                color.mix(0.75).filled(),
+            )
+        }))?;
+        Ok(())
+    })
+}
+
+/// p50 (thin) and p99 (thick) per second of each phase, by the second the claims were
+/// intended, on a log axis.
+pub fn latency_over_time(title: &str, timeline: &[TimelineSecond]) -> Result<String, ReportError> {
+    render_svg("latency over time", title, WIDE, |root| {
+        let values = || {
+            timeline
+                .iter()
+                .flat_map(|s| s.latency.values().flat_map(|l| [l.p50_ms, l.p99_ms]))
+        };
+        if values().next().is_none() {
+            return no_samples(root, title);
+        }
+        let (low, high) = log_bounds(
+            values().fold(f64::INFINITY, f64::min),
+            values().fold(0.0, f64::max),
+        );
+        let seconds = timeline.len().max(1) as f64;
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..seconds, (low..high).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_desc("intended send time (s)")
+            .x_label_formatter(&|s| format!("{s:.0}"))
+            .y_desc("latency (ms, log scale)")
+            .y_label_formatter(&|ms| axis_ms(*ms))
+            .draw()?;
+        for phase in Phase::ALL {
+            let points = |pick: fn(&crate::timeline::SecondLatency) -> f64| {
+                timeline.iter().filter_map(move |s| {
+                    s.latency
+                        .get(&phase)
+                        .map(|l| (s.second as f64, pick(l).max(low)))
+                })
+            };
+            if points(|l| l.p99_ms).next().is_none() {
+                continue;
+            }
+            let color = phase_color(phase);
+            chart.draw_series(LineSeries::new(
+                points(|l| l.p50_ms),
+                color.mix(0.6).stroke_width(1),
+            ))?;
+            chart
+                .draw_series(LineSeries::new(points(|l| l.p99_ms), color.stroke_width(2)))?
+                .label(format!("{phase} p99 (thin: p50)"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    })
+}
+
+/// A line of a counts chart: its label, colour, and which count of a second it plots.
+type CountSeries<'a> = (&'a str, RGBColor, fn(&TimelineSecond) -> u64);
+
+/// One or more per-second counts over the run.
+fn counts_over_time(
+    chart_name: &'static str,
+    title: &str,
+    y_desc: &str,
+    timeline: &[TimelineSecond],
+    series: &[CountSeries<'_>],
+) -> Result<String, ReportError> {
+    render_svg(chart_name, title, WIDE, |root| {
+        if timeline.is_empty() {
+            return no_samples(root, title);
+        }
+        let tallest = timeline
+            .iter()
+            .flat_map(|s| series.iter().map(move |(_, _, pick)| pick(s)))
+            .max()
+            .unwrap_or(0)
+            .max(1) as f64;
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..timeline.len() as f64, 0.0..tallest * 1.1)?;
+        chart
+            .configure_mesh()
+            .x_desc("time since start (s)")
+            .x_label_formatter(&|s| format!("{s:.0}"))
+            .y_desc(y_desc)
+            .y_label_formatter(&|count| format!("{count:.0}"))
+            .draw()?;
+        for &(label, color, pick) in series {
+            chart
+                .draw_series(LineSeries::new(
+                    timeline.iter().map(|s| (s.second as f64, pick(s) as f64)),
+                    color.stroke_width(2),
+                ))?
+                .label(label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    })
+}
+
+/// Offered load, sends and completions per second.
+pub fn throughput_over_time(
+    title: &str,
+    timeline: &[TimelineSecond],
+) -> Result<String, ReportError> {
+    counts_over_time(
+        "throughput",
+        title,
+        "claims per second",
+        timeline,
+        &[
+            ("intended", GREY, |s| s.intended),
+            ("sent", phase_color(Phase::Acked), |s| s.sent),
+            ("Ready", phase_color(Phase::SandboxReady), |s| s.completed),
+        ],
+    )
+}
+
+/// Peak claims in flight per second.
+pub fn in_flight_over_time(
+    title: &str,
+    timeline: &[TimelineSecond],
+) -> Result<String, ReportError> {
+    counts_over_time(
+        "in flight",
+        title,
+        "claims in flight (peak)",
+        timeline,
+        &[("in flight", phase_color(Phase::ClaimReady), |s| s.in_flight)],
+    )
+}
+
+/// A one-line description for a chart's caption under the figure.
+pub fn describe_percentiles(distribution: &LatencyDistribution) -> String {
+    format!(
+        "{} samples · p50 {} · p99 {} · max {}",
+        distribution.count,
+        format_ms(distribution.p50_ms),
+        format_ms(distribution.p99_ms),
+        format_ms(distribution.max_ms)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::sample_results;
+
+    #[test]
+    fn nines_axis() {
+        assert_eq!(nines(0.0, 1000), 0.0);
+        assert!((nines(0.99, 1000) - 2.0).abs() < 1e-9);
+        assert!((nines(1.0, 1000) - 3.0).abs() < 1e-9);
+        assert!((nines(0.9999, 1000) - 3.0).abs() < 1e-9);
+        assert_eq!(nines_label(0.0), "0%");
+        assert_eq!(nines_label(1.0), "90%");
+        assert_eq!(nines_label(2.0), "99%");
+        assert_eq!(nines_label(3.0), "99.9%");
+    }
+
+    #[test]
+    fn log_bounds_are_powers_of_ten_and_never_empty() {
+        assert_eq!(log_bounds(3.0, 250.0), (1.0, 1000.0));
+        assert_eq!(log_bounds(10.0, 10.0), (10.0, 100.0));
+        assert_eq!(log_bounds(0.0, 0.0), (0.001, 0.01));
+    }
+
+    #[test]
+    fn charts_are_inline_svg_without_namespace_urls() {
+        let results = sample_results().unwrap();
+        let ready = results.phase(Phase::ClaimReady).unwrap();
+        let svgs = [
+            latency_cdf(
+                "CDF",
+                WIDE,
+                &[CdfLine {
+                    label: "claim_ready".into(),
+                    color: phase_color(Phase::ClaimReady),
+                    points: &ready.overall.cdf,
+                    count: ready.overall.count,
+                }],
+            )
+            .unwrap(),
+            latency_histogram("histogram", GREY, &ready.overall).unwrap(),
+            latency_over_time("over time", &results.timeline).unwrap(),
+            throughput_over_time("throughput", &results.timeline).unwrap(),
+            in_flight_over_time("in flight", &results.timeline).unwrap(),
+        ];
+        for svg in svgs {
+            assert!(
+                svg.starts_with("<svg role=\"img\" aria-label=\""),
+                "{}",
+                &svg[..80]
+            );
+            assert!(!svg.contains("http"));
+            assert!(svg.contains("<text"));
+            assert!(svg.trim_end().ends_with("</svg>"));
+        }
+    }
+
+    #[test]
+    fn empty_inputs_draw_a_placeholder() {
+        let svg = latency_over_time("latency over time", &[]).unwrap();
+        assert!(svg.contains("no samples"));
+        let svg = latency_cdf("CDF", WIDE, &[]).unwrap();
+        assert!(svg.contains("no samples"));
+    }
+}

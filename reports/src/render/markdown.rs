@@ -1,0 +1,229 @@
+//! `report.md`: short enough for a PR comment; tables GitHub renders, no images.
+
+use std::fmt::Write;
+
+use crate::compare::{Comparison, ComparisonVerdict};
+use crate::render::{
+    OPEN_LOOP_NOTE, environment_line, format_ms, format_ratio, run_line, summary_rows,
+};
+use crate::results::Results;
+use crate::slo::Verdict;
+
+/// A Markdown table cell: pipes would end the cell and newlines the row.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+// `write!` into a String cannot fail; the results are discarded with `let _`.
+
+pub fn render_markdown(results: &Results) -> String {
+    let mut out = String::new();
+    let verdict = if results.slo.checks.is_empty() {
+        "no SLOs declared"
+    } else if results.slo.verdict == Verdict::Pass {
+        "✅ SLOs met"
+    } else {
+        "❌ SLOs not met"
+    };
+    let _ = writeln!(
+        out,
+        "## sandbox-bench `{}`: {verdict}\n",
+        cell(&results.meta.scenario)
+    );
+    let _ = writeln!(out, "{}\n", run_line(results));
+
+    out.push_str("| phase | launch | count | p50 | p90 | p99 | p99.9 | max |\n");
+    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|\n");
+    for summary in &results.phases {
+        for (index, (launch, d)) in summary_rows(summary).into_iter().enumerate() {
+            let phase = if index == 0 {
+                format!("`{}`", summary.phase)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "| {phase} | {launch} | {} | {} | {} | {} | {} | {} |",
+                d.count,
+                format_ms(d.p50_ms),
+                format_ms(d.p90_ms),
+                format_ms(d.p99_ms),
+                format_ms(d.p999_ms),
+                format_ms(d.max_ms),
+            );
+        }
+    }
+    if results.phases.is_empty() {
+        out.push_str("| — | | 0 | | | | | |\n");
+    }
+    let _ = writeln!(out, "\n{OPEN_LOOP_NOTE}\n");
+
+    if !results.slo.checks.is_empty() {
+        out.push_str("### SLOs\n\n| | SLO | result |\n|---|---|---|\n");
+        for check in &results.slo.checks {
+            let mark = if check.outcome.passed() { "✅" } else { "❌" };
+            let _ = writeln!(
+                out,
+                "| {mark} | {} | {} |",
+                cell(&check.check.to_string()),
+                cell(&check.reason())
+            );
+        }
+        out.push('\n');
+    }
+
+    if !results.errors.by_kind.is_empty() {
+        out.push_str("### Errors\n\n| kind | claims |\n|---|--:|\n");
+        for (kind, count) in &results.errors.by_kind {
+            let _ = writeln!(out, "| `{}` | {count} |", cell(kind));
+        }
+        out.push('\n');
+    }
+
+    let _ = writeln!(
+        out,
+        "<sub>Environment: {}</sub>",
+        environment_line(&results.meta.environment)
+    );
+    out
+}
+
+pub fn render_comparison_markdown(comparison: &Comparison) -> String {
+    let mut out = String::new();
+    let verdict = match comparison.verdict {
+        ComparisonVerdict::NoRegression => "✅ no regression",
+        ComparisonVerdict::Regression => "❌ regression",
+    };
+    let _ = writeln!(
+        out,
+        "## sandbox-bench compare: {verdict} (noise margin {:.0} %)\n",
+        comparison.noise * 100.0
+    );
+    let _ = writeln!(
+        out,
+        "Baseline **A** = `{}`, candidate **B** = `{}`; ratios are B / A.\n",
+        cell(&comparison.baseline),
+        cell(&comparison.candidate)
+    );
+    out.push_str(
+        "| | phase | launch | A p50 | B p50 | p50 B/A | A p99 | B p99 | p99 B/A |\n\
+         |---|---|---|--:|--:|--:|--:|--:|--:|\n",
+    );
+    for row in &comparison.rows {
+        let mark = if row.regressed {
+            "❌"
+        } else if row.gating {
+            "✅"
+        } else {
+            "ℹ️"
+        };
+        let launch = row.launch.map_or("all".to_owned(), |l| l.to_string());
+        let value = |side: Option<f64>| side.map_or("—".to_owned(), format_ms);
+        let _ = writeln!(
+            out,
+            "| {mark} | `{}` | {launch} | {} | {} | {} | {} | {} | {} |",
+            row.phase,
+            value(row.baseline.map(|p| p.p50_ms)),
+            value(row.candidate.map(|p| p.p50_ms)),
+            format_ratio(row.p50_ratio),
+            value(row.baseline.map(|p| p.p99_ms)),
+            value(row.candidate.map(|p| p.p99_ms)),
+            format_ratio(row.p99_ratio),
+        );
+    }
+    out.push_str("\n`harness_lag` (ℹ️) is shown but does not gate.\n");
+    if !comparison.environment_differences.is_empty() {
+        out.push_str("\n⚠️ The runs' environments differ: ");
+        out.push_str(&cell(&comparison.environment_differences.join("; ")));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::compare;
+    use crate::sample::sample_results;
+
+    #[test]
+    fn report_has_summary_slos_errors_and_environment() {
+        let markdown = render_markdown(&sample_results().unwrap());
+        for expected in [
+            "## sandbox-bench `default`: ",
+            "3000 claims · 50/s intended · 62.4 s · 5 failed (0.17 %) · started 2025-06-01T12:00:00Z · seed 42",
+            "| phase | launch | count | p50 | p90 | p99 | p99.9 | max |",
+            "| `claim_ready` | all | 2995 |",
+            "|  | warm | ",
+            "|  | cold | ",
+            "| `harness_lag` | ",
+            "### SLOs",
+            "| ✅ | claim_ready p99 (warm) ≤ 100 ms | ",
+            "| ✅ | error ratio ≤ 0.01 | 0.0017 ≤ 0.01 (3000 claims) |",
+            "| ❌ | harness_lag p99.9 ≤ 1 ms | ",
+            "| `timeout` | 4 |",
+            "| `create_rejected` | 1 |",
+            "<sub>Environment: Kubernetes v1.34.1 · etcd 3.6.4 · kwok v0.7.0 · controller reference 0.1.0 · 10 nodes · 2 cores, 24.0 GiB, Linux 6.12.0</sub>",
+        ] {
+            assert!(
+                markdown.contains(expected),
+                "missing {expected:?} in\n{markdown}"
+            );
+        }
+        assert!(markdown.contains("❌ SLOs not met"));
+        // A PR comment, not a document.
+        assert!(markdown.lines().count() < 60, "{markdown}");
+    }
+
+    #[test]
+    fn insufficient_samples_are_explained() {
+        let mut results = sample_results().unwrap();
+        results.slo = crate::slo::SloReport {
+            verdict: Verdict::Fail,
+            checks: vec![crate::slo::SloVerdict {
+                check: crate::slo::SloCheck::Latency(crate::slo::Slo::new(
+                    crate::record::Phase::Bound,
+                    99.9,
+                    10.0,
+                )),
+                outcome: crate::slo::SloOutcome::InsufficientSamples {
+                    samples: 12,
+                    required: 1000,
+                },
+            }],
+        };
+        let markdown = render_markdown(&results);
+        assert!(markdown.contains(
+            "| ❌ | bound p99.9 ≤ 10 ms | insufficient samples: 12 samples, 1000 required |"
+        ));
+    }
+
+    #[test]
+    fn cells_cannot_break_the_table() {
+        assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+
+    #[test]
+    fn comparison_table_marks_regressions() {
+        let a = sample_results().unwrap();
+        let mut b = a.clone();
+        for summary in &mut b.phases {
+            summary.overall.p99_ms *= 2.0;
+        }
+        b.meta.started_at = "2025-06-02T12:00:00Z".into();
+        let markdown = render_comparison_markdown(&compare(&a, &b, 0.1));
+        for expected in [
+            "## sandbox-bench compare: ❌ regression (noise margin 10 %)",
+            "Baseline **A** = `default @ 2025-06-01T12:00:00Z`, candidate **B** = `default @ 2025-06-02T12:00:00Z`",
+            "| ❌ | `claim_ready` | all | ",
+            " | 2.00× |",
+            "| ✅ | `claim_ready` | warm | ",
+            "| ℹ️ | `harness_lag` | ",
+        ] {
+            assert!(
+                markdown.contains(expected),
+                "missing {expected:?} in\n{markdown}"
+            );
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Turning results into something people read: Markdown for PR comments, one self-contained
+//! HTML page with charts, JUnit XML for CI. Shared wording lives here so all agree.
+
+pub mod charts;
+pub mod html;
+pub mod junit;
+pub mod markdown;
+
+use crate::record::LaunchType;
+use crate::results::{Environment, LatencyDistribution, PhaseSummary, Results};
+
+/// About three significant digits, matching the histograms' precision, always in ms so a
+/// column compares at a glance.
+pub fn format_ms(ms: f64) -> String {
+    if ms >= 100.0 {
+        format!("{ms:.0} ms")
+    } else if ms >= 10.0 {
+        format!("{ms:.1} ms")
+    } else if ms >= 1.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{ms:.3} ms")
+    }
+}
+
+/// `1.00×`, or `—` when there is nothing to compare.
+pub fn format_ratio(ratio: Option<f64>) -> String {
+    match ratio {
+        Some(ratio) => format!("{ratio:.2}×"),
+        None => "—".to_owned(),
+    }
+}
+
+/// The table rows of one phase: a single row when one launch type has all the samples,
+/// otherwise "all" followed by each launch type.
+pub(crate) fn summary_rows(summary: &PhaseSummary) -> Vec<(String, &LatencyDistribution)> {
+    if summary.by_launch.len() == 1 {
+        return summary
+            .by_launch
+            .iter()
+            .map(|(launch, distribution)| (launch.to_string(), distribution))
+            .collect();
+    }
+    let mut rows = vec![("all".to_owned(), &summary.overall)];
+    rows.extend(
+        LaunchType::ALL
+            .iter()
+            .filter_map(|launch| Some((launch.to_string(), summary.by_launch.get(launch)?))),
+    );
+    rows
+}
+
+/// `Kubernetes v1.34.1 · etcd 3.6.4 · … · 10 nodes · 2 cores, 24.0 GiB, Linux 6.12`.
+pub(crate) fn environment_line(environment: &Environment) -> String {
+    let mut parts = Vec::new();
+    let versions = [
+        ("Kubernetes", &environment.kubernetes),
+        ("etcd", &environment.etcd),
+        ("kwok", &environment.kwok),
+        ("controller", &environment.controller),
+    ];
+    for (name, version) in versions {
+        if let Some(version) = version {
+            parts.push(format!("{name} {version}"));
+        }
+    }
+    parts.push(format!(
+        "{} node{}",
+        environment.nodes,
+        if environment.nodes == 1 { "" } else { "s" }
+    ));
+    let machine = &environment.machine;
+    parts.push(format!(
+        "{} cores, {:.1} GiB, {}",
+        machine.cores,
+        machine.memory_bytes as f64 / (1u64 << 30) as f64,
+        machine.kernel
+    ));
+    parts.join(" · ")
+}
+
+/// `3000 claims · 50/s intended · 62.4 s · 5 failed (0.17 %) · started … · seed 42`.
+pub(crate) fn run_line(results: &Results) -> String {
+    let meta = &results.meta;
+    let errors = &results.errors;
+    let mut parts = vec![format!("{} claims", errors.claims)];
+    if let Some(rate) = meta.intended_rate_per_s {
+        parts.push(format!("{rate}/s intended"));
+    }
+    parts.push(format!("{:.1} s", meta.duration_ms as f64 / 1000.0));
+    let failed_percent = if errors.claims == 0 {
+        0.0
+    } else {
+        100.0 * errors.failed as f64 / errors.claims as f64
+    };
+    parts.push(format!("{} failed ({failed_percent:.2} %)", errors.failed));
+    parts.push(format!("started {}", meta.started_at));
+    parts.push(format!("seed {}", meta.seed));
+    parts.join(" · ")
+}
+
+pub(crate) const OPEN_LOOP_NOTE: &str = "Latencies count from each claim's intended send time \
+    (open loop, no coordinated omission); `harness_lag` is how late the harness sent.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn milliseconds_keep_three_significant_digits() {
+        assert_eq!(format_ms(0.0123), "0.012 ms");
+        assert_eq!(format_ms(1.0504), "1.05 ms");
+        assert_eq!(format_ms(48.24), "48.2 ms");
+        assert_eq!(format_ms(2005.2), "2005 ms");
+        assert_eq!(format_ratio(Some(1.234)), "1.23×");
+        assert_eq!(format_ratio(None), "—");
+    }
+}

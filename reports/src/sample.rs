@@ -1,0 +1,123 @@
+//! A synthetic, deterministic run: 60 s at 50 claims/s, mostly warm, a few cold, a harness
+//! stall, some failures. For tests, the README example and previewing report changes without
+//! a cluster; nothing here is a measurement.
+
+use crate::error::ReportError;
+use crate::record::{LaunchType, Phase, Record};
+use crate::results::{Environment, Machine, Results, RunMeta};
+use crate::slo::{ErrorBudget, Slo, SloSpec};
+
+/// splitmix64: tiny and stable, so the sample never changes under a dependency update.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `(0, 1]`.
+    fn unit(&mut self) -> f64 {
+        ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Exponential with the given mean, a crude stand-in for a service time's long tail.
+    fn exponential_us(&mut self, mean_us: f64) -> u64 {
+        (-self.unit().ln() * mean_us) as u64
+    }
+}
+
+/// 3,000 claims over 60 s. One in ten is cold (about 1.5 s); the harness stalls for 300 ms at
+/// 30 s; four claims time out and one create is rejected.
+pub fn sample_records() -> Vec<Record> {
+    let mut random = SplitMix(42);
+    let (stall_from, stall_until) = (30_000_000, 30_300_000);
+    (0..3_000u64)
+        .map(|i| {
+            let intended = i * 20_000;
+            let launch = if i % 10 == 7 {
+                LaunchType::Cold
+            } else {
+                LaunchType::Warm
+            };
+            let mut record = Record::new(format!("bench-{i:05}"), "warm-pool-a", launch, intended);
+            let sent = if (stall_from..stall_until).contains(&intended) {
+                stall_until
+            } else {
+                intended + 20 + random.exponential_us(40.0)
+            };
+            record.sent_us = Some(sent);
+            if i == 1_234 {
+                record.error = Some("create_rejected".into());
+                return record;
+            }
+            let acked = sent + 1_500 + random.exponential_us(1_000.0);
+            record.acked_us = Some(acked);
+            let bound = acked
+                + match launch {
+                    LaunchType::Cold => 400_000 + random.exponential_us(300_000.0),
+                    _ => 3_000 + random.exponential_us(3_000.0),
+                };
+            record.bound_us = Some(bound);
+            if i % 700 == 350 {
+                record.launch = LaunchType::Unknown;
+                record.error = Some("timeout".into());
+                return record;
+            }
+            let sandbox_ready = bound
+                + match launch {
+                    LaunchType::Cold => 900_000 + random.exponential_us(200_000.0),
+                    _ => 2_000 + random.exponential_us(2_000.0),
+                };
+            record.sandbox_ready_us = Some(sandbox_ready);
+            record.claim_ready_us = Some(sandbox_ready + 2_000 + random.exponential_us(4_000.0));
+            record
+        })
+        .collect()
+}
+
+pub fn sample_meta() -> RunMeta {
+    RunMeta {
+        scenario: "default".into(),
+        started_at: "2025-06-01T12:00:00Z".into(),
+        duration_ms: 62_400,
+        intended_rate_per_s: Some(50.0),
+        seed: 42,
+        environment: Environment {
+            kubernetes: Some("v1.34.1".into()),
+            etcd: Some("3.6.4".into()),
+            kwok: Some("v0.7.0".into()),
+            controller: Some("reference 0.1.0".into()),
+            nodes: 10,
+            machine: Machine {
+                cores: 2,
+                memory_bytes: 24 * 1024 * 1024 * 1024,
+                kernel: "Linux 6.12.0".into(),
+            },
+        },
+    }
+}
+
+/// The SLOs of the default scenario: warm claims Ready at p99 ≤ 100 ms, and at most 1 % errors.
+pub fn sample_slos() -> SloSpec {
+    let mut warm_ready = Slo::new(Phase::ClaimReady, 99.0, 100.0);
+    warm_ready.launch = Some(LaunchType::Warm);
+    SloSpec {
+        latency: vec![
+            warm_ready,
+            Slo::new(Phase::ClaimReady, 99.9, 5_000.0),
+            Slo::new(Phase::HarnessLag, 99.9, 1.0),
+        ],
+        error_budget: Some(ErrorBudget {
+            max_error_ratio: 0.01,
+        }),
+    }
+}
+
+/// The sample run analysed with the sample SLOs.
+pub fn sample_results() -> Result<Results, ReportError> {
+    Results::from_records(sample_meta(), &sample_records(), &sample_slos())
+}
