@@ -140,8 +140,10 @@ impl Context {
         self.reservations().remove(sandbox);
     }
 
-    fn is_reserved(&self, sandbox: &ObjectRef<Sandbox>) -> bool {
-        self.reservations().contains_key(sandbox)
+    /// The Sandboxes other workers are taking right now, read once per pass: checking each
+    /// candidate separately would lock and prune the map once per cached Sandbox.
+    fn reserved(&self) -> std::collections::HashSet<ObjectRef<Sandbox>> {
+        self.reservations().keys().cloned().collect()
     }
 }
 
@@ -202,11 +204,12 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             .get(&ObjectRef::new(&p.spec.sandbox_template_ref.name).within(&ns))
     });
     let pool_hash = sandbox_api::NameHash::of(pool_name);
+    let reserved = ctx.reserved();
     let mut candidates = if bound.is_none() && pool.is_some() {
         ctx.sandboxes.state_filter(|s| {
             s.metadata.namespace.as_deref() == Some(ns.as_str())
                 && adoptable_from(s, pool_name, &pool_hash)
-                && !ctx.is_reserved(&ObjectRef::from_obj(s))
+                && !reserved.contains(&ObjectRef::from_obj(s))
         })
     } else {
         Vec::new()

@@ -190,7 +190,8 @@ pub fn error_policy(pool: Arc<SandboxWarmPool>, error: &Error, _ctx: Arc<Context
     Requeue::requeue(Duration::from_millis(500))
 }
 
-/// The pool a Sandbox event concerns: its controlling pool, or the pool its label names.
+/// The pool a Sandbox event concerns: its controlling pool. A member that a claim adopted no
+/// longer leads here; the claim controller wakes its old pool directly.
 pub fn pools_of_member(sandbox: &Sandbox) -> Option<ObjectRef<SandboxWarmPool>> {
     let owner = crate::sandbox::children::controller_of(&sandbox.metadata)?;
     (owner.kind == build::POOL_KIND)
