@@ -26,6 +26,67 @@ pub enum Command {
     /// Check a controller against the agent-sandbox spec: one case per behaviour, each in its
     /// own namespace; prints a summary table and writes JUnit XML.
     Conformance(ConformanceArgs),
+    /// Run a benchmark scenario: fill the pools, fire claims on schedule, measure every phase,
+    /// check the SLOs and write results.json, records.jsonl, report.md, report.html and
+    /// junit.xml. Exit codes: 0 pass, 1 SLO breach or leak, 2 bad input, 3 infrastructure,
+    /// 130 interrupted.
+    Bench(BenchArgs),
+    /// Compare runs side by side: ratios of p50 and p99 per phase and a regression verdict
+    /// (exit 1 on regression).
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The scenario file.
+    #[arg(default_value = "scenarios/default.yaml")]
+    pub scenario: PathBuf,
+    /// Validate the scenario, print the plan and exit without touching a cluster.
+    #[arg(long)]
+    pub check: bool,
+    /// The controller under test (default: the scenario's `controller.kind`).
+    #[arg(long, value_enum)]
+    pub controller: Option<ControllerKind>,
+    /// Run against this existing cluster instead of a local one (default: the scenario's
+    /// `cluster.kubeconfig` when its provider is `kubeconfig`).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Context in the kubeconfig.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// The sandbox-controller binary (reference only; default: next to sandbox-bench).
+    #[arg(long)]
+    pub controller_bin: Option<PathBuf>,
+    /// The directory ci/setup-upstream printed (upstream only).
+    #[arg(long)]
+    pub upstream_dir: Option<PathBuf>,
+    /// An extra flag for the controller, after the scenario's; repeat for more.
+    #[arg(long = "controller-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub controller_args: Vec<String>,
+    /// Report directory (default: runs/bench/<scenario>-<UTC time>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed of randomised arrival schedules (default: the scenario's `load.seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Directory holding the pinned binaries of the local cluster.
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline run: its directory or its results.json.
+    pub baseline: PathBuf,
+    /// One or more candidate runs, each compared with the baseline.
+    #[arg(required = true)]
+    pub candidates: Vec<PathBuf>,
+    /// Tolerated relative slowdown before a percentile counts as a regression (0.1 = 10 %).
+    #[arg(long, default_value_t = 0.1)]
+    pub noise: f64,
+    /// Where to write compare-<n>.md and compare-<n>.html (default: runs/compare).
+    #[arg(long, default_value = "runs/compare")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,6 +248,15 @@ impl ConformanceArgs {
         }
         if self.image.trim().is_empty() {
             return Err("--image must not be empty".into());
+        }
+        Ok(())
+    }
+}
+
+impl CompareArgs {
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.noise.is_finite() && (0.0..=10.0).contains(&self.noise)) {
+            return Err(format!("--noise {} must be between 0 and 10", self.noise));
         }
         Ok(())
     }

@@ -4,11 +4,16 @@
 //! runs the [`conformance`] suite against a controller; the CLI in `main.rs` exposes them as
 //! `sandbox-bench cluster up | down | status` and `sandbox-bench conformance`.
 
+pub mod bench;
 pub mod binaries;
 pub mod cli;
 pub mod cluster;
 pub mod conformance;
+pub mod controller;
 pub mod crds;
 pub mod exit;
+pub mod labels;
+pub mod namespaces;
 pub mod scenario;
 pub mod schedule;
+pub mod target;

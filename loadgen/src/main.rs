@@ -3,10 +3,15 @@ use std::time::Duration;
 
 use clap::Parser;
 use sandbox_bench::binaries::Binaries;
-use sandbox_bench::cli::{Cli, ClusterCommand, Command, ConformanceArgs, Target, UpArgs};
+use sandbox_bench::bench::{self, BenchOptions, BenchPlan};
+use sandbox_bench::cli::{
+    BenchArgs, Cli, ClusterCommand, Command, CompareArgs, ConformanceArgs, Target, UpArgs,
+};
 use sandbox_bench::cluster::ClusterError;
 use sandbox_bench::cluster::local::{self, LocalCluster, LocalConfig, PodReadyDelay};
 use sandbox_bench::conformance::{self, SuiteOptions};
+use sandbox_bench::controller::ControllerKind;
+use sandbox_bench::scenario::{Provider, Scenario};
 use sandbox_bench::{crds, exit};
 
 #[tokio::main]
@@ -24,6 +29,8 @@ async fn main() -> ExitCode {
         Command::Cluster(ClusterCommand::Down(target)) => cluster_down(&target),
         Command::Cluster(ClusterCommand::Status(target)) => cluster_status(&target).await,
         Command::Conformance(args) => Ok(conformance(args).await),
+        Command::Bench(args) => Ok(bench(args).await),
+        Command::Compare(args) => Ok(compare(&args)),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -166,6 +173,188 @@ async fn conformance(args: ConformanceArgs) -> u8 {
     }
     println!("JUnit XML: {}", junit.display());
     report.exit_code()
+}
+
+async fn bench(args: BenchArgs) -> u8 {
+    let scenario = match Scenario::load(&args.scenario) {
+        Ok(scenario) => scenario,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::BAD_INPUT;
+        }
+    };
+    let plan = match BenchPlan::new(&scenario, args.seed) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("error: {}: {e}", args.scenario.display());
+            return exit::BAD_INPUT;
+        }
+    };
+    let options = match bench_options(args, scenario, plan) {
+        Ok(Some(options)) => options,
+        Ok(None) => return exit::OK,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::BAD_INPUT;
+        }
+    };
+    eprintln!("{}", options.plan.describe());
+    let outcome = match bench::run::run(options).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return e.exit_code();
+        }
+    };
+    println!("{}", sandbox_reports::render_markdown(&outcome.results));
+    println!("report:  {}", outcome.files.report_html.display());
+    println!("results: {}", outcome.files.results_json.display());
+    println!("records: {}", outcome.records.display());
+    println!("junit:   {}", outcome.files.junit_xml.display());
+    if let Some(kubeconfig) = &outcome.kept {
+        println!(
+            "the local cluster is still running: export KUBECONFIG={}",
+            absolute(kubeconfig).display()
+        );
+    }
+    if !outcome.leaks.is_empty() {
+        println!("{} object(s) of the run leaked (see above)", outcome.leaks.len());
+    }
+    outcome.exit_code()
+}
+
+/// The run's options from the scenario and the flags that override it; `None` after
+/// `--check`. Errors name the flag or field.
+fn bench_options(
+    args: BenchArgs,
+    scenario: Scenario,
+    plan: BenchPlan,
+) -> Result<Option<BenchOptions>, String> {
+    if args.check {
+        println!("{}", plan.describe());
+        println!("{}: valid", args.scenario.display());
+        return Ok(None);
+    }
+    let kubeconfig = match (args.kubeconfig, scenario.cluster.provider) {
+        (Some(path), _) => Some(path),
+        (None, Provider::Local) => None,
+        (None, Provider::Kubeconfig) => Some(expand_home(
+            scenario.cluster.kubeconfig.as_deref().ok_or(
+                "cluster.provider kubeconfig needs cluster.kubeconfig (or --kubeconfig)",
+            )?,
+        )),
+        (None, Provider::Kind) => {
+            return Err(
+                "cluster.provider kind: the kind provider is not part of this version;                         create the cluster with kind and pass --kubeconfig"
+                    .into(),
+            );
+        }
+    };
+    if let Some(path) = &kubeconfig
+        && !path.is_file()
+    {
+        return Err(format!("kubeconfig {} is not a file", path.display()));
+    }
+    let controller = args.controller.unwrap_or(scenario.controller.kind);
+    if args.controller_bin.is_some() && controller != ControllerKind::Reference {
+        return Err("--controller-bin applies only to the reference controller".into());
+    }
+    if args.upstream_dir.is_some() && controller != ControllerKind::Upstream {
+        return Err("--upstream-dir applies only to the upstream controller".into());
+    }
+    if controller == ControllerKind::External && kubeconfig.is_none() {
+        return Err("an external controller runs against an existing cluster: pass --kubeconfig".into());
+    }
+    if kubeconfig.is_some() && args.bin_dir.is_some() {
+        return Err("--bin-dir is for the local cluster; it has no use with a kubeconfig".into());
+    }
+    let mut controller_args = scenario.controller.flags.clone();
+    controller_args.extend(args.controller_args);
+    let out = args
+        .out
+        .unwrap_or_else(|| bench::run::default_out(&scenario.name));
+    Ok(Some(BenchOptions {
+        context: args.context.or_else(|| scenario.cluster.context.clone()),
+        scenario,
+        plan,
+        controller,
+        controller_bin: args.controller_bin,
+        upstream_dir: args.upstream_dir,
+        controller_args,
+        kubeconfig,
+        bin_dir: args.bin_dir,
+        out,
+    }))
+}
+
+fn compare(args: &CompareArgs) -> u8 {
+    if let Err(message) = args.validate() {
+        eprintln!("error: {message}");
+        return exit::BAD_INPUT;
+    }
+    let read = |path: &std::path::Path| {
+        let file = if path.is_dir() {
+            path.join("results.json")
+        } else {
+            path.to_path_buf()
+        };
+        sandbox_reports::Results::read(&file)
+    };
+    let baseline = match read(&args.baseline) {
+        Ok(results) => results,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::BAD_INPUT;
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        eprintln!("error: cannot create {}: {e}", args.out.display());
+        return exit::INFRASTRUCTURE;
+    }
+    let mut regressed = false;
+    for (index, path) in args.candidates.iter().enumerate() {
+        let candidate = match read(path) {
+            Ok(results) => results,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::BAD_INPUT;
+            }
+        };
+        let comparison = sandbox_reports::compare(&baseline, &candidate, args.noise);
+        regressed |= comparison.regressed();
+        let markdown = sandbox_reports::render_comparison_markdown(&comparison);
+        let html = match sandbox_reports::render_comparison_html(&comparison, &baseline, &candidate)
+        {
+            Ok(html) => html,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::INFRASTRUCTURE;
+            }
+        };
+        let stem = args.out.join(format!("compare-{}", index + 1));
+        for (ext, text) in [("md", &markdown), ("html", &html)] {
+            let file = stem.with_extension(ext);
+            if let Err(e) = std::fs::write(&file, text) {
+                eprintln!("error: cannot write {}: {e}", file.display());
+                return exit::INFRASTRUCTURE;
+            }
+        }
+        println!("{markdown}");
+        println!("report: {}\n", stem.with_extension("html").display());
+    }
+    if regressed {
+        exit::CHECK_FAILED
+    } else {
+        exit::OK
+    }
+}
+
+/// `~/x` → `$HOME/x`, as a shell would.
+fn expand_home(path: &std::path::Path) -> std::path::PathBuf {
+    match (path.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => std::path::PathBuf::from(home).join(rest),
+        _ => path.to_path_buf(),
+    }
 }
 
 fn list_cases(cases: &[conformance::Case]) {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
+pub use crate::controller::ControllerKind;
 use crate::schedule::Shape;
 
 pub const FORMAT_VERSION: &str = "sandbox-bench/v1";
@@ -94,15 +95,6 @@ impl Default for ClusterSpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ControllerKind {
-    #[default]
-    Reference,
-    Upstream,
-    External,
-}
-
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ControllerSpec {
@@ -140,7 +132,11 @@ pub struct PoolSpec {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LoadSpec {
     /// The pool claims name; a pool with `replicas: 0` measures cold starts.
-    pub pool: Spanned<String>,
+    #[serde(default)]
+    pub pool: Option<Spanned<String>>,
+    /// Several pools, claimed from in turn (instead of `pool`).
+    #[serde(default)]
+    pub pools: Vec<Spanned<String>>,
     pub shape: Spanned<ShapeSpec>,
     /// Seed of randomised shapes.
     #[serde(default)]
@@ -151,6 +147,23 @@ pub struct LoadSpec {
     /// How long to wait for the last claims after the last send.
     #[serde(default = "default_drain")]
     pub drain: Spanned<String>,
+    /// Client-side limit on claim creations per second (token bucket); unset: no limit.
+    #[serde(default)]
+    pub client_qps: Option<Spanned<f64>>,
+    /// Burst of that token bucket (default: 1).
+    #[serde(default)]
+    pub client_burst: Option<Spanned<u32>>,
+}
+
+impl LoadSpec {
+    /// The pools claims go to, in turn.
+    pub fn claim_pools(&self) -> Vec<&str> {
+        self.pool
+            .iter()
+            .chain(&self.pools)
+            .map(|p| p.value.as_str())
+            .collect()
+    }
 }
 
 fn default_drain() -> Spanned<String> {
@@ -353,12 +366,41 @@ impl Scenario {
                 );
             }
         }
-        if !pools.contains(self.load.pool.value.as_str()) {
+        match (&self.load.pool, self.load.pools.is_empty()) {
+            (Some(_), false) => report(
+                &self.load.pools[0],
+                "load.pools".into(),
+                "give either pool or pools, not both".into(),
+            ),
+            (None, true) => report(
+                &self.load.shape,
+                "load".into(),
+                "name the pool to claim from: pool or pools".into(),
+            ),
+            _ => {}
+        }
+        let named = self.load.pool.iter().map(|p| ("load.pool".to_string(), p));
+        let listed = (self.load.pools.iter().enumerate()).map(|(i, p)| (format!("load.pools[{i}]"), p));
+        for (field, pool) in named.chain(listed) {
+            if !pools.contains(pool.value.as_str()) {
+                report(pool, field, format!("no pool named {:?}", pool.value));
+            }
+        }
+        if let Some(qps) = &self.load.client_qps
+            && !(qps.value > 0.0 && qps.value <= 100_000.0)
+        {
             report(
-                &self.load.pool,
-                "load.pool".into(),
-                format!("no pool named {:?}", self.load.pool.value),
+                qps,
+                "load.clientQps".into(),
+                "must be above 0 and at most 100000".into(),
             );
+        }
+        if let Some(burst) = &self.load.client_burst {
+            if self.load.client_qps.is_none() {
+                report(burst, "load.clientBurst".into(), "needs load.clientQps".into());
+            } else if burst.value == 0 || burst.value > 100_000 {
+                report(burst, "load.clientBurst".into(), "must be 1 to 100000".into());
+            }
         }
         if let Err(e) = self.shape() {
             report(&self.load.shape, "load.shape".into(), e);

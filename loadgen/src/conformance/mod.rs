@@ -5,18 +5,16 @@
 //!   kind, each with the spec section it checks.
 //! * [`context`], [`steps`], [`objects`], [`inspect`]: what cases use to create objects, wait
 //!   for the controller and read what the API shows.
-//! * [`runner`]: bounded parallelism, one namespace, task and timeout per case;
-//!   [`namespaces`]: creating and cleaning up the run's namespaces by label.
-//! * [`controller`]: the controller under test (`reference`, `upstream`, `external`).
+//! * [`runner`]: bounded parallelism, one namespace, task and timeout per case
+//!   ([`crate::namespaces`] creates them and cleans them up by label).
+//! * [`crate::controller`]: the controller under test (`reference`, `upstream`, `external`).
 //! * [`suite`]: one whole run; [`report`], [`summary`], [`junit`]: its results.
 
 pub mod case;
 pub mod cases;
 pub mod context;
-pub mod controller;
 pub mod inspect;
 pub mod junit;
-pub mod namespaces;
 pub mod objects;
 pub mod report;
 pub mod runner;
@@ -25,6 +23,6 @@ pub mod suite;
 pub mod summary;
 
 pub use case::{Case, Outcome};
-pub use controller::ControllerKind;
+pub use crate::controller::ControllerKind;
 pub use report::{CaseReport, SuiteReport};
 pub use suite::{SuiteError, SuiteOptions};

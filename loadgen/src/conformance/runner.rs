@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 
 use super::case::{Case, Outcome};
 use super::context::CaseContext;
-use super::namespaces;
+use crate::namespaces;
 use super::report::CaseReport;
 
 #[derive(Debug, Clone)]

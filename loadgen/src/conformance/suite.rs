@@ -2,28 +2,26 @@
 //! install the controller's CRDs, start the controller, run the cases, then stop everything and
 //! delete every namespace the run created, also when interrupted.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::jiff::Timestamp;
 
 use super::case::{Case, Outcome};
-use super::controller::{ControllerError, ControllerKind, ControllerPlan};
-use super::namespaces;
+use crate::controller::{ControllerError, ControllerKind, ControllerPlan};
+use crate::namespaces;
 use super::report::{CaseReport, SuiteReport};
 use super::runner::{self, RunnerConfig};
 use super::summary::seconds;
 use crate::binaries::Binaries;
-use crate::cluster::existing::ExistingCluster;
-use crate::cluster::local::{LocalCluster, LocalConfig};
-use crate::cluster::{ClusterError, ClusterProvider, connect};
+use crate::cluster::local::LocalConfig;
+use crate::target::Target;
+use crate::cluster::ClusterError;
 use crate::exit;
 
 /// Longest single wait inside a case: generous for kwok, enough for a real node with the image
 /// cached.
 pub const WAIT: Duration = Duration::from_secs(30);
-/// How long to wait, on an existing cluster, for the run's namespaces to be gone.
-const CLEANUP_WAIT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone)]
 pub struct SuiteOptions {
@@ -75,16 +73,6 @@ impl From<ControllerError> for SuiteError {
     }
 }
 
-/// The cluster the cases run on.
-struct Target {
-    name: String,
-    client: kube::Client,
-    /// What the controller under test connects with.
-    kubeconfig: PathBuf,
-    /// On an existing cluster, wait this long for the run's namespaces to be gone.
-    cleanup_wait: Option<Duration>,
-}
-
 pub async fn run(options: SuiteOptions) -> Result<SuiteReport, SuiteError> {
     // Before anything starts: a missing controller build must not cost a cluster start-up.
     let plan = ControllerPlan::resolve(
@@ -99,7 +87,7 @@ pub async fn run(options: SuiteOptions) -> Result<SuiteReport, SuiteError> {
     let started = Timestamp::now();
     let clock = Instant::now();
 
-    let (target, local) = match &options.kubeconfig {
+    let target = match &options.kubeconfig {
         None => {
             let config = LocalConfig::new(
                 "conformance",
@@ -107,27 +95,12 @@ pub async fn run(options: SuiteOptions) -> Result<SuiteReport, SuiteError> {
                 Binaries::locate(options.bin_dir.clone()),
             );
             eprintln!("starting a local cluster in {}", config.dir.display());
-            // Dropping the start future on Ctrl-C stops whatever had started.
-            let cluster = tokio::select! {
-                started = LocalCluster::start(config) => started?,
+            tokio::select! {
+                started = Target::start_local(config) => started?,
                 _ = tokio::signal::ctrl_c() => return Err(SuiteError::Interrupted),
-            };
-            let info = cluster.info();
-            let client = cluster.client().ok_or_else(|| {
-                SuiteError::Infrastructure("the local cluster has no client".into())
-            })?;
-            let target = Target {
-                name: "local".into(),
-                client,
-                kubeconfig: info.kubeconfig,
-                cleanup_wait: None,
-            };
-            (target, Some(cluster))
+            }
         }
-        Some(path) => (
-            existing(path, options.context.as_deref(), &options.dir).await?,
-            None,
-        ),
+        Some(path) => Target::existing(path, options.context.as_deref(), &options.dir).await?,
     };
 
     let installed = plan.install_crds(&target.client).await?;
@@ -137,7 +110,7 @@ pub async fn run(options: SuiteOptions) -> Result<SuiteReport, SuiteError> {
     let log = options
         .dir
         .join(format!("controller-{}.log", plan.kind.name()));
-    let mut controller = plan.start(&target.kubeconfig, log).await?;
+    let mut controller = plan.start(&target.kubeconfig, log, None).await?;
     if let Some(c) = &controller {
         eprintln!(
             "controller {} running (pid {}), log: {}",
@@ -187,71 +160,19 @@ pub async fn run(options: SuiteOptions) -> Result<SuiteReport, SuiteError> {
         Ok(_) => {}
         Err(e) => eprintln!("warning: could not delete the run's namespaces: {e}"),
     }
-    if let Some(cluster) = local
-        && let Err(e) = cluster.stop()
-    {
+    let cluster = target.name.clone();
+    if let Err(e) = target.stop() {
         eprintln!("warning: stopping the local cluster: {e}");
     }
     let cases = cases.ok_or(SuiteError::Interrupted)?;
     Ok(SuiteReport {
         controller: plan.kind.name().into(),
-        cluster: target.name,
+        cluster,
         started,
         duration: clock.elapsed(),
         cases,
         problems,
     })
-}
-
-/// An existing cluster: reachable, and a kubeconfig for the controller that selects `context`.
-async fn existing(path: &Path, context: Option<&str>, dir: &Path) -> Result<Target, SuiteError> {
-    let mut provider = ExistingCluster {
-        kubeconfig: path.to_path_buf(),
-        context: context.map(str::to_string),
-    };
-    let info = provider.up().await?;
-    let client = connect(path, context).await?;
-    // Name the cluster by its context, the one the user chose or the file's current one.
-    let name = context
-        .map(str::to_string)
-        .or_else(|| {
-            kube::config::Kubeconfig::read_from(path)
-                .ok()?
-                .current_context
-        })
-        .unwrap_or(info.name);
-    let kubeconfig = match context {
-        Some(context) => with_current_context(path, context, &dir.join("controller.kubeconfig"))?,
-        None => path.to_path_buf(),
-    };
-    eprintln!("using the existing cluster {name} ({})", info.server);
-    Ok(Target {
-        name,
-        client,
-        kubeconfig,
-        cleanup_wait: Some(CLEANUP_WAIT),
-    })
-}
-
-/// Writes a copy of the kubeconfig at `source` whose current context is `context`, for
-/// controllers that take no `--context` flag. Owner-only: it holds credentials.
-fn with_current_context(source: &Path, context: &str, dest: &Path) -> Result<PathBuf, SuiteError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let bad =
-        |e: String| SuiteError::Infrastructure(format!("kubeconfig {}: {e}", source.display()));
-    let mut config = kube::config::Kubeconfig::read_from(source).map_err(|e| bad(e.to_string()))?;
-    config.current_context = Some(context.to_string());
-    let text = serde_json::to_vec_pretty(&config).map_err(|e| bad(e.to_string()))?;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(dest)
-        .and_then(|mut f| f.write_all(&text))
-        .map_err(|e| SuiteError::Infrastructure(format!("cannot write {}: {e}", dest.display())))?;
-    Ok(dest.to_path_buf())
 }
 
 /// `PASS sandbox-ready (1.2s)`, with the first line of a failure or skip.
@@ -268,29 +189,3 @@ fn progress_line(report: &CaseReport) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_context_becomes_the_current_context_of_a_private_copy() {
-        let dir = tempfile::tempdir().unwrap();
-        let source = dir.path().join("config");
-        std::fs::write(
-            &source,
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: a\n  cluster:\n    server: https://a\n\
-             - name: b\n  cluster:\n    server: https://b\nusers:\n- name: u\n  user:\n    token: t\n\
-             contexts:\n- name: a\n  context:\n    cluster: a\n    user: u\n\
-             - name: b\n  context:\n    cluster: b\n    user: u\ncurrent-context: a\n",
-        )
-        .unwrap();
-        let dest = dir.path().join("copy");
-        with_current_context(&source, "b", &dest).unwrap();
-        let copy = kube::config::Kubeconfig::read_from(&dest).unwrap();
-        assert_eq!(copy.current_context.as_deref(), Some("b"));
-        assert_eq!(copy.clusters.len(), 2);
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&dest).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
-}

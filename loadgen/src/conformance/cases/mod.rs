@@ -51,7 +51,7 @@ mod tests {
         let mut seen = HashSet::new();
         for case in all() {
             assert!(seen.insert(case.name), "{} listed twice", case.name);
-            let namespace = crate::conformance::namespaces::name(case.name, "abcde");
+            let namespace = crate::namespaces::name(case.name, "abcde");
             assert!(namespace.len() <= 63, "{namespace} is too long");
             assert!(
                 case.name

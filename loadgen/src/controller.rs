@@ -1,8 +1,9 @@
-//! The controller under test: which program runs (if any), with which flags, and which CRDs
-//! it needs. `reference` and `upstream` run out of cluster as a child process in its own
+//! The controller under test (in conformance runs and benchmarks): which program runs (if
+//! any), with which flags, and which CRDs it needs. `reference` and `upstream` run out of cluster as a child process in its own
 //! process group (stopped when the handle drops, also on panic or Ctrl-C); `external` is
 //! already running and nothing is installed for it.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -13,10 +14,12 @@ use crate::cluster::ClusterError;
 use crate::cluster::local::{Component, ProcessError};
 use crate::crds;
 
-/// Which controller the suite checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// Which controller a run checks or measures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum ControllerKind {
     /// This project's `sandbox-controller`.
+    #[default]
     Reference,
     /// The pinned upstream release, built by `ci/setup-upstream`.
     Upstream,
@@ -113,14 +116,15 @@ impl ControllerPlan {
 
     /// The controller's command line against `kubeconfig`. Both controllers take upstream's
     /// flag names: out of cluster there is no namespace for the leader Lease (both refuse to
-    /// start without one), and nothing needs the metrics and health ports, which would clash
-    /// between runs side by side.
-    pub fn args(&self, kubeconfig: &Path) -> Vec<String> {
+    /// start without one), the health port is not needed, and metrics are served only on
+    /// `metrics` (a free loopback address, so runs side by side do not clash).
+    pub fn args(&self, kubeconfig: &Path, metrics: Option<SocketAddr>) -> Vec<String> {
+        let metrics = metrics.map_or_else(|| "0".to_string(), |a| a.to_string());
         let mut args = vec![
             format!("--kubeconfig={}", kubeconfig.display()),
             "--extensions".to_string(),
             "--leader-elect=false".to_string(),
-            "--metrics-bind-address=0".to_string(),
+            format!("--metrics-bind-address={metrics}"),
             "--health-probe-bind-address=0".to_string(),
         ];
         args.extend(self.extra_args.iter().cloned());
@@ -140,12 +144,13 @@ impl ControllerPlan {
         Ok(names)
     }
 
-    /// Starts the controller against `kubeconfig`, its output in `log`, and checks it stays
-    /// up for a moment. `None` for `external`.
+    /// Starts the controller against `kubeconfig`, its output in `log`, its metrics on
+    /// `metrics`, and checks it stays up for a moment. `None` for `external`.
     pub async fn start(
         &self,
         kubeconfig: &Path,
         log: PathBuf,
+        metrics: Option<SocketAddr>,
     ) -> Result<Option<RunningController>, ControllerError> {
         let Some(program) = &self.program else {
             return Ok(None);
@@ -154,7 +159,7 @@ impl ControllerPlan {
             ControllerKind::Upstream => UPSTREAM_BINARY,
             _ => REFERENCE_BINARY,
         };
-        let mut component = Component::spawn(name, program, &self.args(kubeconfig), log)?;
+        let mut component = Component::spawn(name, program, &self.args(kubeconfig, metrics), log)?;
         let start = Instant::now();
         while start.elapsed() < START_GRACE {
             component.ensure_running()?;
@@ -311,7 +316,12 @@ mod tests {
             "--metrics-bind-address=0",
             "--health-probe-bind-address=0",
         ];
-        assert_eq!(plan.args(Path::new("/k")), out_of_cluster);
+        assert_eq!(plan.args(Path::new("/k"), None), out_of_cluster);
+        let metrics = "127.0.0.1:9100".parse().ok();
+        assert!(
+            plan.args(Path::new("/k"), metrics)
+                .contains(&"--metrics-bind-address=127.0.0.1:9100".to_string())
+        );
 
         executable(dir.path(), UPSTREAM_BINARY);
         std::fs::create_dir(dir.path().join("crds")).unwrap();
@@ -325,7 +335,7 @@ mod tests {
         .unwrap();
         let mut with_extra = out_of_cluster.to_vec();
         with_extra.push("--zap-log-level=debug");
-        assert_eq!(plan.args(Path::new("/k")), with_extra);
+        assert_eq!(plan.args(Path::new("/k"), None), with_extra);
         let external =
             ControllerPlan::resolve(ControllerKind::External, None, None, vec![]).unwrap();
         assert!(external.program().is_none());

@@ -1,14 +1,14 @@
-//! The namespaces cases run in: one per case, labelled with the run so that cleanup deletes
-//! exactly what this run created and nothing else.
+//! The namespaces runs work in (one per conformance case, one per bench run), labelled with
+//! the run so that cleanup deletes exactly what this run created and nothing else.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+pub use crate::labels::{RUN_LABEL, run_id};
 
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::json;
 
-/// Label on every namespace of a run: the run id.
-pub const RUN_LABEL: &str = "sandbox-bench/run";
 /// Label on every namespace of a run: the case it belongs to.
 pub const CASE_LABEL: &str = "sandbox-bench/case";
 
@@ -21,38 +21,31 @@ pub fn name(case: &str, run_id: &str) -> String {
     format!("conformance-{case}-{run_id}")
 }
 
-/// A short id, unique enough to keep runs on one cluster apart: five base-36 digits from the
-/// clock and the process id.
-pub fn run_id() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let mut n = (nanos ^ (u128::from(std::process::id()) << 40)) % 36u128.pow(5);
-    let mut id = String::new();
-    for _ in 0..5 {
-        let digit = u32::try_from(n % 36).unwrap_or(0);
-        id.push(char::from_digit(digit, 36).unwrap_or('0'));
-        n /= 36;
-    }
-    id
-}
-
 /// Creates the namespace of `case` and waits until Pods can be created in it.
 pub async fn create(client: &kube::Client, case: &str, run_id: &str) -> Result<String, String> {
     let namespace = name(case, run_id);
-    let object: Namespace = serde_json::from_value(json!({
-        "metadata": {"name": namespace, "labels": {RUN_LABEL: run_id, CASE_LABEL: case}}
-    }))
-    .map_err(|e| format!("namespace object: {e}"))?;
+    create_labelled(client, &namespace, json!({RUN_LABEL: run_id, CASE_LABEL: case})).await?;
+    Ok(namespace)
+}
+
+/// Creates `namespace` with `labels` and waits until Pods can be created in it.
+pub async fn create_labelled(
+    client: &kube::Client,
+    namespace: &str,
+    labels: serde_json::Value,
+) -> Result<(), String> {
+    let object: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": namespace, "labels": labels}}))
+            .map_err(|e| format!("namespace object: {e}"))?;
     Api::<Namespace>::all(client.clone())
         .create(&PostParams::default(), &object)
         .await
         .map_err(|e| format!("create namespace {namespace}: {e}"))?;
-    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
     let start = Instant::now();
     loop {
         if matches!(accounts.get_opt("default").await, Ok(Some(_))) {
-            return Ok(namespace);
+            return Ok(());
         }
         if start.elapsed() > SERVICE_ACCOUNT_WAIT {
             return Err(format!(
@@ -110,15 +103,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn run_ids_are_short_dns_safe_and_vary() {
-        let a = run_id();
-        assert_eq!(a.len(), 5);
-        assert!(
-            a.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        );
-        std::thread::sleep(Duration::from_millis(2));
-        assert_ne!(a, run_id());
+    fn namespaces_are_named_by_case_and_run() {
         assert_eq!(name("claim-race", "abcde"), "conformance-claim-race-abcde");
     }
 }

@@ -1,0 +1,303 @@
+//! The ledger: one [`Record`] per claim, stamped as the run goes. Workers stamp sends and
+//! acknowledgements; the watches stamp what the API shows (bound, sandbox Ready, claim Ready)
+//! at the moment each event is received. Everything here is pure bookkeeping on microsecond
+//! stamps, so every transition is unit-tested without a cluster.
+
+use std::collections::HashMap;
+
+use sandbox_api::v1beta1::{Sandbox, SandboxClaim};
+use sandbox_reports::{LaunchType, Record};
+
+/// Name of the `Ready` condition on claims and sandboxes.
+const READY: &str = "Ready";
+
+#[derive(Debug, Default)]
+pub struct Ledger {
+    records: Vec<Record>,
+    by_claim: HashMap<String, usize>,
+    /// Sandboxes of the run's namespace currently Ready.
+    ready_sandboxes: HashMap<String, bool>,
+    /// Bound sandbox → the claim it serves.
+    claim_of_sandbox: HashMap<String, usize>,
+}
+
+/// What a claim event changed, for the workers that wait on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// The claim turned Ready (first time).
+    ClaimReady(usize),
+    Nothing,
+}
+
+impl Ledger {
+    /// Adds a claim's schedule slot; returns its index.
+    pub fn add(&mut self, record: Record) -> usize {
+        let index = self.records.len();
+        self.by_claim.insert(record.claim.clone(), index);
+        self.records.push(record);
+        index
+    }
+
+    pub fn record(&self, index: usize) -> &Record {
+        &self.records[index]
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    pub fn sent(&mut self, index: usize, at_us: u64) {
+        self.records[index].sent_us = Some(at_us);
+    }
+
+    pub fn acked(&mut self, index: usize, at_us: u64) {
+        self.records[index].acked_us = Some(at_us);
+    }
+
+    /// A claim that failed with `kind` (`create_conflict`, `timeout_unbound`, …); the first
+    /// error sticks.
+    pub fn failed(&mut self, index: usize, kind: impl Into<String>) {
+        let record = &mut self.records[index];
+        if record.error.is_none() {
+            record.error = Some(kind.into());
+        }
+    }
+
+    /// A claim event from the watch, received at `now_us`.
+    pub fn on_claim(&mut self, claim: &SandboxClaim, now_us: u64) -> Transition {
+        let Some(name) = claim.metadata.name.as_deref() else {
+            return Transition::Nothing;
+        };
+        let Some(&index) = self.by_claim.get(name) else {
+            return Transition::Nothing;
+        };
+        let status = claim.status.as_ref();
+        let sandbox = status.map_or("", |s| s.sandbox.name.as_str());
+        let ready = status.is_some_and(|s| is_true(&s.conditions, READY));
+        let record = &mut self.records[index];
+        if !sandbox.is_empty() && record.bound_us.is_none() {
+            record.bound_us = Some(now_us);
+            // A cold start creates a Sandbox named after the claim; adoption keeps the pool
+            // member's generated name.
+            record.launch = if sandbox == name {
+                LaunchType::Cold
+            } else {
+                LaunchType::Warm
+            };
+            self.claim_of_sandbox.insert(sandbox.to_string(), index);
+            if self.ready_sandboxes.get(sandbox) == Some(&true) {
+                record.sandbox_ready_us = Some(now_us);
+            }
+        }
+        if ready && record.claim_ready_us.is_none() {
+            // One event can carry several transitions; each is stamped when first seen.
+            record.bound_us.get_or_insert(now_us);
+            record.sandbox_ready_us.get_or_insert(now_us);
+            record.claim_ready_us = Some(now_us);
+            return Transition::ClaimReady(index);
+        }
+        Transition::Nothing
+    }
+
+    /// A sandbox event from the watch, received at `now_us`.
+    pub fn on_sandbox(&mut self, sandbox: &Sandbox, now_us: u64) {
+        let Some(name) = sandbox.metadata.name.as_deref() else {
+            return;
+        };
+        let ready = sandbox
+            .status
+            .as_ref()
+            .is_some_and(|s| is_true(&s.conditions, READY));
+        self.ready_sandboxes.insert(name.to_string(), ready);
+        if ready
+            && let Some(&index) = self.claim_of_sandbox.get(name)
+        {
+            self.records[index].sandbox_ready_us.get_or_insert(now_us);
+        }
+    }
+
+    /// A sandbox deleted from the namespace.
+    pub fn on_sandbox_deleted(&mut self, name: &str) {
+        self.ready_sandboxes.remove(name);
+    }
+
+    /// Claims sent, claims settled (Ready or failed), claims Ready: for progress and drain.
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for r in &self.records {
+            if r.sent_us.is_some() {
+                counts.sent += 1;
+            }
+            if r.claim_ready_us.is_some() {
+                counts.ready += 1;
+            }
+            if r.error.is_some() {
+                counts.failed += 1;
+            }
+        }
+        counts
+    }
+
+    /// Whether every claim that was sent is Ready or failed.
+    pub fn settled(&self) -> bool {
+        self.records
+            .iter()
+            .filter(|r| r.sent_us.is_some())
+            .all(|r| r.claim_ready_us.is_some() || r.error.is_some())
+    }
+
+    /// Ends the run: claims sent but never Ready get a timeout naming the phase they stopped
+    /// at; claims never sent (an interrupted run) are dropped. Returns the records.
+    pub fn finish(self) -> Vec<Record> {
+        self.records
+            .into_iter()
+            .filter(|r| r.sent_us.is_some() || r.error.is_some())
+            .map(|mut r| {
+                if r.error.is_none() && r.claim_ready_us.is_none() {
+                    r.error = Some(
+                        if r.acked_us.is_none() {
+                            "timeout_unacknowledged"
+                        } else if r.bound_us.is_none() {
+                            "timeout_unbound"
+                        } else if r.sandbox_ready_us.is_none() {
+                            "timeout_sandbox_not_ready"
+                        } else {
+                            "timeout_claim_not_ready"
+                        }
+                        .into(),
+                    );
+                }
+                r
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub sent: usize,
+    pub ready: usize,
+    pub failed: usize,
+}
+
+fn is_true(conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition], kind: &str) -> bool {
+    conditions
+        .iter()
+        .any(|c| c.type_ == kind && c.status == "True")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claim(name: &str, sandbox: &str, ready: bool) -> SandboxClaim {
+        serde_json::from_value(json!({
+            "apiVersion": "extensions.agents.x-k8s.io/v1beta1",
+            "kind": "SandboxClaim",
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"warmPoolRef": {"name": "pool"}},
+            "status": {
+                "sandbox": {"name": sandbox},
+                "conditions": [condition(ready)],
+            }
+        }))
+        .unwrap()
+    }
+
+    fn sandbox(name: &str, ready: bool) -> Sandbox {
+        serde_json::from_value(json!({
+            "apiVersion": "agents.x-k8s.io/v1beta1",
+            "kind": "Sandbox",
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"podTemplate": {"spec": {"containers": [{"name": "c", "image": "i"}]}}},
+            "status": {"conditions": [condition(ready)]}
+        }))
+        .unwrap()
+    }
+
+    fn condition(ready: bool) -> serde_json::Value {
+        json!({
+            "type": "Ready",
+            "status": if ready { "True" } else { "False" },
+            "reason": "R",
+            "message": "",
+            "lastTransitionTime": "2026-01-01T00:00:00Z"
+        })
+    }
+
+    fn ledger_with(names: &[&str]) -> Ledger {
+        let mut ledger = Ledger::default();
+        for (i, name) in names.iter().enumerate() {
+            let index = ledger.add(Record::new(*name, "pool", LaunchType::Unknown, i as u64));
+            ledger.sent(index, 10 + i as u64);
+        }
+        ledger
+    }
+
+    #[test]
+    fn a_warm_adoption_stamps_bound_and_sandbox_ready_together() {
+        let mut ledger = ledger_with(&["c-1"]);
+        ledger.on_sandbox(&sandbox("pool-abcde", true), 50);
+        assert_eq!(ledger.on_claim(&claim("c-1", "", false), 60), Transition::Nothing);
+        assert_eq!(ledger.on_claim(&claim("c-1", "pool-abcde", false), 70), Transition::Nothing);
+        let r = ledger.record(0);
+        assert_eq!((r.bound_us, r.sandbox_ready_us, r.launch), (Some(70), Some(70), LaunchType::Warm));
+        assert_eq!(ledger.on_claim(&claim("c-1", "pool-abcde", true), 90), Transition::ClaimReady(0));
+        // Later events change nothing.
+        assert_eq!(ledger.on_claim(&claim("c-1", "pool-abcde", true), 99), Transition::Nothing);
+        assert_eq!(ledger.record(0).claim_ready_us, Some(90));
+    }
+
+    #[test]
+    fn a_cold_start_waits_for_its_sandbox_to_turn_ready() {
+        let mut ledger = ledger_with(&["c-1"]);
+        ledger.on_claim(&claim("c-1", "c-1", false), 20);
+        ledger.on_sandbox(&sandbox("c-1", false), 30);
+        assert_eq!(ledger.record(0).sandbox_ready_us, None);
+        assert_eq!(ledger.record(0).launch, LaunchType::Cold);
+        ledger.on_sandbox(&sandbox("c-1", true), 40);
+        ledger.on_sandbox(&sandbox("c-1", true), 45);
+        assert_eq!(ledger.record(0).sandbox_ready_us, Some(40));
+    }
+
+    #[test]
+    fn one_event_with_everything_stamps_every_phase_and_unknown_claims_are_ignored() {
+        let mut ledger = ledger_with(&["c-1"]);
+        assert_eq!(ledger.on_claim(&claim("c-1", "c-1", true), 80), Transition::ClaimReady(0));
+        let r = ledger.record(0);
+        assert_eq!((r.bound_us, r.sandbox_ready_us, r.claim_ready_us), (Some(80), Some(80), Some(80)));
+        assert_eq!(ledger.on_claim(&claim("other", "x", true), 90), Transition::Nothing);
+    }
+
+    #[test]
+    fn finishing_names_the_phase_a_claim_stopped_at_and_drops_unsent_slots() {
+        let mut ledger = ledger_with(&["a", "b", "c", "d", "e"]);
+        ledger.acked(1, 1);
+        ledger.acked(2, 1);
+        ledger.on_claim(&claim("c", "c", false), 5);
+        ledger.acked(3, 1);
+        ledger.failed(3, "create_conflict");
+        ledger.failed(3, "later");
+        ledger.add(Record::new("never-sent", "pool", LaunchType::Unknown, 9));
+        assert!(!ledger.settled());
+        assert_eq!(ledger.counts(), Counts { sent: 5, ready: 0, failed: 1 });
+        let errors: Vec<_> = ledger.finish().into_iter().map(|r| r.error.unwrap()).collect();
+        assert_eq!(
+            errors,
+            ["timeout_unacknowledged", "timeout_unbound", "timeout_sandbox_not_ready", "create_conflict", "timeout_unacknowledged"]
+        );
+    }
+
+    #[test]
+    fn settled_once_every_sent_claim_is_ready_or_failed() {
+        let mut ledger = ledger_with(&["a", "b"]);
+        ledger.on_claim(&claim("a", "a", true), 5);
+        ledger.failed(1, "create_forbidden");
+        assert!(ledger.settled());
+    }
+}

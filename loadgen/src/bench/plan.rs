@@ -1,0 +1,303 @@
+//! A scenario turned into what the run does: the objects to create, the claims with their
+//! intended send times, and the SLOs in the reports' terms. Pure, so a scenario can be
+//! checked completely (`sandbox-bench bench --check`) without a cluster.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use sandbox_reports::{ErrorBudget, LaunchType, Phase, Slo, SloSpec};
+
+use crate::labels::RUN_LABEL;
+use crate::scenario::{Scenario, duration};
+use crate::schedule::{Schedule, Shape, schedule};
+
+/// Everything a bench run needs to know before it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchPlan {
+    pub name: String,
+    pub templates: Vec<TemplatePlan>,
+    pub pools: Vec<PoolPlan>,
+    /// Claim `i` goes to `claim_pools[i % len]`.
+    pub claim_pools: Vec<String>,
+    pub schedule: Schedule,
+    /// Claims per second the schedule asks for, when it has one rate.
+    pub intended_rate: Option<f64>,
+    pub seed: u64,
+    pub hold: Option<Duration>,
+    pub drain: Duration,
+    /// `(rate, burst)` of the client-side limiter.
+    pub client_limit: Option<(f64, u32)>,
+    pub slos: SloSpec,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplatePlan {
+    pub name: String,
+    pub image: String,
+    pub runtime_class: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolPlan {
+    pub name: String,
+    pub template: String,
+    pub replicas: u32,
+}
+
+impl BenchPlan {
+    /// The plan of a validated scenario. `seed` overrides the scenario's.
+    pub fn new(scenario: &Scenario, seed: Option<u64>) -> Result<Self, String> {
+        let shape = scenario.shape()?;
+        let seed = seed.unwrap_or(scenario.load.seed);
+        let schedule = schedule(&shape, seed, crate::scenario::MAX_CLAIMS as usize);
+        let parse = |d: &str| duration(d);
+        Ok(Self {
+            name: scenario.name.clone(),
+            templates: scenario
+                .templates
+                .iter()
+                .map(|t| TemplatePlan {
+                    name: t.name.value.clone(),
+                    image: t.image.clone(),
+                    runtime_class: t.runtime_class.clone(),
+                })
+                .collect(),
+            pools: scenario
+                .pools
+                .iter()
+                .map(|p| PoolPlan {
+                    name: p.name.value.clone(),
+                    template: p.template.value.clone(),
+                    replicas: p.replicas.value,
+                })
+                .collect(),
+            claim_pools: scenario
+                .load
+                .claim_pools()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            intended_rate: match shape {
+                Shape::Constant { rate, .. } | Shape::Poisson { rate, .. } => Some(rate),
+                _ => None,
+            },
+            schedule,
+            seed,
+            hold: scenario.load.hold.as_ref().map(|h| parse(&h.value)).transpose()?,
+            drain: parse(&scenario.load.drain.value)?,
+            client_limit: scenario.load.client_qps.as_ref().map(|qps| {
+                (
+                    qps.value,
+                    scenario.load.client_burst.as_ref().map_or(1, |b| b.value),
+                )
+            }),
+            slos: slos(scenario)?,
+        })
+    }
+
+    /// The name of claim `index`: short, sortable, a valid Sandbox name after a cold start.
+    pub fn claim_name(index: usize) -> String {
+        format!("claim-{index:06}")
+    }
+
+    pub fn pool_of(&self, index: usize) -> &str {
+        &self.claim_pools[index % self.claim_pools.len()]
+    }
+
+    /// Sandboxes the pools hold when full.
+    pub fn warm_sandboxes(&self) -> u32 {
+        self.pools.iter().map(|p| p.replicas).sum()
+    }
+
+    /// One line per part of the plan, for `--check` and the start of a run.
+    pub fn describe(&self) -> String {
+        let mut lines = vec![format!("scenario {}", self.name)];
+        for t in &self.templates {
+            let runtime = t.runtime_class.as_deref().unwrap_or("default runtime");
+            lines.push(format!("  template {} ({}, {runtime})", t.name, t.image));
+        }
+        for p in &self.pools {
+            lines.push(format!("  pool {} of {} × {}", p.name, p.replicas, p.template));
+        }
+        let load = match &self.schedule {
+            Schedule::Open(offsets) => format!(
+                "{} claims over {:.1}s{}",
+                offsets.len(),
+                offsets.last().map_or(0.0, Duration::as_secs_f64),
+                self.intended_rate.map_or(String::new(), |r| format!(" ({r}/s)"))
+            ),
+            Schedule::Closed { concurrency, count, duration } => format!(
+                "closed loop of {concurrency} in flight, up to {count} claims or {}",
+                humantime::format_duration(*duration)
+            ),
+        };
+        lines.push(format!("  load: {load} on {}", self.claim_pools.join(", ")));
+        if let Some(hold) = self.hold {
+            lines.push(format!("  churn: each claim deleted {} after Ready", humantime::format_duration(hold)));
+        }
+        for slo in &self.slos.latency {
+            lines.push(format!("  SLO {slo}"));
+        }
+        if let Some(budget) = &self.slos.error_budget {
+            lines.push(format!("  SLO {budget}"));
+        }
+        lines.join("\n")
+    }
+}
+
+fn slos(scenario: &Scenario) -> Result<SloSpec, String> {
+    let latency = scenario
+        .slos
+        .iter()
+        .map(|s| {
+            let phase: Phase = s.phase.value.parse().map_err(|e| format!("{e}"))?;
+            Ok(Slo {
+                phase,
+                percentile: s.percentile.value,
+                max_ms: s.max_ms.value,
+                min_samples: (s.min_samples > 0).then_some(s.min_samples),
+                launch: match s.launch_type.as_ref().map(|l| l.value.as_str()) {
+                    Some("warm") => Some(LaunchType::Warm),
+                    Some("cold") => Some(LaunchType::Cold),
+                    _ => None,
+                },
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(SloSpec {
+        latency,
+        error_budget: scenario.error_budget.as_ref().map(|b| ErrorBudget {
+            max_error_ratio: b.value,
+        }),
+    })
+}
+
+/// Labels every object the run creates carries, so cleanup finds exactly them.
+pub fn run_labels(run_id: &str) -> Value {
+    json!({ RUN_LABEL: run_id })
+}
+
+/// A SandboxTemplate whose Pod runs one container (never pulled on kwok nodes).
+pub fn template_object(template: &TemplatePlan, run_id: &str) -> Value {
+    let mut pod = json!({
+        "containers": [{"name": "main", "image": template.image}],
+        "terminationGracePeriodSeconds": 1
+    });
+    if let Some(class) = &template.runtime_class {
+        pod["runtimeClassName"] = json!(class);
+    }
+    json!({
+        "apiVersion": "extensions.agents.x-k8s.io/v1beta1",
+        "kind": "SandboxTemplate",
+        "metadata": {"name": template.name, "labels": run_labels(run_id)},
+        "spec": {"podTemplate": {"spec": pod}}
+    })
+}
+
+pub fn pool_object(pool: &PoolPlan, run_id: &str) -> Value {
+    json!({
+        "apiVersion": "extensions.agents.x-k8s.io/v1beta1",
+        "kind": "SandboxWarmPool",
+        "metadata": {"name": pool.name, "labels": run_labels(run_id)},
+        "spec": {"replicas": pool.replicas, "sandboxTemplateRef": {"name": pool.template}}
+    })
+}
+
+pub fn claim_object(name: &str, pool: &str, run_id: &str) -> Value {
+    json!({
+        "apiVersion": "extensions.agents.x-k8s.io/v1beta1",
+        "kind": "SandboxClaim",
+        "metadata": {"name": name, "labels": run_labels(run_id)},
+        "spec": {"warmPoolRef": {"name": pool}}
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const SCENARIO: &str = "\
+version: sandbox-bench/v1
+name: mixed
+templates:
+  - name: small
+  - name: secure
+    runtimeClass: gvisor
+pools:
+  - name: warm
+    template: small
+    replicas: 20
+  - name: cold
+    template: secure
+    replicas: 0
+load:
+  pools: [warm, cold]
+  hold: 2s
+  drain: 30s
+  clientQps: 100
+  clientBurst: 5
+  shape:
+    constant: {rate: 10, duration: 2s}
+slos:
+  - {phase: claim_ready, percentile: 99, maxMs: 100, launchType: warm}
+  - {phase: acked, percentile: 50, maxMs: 20, minSamples: 10}
+errorBudget: 0.05
+";
+
+    fn plan() -> BenchPlan {
+        let scenario = Scenario::parse(Path::new("x.yaml"), SCENARIO).unwrap();
+        BenchPlan::new(&scenario, None).unwrap()
+    }
+
+    #[test]
+    fn a_scenario_becomes_objects_claims_and_slos() {
+        let plan = plan();
+        assert_eq!(plan.schedule.max_claims(), 20);
+        assert_eq!(plan.intended_rate, Some(10.0));
+        assert_eq!((plan.pool_of(0), plan.pool_of(1), plan.pool_of(2)), ("warm", "cold", "warm"));
+        assert_eq!(plan.warm_sandboxes(), 20);
+        assert_eq!(plan.hold, Some(Duration::from_secs(2)));
+        assert_eq!(plan.drain, Duration::from_secs(30));
+        assert_eq!(plan.client_limit, Some((100.0, 5)));
+        let warm = &plan.slos.latency[0];
+        assert_eq!((warm.phase, warm.launch, warm.min_samples), (Phase::ClaimReady, Some(LaunchType::Warm), None));
+        assert_eq!(plan.slos.latency[1].min_samples, Some(10));
+        assert_eq!(plan.slos.error_budget, Some(ErrorBudget { max_error_ratio: 0.05 }));
+        let described = plan.describe();
+        assert!(described.contains("pool cold of 0 × secure"), "{described}");
+        assert!(described.contains("20 claims over 1.9s (10/s) on warm, cold"), "{described}");
+    }
+
+    #[test]
+    fn objects_carry_the_run_label_and_the_runtime_class() {
+        let plan = plan();
+        let template = template_object(&plan.templates[1], "abcde");
+        assert_eq!(template["metadata"]["labels"][RUN_LABEL], "abcde");
+        assert_eq!(template["spec"]["podTemplate"]["spec"]["runtimeClassName"], "gvisor");
+        assert!(template_object(&plan.templates[0], "abcde")["spec"]["podTemplate"]["spec"]
+            .get("runtimeClassName")
+            .is_none());
+        let pool = pool_object(&plan.pools[0], "abcde");
+        assert_eq!(pool["spec"]["replicas"], 20);
+        let claim = claim_object(&BenchPlan::claim_name(7), "warm", "abcde");
+        assert_eq!(claim["metadata"]["name"], "claim-000007");
+        assert_eq!(claim["spec"]["warmPoolRef"]["name"], "warm");
+        // Every object is a valid typed object of its kind.
+        serde_json::from_value::<sandbox_api::v1beta1::SandboxTemplate>(template).unwrap();
+        serde_json::from_value::<sandbox_api::v1beta1::SandboxWarmPool>(pool).unwrap();
+        serde_json::from_value::<sandbox_api::v1beta1::SandboxClaim>(claim).unwrap();
+    }
+
+    #[test]
+    fn the_seed_can_be_overridden() {
+        let text = SCENARIO.replace("constant: {rate: 10, duration: 2s}", "poisson: {rate: 50, duration: 2s}");
+        let scenario = Scenario::parse(Path::new("x.yaml"), &text).unwrap();
+        let a = BenchPlan::new(&scenario, None).unwrap();
+        let b = BenchPlan::new(&scenario, Some(7)).unwrap();
+        assert_eq!(b.seed, 7);
+        assert_ne!(a.schedule, b.schedule);
+        assert_eq!(a.schedule, BenchPlan::new(&scenario, None).unwrap().schedule);
+    }
+}

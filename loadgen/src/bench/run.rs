@@ -1,0 +1,424 @@
+//! One bench run from start to end: resolve the controller, bring up (or reach) the cluster,
+//! start the controller, fill the pools, scrape, watch, fire, drain, scrape again, analyse,
+//! write the reports, clean up. Ctrl-C while firing stops the load, keeps what was measured
+//! and still cleans up.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::jiff::Timestamp;
+use kube::Api;
+use sandbox_api::v1beta1::{Sandbox, SandboxClaim};
+use sandbox_reports::{Analysis, LaunchType, Record, ReportFiles, Results, RunMeta, evaluate, write_records_file, write_reports};
+use tokio::sync::{mpsc, oneshot};
+
+use super::clock::RunClock;
+use super::fire::{self, Sender};
+use super::ledger::Ledger;
+use super::limiter::Limiter;
+use super::observe::{self, Shared};
+use super::plan::BenchPlan;
+use super::progress::Progress;
+use super::resources::{self, ProcessSample, ProcessUse};
+use super::scrape::{self, Samples};
+use super::{cleanup, environment, setup};
+use crate::binaries::Binaries;
+use crate::cluster::local::{LocalConfig, PodReadyDelay};
+use crate::controller::{ControllerKind, ControllerPlan, RunningController};
+use crate::exit;
+use crate::labels::{RUN_LABEL, run_id};
+use crate::scenario::{Cleanup, Scenario, duration};
+use crate::target::Target;
+
+/// How long cleanup waits for the run's namespace to be gone on a local cluster.
+const LOCAL_CLEANUP_WAIT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub scenario: Scenario,
+    pub plan: BenchPlan,
+    pub controller: ControllerKind,
+    pub controller_bin: Option<PathBuf>,
+    pub upstream_dir: Option<PathBuf>,
+    /// The scenario's controller flags, then the command line's.
+    pub controller_args: Vec<String>,
+    /// An existing cluster instead of a local one.
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub bin_dir: Option<PathBuf>,
+    /// Report directory.
+    pub out: PathBuf,
+}
+
+/// What a finished run measured and wrote.
+#[derive(Debug)]
+pub struct BenchOutcome {
+    pub results: Results,
+    pub files: ReportFiles,
+    pub records: PathBuf,
+    /// Objects of the run still in the cluster after cleanup.
+    pub leaks: Vec<String>,
+    /// Ctrl-C stopped the load early.
+    pub interrupted: bool,
+    /// A local cluster left running for inspection (cleanup `never`/`onSuccess`).
+    pub kept: Option<PathBuf>,
+}
+
+impl BenchOutcome {
+    /// Interrupted, then a leak or SLO breach (1), then success.
+    pub fn exit_code(&self) -> u8 {
+        if self.interrupted {
+            exit::INTERRUPTED
+        } else if !self.results.slo.passed() || !self.leaks.is_empty() {
+            exit::CHECK_FAILED
+        } else {
+            exit::OK
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{0}")]
+    Infrastructure(String),
+    #[error("interrupted before the load started; stopped everything the run had started")]
+    Interrupted,
+}
+
+impl BenchError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            BenchError::Infrastructure(_) => exit::INFRASTRUCTURE,
+            BenchError::Interrupted => exit::INTERRUPTED,
+        }
+    }
+}
+
+fn infra(e: impl std::fmt::Display) -> BenchError {
+    BenchError::Infrastructure(e.to_string())
+}
+
+pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
+    let controller = ControllerPlan::resolve(
+        options.controller,
+        options.controller_bin.clone(),
+        options.upstream_dir.clone(),
+        options.controller_args.clone(),
+    )
+    .map_err(infra)?;
+    std::fs::create_dir_all(&options.out).map_err(|e| infra(format!("cannot create {}: {e}", options.out.display())))?;
+    let nodes = options.scenario.cluster.nodes.value;
+    let target = match &options.kubeconfig {
+        None => {
+            let mut config = LocalConfig::new("bench", options.out.join("cluster"), Binaries::locate(options.bin_dir.clone()));
+            config.nodes = nodes;
+            if let Some(delay) = &options.scenario.cluster.pod_ready_delay {
+                config.pod_ready = PodReadyDelay {
+                    delay: duration(&delay.value).map_err(infra)?,
+                    jitter: Duration::ZERO,
+                };
+            }
+            eprintln!("starting a local cluster with {nodes} kwok node(s) in {}", config.dir.display());
+            tokio::select! {
+                started = Target::start_local(config) => started.map_err(infra)?,
+                _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
+            }
+        }
+        Some(path) => Target::existing(path, options.context.as_deref(), &options.out).await.map_err(infra)?,
+    };
+    let installed = controller.install_crds(&target.client).await.map_err(infra)?;
+    if !installed.is_empty() {
+        eprintln!("installed CRDs: {}", installed.join(", "));
+    }
+    let metrics_addr = controller.program().is_some().then(free_loopback_address).transpose().map_err(infra)?;
+    let log = options.out.join(format!("controller-{}.log", controller.kind.name()));
+    let mut running = controller.start(&target.kubeconfig, log, metrics_addr).await.map_err(infra)?;
+    if let Some(c) = &running {
+        eprintln!("controller {} running (pid {}), log: {}", controller.kind.name(), c.pid(), c.log().display());
+    }
+
+    let run_id = run_id();
+    let measured = measure(&options, &target, &run_id, running.as_ref().map(RunningController::pid), metrics_addr, u64::from(nodes)).await;
+    if let Some(c) = running.as_mut()
+        && let Err(e) = c.ensure_running()
+    {
+        eprintln!("warning: the controller under test exited during the run: {e}");
+    }
+
+    let keep = match (&measured, options.scenario.cleanup) {
+        (_, Cleanup::Never) => true,
+        (Ok(m), Cleanup::OnSuccess) => !m.results.slo.passed(),
+        (Err(_), Cleanup::OnSuccess) => true,
+        _ => false,
+    };
+    let leaks = if keep {
+        eprintln!("keeping the run's objects in namespace {} (cleanup: {:?})", setup::namespace(&run_id), options.scenario.cleanup);
+        Vec::new()
+    } else {
+        eprintln!("cleaning up namespace {}", setup::namespace(&run_id));
+        let wait = target.cleanup_wait.unwrap_or(LOCAL_CLEANUP_WAIT);
+        match cleanup::clean_up(&target.client, &run_id, wait).await {
+            Ok(leaks) => leaks,
+            Err(e) => vec![format!("cleanup failed: {e}")],
+        }
+    };
+    for leak in &leaks {
+        eprintln!("leak: {leak} (labelled {RUN_LABEL}={run_id})");
+    }
+    let kept = if keep && target.local().is_some() {
+        if let Some(c) = running.take() {
+            // The controller goes with the harness; the cluster stays for inspection.
+            c.stop();
+        }
+        Some(target.detach())
+    } else {
+        if let Some(c) = running {
+            c.stop();
+        }
+        if let Err(e) = target.stop() {
+            eprintln!("warning: stopping the local cluster: {e}");
+        }
+        None
+    };
+    let m = measured?;
+    Ok(BenchOutcome {
+        results: m.results,
+        files: m.files,
+        records: m.records,
+        leaks,
+        interrupted: m.interrupted,
+        kept,
+    })
+}
+
+struct Measured {
+    results: Results,
+    files: ReportFiles,
+    records: PathBuf,
+    interrupted: bool,
+}
+
+/// Prepares, fires and analyses; the caller cleans up whatever happens here.
+async fn measure(
+    options: &BenchOptions,
+    target: &Target,
+    run_id: &str,
+    controller_pid: Option<u32>,
+    metrics_addr: Option<SocketAddr>,
+    nodes: u64,
+) -> Result<Measured, BenchError> {
+    let plan = &options.plan;
+    let client = &target.client;
+    let started_at = Timestamp::now();
+    setup::create(client, plan, run_id).await.map_err(infra)?;
+    let mut fill = Progress::new("pool fill", u64::from(plan.warm_sandboxes()));
+    let filled = setup::wait_for_pools(client, plan, run_id, setup::fill_timeout(plan), |ready, wanted| {
+        fill.update(ready, wanted, "sandboxes Ready");
+    });
+    tokio::select! {
+        filled = filled => filled.map_err(infra)?,
+        _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
+    }
+    fill.finish("pools full");
+
+    let processes = processes(target, controller_pid);
+    let before = Scrape::take(client, metrics_addr, &processes).await;
+
+    let ns = setup::namespace(run_id);
+    let claims: Api<SandboxClaim> = Api::namespaced(client.clone(), &ns);
+    let sandboxes: Api<Sandbox> = Api::namespaced(client.clone(), &ns);
+    let mut ledger = Ledger::default();
+    if let crate::schedule::Schedule::Open(offsets) = &plan.schedule {
+        for (i, offset) in offsets.iter().enumerate() {
+            let intended = u64::try_from(offset.as_micros()).unwrap_or(u64::MAX);
+            ledger.add(Record::new(BenchPlan::claim_name(i), plan.pool_of(i), LaunchType::Unknown, intended));
+        }
+    }
+    let (ready_tx, ready_rx) = mpsc::unbounded_channel();
+    // The clock restarts once the watches are synced, just below; until then no claim exists
+    // to be stamped.
+    let provisional = RunClock::starting_at(Instant::now());
+    let shared = Arc::new(Shared::new(provisional, ledger, plan.hold.map(|_| ready_tx)));
+    let (claims_synced, claims_synced_rx) = oneshot::channel();
+    let (sandboxes_synced, sandboxes_synced_rx) = oneshot::channel();
+    let watch_claims = tokio::spawn(observe::watch_claims(claims.clone(), format!("{RUN_LABEL}={run_id}"), shared.clone(), claims_synced));
+    let watch_sandboxes = tokio::spawn(observe::watch_sandboxes(sandboxes, shared.clone(), sandboxes_synced));
+    let _ = tokio::time::timeout(Duration::from_secs(30), async {
+        let _ = claims_synced_rx.await;
+        let _ = sandboxes_synced_rx.await;
+    })
+    .await;
+    let reaper = plan.hold.map(|hold| tokio::spawn(fire::reap(claims.clone(), shared.clone(), hold, ready_rx)));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let sender = Arc::new(Sender {
+        api: claims,
+        shared: shared.clone(),
+        limiter: plan.client_limit.map(|(rate, burst)| Limiter::new(rate, burst)),
+        run_id: run_id.to_string(),
+        stop: stop.clone(),
+        in_flight: AtomicUsize::new(0),
+    });
+    if let Err(e) = sender.warm_up(plan.pool_of(0)).await {
+        return Err(infra(format!("the API server refused a dry-run SandboxClaim: {e}")));
+    }
+    shared.start_clock();
+    let wall = Instant::now();
+    let total = plan.schedule.max_claims() as u64;
+    eprintln!("firing: {}", plan.describe().lines().find(|l| l.trim_start().starts_with("load:")).unwrap_or("").trim());
+    let mut bar = Progress::new("claims", total);
+    let firing = async {
+        match &plan.schedule {
+            crate::schedule::Schedule::Open(offsets) => fire::open_loop(sender.clone(), plan, offsets).await,
+            crate::schedule::Schedule::Closed { concurrency, count, duration } => {
+                fire::closed_loop(sender.clone(), plan, *concurrency, *count, *duration, plan.drain).await
+            }
+        }
+        // Drain: until every sent claim is Ready or failed, or the drain time is up.
+        let deadline = Instant::now() + plan.drain;
+        while Instant::now() < deadline
+            && (sender.in_flight.load(Ordering::SeqCst) > 0 || !shared.ledger().settled())
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let ticker = async {
+        loop {
+            let counts = shared.ledger().counts();
+            bar.update(counts.sent as u64, total, &format!("ready {}, failed {}", counts.ready, counts.failed));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let interrupted = tokio::select! {
+        () = firing => false,
+        () = ticker => false,
+        _ = tokio::signal::ctrl_c() => true,
+    };
+    stop.store(true, Ordering::SeqCst);
+    if interrupted {
+        eprintln!("interrupted: stopped sending; writing what was measured");
+        // Give creates already sent a moment to be answered, so they are not counted lost.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while sender.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let elapsed = wall.elapsed();
+    let counts = shared.ledger().counts();
+    bar.finish(&format!("{} sent, {} Ready, {} failed", counts.sent, counts.ready, counts.failed));
+    watch_claims.abort();
+    watch_sandboxes.abort();
+    if let Some(reaper) = reaper {
+        reaper.abort();
+    }
+    let after = Scrape::take(client, metrics_addr, &processes).await;
+    drop(sender);
+    let ledger = Arc::try_unwrap(shared)
+        .map(Shared::into_ledger)
+        .map_err(|_| infra("the run's ledger is still in use after firing"))?;
+    let records = ledger.finish();
+
+    let records_path = options.out.join("records.jsonl");
+    write_records_file(&records_path, &records).map_err(infra)?;
+    let analysis = Analysis::from_records(&records).map_err(infra)?;
+    let slo = evaluate(&plan.slos, &analysis.latencies, &analysis.errors).map_err(infra)?;
+    let meta = RunMeta {
+        scenario: plan.name.clone(),
+        started_at: started_at.to_string(),
+        duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        intended_rate_per_s: plan.intended_rate,
+        seed: plan.seed,
+        environment: environment::fingerprint(client, target.local().is_some(), options.controller, nodes).await,
+    };
+    let metrics = before.delta(&after, elapsed.as_secs_f64());
+    let results = Results::new(meta, &analysis, slo, metrics).map_err(infra)?;
+    let files = write_reports(&options.out, &results).map_err(infra)?;
+    Ok(Measured {
+        results,
+        files,
+        records: records_path,
+        interrupted,
+    })
+}
+
+/// The processes whose CPU and memory the report shows: the controller, and on a local
+/// cluster the API server and etcd.
+fn processes(target: &Target, controller_pid: Option<u32>) -> Vec<(String, u32)> {
+    let mut out: Vec<(String, u32)> = controller_pid.map(|pid| ("controller".to_string(), pid)).into_iter().collect();
+    if let Some(cluster) = target.local() {
+        for c in &cluster.state().components {
+            if c.name == "kube-apiserver" || c.name == "etcd" {
+                out.push((c.name.clone(), c.pid));
+            }
+        }
+    }
+    out
+}
+
+/// Metrics and process readings at one moment.
+struct Scrape {
+    controller: Option<Samples>,
+    apiserver: Option<Samples>,
+    processes: Vec<(String, ProcessSample)>,
+}
+
+impl Scrape {
+    async fn take(client: &kube::Client, controller: Option<SocketAddr>, processes: &[(String, u32)]) -> Self {
+        let controller = match controller {
+            Some(addr) => match scrape::http_metrics(addr).await {
+                Ok(text) => Some(scrape::parse(&text)),
+                Err(error) => {
+                    tracing::warn!(%error, "could not scrape the controller's metrics");
+                    None
+                }
+            },
+            None => None,
+        };
+        let apiserver = match scrape::apiserver_metrics(client).await {
+            Ok(text) => Some(scrape::parse(&text)),
+            Err(error) => {
+                tracing::warn!(%error, "could not scrape the API server's metrics");
+                None
+            }
+        };
+        let processes = processes.iter().filter_map(|(name, pid)| Some((name.clone(), resources::sample(*pid)?))).collect();
+        Self { controller, apiserver, processes }
+    }
+
+    /// What changed between `self` and `after`, as `results.json` keeps it.
+    fn delta(&self, after: &Scrape, wall_seconds: f64) -> BTreeMap<String, serde_json::Value> {
+        let mut metrics = BTreeMap::new();
+        if let (Some(a), Some(b)) = (&self.controller, &after.controller) {
+            let deltas = scrape::counter_deltas(a, b, |_| true);
+            metrics.insert("controller_metrics".into(), serde_json::json!(deltas));
+        }
+        if let (Some(a), Some(b)) = (&self.apiserver, &after.apiserver) {
+            metrics.insert("apiserver_requests".into(), serde_json::json!(scrape::apiserver_requests(a, b)));
+        }
+        let mut used = BTreeMap::new();
+        for (name, before) in &self.processes {
+            if let Some((_, after)) = after.processes.iter().find(|(n, _)| n == name) {
+                used.insert(name.clone(), ProcessUse::between(before, after, wall_seconds));
+            }
+        }
+        if !used.is_empty() {
+            metrics.insert("processes".into(), serde_json::json!(used));
+        }
+        metrics
+    }
+}
+
+fn free_loopback_address() -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    listener.local_addr()
+}
+
+/// The default report directory: `runs/bench/<scenario>-<UTC time>`.
+pub fn default_out(scenario: &str) -> PathBuf {
+    let now = Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    Path::new("runs/bench").join(format!("{scenario}-{now}"))
+}

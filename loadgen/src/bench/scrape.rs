@@ -1,0 +1,198 @@
+//! `/metrics` before and after the load: the controller's own metrics and the API server's
+//! request counts, kept as deltas so a report says what the run cost, not what the process
+//! did since it started.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// One scrape: series (`name{labels}` as written) → value.
+pub type Samples = BTreeMap<String, f64>;
+
+/// Parses the Prometheus text format; comments, blank lines and unparsable values are
+/// skipped (a scrape is evidence, not input the run depends on).
+pub fn parse(text: &str) -> Samples {
+    let mut samples = Samples::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        // The value follows the series; labels may contain spaces, so split after `}`.
+        let (series, rest) = match line.rfind('}') {
+            Some(end) => (&line[..=end], &line[end + 1..]),
+            None => match line.split_once(' ') {
+                Some((series, rest)) => (series, rest),
+                None => continue,
+            },
+        };
+        let Some(value) = rest.split_whitespace().next().and_then(|v| v.parse().ok()) else {
+            continue;
+        };
+        samples.insert(series.to_string(), value);
+    }
+    samples
+}
+
+/// The metric name of a series.
+pub fn name(series: &str) -> &str {
+    series.split('{').next().unwrap_or(series)
+}
+
+/// The value of label `key` in a series, if present.
+pub fn label<'a>(series: &'a str, key: &str) -> Option<&'a str> {
+    let labels = series.split_once('{')?.1.strip_suffix('}')?;
+    let needle = format!("{key}=\"");
+    let mut rest = labels;
+    loop {
+        let at = rest.find(&needle)?;
+        // Only at the start of a label, not inside another label's name.
+        if at == 0 || rest.as_bytes()[at - 1] == b',' {
+            let value = &rest[at + needle.len()..];
+            return value.find('"').map(|end| &value[..end]);
+        }
+        rest = &rest[at + needle.len()..];
+    }
+}
+
+/// Counter-like series (`_total`, `_count`, `_sum`) of the metrics `keep` accepts that moved
+/// between the two scrapes, with how much. Buckets are left out: the harness measures latency
+/// itself, and bucket deltas would swamp the report.
+pub fn counter_deltas(before: &Samples, after: &Samples, keep: impl Fn(&str) -> bool) -> Samples {
+    after
+        .iter()
+        .filter(|(series, _)| {
+            let n = name(series);
+            (n.ends_with("_total") || n.ends_with("_count") || n.ends_with("_sum")) && keep(n)
+        })
+        .filter_map(|(series, value)| {
+            let delta = value - before.get(series).copied().unwrap_or(0.0);
+            (delta != 0.0).then(|| (series.clone(), delta))
+        })
+        .collect()
+}
+
+/// API server requests during the run by `VERB resource`, from `apiserver_request_total`.
+pub fn apiserver_requests(before: &Samples, after: &Samples) -> BTreeMap<String, f64> {
+    let mut by = BTreeMap::new();
+    for (series, delta) in counter_deltas(before, after, |n| n == "apiserver_request_total") {
+        let verb = label(&series, "verb").unwrap_or("?");
+        let resource = label(&series, "resource").unwrap_or("?");
+        *by.entry(format!("{verb} {resource}")).or_insert(0.0) += delta;
+    }
+    by
+}
+
+/// `GET /metrics` over plain HTTP from a loopback address (the controller's endpoint).
+pub async fn http_metrics(addr: SocketAddr) -> std::io::Result<String> {
+    let request = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream
+            .write_all(format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+            .await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        Ok::<_, std::io::Error>(response)
+    };
+    let response = tokio::time::timeout(Duration::from_secs(10), request)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer in 10s"))??;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    if !head.starts_with("HTTP/1.") || !head.split_whitespace().nth(1).is_some_and(|c| c == "200") {
+        let status = head.lines().next().unwrap_or("");
+        return Err(std::io::Error::other(format!("{addr}/metrics answered {status:?}")));
+    }
+    Ok(body.to_string())
+}
+
+/// `GET /metrics` from the API server, with the harness's credentials.
+pub async fn apiserver_metrics(client: &kube::Client) -> Result<String, kube::Error> {
+    let request = http::Request::get("/metrics")
+        .body(Vec::new())
+        .map_err(kube::Error::HttpError)?;
+    client.request_text(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BEFORE: &str = r#"# HELP apiserver_request_total Counter of apiserver requests.
+# TYPE apiserver_request_total counter
+apiserver_request_total{code="201",resource="sandboxclaims",verb="POST"} 10
+apiserver_request_total{code="200",resource="sandboxes",verb="PUT"} 4
+apiserver_request_total{code="409",resource="sandboxes",verb="PUT"} 1
+agent_sandbox_claim_startup_latency_ms_bucket{le="10"} 3
+agent_sandbox_claim_startup_latency_ms_count 3
+process_resident_memory_bytes 1.2e+07
+"#;
+
+    const AFTER: &str = r#"apiserver_request_total{code="201",resource="sandboxclaims",verb="POST"} 60
+apiserver_request_total{code="200",resource="sandboxes",verb="PUT"} 54
+apiserver_request_total{code="409",resource="sandboxes",verb="PUT"} 3
+apiserver_request_total{code="200",resource="pods",verb="LIST",subresource=""} 2
+agent_sandbox_claim_startup_latency_ms_bucket{le="10"} 40
+agent_sandbox_claim_startup_latency_ms_count 53
+process_resident_memory_bytes 2.5e+07
+broken_line{a="b"} not-a-number
+"#;
+
+    #[test]
+    fn series_and_values_are_parsed_and_junk_is_skipped() {
+        let s = parse(AFTER);
+        assert_eq!(s["process_resident_memory_bytes"], 2.5e7);
+        assert_eq!(
+            s[r#"apiserver_request_total{code="409",resource="sandboxes",verb="PUT"}"#],
+            3.0
+        );
+        assert!(!s.keys().any(|k| k.starts_with("broken_line")));
+        assert_eq!(s.len(), 7);
+    }
+
+    #[test]
+    fn labels_are_found_by_exact_name() {
+        let series = r#"x{subresource="status",resource="pods",verb="GET"}"#;
+        assert_eq!(label(series, "resource"), Some("pods"));
+        assert_eq!(label(series, "verb"), Some("GET"));
+        assert_eq!(label(series, "source"), None);
+        assert_eq!(label("x", "verb"), None);
+    }
+
+    #[test]
+    fn deltas_keep_counters_that_moved_and_drop_buckets_and_gauges() {
+        let d = counter_deltas(&parse(BEFORE), &parse(AFTER), |n| n.starts_with("agent_"));
+        assert_eq!(
+            d.into_iter().collect::<Vec<_>>(),
+            [("agent_sandbox_claim_startup_latency_ms_count".to_string(), 50.0)]
+        );
+    }
+
+    #[test]
+    fn api_server_requests_are_summed_by_verb_and_resource() {
+        let by = apiserver_requests(&parse(BEFORE), &parse(AFTER));
+        assert_eq!(by["POST sandboxclaims"], 50.0);
+        assert_eq!(by["PUT sandboxes"], 52.0);
+        assert_eq!(by["LIST pods"], 2.0);
+    }
+
+    #[tokio::test]
+    async fn the_controller_endpoint_is_read_over_http_and_errors_name_the_status() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            for body in ["HTTP/1.0 200 OK\r\n\r\nup 1\n", "HTTP/1.0 404 Not Found\r\n\r\n"] {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 1024];
+                let _ = socket.read(&mut buf).await.unwrap();
+                socket.write_all(body.as_bytes()).await.unwrap();
+            }
+        });
+        assert_eq!(http_metrics(addr).await.unwrap(), "up 1\n");
+        let err = http_metrics(addr).await.unwrap_err().to_string();
+        assert!(err.contains("404 Not Found"), "{err}");
+        server.await.unwrap();
+    }
+}

@@ -1,0 +1,36 @@
+//! The label that ties every object a run creates to that run, and the run's id.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Label on everything a run creates: the run id. Cleanup deletes by it and nothing else.
+pub const RUN_LABEL: &str = "sandbox-bench/run";
+
+/// A short id, unique enough to keep runs on one cluster apart: five base-36 digits from the
+/// clock and the process id.
+pub fn run_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut n = (nanos ^ (u128::from(std::process::id()) << 40)) % 36u128.pow(5);
+    let mut id = String::new();
+    for _ in 0..5 {
+        let digit = u32::try_from(n % 36).unwrap_or(0);
+        id.push(char::from_digit(digit, 36).unwrap_or('0'));
+        n /= 36;
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_short_dns_safe_and_vary() {
+        let a = run_id();
+        assert_eq!(a.len(), 5);
+        assert!(a.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert_ne!(a, run_id());
+    }
+}
