@@ -56,6 +56,31 @@ conformance controller="reference" *args: setup
     if [[ "{{controller}}" == upstream ]]; then ci/setup-upstream >/dev/null; fi
     SANDBOX_BENCH_BIN_DIR="$(ci/setup)" cargo run --quiet --locked --release -p sandbox-bench -- conformance --controller {{controller}} --dir runs/conformance-{{controller}} {{args}}
 
+# The main command: run a benchmark scenario and print the summary and the report's path.
+# Defaults: scenarios/default.yaml, a local cluster, the reference controller. Examples:
+# `just bench`, `just bench scenario=scenarios/burst.yaml controller=upstream`,
+# `just bench kubeconfig=~/.kube/config`, `just bench scenario=scenarios/smoke.yaml --seed 7`.
+# Exit codes: 0 SLOs met, 1 SLO breach or leak, 2 bad scenario or flags, 3 infrastructure.
+bench *args: setup
+    #!/usr/bin/env bash
+    set -euo pipefail
+    scenario=scenarios/default.yaml; flags=()
+    for arg in {{args}}; do
+        case "$arg" in
+            scenario=*) scenario="${arg#scenario=}" ;;
+            controller=*) flags+=(--controller "${arg#controller=}") ;;
+            kubeconfig=*) flags+=(--kubeconfig "${arg#kubeconfig=}") ;;
+            *) flags+=("$arg") ;;
+        esac
+    done
+    cargo build --quiet --locked --release -p sandbox-controller -p sandbox-bench
+    if [[ " ${flags[*]-} " == *" --controller upstream "* ]]; then ci/setup-upstream >/dev/null; fi
+    SANDBOX_BENCH_BIN_DIR="$(ci/setup)" exec target/release/sandbox-bench bench "$scenario" ${flags[@]+"${flags[@]}"}
+
+# Compare runs: `just compare runs/bench/a runs/bench/b`; exit 1 on a regression.
+compare baseline +candidates:
+    cargo run --quiet --locked --release -p sandbox-bench -- compare {{baseline}} {{candidates}}
+
 # Run the criterion benchmarks.
 criterion:
     cargo bench --locked -p sandbox-benches

@@ -61,7 +61,11 @@ pub struct BenchArgs {
     #[arg(long)]
     pub upstream_dir: Option<PathBuf>,
     /// An extra flag for the controller, after the scenario's; repeat for more.
-    #[arg(long = "controller-arg", value_name = "ARG", allow_hyphen_values = true)]
+    #[arg(
+        long = "controller-arg",
+        value_name = "ARG",
+        allow_hyphen_values = true
+    )]
     pub controller_args: Vec<String>,
     /// Report directory (default: runs/bench/<scenario>-<UTC time>).
     #[arg(long)]

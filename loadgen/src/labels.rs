@@ -29,7 +29,10 @@ mod tests {
     fn run_ids_are_short_dns_safe_and_vary() {
         let a = run_id();
         assert_eq!(a.len(), 5);
-        assert!(a.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        assert!(
+            a.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        );
         std::thread::sleep(std::time::Duration::from_millis(2));
         assert_ne!(a, run_id());
     }

@@ -2,8 +2,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use sandbox_bench::binaries::Binaries;
 use sandbox_bench::bench::{self, BenchOptions, BenchPlan};
+use sandbox_bench::binaries::Binaries;
 use sandbox_bench::cli::{
     BenchArgs, Cli, ClusterCommand, Command, CompareArgs, ConformanceArgs, Target, UpArgs,
 };
@@ -218,7 +218,10 @@ async fn bench(args: BenchArgs) -> u8 {
         );
     }
     if !outcome.leaks.is_empty() {
-        println!("{} object(s) of the run leaked (see above)", outcome.leaks.len());
+        println!(
+            "{} object(s) of the run leaked (see above)",
+            outcome.leaks.len()
+        );
     }
     outcome.exit_code()
 }
@@ -238,11 +241,11 @@ fn bench_options(
     let kubeconfig = match (args.kubeconfig, scenario.cluster.provider) {
         (Some(path), _) => Some(path),
         (None, Provider::Local) => None,
-        (None, Provider::Kubeconfig) => Some(expand_home(
-            scenario.cluster.kubeconfig.as_deref().ok_or(
+        (None, Provider::Kubeconfig) => {
+            Some(expand_home(scenario.cluster.kubeconfig.as_deref().ok_or(
                 "cluster.provider kubeconfig needs cluster.kubeconfig (or --kubeconfig)",
-            )?,
-        )),
+            )?))
+        }
         (None, Provider::Kind) => {
             return Err(
                 "cluster.provider kind: the kind provider is not part of this version;                         create the cluster with kind and pass --kubeconfig"
@@ -263,7 +266,9 @@ fn bench_options(
         return Err("--upstream-dir applies only to the upstream controller".into());
     }
     if controller == ControllerKind::External && kubeconfig.is_none() {
-        return Err("an external controller runs against an existing cluster: pass --kubeconfig".into());
+        return Err(
+            "an external controller runs against an existing cluster: pass --kubeconfig".into(),
+        );
     }
     if kubeconfig.is_some() && args.bin_dir.is_some() {
         return Err("--bin-dir is for the local cluster; it has no use with a kubeconfig".into());

@@ -24,7 +24,12 @@ pub fn name(case: &str, run_id: &str) -> String {
 /// Creates the namespace of `case` and waits until Pods can be created in it.
 pub async fn create(client: &kube::Client, case: &str, run_id: &str) -> Result<String, String> {
     let namespace = name(case, run_id);
-    create_labelled(client, &namespace, json!({RUN_LABEL: run_id, CASE_LABEL: case})).await?;
+    create_labelled(
+        client,
+        &namespace,
+        json!({RUN_LABEL: run_id, CASE_LABEL: case}),
+    )
+    .await?;
     Ok(namespace)
 }
 

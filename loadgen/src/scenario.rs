@@ -380,7 +380,8 @@ impl Scenario {
             _ => {}
         }
         let named = self.load.pool.iter().map(|p| ("load.pool".to_string(), p));
-        let listed = (self.load.pools.iter().enumerate()).map(|(i, p)| (format!("load.pools[{i}]"), p));
+        let listed =
+            (self.load.pools.iter().enumerate()).map(|(i, p)| (format!("load.pools[{i}]"), p));
         for (field, pool) in named.chain(listed) {
             if !pools.contains(pool.value.as_str()) {
                 report(pool, field, format!("no pool named {:?}", pool.value));
@@ -397,9 +398,17 @@ impl Scenario {
         }
         if let Some(burst) = &self.load.client_burst {
             if self.load.client_qps.is_none() {
-                report(burst, "load.clientBurst".into(), "needs load.clientQps".into());
+                report(
+                    burst,
+                    "load.clientBurst".into(),
+                    "needs load.clientQps".into(),
+                );
             } else if burst.value == 0 || burst.value > 100_000 {
-                report(burst, "load.clientBurst".into(), "must be 1 to 100000".into());
+                report(
+                    burst,
+                    "load.clientBurst".into(),
+                    "must be 1 to 100000".into(),
+                );
             }
         }
         if let Err(e) = self.shape() {

@@ -5,27 +5,13 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{BIN, run, text};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sandbox_bench::binaries::{Binaries, Binary};
-
-const BIN: &str = env!("CARGO_BIN_EXE_sandbox-bench");
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Pids of processes whose command line mentions `dir` (every component's does).
 fn processes_using(dir: &Path) -> Vec<u32> {

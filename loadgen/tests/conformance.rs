@@ -2,41 +2,12 @@
 //! reference controller (every case must pass, and the JUnit file must list every case), plus
 //! the flag checks and exit codes that need no cluster.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::{reference_controller, run, text};
 
 use sandbox_bench::conformance::cases;
 use sandbox_bench::exit;
-
-const BIN: &str = env!("CARGO_BIN_EXE_sandbox-bench");
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// The reference controller built into the same target directory as this test
-/// (`target/<profile>/`, the parent of this test binary's `deps/`).
-fn reference_controller() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let path = dir.join("sandbox-controller");
-    assert!(
-        path.is_file(),
-        "{} is missing: build it first with `cargo build -p sandbox-controller` (same profile \
-         and target directory as the tests); `just test` builds it",
-        path.display()
-    );
-    path
-}
 
 #[test]
 fn the_reference_controller_passes_every_case() {

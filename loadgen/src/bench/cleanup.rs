@@ -14,7 +14,11 @@ use crate::namespaces;
 
 /// Deletes the run's namespace and waits up to `wait` for it to be gone; then lists anything
 /// labelled with the run anywhere in the cluster. Returns the leaks as `Kind namespace/name`.
-pub async fn clean_up(client: &kube::Client, run_id: &str, wait: Duration) -> Result<Vec<String>, kube::Error> {
+pub async fn clean_up(
+    client: &kube::Client,
+    run_id: &str,
+    wait: Duration,
+) -> Result<Vec<String>, kube::Error> {
     let ns = namespace(run_id);
     namespaces::delete(client, &ns).await?;
     let namespaces_api = Api::<Namespace>::all(client.clone());
@@ -25,7 +29,10 @@ pub async fn clean_up(client: &kube::Client, run_id: &str, wait: Duration) -> Re
     let selector = ListParams::default().labels(&format!("{RUN_LABEL}={run_id}"));
     let mut leaks = Vec::new();
     for namespace in namespaces_api.list(&selector).await?.items {
-        leaks.push(format!("Namespace {}", namespace.metadata.name.unwrap_or_default()));
+        leaks.push(format!(
+            "Namespace {}",
+            namespace.metadata.name.unwrap_or_default()
+        ));
     }
     leaks.extend(labelled::<SandboxClaim>(client, &selector, "SandboxClaim").await?);
     leaks.extend(labelled::<SandboxWarmPool>(client, &selector, "SandboxWarmPool").await?);
@@ -34,9 +41,16 @@ pub async fn clean_up(client: &kube::Client, run_id: &str, wait: Duration) -> Re
     Ok(leaks)
 }
 
-async fn labelled<K>(client: &kube::Client, selector: &ListParams, kind: &str) -> Result<Vec<String>, kube::Error>
+async fn labelled<K>(
+    client: &kube::Client,
+    selector: &ListParams,
+    kind: &str,
+) -> Result<Vec<String>, kube::Error>
 where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
     K::DynamicType: Default,
 {
     Ok(Api::<K>::all(client.clone())

@@ -7,7 +7,12 @@ use crate::controller::ControllerKind;
 
 /// What ran: the API server's version as it reports itself, etcd and kwok when the run
 /// started them, the controller under test and this machine.
-pub async fn fingerprint(client: &kube::Client, local: bool, controller: ControllerKind, nodes: u64) -> Environment {
+pub async fn fingerprint(
+    client: &kube::Client,
+    local: bool,
+    controller: ControllerKind,
+    nodes: u64,
+) -> Environment {
     let kubernetes = client.apiserver_version().await.ok().map(|v| v.git_version);
     let controller = match controller {
         ControllerKind::Reference => format!("reference {}", env!("CARGO_PKG_VERSION")),
@@ -34,10 +39,17 @@ pub fn machine() -> Machine {
         .and_then(mem_total_bytes)
         .unwrap_or(0);
     let kernel = nix::sys::utsname::uname()
-        .map(|u| format!("{} {}", u.sysname().to_string_lossy(), u.release().to_string_lossy()))
+        .map(|u| {
+            format!(
+                "{} {}",
+                u.sysname().to_string_lossy(),
+                u.release().to_string_lossy()
+            )
+        })
         .unwrap_or_default();
     Machine {
-        cores: std::thread::available_parallelism().map_or(0, |n| u32::try_from(n.get()).unwrap_or(0)),
+        cores: std::thread::available_parallelism()
+            .map_or(0, |n| u32::try_from(n.get()).unwrap_or(0)),
         memory_bytes,
         kernel,
     }
@@ -54,9 +66,15 @@ mod tests {
 
     #[test]
     fn memory_is_read_from_meminfo() {
-        assert_eq!(mem_total_bytes("MemTotal:       2048 kB\nMemFree: 1 kB\n"), Some(2048 * 1024));
+        assert_eq!(
+            mem_total_bytes("MemTotal:       2048 kB\nMemFree: 1 kB\n"),
+            Some(2048 * 1024)
+        );
         assert_eq!(mem_total_bytes("nothing"), None);
         let m = machine();
-        assert!(m.cores >= 1 && m.memory_bytes > 0 && m.kernel.starts_with("Linux"), "{m:?}");
+        assert!(
+            m.cores >= 1 && m.memory_bytes > 0 && m.kernel.starts_with("Linux"),
+            "{m:?}"
+        );
     }
 }

@@ -45,19 +45,24 @@ impl Sender {
     }
 
     async fn create(&self, index: usize, name: &str, pool: &str) -> bool {
-        let claim: SandboxClaim = match serde_json::from_value(claim_object(name, pool, &self.run_id)) {
-            Ok(claim) => claim,
-            Err(_) => {
-                self.shared.ledger().failed(index, "invalid_claim");
-                return false;
-            }
-        };
+        let claim: SandboxClaim =
+            match serde_json::from_value(claim_object(name, pool, &self.run_id)) {
+                Ok(claim) => claim,
+                Err(_) => {
+                    self.shared.ledger().failed(index, "invalid_claim");
+                    return false;
+                }
+            };
         if let Some(limiter) = &self.limiter {
             limiter.acquire().await;
         }
         let clock = self.shared.clock();
         self.shared.ledger().sent(index, clock.now_us());
-        let result = tokio::time::timeout(CREATE_TIMEOUT, self.api.create(&PostParams::default(), &claim)).await;
+        let result = tokio::time::timeout(
+            CREATE_TIMEOUT,
+            self.api.create(&PostParams::default(), &claim),
+        )
+        .await;
         let now = clock.now_us();
         let ok = match result {
             Ok(Ok(_)) => {
@@ -66,7 +71,9 @@ impl Sender {
             }
             Ok(Err(error)) => {
                 tracing::debug!(%error, claim = name, "create failed");
-                self.shared.ledger().failed(index, create_error_kind(&error));
+                self.shared
+                    .ledger()
+                    .failed(index, create_error_kind(&error));
                 false
             }
             Err(_) => {
@@ -80,9 +87,13 @@ impl Sender {
     /// A dry-run create: opens the connection creates will use and warms the API server's
     /// admission path, before anything is measured.
     pub async fn warm_up(&self, pool: &str) -> Result<(), kube::Error> {
-        let claim: SandboxClaim = serde_json::from_value(claim_object("warm-up", pool, &self.run_id))
-            .map_err(kube::Error::SerdeError)?;
-        let params = PostParams { dry_run: true, ..PostParams::default() };
+        let claim: SandboxClaim =
+            serde_json::from_value(claim_object("warm-up", pool, &self.run_id))
+                .map_err(kube::Error::SerdeError)?;
+        let params = PostParams {
+            dry_run: true,
+            ..PostParams::default()
+        };
         self.api.create(&params, &claim).await.map(|_| ())
     }
 }
@@ -122,7 +133,14 @@ pub async fn open_loop(sender: Arc<Sender>, plan: &BenchPlan, offsets: &[Duratio
     let claims: Vec<(usize, Instant, String, String)> = offsets
         .iter()
         .enumerate()
-        .map(|(i, offset)| (i, clock.at(*offset), BenchPlan::claim_name(i), plan.pool_of(i).to_string()))
+        .map(|(i, offset)| {
+            (
+                i,
+                clock.at(*offset),
+                BenchPlan::claim_name(i),
+                plan.pool_of(i).to_string(),
+            )
+        })
         .collect();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
@@ -175,7 +193,12 @@ pub async fn closed_loop(
                 let pool = &pools[i % pools.len()];
                 let index = {
                     let intended = sender.shared.clock().now_us();
-                    sender.shared.ledger().add(Record::new(&name, pool.as_str(), LaunchType::Unknown, intended))
+                    sender.shared.ledger().add(Record::new(
+                        &name,
+                        pool.as_str(),
+                        LaunchType::Unknown,
+                        intended,
+                    ))
                 };
                 let ready = sender.shared.wait_ready(index);
                 sender.in_flight.fetch_add(1, Ordering::SeqCst);
@@ -190,7 +213,12 @@ pub async fn closed_loop(
 
 /// Deletes each claim `hold` after it turned Ready, until the channel closes or the task is
 /// aborted; the deletions' own tasks end with it.
-pub async fn reap(api: Api<SandboxClaim>, shared: Arc<Shared>, hold: Duration, mut ready: mpsc::UnboundedReceiver<(usize, Instant)>) {
+pub async fn reap(
+    api: Api<SandboxClaim>,
+    shared: Arc<Shared>,
+    hold: Duration,
+    mut ready: mpsc::UnboundedReceiver<(usize, Instant)>,
+) {
     let mut deletions = JoinSet::new();
     while let Some((index, at)) = ready.recv().await {
         let name = shared.ledger().record(index).claim.clone();
@@ -221,8 +249,14 @@ mod tests {
 
     #[test]
     fn create_errors_become_stable_kinds() {
-        assert_eq!(create_error_kind(&api_error("AlreadyExists", 409)), "create_already_exists");
-        assert_eq!(create_error_kind(&api_error("TooManyRequests", 429)), "create_too_many_requests");
+        assert_eq!(
+            create_error_kind(&api_error("AlreadyExists", 409)),
+            "create_already_exists"
+        );
+        assert_eq!(
+            create_error_kind(&api_error("TooManyRequests", 429)),
+            "create_too_many_requests"
+        );
         assert_eq!(create_error_kind(&api_error("", 500)), "create_http_500");
         assert_eq!(snake_case("NotFound"), "not_found");
     }

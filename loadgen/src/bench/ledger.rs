@@ -113,9 +113,7 @@ impl Ledger {
             .as_ref()
             .is_some_and(|s| is_true(&s.conditions, READY));
         self.ready_sandboxes.insert(name.to_string(), ready);
-        if ready
-            && let Some(&index) = self.claim_of_sandbox.get(name)
-        {
+        if ready && let Some(&index) = self.claim_of_sandbox.get(name) {
             self.records[index].sandbox_ready_us.get_or_insert(now_us);
         }
     }
@@ -184,7 +182,10 @@ pub struct Counts {
     pub failed: usize,
 }
 
-fn is_true(conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition], kind: &str) -> bool {
+fn is_true(
+    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    kind: &str,
+) -> bool {
     conditions
         .iter()
         .any(|c| c.type_ == kind && c.status == "True")
@@ -243,13 +244,28 @@ mod tests {
     fn a_warm_adoption_stamps_bound_and_sandbox_ready_together() {
         let mut ledger = ledger_with(&["c-1"]);
         ledger.on_sandbox(&sandbox("pool-abcde", true), 50);
-        assert_eq!(ledger.on_claim(&claim("c-1", "", false), 60), Transition::Nothing);
-        assert_eq!(ledger.on_claim(&claim("c-1", "pool-abcde", false), 70), Transition::Nothing);
+        assert_eq!(
+            ledger.on_claim(&claim("c-1", "", false), 60),
+            Transition::Nothing
+        );
+        assert_eq!(
+            ledger.on_claim(&claim("c-1", "pool-abcde", false), 70),
+            Transition::Nothing
+        );
         let r = ledger.record(0);
-        assert_eq!((r.bound_us, r.sandbox_ready_us, r.launch), (Some(70), Some(70), LaunchType::Warm));
-        assert_eq!(ledger.on_claim(&claim("c-1", "pool-abcde", true), 90), Transition::ClaimReady(0));
+        assert_eq!(
+            (r.bound_us, r.sandbox_ready_us, r.launch),
+            (Some(70), Some(70), LaunchType::Warm)
+        );
+        assert_eq!(
+            ledger.on_claim(&claim("c-1", "pool-abcde", true), 90),
+            Transition::ClaimReady(0)
+        );
         // Later events change nothing.
-        assert_eq!(ledger.on_claim(&claim("c-1", "pool-abcde", true), 99), Transition::Nothing);
+        assert_eq!(
+            ledger.on_claim(&claim("c-1", "pool-abcde", true), 99),
+            Transition::Nothing
+        );
         assert_eq!(ledger.record(0).claim_ready_us, Some(90));
     }
 
@@ -268,10 +284,19 @@ mod tests {
     #[test]
     fn one_event_with_everything_stamps_every_phase_and_unknown_claims_are_ignored() {
         let mut ledger = ledger_with(&["c-1"]);
-        assert_eq!(ledger.on_claim(&claim("c-1", "c-1", true), 80), Transition::ClaimReady(0));
+        assert_eq!(
+            ledger.on_claim(&claim("c-1", "c-1", true), 80),
+            Transition::ClaimReady(0)
+        );
         let r = ledger.record(0);
-        assert_eq!((r.bound_us, r.sandbox_ready_us, r.claim_ready_us), (Some(80), Some(80), Some(80)));
-        assert_eq!(ledger.on_claim(&claim("other", "x", true), 90), Transition::Nothing);
+        assert_eq!(
+            (r.bound_us, r.sandbox_ready_us, r.claim_ready_us),
+            (Some(80), Some(80), Some(80))
+        );
+        assert_eq!(
+            ledger.on_claim(&claim("other", "x", true), 90),
+            Transition::Nothing
+        );
     }
 
     #[test]
@@ -285,11 +310,28 @@ mod tests {
         ledger.failed(3, "later");
         ledger.add(Record::new("never-sent", "pool", LaunchType::Unknown, 9));
         assert!(!ledger.settled());
-        assert_eq!(ledger.counts(), Counts { sent: 5, ready: 0, failed: 1 });
-        let errors: Vec<_> = ledger.finish().into_iter().map(|r| r.error.unwrap()).collect();
+        assert_eq!(
+            ledger.counts(),
+            Counts {
+                sent: 5,
+                ready: 0,
+                failed: 1
+            }
+        );
+        let errors: Vec<_> = ledger
+            .finish()
+            .into_iter()
+            .map(|r| r.error.unwrap())
+            .collect();
         assert_eq!(
             errors,
-            ["timeout_unacknowledged", "timeout_unbound", "timeout_sandbox_not_ready", "create_conflict", "timeout_unacknowledged"]
+            [
+                "timeout_unacknowledged",
+                "timeout_unbound",
+                "timeout_sandbox_not_ready",
+                "create_conflict",
+                "timeout_unacknowledged"
+            ]
         );
     }
 

@@ -8,7 +8,8 @@
 //!   they stamp; [`clock`]: the run's monotonic clock.
 //! * [`scrape`], [`resources`]: `/metrics` and CPU/RSS before and after.
 //! * [`cleanup`]: deleting the run's objects and reporting leaks; [`environment`]: the
-//!   fingerprint in `results.json`; [`progress`]: bars on stderr.
+//!   fingerprint in `results.json`; [`progress`]: bars on stderr; [`priority`]: the
+//!   harness's own scheduling priority.
 //! * [`run`]: one run from start to end.
 
 pub mod cleanup;
@@ -19,6 +20,7 @@ pub mod ledger;
 pub mod limiter;
 pub mod observe;
 pub mod plan;
+pub mod priority;
 pub mod progress;
 pub mod resources;
 pub mod run;

@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use futures::{StreamExt, TryStreamExt};
 use kube::Api;
-use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim};
 use tokio::sync::{mpsc, oneshot};
 

@@ -84,7 +84,12 @@ impl BenchPlan {
             },
             schedule,
             seed,
-            hold: scenario.load.hold.as_ref().map(|h| parse(&h.value)).transpose()?,
+            hold: scenario
+                .load
+                .hold
+                .as_ref()
+                .map(|h| parse(&h.value))
+                .transpose()?,
             drain: parse(&scenario.load.drain.value)?,
             client_limit: scenario.load.client_qps.as_ref().map(|qps| {
                 (
@@ -118,23 +123,34 @@ impl BenchPlan {
             lines.push(format!("  template {} ({}, {runtime})", t.name, t.image));
         }
         for p in &self.pools {
-            lines.push(format!("  pool {} of {} × {}", p.name, p.replicas, p.template));
+            lines.push(format!(
+                "  pool {} of {} × {}",
+                p.name, p.replicas, p.template
+            ));
         }
         let load = match &self.schedule {
             Schedule::Open(offsets) => format!(
                 "{} claims over {:.1}s{}",
                 offsets.len(),
                 offsets.last().map_or(0.0, Duration::as_secs_f64),
-                self.intended_rate.map_or(String::new(), |r| format!(" ({r}/s)"))
+                self.intended_rate
+                    .map_or(String::new(), |r| format!(" ({r}/s)"))
             ),
-            Schedule::Closed { concurrency, count, duration } => format!(
+            Schedule::Closed {
+                concurrency,
+                count,
+                duration,
+            } => format!(
                 "closed loop of {concurrency} in flight, up to {count} claims or {}",
                 humantime::format_duration(*duration)
             ),
         };
         lines.push(format!("  load: {load} on {}", self.claim_pools.join(", ")));
         if let Some(hold) = self.hold {
-            lines.push(format!("  churn: each claim deleted {} after Ready", humantime::format_duration(hold)));
+            lines.push(format!(
+                "  churn: each claim deleted {} after Ready",
+                humantime::format_duration(hold)
+            ));
         }
         for slo in &self.slos.latency {
             lines.push(format!("  SLO {slo}"));
@@ -256,18 +272,32 @@ errorBudget: 0.05
         let plan = plan();
         assert_eq!(plan.schedule.max_claims(), 20);
         assert_eq!(plan.intended_rate, Some(10.0));
-        assert_eq!((plan.pool_of(0), plan.pool_of(1), plan.pool_of(2)), ("warm", "cold", "warm"));
+        assert_eq!(
+            (plan.pool_of(0), plan.pool_of(1), plan.pool_of(2)),
+            ("warm", "cold", "warm")
+        );
         assert_eq!(plan.warm_sandboxes(), 20);
         assert_eq!(plan.hold, Some(Duration::from_secs(2)));
         assert_eq!(plan.drain, Duration::from_secs(30));
         assert_eq!(plan.client_limit, Some((100.0, 5)));
         let warm = &plan.slos.latency[0];
-        assert_eq!((warm.phase, warm.launch, warm.min_samples), (Phase::ClaimReady, Some(LaunchType::Warm), None));
+        assert_eq!(
+            (warm.phase, warm.launch, warm.min_samples),
+            (Phase::ClaimReady, Some(LaunchType::Warm), None)
+        );
         assert_eq!(plan.slos.latency[1].min_samples, Some(10));
-        assert_eq!(plan.slos.error_budget, Some(ErrorBudget { max_error_ratio: 0.05 }));
+        assert_eq!(
+            plan.slos.error_budget,
+            Some(ErrorBudget {
+                max_error_ratio: 0.05
+            })
+        );
         let described = plan.describe();
         assert!(described.contains("pool cold of 0 × secure"), "{described}");
-        assert!(described.contains("20 claims over 1.9s (10/s) on warm, cold"), "{described}");
+        assert!(
+            described.contains("20 claims over 1.9s (10/s) on warm, cold"),
+            "{described}"
+        );
     }
 
     #[test]
@@ -275,10 +305,15 @@ errorBudget: 0.05
         let plan = plan();
         let template = template_object(&plan.templates[1], "abcde");
         assert_eq!(template["metadata"]["labels"][RUN_LABEL], "abcde");
-        assert_eq!(template["spec"]["podTemplate"]["spec"]["runtimeClassName"], "gvisor");
-        assert!(template_object(&plan.templates[0], "abcde")["spec"]["podTemplate"]["spec"]
-            .get("runtimeClassName")
-            .is_none());
+        assert_eq!(
+            template["spec"]["podTemplate"]["spec"]["runtimeClassName"],
+            "gvisor"
+        );
+        assert!(
+            template_object(&plan.templates[0], "abcde")["spec"]["podTemplate"]["spec"]
+                .get("runtimeClassName")
+                .is_none()
+        );
         let pool = pool_object(&plan.pools[0], "abcde");
         assert_eq!(pool["spec"]["replicas"], 20);
         let claim = claim_object(&BenchPlan::claim_name(7), "warm", "abcde");
@@ -292,12 +327,18 @@ errorBudget: 0.05
 
     #[test]
     fn the_seed_can_be_overridden() {
-        let text = SCENARIO.replace("constant: {rate: 10, duration: 2s}", "poisson: {rate: 50, duration: 2s}");
+        let text = SCENARIO.replace(
+            "constant: {rate: 10, duration: 2s}",
+            "poisson: {rate: 50, duration: 2s}",
+        );
         let scenario = Scenario::parse(Path::new("x.yaml"), &text).unwrap();
         let a = BenchPlan::new(&scenario, None).unwrap();
         let b = BenchPlan::new(&scenario, Some(7)).unwrap();
         assert_eq!(b.seed, 7);
         assert_ne!(a.schedule, b.schedule);
-        assert_eq!(a.schedule, BenchPlan::new(&scenario, None).unwrap().schedule);
+        assert_eq!(
+            a.schedule,
+            BenchPlan::new(&scenario, None).unwrap().schedule
+        );
     }
 }

@@ -19,14 +19,20 @@ impl Progress {
     pub fn new(what: &'static str, total: u64) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total);
-            let style = ProgressStyle::with_template("{prefix:>10} [{bar:32}] {pos}/{len} {msg} ({elapsed})")
-                .map(|s| s.progress_chars("=> "))
-                .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let style = ProgressStyle::with_template(
+                "{prefix:>10} [{bar:32}] {pos}/{len} {msg} ({elapsed})",
+            )
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
             bar.set_prefix(what);
             bar
         });
-        Self { bar, what, last_line: None }
+        Self {
+            bar,
+            what,
+            last_line: None,
+        }
     }
 
     /// Sets the position and a short message (`ready 90, failed 0`).

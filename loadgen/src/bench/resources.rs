@@ -87,15 +87,29 @@ mod tests {
 
     #[test]
     fn use_is_the_difference_over_the_wall_time() {
-        let before = ProcessSample { cpu_seconds: 1.0, rss_bytes: 1, peak_rss_bytes: 1 };
-        let after = ProcessSample { cpu_seconds: 4.0, rss_bytes: 5, peak_rss_bytes: 9 };
+        let before = ProcessSample {
+            cpu_seconds: 1.0,
+            rss_bytes: 1,
+            peak_rss_bytes: 1,
+        };
+        let after = ProcessSample {
+            cpu_seconds: 4.0,
+            rss_bytes: 5,
+            peak_rss_bytes: 9,
+        };
         let used = ProcessUse::between(&before, &after, 2.0);
-        assert_eq!((used.cpu_seconds, used.cpu_cores, used.peak_rss_bytes), (3.0, 1.5, 9));
+        assert_eq!(
+            (used.cpu_seconds, used.cpu_cores, used.peak_rss_bytes),
+            (3.0, 1.5, 9)
+        );
     }
 
     #[test]
     fn this_process_can_be_sampled() {
         let me = sample(std::process::id()).unwrap();
-        assert!(me.rss_bytes > 0 && me.peak_rss_bytes >= me.rss_bytes, "{me:?}");
+        assert!(
+            me.rss_bytes > 0 && me.peak_rss_bytes >= me.rss_bytes,
+            "{me:?}"
+        );
     }
 }

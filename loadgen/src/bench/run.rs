@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim};
-use sandbox_reports::{Analysis, LaunchType, Record, ReportFiles, Results, RunMeta, evaluate, write_records_file, write_reports};
+use sandbox_reports::{
+    Analysis, LaunchType, Record, ReportFiles, Results, RunMeta, evaluate, write_records_file,
+    write_reports,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use super::clock::RunClock;
@@ -110,11 +113,16 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
         options.controller_args.clone(),
     )
     .map_err(infra)?;
-    std::fs::create_dir_all(&options.out).map_err(|e| infra(format!("cannot create {}: {e}", options.out.display())))?;
+    std::fs::create_dir_all(&options.out)
+        .map_err(|e| infra(format!("cannot create {}: {e}", options.out.display())))?;
     let nodes = options.scenario.cluster.nodes.value;
     let target = match &options.kubeconfig {
         None => {
-            let mut config = LocalConfig::new("bench", options.out.join("cluster"), Binaries::locate(options.bin_dir.clone()));
+            let mut config = LocalConfig::new(
+                "bench",
+                options.out.join("cluster"),
+                Binaries::locate(options.bin_dir.clone()),
+            );
             config.nodes = nodes;
             if let Some(delay) = &options.scenario.cluster.pod_ready_delay {
                 config.pod_ready = PodReadyDelay {
@@ -122,27 +130,65 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
                     jitter: Duration::ZERO,
                 };
             }
-            eprintln!("starting a local cluster with {nodes} kwok node(s) in {}", config.dir.display());
+            eprintln!(
+                "starting a local cluster with {nodes} kwok node(s) in {}",
+                config.dir.display()
+            );
             tokio::select! {
                 started = Target::start_local(config) => started.map_err(infra)?,
                 _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
             }
         }
-        Some(path) => Target::existing(path, options.context.as_deref(), &options.out).await.map_err(infra)?,
+        Some(path) => Target::existing(path, options.context.as_deref(), &options.out)
+            .await
+            .map_err(infra)?,
     };
-    let installed = controller.install_crds(&target.client).await.map_err(infra)?;
+    let installed = controller
+        .install_crds(&target.client)
+        .await
+        .map_err(infra)?;
     if !installed.is_empty() {
         eprintln!("installed CRDs: {}", installed.join(", "));
     }
-    let metrics_addr = controller.program().is_some().then(free_loopback_address).transpose().map_err(infra)?;
-    let log = options.out.join(format!("controller-{}.log", controller.kind.name()));
-    let mut running = controller.start(&target.kubeconfig, log, metrics_addr).await.map_err(infra)?;
+    let metrics_addr = controller
+        .program()
+        .is_some()
+        .then(free_loopback_address)
+        .transpose()
+        .map_err(infra)?;
+    let log = options
+        .out
+        .join(format!("controller-{}.log", controller.kind.name()));
+    let mut running = controller
+        .start(&target.kubeconfig, log, metrics_addr)
+        .await
+        .map_err(infra)?;
     if let Some(c) = &running {
-        eprintln!("controller {} running (pid {}), log: {}", controller.kind.name(), c.pid(), c.log().display());
+        eprintln!(
+            "controller {} running (pid {}), log: {}",
+            controller.kind.name(),
+            c.pid(),
+            c.log().display()
+        );
     }
 
+    // Everything that must not inherit the harness's priority has started.
+    match super::priority::raise() {
+        Ok(_) => {}
+        Err(e) => eprintln!(
+            "note: the harness runs at normal priority ({e}); its lag may grow when the CPU is saturated"
+        ),
+    }
     let run_id = run_id();
-    let measured = measure(&options, &target, &run_id, running.as_ref().map(RunningController::pid), metrics_addr, u64::from(nodes)).await;
+    let measured = measure(
+        &options,
+        &target,
+        &run_id,
+        running.as_ref().map(RunningController::pid),
+        metrics_addr,
+        u64::from(nodes),
+    )
+    .await;
     if let Some(c) = running.as_mut()
         && let Err(e) = c.ensure_running()
     {
@@ -156,7 +202,11 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
         _ => false,
     };
     let leaks = if keep {
-        eprintln!("keeping the run's objects in namespace {} (cleanup: {:?})", setup::namespace(&run_id), options.scenario.cleanup);
+        eprintln!(
+            "keeping the run's objects in namespace {} (cleanup: {:?})",
+            setup::namespace(&run_id),
+            options.scenario.cleanup
+        );
         Vec::new()
     } else {
         eprintln!("cleaning up namespace {}", setup::namespace(&run_id));
@@ -216,9 +266,15 @@ async fn measure(
     let started_at = Timestamp::now();
     setup::create(client, plan, run_id).await.map_err(infra)?;
     let mut fill = Progress::new("pool fill", u64::from(plan.warm_sandboxes()));
-    let filled = setup::wait_for_pools(client, plan, run_id, setup::fill_timeout(plan), |ready, wanted| {
-        fill.update(ready, wanted, "sandboxes Ready");
-    });
+    let filled = setup::wait_for_pools(
+        client,
+        plan,
+        run_id,
+        setup::fill_timeout(plan),
+        |ready, wanted| {
+            fill.update(ready, wanted, "sandboxes Ready");
+        },
+    );
     tokio::select! {
         filled = filled => filled.map_err(infra)?,
         _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
@@ -235,47 +291,92 @@ async fn measure(
     if let crate::schedule::Schedule::Open(offsets) = &plan.schedule {
         for (i, offset) in offsets.iter().enumerate() {
             let intended = u64::try_from(offset.as_micros()).unwrap_or(u64::MAX);
-            ledger.add(Record::new(BenchPlan::claim_name(i), plan.pool_of(i), LaunchType::Unknown, intended));
+            ledger.add(Record::new(
+                BenchPlan::claim_name(i),
+                plan.pool_of(i),
+                LaunchType::Unknown,
+                intended,
+            ));
         }
     }
     let (ready_tx, ready_rx) = mpsc::unbounded_channel();
     // The clock restarts once the watches are synced, just below; until then no claim exists
     // to be stamped.
     let provisional = RunClock::starting_at(Instant::now());
-    let shared = Arc::new(Shared::new(provisional, ledger, plan.hold.map(|_| ready_tx)));
+    let shared = Arc::new(Shared::new(
+        provisional,
+        ledger,
+        plan.hold.map(|_| ready_tx),
+    ));
     let (claims_synced, claims_synced_rx) = oneshot::channel();
     let (sandboxes_synced, sandboxes_synced_rx) = oneshot::channel();
-    let watch_claims = tokio::spawn(observe::watch_claims(claims.clone(), format!("{RUN_LABEL}={run_id}"), shared.clone(), claims_synced));
-    let watch_sandboxes = tokio::spawn(observe::watch_sandboxes(sandboxes, shared.clone(), sandboxes_synced));
+    let watch_claims = tokio::spawn(observe::watch_claims(
+        claims.clone(),
+        format!("{RUN_LABEL}={run_id}"),
+        shared.clone(),
+        claims_synced,
+    ));
+    let watch_sandboxes = tokio::spawn(observe::watch_sandboxes(
+        sandboxes,
+        shared.clone(),
+        sandboxes_synced,
+    ));
     let _ = tokio::time::timeout(Duration::from_secs(30), async {
         let _ = claims_synced_rx.await;
         let _ = sandboxes_synced_rx.await;
     })
     .await;
-    let reaper = plan.hold.map(|hold| tokio::spawn(fire::reap(claims.clone(), shared.clone(), hold, ready_rx)));
+    let reaper = plan
+        .hold
+        .map(|hold| tokio::spawn(fire::reap(claims.clone(), shared.clone(), hold, ready_rx)));
 
     let stop = Arc::new(AtomicBool::new(false));
     let sender = Arc::new(Sender {
         api: claims,
         shared: shared.clone(),
-        limiter: plan.client_limit.map(|(rate, burst)| Limiter::new(rate, burst)),
+        limiter: plan
+            .client_limit
+            .map(|(rate, burst)| Limiter::new(rate, burst)),
         run_id: run_id.to_string(),
         stop: stop.clone(),
         in_flight: AtomicUsize::new(0),
     });
     if let Err(e) = sender.warm_up(plan.pool_of(0)).await {
-        return Err(infra(format!("the API server refused a dry-run SandboxClaim: {e}")));
+        return Err(infra(format!(
+            "the API server refused a dry-run SandboxClaim: {e}"
+        )));
     }
     shared.start_clock();
     let wall = Instant::now();
     let total = plan.schedule.max_claims() as u64;
-    eprintln!("firing: {}", plan.describe().lines().find(|l| l.trim_start().starts_with("load:")).unwrap_or("").trim());
+    eprintln!(
+        "firing: {}",
+        plan.describe()
+            .lines()
+            .find(|l| l.trim_start().starts_with("load:"))
+            .unwrap_or("")
+            .trim()
+    );
     let mut bar = Progress::new("claims", total);
     let firing = async {
         match &plan.schedule {
-            crate::schedule::Schedule::Open(offsets) => fire::open_loop(sender.clone(), plan, offsets).await,
-            crate::schedule::Schedule::Closed { concurrency, count, duration } => {
-                fire::closed_loop(sender.clone(), plan, *concurrency, *count, *duration, plan.drain).await
+            crate::schedule::Schedule::Open(offsets) => {
+                fire::open_loop(sender.clone(), plan, offsets).await
+            }
+            crate::schedule::Schedule::Closed {
+                concurrency,
+                count,
+                duration,
+            } => {
+                fire::closed_loop(
+                    sender.clone(),
+                    plan,
+                    *concurrency,
+                    *count,
+                    *duration,
+                    plan.drain,
+                )
+                .await
             }
         }
         // Drain: until every sent claim is Ready or failed, or the drain time is up.
@@ -289,7 +390,11 @@ async fn measure(
     let ticker = async {
         loop {
             let counts = shared.ledger().counts();
-            bar.update(counts.sent as u64, total, &format!("ready {}, failed {}", counts.ready, counts.failed));
+            bar.update(
+                counts.sent as u64,
+                total,
+                &format!("ready {}, failed {}", counts.ready, counts.failed),
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     };
@@ -309,7 +414,10 @@ async fn measure(
     }
     let elapsed = wall.elapsed();
     let counts = shared.ledger().counts();
-    bar.finish(&format!("{} sent, {} Ready, {} failed", counts.sent, counts.ready, counts.failed));
+    bar.finish(&format!(
+        "{} sent, {} Ready, {} failed",
+        counts.sent, counts.ready, counts.failed
+    ));
     watch_claims.abort();
     watch_sandboxes.abort();
     if let Some(reaper) = reaper {
@@ -332,7 +440,13 @@ async fn measure(
         duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         intended_rate_per_s: plan.intended_rate,
         seed: plan.seed,
-        environment: environment::fingerprint(client, target.local().is_some(), options.controller, nodes).await,
+        environment: environment::fingerprint(
+            client,
+            target.local().is_some(),
+            options.controller,
+            nodes,
+        )
+        .await,
     };
     let metrics = before.delta(&after, elapsed.as_secs_f64());
     let results = Results::new(meta, &analysis, slo, metrics).map_err(infra)?;
@@ -348,7 +462,10 @@ async fn measure(
 /// The processes whose CPU and memory the report shows: the controller, and on a local
 /// cluster the API server and etcd.
 fn processes(target: &Target, controller_pid: Option<u32>) -> Vec<(String, u32)> {
-    let mut out: Vec<(String, u32)> = controller_pid.map(|pid| ("controller".to_string(), pid)).into_iter().collect();
+    let mut out: Vec<(String, u32)> = controller_pid
+        .map(|pid| ("controller".to_string(), pid))
+        .into_iter()
+        .collect();
     if let Some(cluster) = target.local() {
         for c in &cluster.state().components {
             if c.name == "kube-apiserver" || c.name == "etcd" {
@@ -367,7 +484,11 @@ struct Scrape {
 }
 
 impl Scrape {
-    async fn take(client: &kube::Client, controller: Option<SocketAddr>, processes: &[(String, u32)]) -> Self {
+    async fn take(
+        client: &kube::Client,
+        controller: Option<SocketAddr>,
+        processes: &[(String, u32)],
+    ) -> Self {
         let controller = match controller {
             Some(addr) => match scrape::http_metrics(addr).await {
                 Ok(text) => Some(scrape::parse(&text)),
@@ -385,8 +506,15 @@ impl Scrape {
                 None
             }
         };
-        let processes = processes.iter().filter_map(|(name, pid)| Some((name.clone(), resources::sample(*pid)?))).collect();
-        Self { controller, apiserver, processes }
+        let processes = processes
+            .iter()
+            .filter_map(|(name, pid)| Some((name.clone(), resources::sample(*pid)?)))
+            .collect();
+        Self {
+            controller,
+            apiserver,
+            processes,
+        }
     }
 
     /// What changed between `self` and `after`, as `results.json` keeps it.
@@ -397,12 +525,18 @@ impl Scrape {
             metrics.insert("controller_metrics".into(), serde_json::json!(deltas));
         }
         if let (Some(a), Some(b)) = (&self.apiserver, &after.apiserver) {
-            metrics.insert("apiserver_requests".into(), serde_json::json!(scrape::apiserver_requests(a, b)));
+            metrics.insert(
+                "apiserver_requests".into(),
+                serde_json::json!(scrape::apiserver_requests(a, b)),
+            );
         }
         let mut used = BTreeMap::new();
         for (name, before) in &self.processes {
             if let Some((_, after)) = after.processes.iter().find(|(n, _)| n == name) {
-                used.insert(name.clone(), ProcessUse::between(before, after, wall_seconds));
+                used.insert(
+                    name.clone(),
+                    ProcessUse::between(before, after, wall_seconds),
+                );
             }
         }
         if !used.is_empty() {

@@ -74,13 +74,15 @@ pub fn counter_deltas(before: &Samples, after: &Samples, keep: impl Fn(&str) -> 
         .collect()
 }
 
-/// API server requests during the run by `VERB resource`, from `apiserver_request_total`.
+/// API server requests during the run by `VERB resource code`, from
+/// `apiserver_request_total`; the code shows conflicts (409) and throttling (429).
 pub fn apiserver_requests(before: &Samples, after: &Samples) -> BTreeMap<String, f64> {
     let mut by = BTreeMap::new();
     for (series, delta) in counter_deltas(before, after, |n| n == "apiserver_request_total") {
         let verb = label(&series, "verb").unwrap_or("?");
         let resource = label(&series, "resource").unwrap_or("?");
-        *by.entry(format!("{verb} {resource}")).or_insert(0.0) += delta;
+        let code = label(&series, "code").unwrap_or("?");
+        *by.entry(format!("{verb} {resource} {code}")).or_insert(0.0) += delta;
     }
     by
 }
@@ -103,7 +105,9 @@ pub async fn http_metrics(addr: SocketAddr) -> std::io::Result<String> {
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     if !head.starts_with("HTTP/1.") || !head.split_whitespace().nth(1).is_some_and(|c| c == "200") {
         let status = head.lines().next().unwrap_or("");
-        return Err(std::io::Error::other(format!("{addr}/metrics answered {status:?}")));
+        return Err(std::io::Error::other(format!(
+            "{addr}/metrics answered {status:?}"
+        )));
     }
     Ok(body.to_string())
 }
@@ -166,16 +170,20 @@ broken_line{a="b"} not-a-number
         let d = counter_deltas(&parse(BEFORE), &parse(AFTER), |n| n.starts_with("agent_"));
         assert_eq!(
             d.into_iter().collect::<Vec<_>>(),
-            [("agent_sandbox_claim_startup_latency_ms_count".to_string(), 50.0)]
+            [(
+                "agent_sandbox_claim_startup_latency_ms_count".to_string(),
+                50.0
+            )]
         );
     }
 
     #[test]
     fn api_server_requests_are_summed_by_verb_and_resource() {
         let by = apiserver_requests(&parse(BEFORE), &parse(AFTER));
-        assert_eq!(by["POST sandboxclaims"], 50.0);
-        assert_eq!(by["PUT sandboxes"], 52.0);
-        assert_eq!(by["LIST pods"], 2.0);
+        assert_eq!(by["POST sandboxclaims 201"], 50.0);
+        assert_eq!(by["PUT sandboxes 200"], 50.0);
+        assert_eq!(by["PUT sandboxes 409"], 2.0);
+        assert_eq!(by["LIST pods 200"], 2.0);
     }
 
     #[tokio::test]
@@ -183,7 +191,10 @@ broken_line{a="b"} not-a-number
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
-            for body in ["HTTP/1.0 200 OK\r\n\r\nup 1\n", "HTTP/1.0 404 Not Found\r\n\r\n"] {
+            for body in [
+                "HTTP/1.0 200 OK\r\n\r\nup 1\n",
+                "HTTP/1.0 404 Not Found\r\n\r\n",
+            ] {
                 let (mut socket, _) = listener.accept().await.unwrap();
                 let mut buf = [0u8; 1024];
                 let _ = socket.read(&mut buf).await.unwrap();

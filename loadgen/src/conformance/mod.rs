@@ -22,7 +22,7 @@ pub mod steps;
 pub mod suite;
 pub mod summary;
 
-pub use case::{Case, Outcome};
 pub use crate::controller::ControllerKind;
+pub use case::{Case, Outcome};
 pub use report::{CaseReport, SuiteReport};
 pub use suite::{SuiteError, SuiteOptions};

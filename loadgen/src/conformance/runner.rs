@@ -11,8 +11,8 @@ use tokio::task::JoinSet;
 
 use super::case::{Case, Outcome};
 use super::context::CaseContext;
-use crate::namespaces;
 use super::report::CaseReport;
+use crate::namespaces;
 
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {

@@ -8,16 +8,16 @@ use std::time::{Duration, Instant};
 use k8s_openapi::jiff::Timestamp;
 
 use super::case::{Case, Outcome};
-use crate::controller::{ControllerError, ControllerKind, ControllerPlan};
-use crate::namespaces;
 use super::report::{CaseReport, SuiteReport};
 use super::runner::{self, RunnerConfig};
 use super::summary::seconds;
 use crate::binaries::Binaries;
-use crate::cluster::local::LocalConfig;
-use crate::target::Target;
 use crate::cluster::ClusterError;
+use crate::cluster::local::LocalConfig;
+use crate::controller::{ControllerError, ControllerKind, ControllerPlan};
 use crate::exit;
+use crate::namespaces;
+use crate::target::Target;
 
 /// Longest single wait inside a case: generous for kwok, enough for a real node with the image
 /// cached.
@@ -188,4 +188,3 @@ fn progress_line(report: &CaseReport) -> String {
         Outcome::Skipped(r) => format!("SKIP {} ({time}): {r}", report.name),
     }
 }
-

@@ -51,3 +51,36 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The `sandbox-bench` binary of this build.
+pub const BIN: &str = env!("CARGO_BIN_EXE_sandbox-bench");
+
+/// Runs `sandbox-bench` with `args` and waits for it.
+pub fn run(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(BIN).args(args).output().unwrap()
+}
+
+/// Exit status and both streams, for assertion messages.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The reference controller built into the same target directory as this test
+/// (`target/<profile>/`, the parent of this test binary's `deps/`).
+pub fn reference_controller() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let path = dir.join("sandbox-controller");
+    assert!(
+        path.is_file(),
+        "{} is missing: build it first with `cargo build -p sandbox-controller` (same profile \
+         and target directory as the tests); `just test` builds it",
+        path.display()
+    );
+    path
+}

@@ -104,7 +104,7 @@ pub fn apiserver_args(layout: &Layout, ports: &Ports) -> Vec<String> {
         flag("allow-privileged", true),
         // Loopback endpoints are not valid for the `kubernetes` Service; skip writing them.
         flag("endpoint-reconciler-type", "none"),
-        flag("profiling", false),
+        flag("profiling", true),
     ]
 }
 

@@ -1,0 +1,245 @@
+//! `sandbox-bench bench` and `compare` as a user runs them: the smoke scenario end to end on a
+//! local cluster with the reference controller (every file written, every claim measured, the
+//! run's objects gone), an SLO breach turning into exit code 1, bad scenarios and flags
+//! rejected before any cluster starts, and comparisons gating on regressions.
+
+mod common;
+
+use std::path::Path;
+
+use common::{reference_controller, run, text};
+use sandbox_bench::exit;
+use sandbox_reports::{LaunchType, Phase, Results, read_records_file};
+
+fn code(o: &std::process::Output) -> Option<i32> {
+    o.status.code()
+}
+
+/// The smoke scenario with one more SLO that no run can meet.
+fn smoke_with_impossible_slo(dir: &Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string("../scenarios/smoke.yaml").unwrap();
+    let text = text.replace(
+        "slos:\n",
+        "slos:\n  - {phase: acked, percentile: 50, maxMs: 0.001}\n",
+    );
+    let path = dir.join("smoke-impossible.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn the_smoke_scenario_measures_every_claim_and_an_slo_breach_fails_the_run() {
+    let controller = reference_controller();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let scenario = smoke_with_impossible_slo(dir.path());
+    let o = run(&[
+        "bench",
+        scenario.to_str().unwrap(),
+        "--controller-bin",
+        controller.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let log = text(&o);
+    assert_eq!(code(&o), Some(i32::from(exit::CHECK_FAILED)), "{log}");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("| `claim_ready` |"), "{log}");
+    assert!(stdout.contains("acked p50 ≤ 0.001 ms"), "{log}");
+    assert!(
+        stdout.contains(&format!("report:  {}", out.join("report.html").display())),
+        "{log}"
+    );
+
+    // Every claim of the schedule was sent, turned Ready warm, and was stamped in order.
+    let records = read_records_file(&out.join("records.jsonl")).unwrap();
+    assert_eq!(records.len(), 20, "{log}");
+    for r in &records {
+        assert_eq!(r.error, None, "{r:?}");
+        assert_eq!(r.launch, LaunchType::Warm, "{r:?}");
+        let stamps = [r.sent_us, r.acked_us, r.bound_us, r.claim_ready_us].map(Option::unwrap);
+        assert!(
+            r.intended_us <= stamps[0] + 1_000,
+            "sent before its time: {r:?}"
+        );
+        assert!(
+            stamps[0] <= stamps[1] && stamps[0] <= stamps[2] && stamps[2] <= stamps[3],
+            "{r:?}"
+        );
+    }
+    let results = Results::read(&out.join("results.json")).unwrap();
+    let ready = results.phase(Phase::ClaimReady).unwrap();
+    assert_eq!(ready.overall.count, 20);
+    assert_eq!(results.errors.failed, 0);
+    assert_eq!(results.meta.scenario, "smoke");
+    assert_eq!(results.meta.environment.nodes, 1);
+    assert!(
+        results
+            .meta
+            .environment
+            .controller
+            .as_deref()
+            .unwrap()
+            .starts_with("reference")
+    );
+    // The SLO the scenario ships passes; the impossible one breaches.
+    let verdicts: Vec<(String, bool)> = results
+        .slo
+        .checks
+        .iter()
+        .map(|c| (c.check.to_string(), c.outcome.passed()))
+        .collect();
+    assert!(
+        verdicts.contains(&("acked p50 ≤ 0.001 ms".into(), false)),
+        "{verdicts:?}"
+    );
+    assert!(
+        verdicts.contains(&("claim_ready p99 (warm) ≤ 5000 ms".into(), true)),
+        "{verdicts:?}"
+    );
+    // Scraped evidence: the controller's reconciles and the API server's claim creations.
+    let controller_metrics = results.metrics["controller_metrics"].as_object().unwrap();
+    assert!(
+        controller_metrics
+            .keys()
+            .any(|k| k.starts_with("controller_runtime_reconcile_total")),
+        "{controller_metrics:?}"
+    );
+    assert_eq!(
+        results.metrics["apiserver_requests"]["POST sandboxclaims 201"],
+        20.0
+    );
+    assert!(
+        results.metrics["processes"]["controller"]["cpu_seconds"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    for file in ["report.md", "report.html", "junit.xml"] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("<failure"), "{junit}");
+    assert!(
+        std::fs::read_to_string(out.join("report.html"))
+            .unwrap()
+            .contains("<svg")
+    );
+    // Cleanup found nothing left behind, and the local cluster is gone.
+    assert!(!stdout.contains("leaked"), "{log}");
+    assert!(!out.join("cluster/cluster.json").exists(), "{log}");
+}
+
+#[test]
+fn bad_scenarios_and_flags_exit_2_before_any_cluster_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    let yaml = std::fs::read_to_string("../scenarios/smoke.yaml")
+        .unwrap()
+        .replace("template: python", "template: node");
+    std::fs::write(&bad, yaml).unwrap();
+    let o = run(&["bench", bad.to_str().unwrap()]);
+    assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("pools[0].template"))
+        .unwrap_or_default();
+    assert!(
+        line.starts_with(&format!("error: {}:", bad.display()))
+            && line.contains("no template named \"node\""),
+        "{stderr}"
+    );
+
+    let o = run(&[
+        "bench",
+        "../scenarios/smoke.yaml",
+        "--controller",
+        "external",
+    ]);
+    assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--kubeconfig"));
+    let o = run(&[
+        "bench",
+        "../scenarios/smoke.yaml",
+        "--controller",
+        "upstream",
+        "--controller-bin",
+        "/x",
+    ]);
+    assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
+    let o = run(&["bench", "no/such/scenario.yaml"]);
+    assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
+}
+
+#[test]
+fn every_shipped_scenario_is_valid() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir("../scenarios").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let o = run(&["bench", "--check", path.to_str().unwrap()]);
+            assert_eq!(code(&o), Some(0), "{}: {}", path.display(), text(&o));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "only {checked} scenarios shipped");
+}
+
+#[test]
+fn compare_gates_on_regressions() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = sandbox_reports::sample::sample_results().unwrap();
+    let mut slower = baseline.clone();
+    for summary in &mut slower.phases {
+        summary.overall.p50_ms *= 2.0;
+        summary.overall.p99_ms *= 2.0;
+        for d in summary.by_launch.values_mut() {
+            d.p50_ms *= 2.0;
+            d.p99_ms *= 2.0;
+        }
+    }
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for (path, results) in [(&a, &baseline), (&b, &slower)] {
+        std::fs::create_dir_all(path).unwrap();
+        results.write(&path.join("results.json")).unwrap();
+    }
+    let out = dir.path().join("compare");
+    let o = run(&[
+        "compare",
+        a.to_str().unwrap(),
+        a.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), Some(0), "{}", text(&o));
+    let o = run(&[
+        "compare",
+        a.to_str().unwrap(),
+        b.join("results.json").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        code(&o),
+        Some(i32::from(exit::CHECK_FAILED)),
+        "{}",
+        text(&o)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("regression"));
+    assert!(out.join("compare-1.html").is_file() && out.join("compare-1.md").is_file());
+    let o = run(&[
+        "compare",
+        a.to_str().unwrap(),
+        dir.path().join("missing").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
+    let o = run(&[
+        "compare",
+        a.to_str().unwrap(),
+        a.to_str().unwrap(),
+        "--noise",
+        "-1",
+    ]);
+    assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
+}
