@@ -281,8 +281,6 @@ async fn measure(
     }
     fill.finish("pools full");
 
-    let processes = processes(target, controller_pid);
-    let before = Scrape::take(client, metrics_addr, &processes).await;
 
     let ns = setup::namespace(run_id);
     let claims: Api<SandboxClaim> = Api::namespaced(client.clone(), &ns);
@@ -346,6 +344,9 @@ async fn measure(
             "the API server refused a dry-run SandboxClaim: {e}"
         )));
     }
+    // After the warm-up, so the deltas hold the run's requests only.
+    let processes = processes(target, controller_pid);
+    let before = Scrape::take(client, metrics_addr, &processes).await;
     shared.start_clock();
     let wall = Instant::now();
     let total = plan.schedule.max_claims() as u64;
