@@ -11,6 +11,7 @@ pub mod patch;
 pub mod run;
 pub mod sandbox;
 pub mod template;
+pub mod throttle;
 pub mod warmpool;
 pub mod webhook;
 pub mod write;

@@ -18,6 +18,25 @@ use crate::flags::Flags;
 use crate::metrics::Metrics;
 use crate::{claim, sandbox, template, warmpool};
 
+/// The API client, from `--kubeconfig` or the environment, limited on the client side by
+/// `--kube-api-qps` and `--kube-api-burst` when a QPS is set.
+pub async fn client(flags: &Flags) -> anyhow::Result<kube::Client> {
+    let config = match &flags.kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)?;
+            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
+        }
+        None => kube::Config::infer().await?,
+    };
+    let builder = kube::client::ClientBuilder::try_from(config)?;
+    Ok(
+        match crate::throttle::limiter(flags.kube_api_qps, flags.kube_api_burst) {
+            Some(limit) => builder.with_layer(&limit).build(),
+            None => builder.build(),
+        },
+    )
+}
+
 /// Runs every controller until the future is dropped.
 pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>) {
     let mut sandboxes = SharedCache::<Sandbox>::new(Api::all(client.clone()));
