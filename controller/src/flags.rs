@@ -63,6 +63,9 @@ pub struct Flags {
     /// How long a warm pool member may take to become Ready before it is replaced.
     #[arg(long, default_value = "5m", value_parser = parse_positive_duration)]
     pub sandbox_warm_pool_readiness_grace_period: Duration,
+    /// How often a pool holding unschedulable members past the grace period looks again.
+    #[arg(long, default_value = "1m", value_parser = parse_positive_duration)]
+    pub sandbox_warm_pool_unschedulable_recheck_interval: Duration,
     /// Client-side limit on API requests per second, shared by every request the controller
     /// makes; negative (the default) means no client-side limit, 0 means client-go's 5.
     #[arg(long, default_value_t = -1.0, allow_negative_numbers = true, value_parser = parse_qps)]
@@ -320,6 +323,10 @@ mod tests {
         assert_eq!(f.sandbox_warm_pool_max_batch_size, 300);
         assert_eq!(f.sandbox_warm_pool_replenish_delay, Duration::ZERO);
         assert_eq!(f.sandbox_warm_pool_max_refill_rate, 0.0);
+        assert_eq!(
+            f.sandbox_warm_pool_unschedulable_recheck_interval,
+            Duration::from_secs(60)
+        );
         let f = Flags::try_parse_from([
             "c",
             "--sandbox-warm-pool-max-batch-size=7",
@@ -342,6 +349,7 @@ mod tests {
             &["c", "--sandbox-warm-pool-max-refill-rate=+Inf"],
             &["c", "--sandbox-warm-pool-replenish-delay=soon"],
             &["c", "--sandbox-warm-pool-readiness-grace-period=0s"],
+            &["c", "--sandbox-warm-pool-unschedulable-recheck-interval=0s"],
         ] {
             assert!(Flags::try_parse_from(bad).is_err(), "{bad:?} was accepted");
         }

@@ -4,6 +4,7 @@ pub mod cache;
 pub mod claim;
 pub mod conditions;
 pub mod endpoints;
+pub mod events;
 pub mod flags;
 pub mod leader;
 pub mod metrics;

@@ -150,12 +150,23 @@ fn extensions(
             .for_each(|_| async {});
 
     let (pool_events, adopted_from) = tokio::sync::mpsc::unbounded_channel();
-    let pool_ctx = Arc::new(warmpool::Context::new(
+    let mut pool_ctx = warmpool::Context::new(
         client.clone(),
         sandboxes.store.clone(),
         templates.store.clone(),
         flags.sandbox_warm_pool_readiness_grace_period,
+    );
+    pool_ctx.unschedulable_recheck = flags.sandbox_warm_pool_unschedulable_recheck_interval;
+    pool_ctx.shaping = warmpool::shaping::Settings {
+        max_batch: usize::try_from(flags.sandbox_warm_pool_max_batch_size).unwrap_or(usize::MAX),
+        replenish_delay: flags.sandbox_warm_pool_replenish_delay,
+        max_refill_rate: flags.sandbox_warm_pool_max_refill_rate,
+    };
+    pool_ctx.recorder = Some(crate::events::recorder(
+        client,
+        keys::WARM_POOL_REPORTING_CONTROLLER,
     ));
+    let pool_ctx = Arc::new(pool_ctx);
     let pools_store = pools.store.clone();
     let pool_controller = Controller::for_shared_stream(pools.subscribe(), pools.store.clone())
         .watches_shared_stream(sandboxes.subscribe(), |s: Arc<Sandbox>| {
