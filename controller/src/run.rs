@@ -193,14 +193,17 @@ fn extensions(
         )
         .for_each(|_| async {});
 
-    let claim_ctx = Arc::new(claim::Context::new(
+    let mut claim_ctx = claim::Context::new(
         client.clone(),
         sandboxes.store.clone(),
         pools.store.clone(),
         templates.store.clone(),
         pool_events,
         metrics.clone(),
-    ));
+    );
+    claim_ctx.recorder = (!flags.disable_claim_events)
+        .then(|| crate::events::recorder(client, claim::REPORTING_CONTROLLER));
+    let claim_ctx = Arc::new(claim_ctx);
     let claim_controller = Controller::for_shared_stream(claims.subscribe(), claims.store.clone())
         .owns_shared_stream(sandboxes.subscribe())
         .with_config(config(flags.sandbox_claim_concurrent_workers))

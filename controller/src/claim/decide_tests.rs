@@ -459,6 +459,14 @@ fn expiry_marks_then_applies_the_shutdown_policy() {
     assert!(first.actions.is_empty());
     assert_eq!(ready_of(&first).1, "ClaimExpired");
     assert_eq!(first.requeue_after, Some(Duration::from_millis(1)));
+    assert_eq!(
+        first.notices,
+        [Notice::normal(
+            "ClaimExpired",
+            "Claim Expired",
+            "Claim expired"
+        )]
+    );
 
     let marked = |policy: &str| {
         let mut c = expiring(policy);
@@ -480,6 +488,42 @@ fn expiry_marks_then_applies_the_shutdown_policy() {
     assert_eq!(
         world.decide(&marked("DeleteForeground")).actions,
         [Action::DeleteClaim { foreground: true }]
+    );
+    assert_eq!(
+        world.decide(&marked("Delete")).notices,
+        [Notice::normal(
+            "ClaimExpired",
+            "Deleting",
+            "Deleting Claim (ShutdownPolicy=Delete)"
+        )]
+    );
+    assert_eq!(
+        world.decide(&marked("DeleteForeground")).notices[0].note,
+        "Deleting Claim (ShutdownPolicy=DeleteForeground)"
+    );
+    assert!(
+        world.decide(&marked("Retain")).notices.is_empty(),
+        "Retain keeps the claim: nothing more to say"
+    );
+}
+
+#[test]
+fn binding_events_name_the_sandbox_as_upstream_does() {
+    assert_eq!(
+        adopted_notice("pool-abcde"),
+        Notice::normal(
+            "SandboxAdopted",
+            "Adoption",
+            "Adopted warm pool Sandbox \"pool-abcde\""
+        )
+    );
+    assert_eq!(
+        provisioned_notice("c1"),
+        Notice::normal(
+            "SandboxProvisioned",
+            "Provisioning",
+            "Created Sandbox \"c1\""
+        )
     );
 }
 

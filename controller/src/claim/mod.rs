@@ -15,17 +15,22 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PropagationPolicy};
 use kube::runtime::controller::Action as Requeue;
+use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
 use sandbox_api::keys;
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxTemplate, SandboxWarmPool};
 use tokio::sync::mpsc;
 
+use crate::events::{self, Notice};
 use crate::metrics::{ClaimCreation, ClaimLatency, Metrics};
 use crate::write;
 use decide::{Action, Observed};
+
+/// Reporting controller of this controller's Events, as upstream names its recorder.
+pub const REPORTING_CONTROLLER: &str = "sandboxclaim-controller";
 
 /// How long a reservation keeps other workers off a Sandbox: long enough for the adoption to
 /// reach the cache, short enough that a crashed attempt is soon forgotten.
@@ -42,6 +47,8 @@ pub struct Context {
     /// Wakes a pool whose member was adopted (its ownerRef no longer points at the pool).
     pub pool_events: mpsc::UnboundedSender<ObjectRef<SandboxWarmPool>>,
     pub metrics: Arc<Metrics>,
+    /// `None` with `--disable-claim-events`.
+    pub recorder: Option<Recorder>,
     reservations: Mutex<HashMap<ObjectRef<Sandbox>, Instant>>,
     /// When this process first saw each claim (by UID), for the startup latency metric. Kept in
     /// memory instead of upstream's annotation: one write less per claim.
@@ -67,6 +74,7 @@ impl Context {
                 .to_vec(),
             pool_events,
             metrics,
+            recorder: None,
             reservations: Mutex::default(),
             first_seen: Mutex::default(),
         }
@@ -115,6 +123,10 @@ impl Context {
                     .into(),
             })
             .inc();
+    }
+
+    fn tell(&self, claim: &SandboxClaim, notice: &Notice) {
+        events::publish(self.recorder.as_ref(), notice, claim.object_ref(&()));
     }
 
     fn reservations(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<Sandbox>, Instant>> {
@@ -250,9 +262,12 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
     for action in &plan.actions {
         match action {
             Action::Adopt(adoptions) => {
-                if !adopt(&ctx, &sandboxes, &ns, pool_name, adoptions, &patch_params).await? {
+                let Some(adopted) =
+                    adopt(&ctx, &sandboxes, &ns, pool_name, adoptions, &patch_params).await?
+                else {
                     return Ok(Requeue::requeue(LOST_RACE_RETRY));
-                }
+                };
+                ctx.tell(&claim, &decide::adopted_notice(&adopted));
                 ctx.count_creation(
                     &claim,
                     &template_name,
@@ -263,13 +278,16 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             }
             Action::CreateSandbox(sandbox) => {
                 match sandboxes.create(&write::post(), sandbox).await {
-                    Ok(_) => ctx.count_creation(
-                        &claim,
-                        &template_name,
-                        keys::LAUNCH_TYPE_COLD,
-                        pool_name,
-                        false,
-                    ),
+                    Ok(created) => {
+                        ctx.tell(&claim, &decide::provisioned_notice(&created.name_any()));
+                        ctx.count_creation(
+                            &claim,
+                            &template_name,
+                            keys::LAUNCH_TYPE_COLD,
+                            pool_name,
+                            false,
+                        );
+                    }
                     // The cache has not caught up with our own create; look again shortly.
                     Err(e) if write::is_status(&e, 409) => {
                         return Ok(Requeue::requeue(Duration::from_millis(200)));
@@ -285,6 +303,10 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
                 }
             }
             Action::DeleteClaim { foreground } => {
+                // Told before the claim goes, as upstream does.
+                for notice in &plan.notices {
+                    ctx.tell(&claim, notice);
+                }
                 let dp = DeleteParams {
                     propagation_policy: foreground.then_some(PropagationPolicy::Foreground),
                     ..DeleteParams::default()
@@ -319,6 +341,9 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             ctx.forget_first_seen(&uid);
         }
     }
+    for notice in &plan.notices {
+        ctx.tell(&claim, notice);
+    }
     if let Some(error) = plan.error {
         return Err(Error::Decided(error));
     }
@@ -327,7 +352,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
         .map_or_else(Requeue::await_change, Requeue::requeue))
 }
 
-/// Tries the adoptions in order; returns whether one succeeded.
+/// Tries the adoptions in order; returns the Sandbox adopted, if one was.
 async fn adopt(
     ctx: &Context,
     sandboxes: &Api<Sandbox>,
@@ -335,7 +360,7 @@ async fn adopt(
     pool: &str,
     adoptions: &[decide::Adoption],
     params: &PatchParams,
-) -> Result<bool, Error> {
+) -> Result<Option<String>, Error> {
     for a in adoptions {
         let key = ObjectRef::new(&a.sandbox).within(ns);
         if !ctx.try_reserve(&key) {
@@ -348,7 +373,7 @@ async fn adopt(
             Ok(_) => {
                 // The member left the pool; its ownerRef no longer leads the pool to it.
                 let _ = ctx.pool_events.send(ObjectRef::new(pool).within(ns));
-                return Ok(true);
+                return Ok(Some(a.sandbox.clone()));
             }
             // Someone else changed or took it first: try the next one.
             Err(e) if write::is_status(&e, 409) || write::is_not_found(&e) => ctx.release(&key),
@@ -361,7 +386,7 @@ async fn adopt(
             }
         }
     }
-    Ok(false)
+    Ok(None)
 }
 
 pub fn error_policy(claim: Arc<SandboxClaim>, error: &Error, _ctx: Arc<Context>) -> Requeue {
