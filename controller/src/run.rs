@@ -43,6 +43,7 @@ pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>) {
     let mut pods = SharedCache::<Pod>::new(Api::all(client.clone()));
     let mut services = SharedCache::<Service>::new(Api::all(client.clone()));
     let mut pvcs = SharedCache::<PersistentVolumeClaim>::new(Api::all(client.clone()));
+    metrics.sandboxes.watch(sandboxes.store.clone());
 
     let ctx = Arc::new(sandbox::Context {
         client: client.clone(),

@@ -125,6 +125,31 @@ impl Context {
             .inc();
     }
 
+    /// The end-to-end latencies upstream measures from the admission webhook's and the
+    /// client's timestamp annotations, for claims that carry them.
+    fn observe_annotated_latencies(&self, claim: &SandboxClaim, launch: &str, template: &str) {
+        let labels = ClaimLatency {
+            launch_type: launch.to_string(),
+            sandbox_template: template.to_string(),
+        };
+        let now = k8s_openapi::jiff::Timestamp::now();
+        let annotation = |key: &str| claim.annotations().get(key).map(String::as_str);
+        for (key, family) in [
+            (
+                keys::WEBHOOK_FIRST_OBSERVED_AT_ANNOTATION,
+                &self.metrics.claim_startup_latency_ms,
+            ),
+            (
+                keys::CLIENT_FIRST_REQUESTED_AT_ANNOTATION,
+                &self.metrics.client_claim_startup_latency_ms,
+            ),
+        ] {
+            if let Some(ms) = crate::metrics::ms_since_annotation(annotation(key), now) {
+                family.get_or_create(&labels).observe(ms);
+            }
+        }
+    }
+
     fn tell(&self, claim: &SandboxClaim, notice: &Notice) {
         events::publish(self.recorder.as_ref(), notice, claim.object_ref(&()));
     }
@@ -334,10 +359,11 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             ctx.metrics
                 .claim_controller_startup_latency_ms
                 .get_or_create(&ClaimLatency {
-                    launch_type: launch,
+                    launch_type: launch.clone(),
                     sandbox_template: template_name.clone(),
                 })
                 .observe(first_seen.elapsed().as_secs_f64() * 1000.0);
+            ctx.observe_annotated_latencies(&claim, &launch, &template_name);
             ctx.forget_first_seen(&uid);
         }
     }
