@@ -88,6 +88,10 @@ pub fn provisioned_notice(sandbox: &str) -> Notice {
 /// it looks again (upstream v1.0).
 pub const PENDING_NETWORK_WINDOW: Duration = Duration::from_secs(2);
 pub const PENDING_NETWORK_RETRY: Duration = Duration::from_millis(100);
+/// Warm members one pass tries before it looks again. Each needs its own adoption patch, and
+/// in-process reservations already keep concurrent workers apart, so the first one almost
+/// always wins: building patches for a whole large pool would cost every claim O(pool size).
+pub const MAX_ADOPTION_ATTEMPTS: usize = 4;
 /// Retry for a missing pool or template.
 pub const MISSING_REFERENCE_RETRY: Duration = Duration::from_secs(60);
 const EXPIRY_STEP: Duration = Duration::from_millis(1);
@@ -233,6 +237,7 @@ fn bind(o: &Observed<'_>, plan: &mut Plan) -> Binding {
         if !usable.is_empty() {
             let adoptions: Result<Vec<Adoption>, Rejection> = usable
                 .iter()
+                .take(MAX_ADOPTION_ATTEMPTS)
                 .map(|s| {
                     Ok(Adoption {
                         sandbox: s.name_any(),

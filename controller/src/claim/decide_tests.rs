@@ -196,6 +196,23 @@ fn ready_members_win_over_members_without_ips_and_the_order_is_kept() {
 }
 
 #[test]
+fn a_large_pool_costs_a_claim_only_a_few_adoption_patches() {
+    let world = World {
+        candidates: (0..50)
+            .map(|i| member(&format!("m{i:02}"), true, true))
+            .collect(),
+        ..World::default()
+    };
+    let plan = world.decide(&claim(|_| {}));
+    let [Action::Adopt(adoptions)] = &plan.actions[..] else {
+        panic!("{:?}", plan.actions)
+    };
+    let names: Vec<&str> = adoptions.iter().map(|a| a.sandbox.as_str()).collect();
+    assert_eq!(names, ["m00", "m01", "m02", "m03"], "the oldest, in order");
+    assert_eq!(adoptions.len(), MAX_ADOPTION_ATTEMPTS);
+}
+
+#[test]
 fn a_young_claim_waits_briefly_for_members_still_getting_their_network() {
     let world = World {
         candidates: vec![member("pool-a", false, false)],
