@@ -11,6 +11,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use sandbox_api::keys;
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxTemplate, SandboxWarmPool};
+use tokio::task::JoinSet;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::cache::SharedCache;
@@ -72,22 +73,24 @@ pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>) {
             )
             .for_each(|_| async {});
 
-    let extensions = flags
-        .extensions
-        .then(|| extensions(&client, &flags, &sandboxes, &metrics));
-    let extensions = async move {
-        if let Some(e) = extensions {
-            e.await;
+    // Every cache and controller is its own task, so that watch decoding, cache scans and
+    // reconciles spread over the runtime's threads instead of sharing one.
+    let mut tasks = JoinSet::new();
+    if flags.extensions {
+        extensions(&client, &flags, &sandboxes, &metrics, &mut tasks);
+    }
+    tasks.spawn(sandbox_controller);
+    for sync in [sandboxes.sync(), pods.sync(), services.sync(), pvcs.sync()] {
+        tasks.spawn(sync);
+    }
+    // Dropping `run` drops the set, which aborts every task (leadership lost, shutdown).
+    while let Some(done) = tasks.join_next().await {
+        if let Err(e) = done
+            && e.is_panic()
+        {
+            std::panic::resume_unwind(e.into_panic());
         }
-    };
-    futures::join!(
-        sandboxes.sync(),
-        pods.sync(),
-        services.sync(),
-        pvcs.sync(),
-        sandbox_controller,
-        extensions
-    );
+    }
 }
 
 /// `reconcile` with its duration and result recorded under `controller`.
@@ -105,16 +108,41 @@ where
     Fut: Future<Output = Result<kube::runtime::controller::Action, E>> + Send + 'static,
     K: Send + Sync + 'static,
     C: Send + Sync + 'static,
+    E: Send + 'static,
 {
     let metrics = metrics.clone();
     move |object, ctx| {
         let (metrics, reconcile) = (metrics.clone(), reconcile.clone());
         Box::pin(async move {
             let start = std::time::Instant::now();
-            let result = reconcile(object, ctx).await;
+            // Its own task: kube's runner polls every reconcile of a controller from one task,
+            // which would keep the reconciles (and their cache scans) on one thread.
+            let task = AbortOnDrop(tokio::spawn(reconcile(object, ctx)));
+            let result = match task.join().await {
+                Ok(result) => result,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // Cancelled: only when the runtime shuts down, which drops us too.
+                Err(_) => futures::future::pending().await,
+            };
             metrics.reconciled(controller, result.is_ok(), start.elapsed().as_secs_f64());
             result
         })
+    }
+}
+
+/// A task that is aborted when the reconcile waiting for it is dropped (e.g. on losing the
+/// lease), as the reconcile would have been before it had its own task.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> AbortOnDrop<T> {
+    async fn join(mut self) -> Result<T, tokio::task::JoinError> {
+        (&mut self.0).await
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -123,13 +151,14 @@ fn config(workers: u16) -> ControllerConfig {
 }
 
 /// The SandboxTemplate, SandboxWarmPool and SandboxClaim controllers (`--extensions`),
-/// subscribed to the shared Sandbox cache now, run when the returned future is polled.
+/// subscribed to the shared Sandbox cache now, spawned into `tasks` with their caches.
 fn extensions(
     client: &kube::Client,
     flags: &Flags,
     sandboxes: &SharedCache<Sandbox>,
     metrics: &Arc<Metrics>,
-) -> impl Future<Output = ()> + use<> {
+    tasks: &mut JoinSet<()>,
+) {
     let mut templates = SharedCache::<SandboxTemplate>::new(Api::all(client.clone()));
     let mut pools = SharedCache::<SandboxWarmPool>::new(Api::all(client.clone()));
     let mut claims = SharedCache::<SandboxClaim>::new(Api::all(client.clone()));
@@ -215,18 +244,79 @@ fn extensions(
         )
         .for_each(|_| async {});
 
-    let syncs = [
+    tasks.spawn(template_controller);
+    tasks.spawn(pool_controller);
+    tasks.spawn(claim_controller);
+    for sync in [
         templates.sync(),
         pools.sync(),
         claims.sync(),
         network_policies.sync(),
-    ];
-    async move {
-        futures::join!(
-            futures::future::join_all(syncs),
-            template_controller,
-            pool_controller,
-            claim_controller
+    ] {
+        tasks.spawn(sync);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    async fn block_for_100ms(_: Arc<()>, _: Arc<()>) -> Result<Requeue, std::io::Error> {
+        // Blocking on purpose: only separate tasks on separate threads can overlap this.
+        std::thread::sleep(Duration::from_millis(100));
+        Ok(Requeue::await_change())
+    }
+
+    type Requeue = kube::runtime::controller::Action;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reconciles_run_in_parallel_on_their_own_tasks_and_are_timed() {
+        let metrics = Arc::new(Metrics::new());
+        let mut reconcile = timed("test", &metrics, block_for_100ms);
+        let start = Instant::now();
+        let (a, b) = futures::join!(
+            reconcile(Arc::new(()), Arc::new(())),
+            reconcile(Arc::new(()), Arc::new(()))
         );
+        let elapsed = start.elapsed();
+        assert!(a.is_ok() && b.is_ok());
+        assert!(
+            elapsed < Duration::from_millis(190),
+            "two 100 ms reconciles took {elapsed:?}: they ran one after the other"
+        );
+        assert!(
+            metrics.encode().contains(
+                "controller_runtime_reconcile_total{controller=\"test\",result=\"success\"} 2"
+            ),
+            "{}",
+            metrics.encode()
+        );
+    }
+
+    async fn panics(_: Arc<()>, _: Arc<()>) -> Result<Requeue, std::io::Error> {
+        panic!("bug in a reconcile");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_reconcile_still_panics_its_controller() {
+        let metrics = Arc::new(Metrics::new());
+        let mut reconcile = timed("test", &metrics, panics);
+        let outer = tokio::spawn(reconcile(Arc::new(()), Arc::new(())));
+        let err = outer.await.unwrap_err();
+        assert!(err.is_panic(), "{err}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropping_a_reconcile_aborts_its_task() {
+        let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = finished.clone();
+        let task = AbortOnDrop(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }));
+        drop(task);
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert!(!finished.load(std::sync::atomic::Ordering::SeqCst));
     }
 }
