@@ -137,9 +137,32 @@ impl PoolShaping {
     }
 }
 
+/// Batch sizes for `count` writes issued in parallel batches that double while they succeed,
+/// starting at one: 1, 2, 4, … with the remainder last.
+pub fn slow_start(count: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    let (mut left, mut next) = (count, 1usize);
+    while left > 0 {
+        let size = next.min(left);
+        sizes.push(size);
+        left -= size;
+        next = next.saturating_mul(2);
+    }
+    sizes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slow_start_doubles_from_one_and_ends_with_the_remainder() {
+        assert_eq!(slow_start(0), Vec::<usize>::new());
+        assert_eq!(slow_start(1), [1]);
+        assert_eq!(slow_start(10), [1, 2, 4, 3]);
+        assert_eq!(slow_start(300), [1, 2, 4, 8, 16, 32, 64, 128, 45]);
+        assert_eq!(slow_start(300).iter().sum::<usize>(), 300);
+    }
 
     const DELAY: Duration = Duration::from_secs(5);
 
