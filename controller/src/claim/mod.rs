@@ -50,6 +50,9 @@ pub struct Context {
     /// `None` with `--disable-claim-events`.
     pub recorder: Option<Recorder>,
     reservations: Mutex<HashMap<ObjectRef<Sandbox>, Instant>>,
+    /// Sandboxes this process adopted for claims (by claim UID) whose status does not name
+    /// them yet, so the next pass finds its Sandbox without scanning the cache.
+    adopted: Mutex<HashMap<String, String>>,
     /// When this process first saw each claim (by UID), for the startup latency metric. Kept in
     /// memory instead of upstream's annotation: one write less per claim.
     first_seen: Mutex<HashMap<String, Instant>>,
@@ -76,6 +79,7 @@ impl Context {
             metrics,
             recorder: None,
             reservations: Mutex::default(),
+            adopted: Mutex::default(),
             first_seen: Mutex::default(),
         }
     }
@@ -150,6 +154,28 @@ impl Context {
         }
     }
 
+    fn adopted(&self, claim_uid: &str) -> Option<String> {
+        self.adopted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(claim_uid)
+            .cloned()
+    }
+
+    fn remember_adopted(&self, claim_uid: &str, sandbox: String) {
+        self.adopted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(claim_uid.to_string(), sandbox);
+    }
+
+    fn forget_adopted(&self, claim_uid: &str) {
+        self.adopted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(claim_uid);
+    }
+
     fn tell(&self, claim: &SandboxClaim, notice: &Notice) {
         events::publish(self.recorder.as_ref(), notice, claim.object_ref(&()));
     }
@@ -201,6 +227,35 @@ fn adoptable_from(s: &Sandbox, pool: &str, pool_hash: &sandbox_api::NameHash) ->
         })
 }
 
+/// The Sandbox `claim` controls. Ownership decides; names only say where to look first: the
+/// one the claim's status records, the one this process just adopted for it, and the claim's
+/// own name (a cold start). Only when none of them is controlled by the claim (a new claim, or
+/// one met after a restart) is the whole cache scanned.
+pub fn bound_sandbox(
+    sandboxes: &Store<Sandbox>,
+    claim: &SandboxClaim,
+    adopted: Option<&str>,
+) -> Option<Arc<Sandbox>> {
+    let ns = claim.namespace().unwrap_or_default();
+    let uid = claim.metadata.uid.as_deref().unwrap_or_default();
+    let controlled = |s: &Sandbox| crate::sandbox::children::is_controlled_by(&s.metadata, uid);
+    let recorded = claim
+        .status
+        .as_ref()
+        .map(|s| s.sandbox.name.as_str())
+        .filter(|n| !n.is_empty());
+    let own_name = claim.name_any();
+    [recorded, adopted, Some(own_name.as_str())]
+        .into_iter()
+        .flatten()
+        .filter_map(|name| sandboxes.get(&ObjectRef::new(name).within(&ns)))
+        .find(|s| controlled(s))
+        .or_else(|| {
+            sandboxes
+                .find(|s| s.metadata.namespace.as_deref() == Some(ns.as_str()) && controlled(s))
+        })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{what}: {source}")]
@@ -224,14 +279,12 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
     let uid = claim.metadata.uid.clone().unwrap_or_default();
     if claim.metadata.deletion_timestamp.is_some() {
         ctx.forget_first_seen(&uid);
+        ctx.forget_adopted(&uid);
         return Ok(Requeue::await_change());
     }
     let first_seen = ctx.first_seen(&uid);
 
-    let bound = ctx.sandboxes.find(|s| {
-        s.metadata.namespace.as_deref() == Some(ns.as_str())
-            && crate::sandbox::children::is_controlled_by(&s.metadata, &uid)
-    });
+    let bound = bound_sandbox(&ctx.sandboxes, &claim, ctx.adopted(&uid).as_deref());
     let named = ctx.sandboxes.get(&ObjectRef::new(&name).within(&ns));
     let name_taken = bound.is_none() && named.is_some();
     let pool_name = &claim.spec.warm_pool_ref.name;
@@ -293,6 +346,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
                     return Ok(Requeue::requeue(LOST_RACE_RETRY));
                 };
                 ctx.tell(&claim, &decide::adopted_notice(&adopted));
+                ctx.remember_adopted(&uid, adopted);
                 ctx.count_creation(
                     &claim,
                     &template_name,
@@ -350,6 +404,10 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             .patch_status(&name, &patch_params, &Patch::Merge(status))
             .await
             .map_err(fail(format!("patch status of claim {name}")))?;
+        // The status names the Sandbox from now on.
+        if bound.is_some() {
+            ctx.forget_adopted(&uid);
+        }
         if plan.became_ready {
             let launch = bound
                 .as_ref()
@@ -418,4 +476,86 @@ async fn adopt(
 pub fn error_policy(claim: Arc<SandboxClaim>, error: &Error, _ctx: Arc<Context>) -> Requeue {
     tracing::warn!(claim = %claim.name_any(), %error, "reconcile failed");
     Requeue::requeue(Duration::from_millis(500))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::watcher::Event;
+    use serde_json::json;
+
+    fn sandbox(name: &str, owner_uid: Option<&str>) -> Sandbox {
+        let mut v = json!({
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"podTemplate": {"spec": {"containers": []}}}
+        });
+        if let Some(uid) = owner_uid {
+            v["metadata"]["ownerReferences"] = json!([{"apiVersion":
+                "extensions.agents.x-k8s.io/v1beta1", "kind": "SandboxClaim", "name": "c",
+                "uid": uid, "controller": true}]);
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn claim(status_name: &str) -> SandboxClaim {
+        serde_json::from_value(json!({
+            "metadata": {"name": "c", "namespace": "ns", "uid": "claim-uid"},
+            "spec": {"warmPoolRef": {"name": "pool"}},
+            "status": {"sandbox": {"name": status_name}}
+        }))
+        .unwrap()
+    }
+
+    fn store(objects: Vec<Sandbox>) -> Store<Sandbox> {
+        let (store, mut writer) = kube::runtime::reflector::store();
+        for o in objects {
+            writer.apply_watcher_event(&Event::Apply(o));
+        }
+        store
+    }
+
+    fn name(s: Option<Arc<Sandbox>>) -> Option<String> {
+        s.map(|s| s.name_any())
+    }
+
+    #[test]
+    fn the_bound_sandbox_is_found_by_ownership_whichever_way_it_is_looked_up() {
+        let cache = store(vec![
+            sandbox("pool-a", Some("claim-uid")),
+            sandbox("pool-b", Some("other-uid")),
+            sandbox("pool-c", None),
+        ]);
+        // Recorded in the status, adopted in this process, or found by scanning.
+        assert_eq!(
+            name(bound_sandbox(&cache, &claim("pool-a"), None)),
+            Some("pool-a".into())
+        );
+        assert_eq!(
+            name(bound_sandbox(&cache, &claim(""), Some("pool-a"))),
+            Some("pool-a".into())
+        );
+        assert_eq!(
+            name(bound_sandbox(&cache, &claim(""), None)),
+            Some("pool-a".into())
+        );
+        // A name that leads to someone else's Sandbox is not trusted: the scan decides.
+        assert_eq!(
+            name(bound_sandbox(&cache, &claim("pool-b"), Some("pool-c"))),
+            Some("pool-a".into())
+        );
+        let unbound = store(vec![
+            sandbox("pool-b", Some("other-uid")),
+            sandbox("c", None),
+        ]);
+        assert_eq!(name(bound_sandbox(&unbound, &claim("pool-b"), None)), None);
+    }
+
+    #[test]
+    fn a_cold_sandbox_named_after_the_claim_is_found_directly() {
+        let cache = store(vec![sandbox("c", Some("claim-uid"))]);
+        assert_eq!(
+            name(bound_sandbox(&cache, &claim(""), None)),
+            Some("c".into())
+        );
+    }
 }
