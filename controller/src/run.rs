@@ -234,8 +234,13 @@ fn extensions(
     claim_ctx.recorder = (!flags.disable_claim_events)
         .then(|| crate::events::recorder(client, claim::REPORTING_CONTROLLER));
     let claim_ctx = Arc::new(claim_ctx);
+    let waiting = claim_ctx.clone();
     let claim_controller = Controller::for_shared_stream(claims.subscribe(), claims.store.clone())
         .owns_shared_stream(sandboxes.subscribe())
+        // A pool member becoming usable wakes a claim waiting for one, not its next retry.
+        .watches_shared_stream(sandboxes.subscribe(), move |s: Arc<Sandbox>| {
+            waiting.waiters.wake_for(&s)
+        })
         .with_config(config(flags.sandbox_claim_concurrent_workers))
         .run(
             timed("sandboxclaim", metrics, claim::reconcile),

@@ -62,6 +62,9 @@ pub struct Plan {
     pub error: Option<String>,
     /// This pass turns the claim Ready for the first time since it was last not Ready.
     pub became_ready: bool,
+    /// The claim waits for a member of its pool that is still starting: a member becoming
+    /// usable should wake it before its retry.
+    pub waiting_for_member: bool,
     /// Events to emit once the writes succeed (the binding's own come from applying it).
     pub notices: Vec<Notice>,
 }
@@ -130,6 +133,7 @@ pub fn decide(o: Observed<'_>) -> Plan {
         match bind(&o, &mut plan) {
             Binding::Pending(after) => {
                 plan.requeue_after = Some(after);
+                plan.waiting_for_member = true;
                 return plan; // no status write while waiting
             }
             Binding::Adopting => return plan, // the Sandbox's update event brings the next pass

@@ -223,7 +223,9 @@ fn a_young_claim_waits_briefly_for_members_still_getting_their_network() {
     assert!(plan.actions.is_empty());
     assert_eq!(plan.requeue_after, Some(PENDING_NETWORK_RETRY));
     assert_eq!(plan.status, None);
+    assert!(plan.waiting_for_member, "a member becoming usable wakes it");
     let old = world.decide(&claim(|_| {}));
+    assert!(!old.waiting_for_member);
     assert!(
         matches!(&old.actions[..], [Action::CreateSandbox(_)]),
         "then it starts cold: {:?}",

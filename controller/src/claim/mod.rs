@@ -10,6 +10,7 @@
 
 pub mod build;
 pub mod decide;
+pub mod waiters;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -49,6 +50,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// `None` with `--disable-claim-events`.
     pub recorder: Option<Recorder>,
+    /// Claims waiting for a pool member that is still starting.
+    pub waiters: waiters::Waiters,
     reservations: Mutex<HashMap<ObjectRef<Sandbox>, Instant>>,
     /// Sandboxes this process adopted for claims (by claim UID) whose status does not name
     /// them yet, so the next pass finds its Sandbox without scanning the cache.
@@ -78,6 +81,7 @@ impl Context {
             pool_events,
             metrics,
             recorder: None,
+            waiters: waiters::Waiters::default(),
             reservations: Mutex::default(),
             adopted: Mutex::default(),
             first_seen: Mutex::default(),
@@ -280,6 +284,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
     if claim.metadata.deletion_timestamp.is_some() {
         ctx.forget_first_seen(&uid);
         ctx.forget_adopted(&uid);
+        ctx.waiters.stop_waiting(&claim);
         return Ok(Requeue::await_change());
     }
     let first_seen = ctx.first_seen(&uid);
@@ -332,6 +337,12 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
         now: &crate::sandbox::now(),
         allowed_label_domains: &domains,
     });
+
+    if plan.waiting_for_member {
+        ctx.waiters.wait(&claim);
+    } else {
+        ctx.waiters.stop_waiting(&claim);
+    }
 
     let fail = |what: String| move |source| Error::Api { what, source };
     let sandboxes: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &ns);
