@@ -66,6 +66,11 @@ pub struct Flags {
     /// How often a pool holding unschedulable members past the grace period looks again.
     #[arg(long, default_value = "1m", value_parser = parse_positive_duration)]
     pub sandbox_warm_pool_unschedulable_recheck_interval: Duration,
+    /// Mark warm pool members' Pods safe for the cluster autoscaler to evict, unless the
+    /// template says otherwise.
+    #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub enable_warm_pool_eviction: bool,
     /// Client-side limit on API requests per second, shared by every request the controller
     /// makes; negative (the default) means no client-side limit, 0 means client-go's 5.
     #[arg(long, default_value_t = -1.0, allow_negative_numbers = true, value_parser = parse_qps)]
@@ -362,6 +367,9 @@ mod tests {
         assert!(bare.disable_claim_events && bare.extensions);
         let off = Flags::try_parse_from(["c", "--disable-claim-events=false"]).unwrap();
         assert!(!off.disable_claim_events);
+        assert!(Flags::defaults().enable_warm_pool_eviction);
+        let kept = Flags::try_parse_from(["c", "--enable-warm-pool-eviction=false"]).unwrap();
+        assert!(!kept.enable_warm_pool_eviction);
     }
 
     #[test]

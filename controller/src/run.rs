@@ -187,6 +187,7 @@ fn extensions(
         flags.sandbox_warm_pool_readiness_grace_period,
     );
     pool_ctx.unschedulable_recheck = flags.sandbox_warm_pool_unschedulable_recheck_interval;
+    pool_ctx.safe_to_evict = flags.enable_warm_pool_eviction;
     pool_ctx.shaping = warmpool::shaping::Settings {
         max_batch: usize::try_from(flags.sandbox_warm_pool_max_batch_size).unwrap_or(usize::MAX),
         replenish_delay: flags.sandbox_warm_pool_replenish_delay,

@@ -12,7 +12,7 @@ use sandbox_api::v1beta1::{
 };
 use serde_json::{Value, json};
 
-use super::build::{is_stale, new_member, pool_ref};
+use super::build::{is_stale, new_member_with, pool_ref};
 use super::shaping::{PoolShaping, Settings};
 use crate::conditions;
 use crate::events::Notice;
@@ -36,6 +36,8 @@ pub struct Observed<'a> {
     pub readiness_grace: Duration,
     /// How often a pool holding unschedulable members looks again.
     pub unschedulable_recheck: Duration,
+    /// New members' Pods are marked safe for the cluster autoscaler to evict.
+    pub safe_to_evict: bool,
     /// Batch size, replenish hold and refill rate.
     pub shaping: &'a Settings,
     /// This pool's hold and token bucket as the last pass left them.
@@ -191,8 +193,11 @@ pub fn decide(o: Observed<'_>) -> Plan {
                 requeue_within(&mut plan, wait);
             }
             for _ in 0..granted {
-                plan.actions
-                    .push(Action::Create(Box::new(new_member(pool, template))));
+                plan.actions.push(Action::Create(Box::new(new_member_with(
+                    pool,
+                    template,
+                    o.safe_to_evict,
+                ))));
             }
         }
     }

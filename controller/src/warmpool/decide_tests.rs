@@ -31,8 +31,11 @@ fn template(image: &str) -> SandboxTemplate {
 
 /// A member built from `template("python:3")`, `age` seconds old, Ready or not.
 fn member(name: &str, age: i64, ready: bool, edit: impl FnOnce(&mut Value)) -> Sandbox {
-    let mut v =
-        serde_json::to_value(super::new_member(&pool(|_| {}), &template("python:3"))).unwrap();
+    let mut v = serde_json::to_value(super::super::build::new_member(
+        &pool(|_| {}),
+        &template("python:3"),
+    ))
+    .unwrap();
     v["metadata"]["name"] = json!(name);
     v["metadata"]["uid"] = json!(format!("{name}-uid"));
     v["metadata"]["creationTimestamp"] = json!(at(NOW - age));
@@ -77,6 +80,7 @@ fn decide_shaped(
         now: &at(NOW),
         readiness_grace: GRACE,
         unschedulable_recheck: RECHECK,
+        safe_to_evict: true,
         shaping,
         shaping_state: state,
     })

@@ -39,6 +39,8 @@ pub struct Context {
     pub templates: Store<SandboxTemplate>,
     pub readiness_grace: Duration,
     pub unschedulable_recheck: Duration,
+    /// `--enable-warm-pool-eviction`.
+    pub safe_to_evict: bool,
     pub shaping: Settings,
     /// `None`: no Events.
     pub recorder: Option<Recorder>,
@@ -64,6 +66,7 @@ impl Context {
             templates,
             readiness_grace,
             unschedulable_recheck: DEFAULT_UNSCHEDULABLE_RECHECK,
+            safe_to_evict: true,
             shaping: Settings::default(),
             recorder: None,
             expectations: Mutex::default(),
@@ -204,6 +207,7 @@ pub async fn reconcile(pool: Arc<SandboxWarmPool>, ctx: Arc<Context>) -> Result<
         now: &crate::sandbox::now(),
         readiness_grace: ctx.readiness_grace,
         unschedulable_recheck: ctx.unschedulable_recheck,
+        safe_to_evict: ctx.safe_to_evict,
         shaping: &ctx.shaping,
         shaping_state: &shaping_state,
     });
