@@ -195,6 +195,54 @@ fn ready_members_win_over_members_without_ips_and_the_order_is_kept() {
     assert_eq!(names, ["first", "second"]);
 }
 
+/// RFC 7386 merge patch, to apply an adoption patch as the API server does.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(t), Some(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        _ => *target = patch.clone(),
+    }
+}
+
+#[test]
+fn the_adoption_response_is_mirrored_in_the_same_pass() {
+    let world = World {
+        candidates: vec![member("pool-a", true, true)],
+        ..World::default()
+    };
+    let c = claim(|_| {});
+    let plan = world.decide(&c);
+    let [Action::Adopt(adoptions)] = &plan.actions[..] else {
+        panic!("{:?}", plan.actions)
+    };
+    // What the API server answers the adoption patch with.
+    let mut adopted = serde_json::to_value(member("pool-a", true, true)).unwrap();
+    merge_patch(&mut adopted, &adoptions[0].patch);
+    let adopted: Sandbox = serde_json::from_value(adopted).unwrap();
+    let mirrored = World {
+        bound: Some(adopted),
+        ..World::default()
+    }
+    .decide(&c);
+    assert!(mirrored.actions.is_empty(), "{:?}", mirrored.actions);
+    assert_eq!(
+        ready_of(&mirrored),
+        ("True".into(), "DependenciesReady".into())
+    );
+    assert_eq!(
+        mirrored.status.as_ref().unwrap()["status"]["sandbox"]["name"],
+        "pool-a"
+    );
+    assert!(mirrored.became_ready);
+}
+
 #[test]
 fn a_large_pool_costs_a_claim_only_a_few_adoption_patches() {
     let world = World {

@@ -36,6 +36,9 @@ pub const REPORTING_CONTROLLER: &str = "sandboxclaim-controller";
 /// How long a reservation keeps other workers off a Sandbox: long enough for the adoption to
 /// reach the cache, short enough that a crashed attempt is soon forgotten.
 const RESERVATION_TTL: Duration = Duration::from_secs(10);
+/// Fallback when the cached claim predates our own status write; its update event normally
+/// comes first.
+const STALE_CLAIM_RETRY: Duration = Duration::from_secs(1);
 /// Retry after losing every candidate to other claims: the cache catches up within milliseconds.
 const LOST_RACE_RETRY: Duration = Duration::from_millis(5);
 
@@ -56,6 +59,9 @@ pub struct Context {
     /// Sandboxes this process adopted for claims (by claim UID) whose status does not name
     /// them yet, so the next pass finds its Sandbox without scanning the cache.
     adopted: Mutex<HashMap<String, String>>,
+    /// The resourceVersion each claim (by UID) had when we last changed its status, until the
+    /// cache shows a newer one.
+    status_written_over: Mutex<HashMap<String, (String, Instant)>>,
     /// When this process first saw each claim (by UID), for the startup latency metric. Kept in
     /// memory instead of upstream's annotation: one write less per claim.
     first_seen: Mutex<HashMap<String, Instant>>,
@@ -84,6 +90,7 @@ impl Context {
             waiters: waiters::Waiters::default(),
             reservations: Mutex::default(),
             adopted: Mutex::default(),
+            status_written_over: Mutex::default(),
             first_seen: Mutex::default(),
         }
     }
@@ -156,6 +163,32 @@ impl Context {
                 family.get_or_create(&labels).observe(ms);
             }
         }
+    }
+
+    /// Records that the status write replaced the claim at `resource_version`.
+    fn wrote_status_over(&self, claim_uid: &str, resource_version: Option<String>) {
+        if let Some(rv) = resource_version {
+            self.status_written_over
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(claim_uid.to_string(), (rv, Instant::now()));
+        }
+    }
+
+    /// Whether the cached claim is still the one our last status write replaced.
+    fn cache_behind_status_write(&self, claim_uid: &str, resource_version: Option<&str>) -> bool {
+        let mut all = self
+            .status_written_over
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some((rv, at)) = all.get(claim_uid) else {
+            return false;
+        };
+        let behind = is_behind(rv, *at, resource_version, Instant::now());
+        if !behind {
+            all.remove(claim_uid);
+        }
+        behind
     }
 
     fn adopted(&self, claim_uid: &str) -> Option<String> {
@@ -231,6 +264,20 @@ fn adoptable_from(s: &Sandbox, pool: &str, pool_hash: &sandbox_api::NameHash) ->
         })
 }
 
+/// How long a cached claim may lag our own status write before the write is assumed lost.
+const STATUS_WRITE_TTL: Duration = Duration::from_secs(10);
+
+/// Whether a cached claim at `cached_rv` is the very version our status write at `written_at`
+/// replaced (so the cache has not caught up), within [`STATUS_WRITE_TTL`].
+fn is_behind(
+    replaced_rv: &str,
+    written_at: Instant,
+    cached_rv: Option<&str>,
+    now: Instant,
+) -> bool {
+    cached_rv == Some(replaced_rv) && now.duration_since(written_at) < STATUS_WRITE_TTL
+}
+
 /// The Sandbox `claim` controls. Ownership decides; names only say where to look first: the
 /// one the claim's status records, the one this process just adopted for it, and the claim's
 /// own name (a cold start). Only when none of them is controlled by the claim (a new claim, or
@@ -285,7 +332,13 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
         ctx.forget_first_seen(&uid);
         ctx.forget_adopted(&uid);
         ctx.waiters.stop_waiting(&claim);
+        ctx.cache_behind_status_write(&uid, None);
         return Ok(Requeue::await_change());
+    }
+    // A claim older than our own last status write would repeat that write (and count its
+    // first Ready twice); its update event is on the way and brings the next pass.
+    if ctx.cache_behind_status_write(&uid, claim.resource_version().as_deref()) {
+        return Ok(Requeue::requeue(STALE_CLAIM_RETRY));
     }
     let first_seen = ctx.first_seen(&uid);
 
@@ -327,7 +380,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
         .iter()
         .map(String::as_str)
         .collect();
-    let plan = decide::decide(Observed {
+    let observed = Observed {
         claim: &claim,
         bound: bound.as_deref(),
         name_taken,
@@ -336,7 +389,8 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
         candidates: &candidate_refs,
         now: &crate::sandbox::now(),
         allowed_label_domains: &domains,
-    });
+    };
+    let mut plan = decide::decide(observed);
 
     if plan.waiting_for_member {
         ctx.waiters.wait(&claim);
@@ -348,6 +402,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
     let sandboxes: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &ns);
     let claims: Api<SandboxClaim> = Api::namespaced(ctx.client.clone(), &ns);
     let patch_params = write::merge();
+    let mut adopted_now = None;
     for action in &plan.actions {
         match action {
             Action::Adopt(adoptions) => {
@@ -356,8 +411,9 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
                 else {
                     return Ok(Requeue::requeue(LOST_RACE_RETRY));
                 };
-                ctx.tell(&claim, &decide::adopted_notice(&adopted));
-                ctx.remember_adopted(&uid, adopted);
+                ctx.tell(&claim, &decide::adopted_notice(&adopted.name_any()));
+                ctx.remember_adopted(&uid, adopted.name_any());
+                adopted_now = Some(Arc::new(adopted));
                 ctx.count_creation(
                     &claim,
                     &template_name,
@@ -410,17 +466,34 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             }
         }
     }
+    // The adoption's response is the Sandbox as the claim now controls it: mirror it in this
+    // pass instead of waiting for its watch event to come back through the cache.
+    let mut bound_now = bound.clone();
+    if let Some(adopted) = adopted_now {
+        let mirrored = decide::decide(Observed {
+            bound: Some(&adopted),
+            candidates: &[],
+            ..observed
+        });
+        plan.status = mirrored.status;
+        plan.became_ready = mirrored.became_ready;
+        plan.requeue_after = mirrored.requeue_after;
+        bound_now = Some(adopted);
+    }
     if let Some(status) = &plan.status {
-        claims
+        let written = claims
             .patch_status(&name, &patch_params, &Patch::Merge(status))
             .await
             .map_err(fail(format!("patch status of claim {name}")))?;
+        if written.resource_version() != claim.resource_version() {
+            ctx.wrote_status_over(&uid, claim.resource_version());
+        }
         // The status names the Sandbox from now on.
-        if bound.is_some() {
+        if bound_now.is_some() {
             ctx.forget_adopted(&uid);
         }
         if plan.became_ready {
-            let launch = bound
+            let launch = bound_now
                 .as_ref()
                 .and_then(|s| s.labels().get(keys::LAUNCH_TYPE_LABEL).cloned())
                 .filter(|l| l == keys::LAUNCH_TYPE_WARM)
@@ -447,7 +520,8 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
         .map_or_else(Requeue::await_change, Requeue::requeue))
 }
 
-/// Tries the adoptions in order; returns the Sandbox adopted, if one was.
+/// Tries the adoptions in order; returns the Sandbox adopted, as the API returned it, if one
+/// was.
 async fn adopt(
     ctx: &Context,
     sandboxes: &Api<Sandbox>,
@@ -455,7 +529,7 @@ async fn adopt(
     pool: &str,
     adoptions: &[decide::Adoption],
     params: &PatchParams,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<Sandbox>, Error> {
     for a in adoptions {
         let key = ObjectRef::new(&a.sandbox).within(ns);
         if !ctx.try_reserve(&key) {
@@ -465,10 +539,10 @@ async fn adopt(
             .patch(&a.sandbox, params, &Patch::Merge(&a.patch))
             .await
         {
-            Ok(_) => {
+            Ok(adopted) => {
                 // The member left the pool; its ownerRef no longer leads the pool to it.
                 let _ = ctx.pool_events.send(ObjectRef::new(pool).within(ns));
-                return Ok(Some(a.sandbox.clone()));
+                return Ok(Some(adopted));
             }
             // Someone else changed or took it first: try the next one.
             Err(e) if write::is_status(&e, 409) || write::is_not_found(&e) => ctx.release(&key),
@@ -559,6 +633,22 @@ mod tests {
             sandbox("c", None),
         ]);
         assert_eq!(name(bound_sandbox(&unbound, &claim("pool-b"), None)), None);
+    }
+
+    #[test]
+    fn a_cached_claim_is_behind_only_while_it_is_the_version_our_write_replaced() {
+        let t0 = Instant::now();
+        let soon = t0 + Duration::from_millis(50);
+        assert!(is_behind("41", t0, Some("41"), soon));
+        assert!(
+            !is_behind("41", t0, Some("42"), soon),
+            "the cache caught up"
+        );
+        assert!(!is_behind("41", t0, None, soon));
+        assert!(
+            !is_behind("41", t0, Some("41"), t0 + STATUS_WRITE_TTL),
+            "a write never observed is assumed lost, not waited for forever"
+        );
     }
 
     #[test]
