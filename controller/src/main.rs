@@ -30,7 +30,11 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(flags: Flags) -> anyhow::Result<()> {
-    let client = client(&flags).await?;
+    let client = run::client(&flags).await?;
+    let ignored = flags.ignored.given();
+    if !ignored.is_empty() {
+        tracing::warn!(flags = ?ignored, "accepted for compatibility with upstream, and ignored");
+    }
     let metrics = Arc::new(Metrics::new());
     serve_endpoints(&flags, &metrics);
 
@@ -141,15 +145,4 @@ fn leader_namespace(flags: &Flags) -> anyhow::Result<String> {
                 "not running in a cluster: pass --leader-election-namespace, or --leader-elect=false"
             )
         })
-}
-
-async fn client(flags: &Flags) -> anyhow::Result<kube::Client> {
-    let config = match &flags.kubeconfig {
-        Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path)?;
-            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
-        }
-        None => kube::Config::infer().await?,
-    };
-    Ok(kube::Client::try_from(config)?)
 }

@@ -1,7 +1,13 @@
 //! Prometheus metrics with upstream's names and labels, and buckets fine enough to resolve
 //! milliseconds: upstream's bucket bounds are all kept, with finer ones added below 1 s.
 
-use prometheus_client::encoding::EncodeLabelSet;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::reflector::Store;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -57,7 +63,133 @@ pub struct ControllerLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BuildInfo {
     pub git_version: String,
+    pub git_commit: String,
+    pub build_date: String,
     pub compiler: String,
+    pub platform: String,
+}
+
+/// Labels of `agent_sandboxes`, as upstream's collector computes them.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+pub struct Sandboxes {
+    pub namespace: String,
+    /// `"true"` or `"false"`.
+    pub ready_condition: String,
+    /// `"true"` when Ready's reason is `SandboxExpired`.
+    pub expired: String,
+    /// `warm` or `cold`.
+    pub launch_type: String,
+    /// The template annotation, or `unknown` (not the claim metrics' `__unknown__`).
+    pub sandbox_template: String,
+    /// `SandboxClaim`, `SandboxWarmPool` or `None`.
+    pub owned_by: String,
+    pub created_by: String,
+}
+
+impl Sandboxes {
+    pub fn of(s: &sandbox_api::v1beta1::Sandbox) -> Self {
+        use sandbox_api::keys::{self, condition, reason};
+        let ready = s
+            .status
+            .as_ref()
+            .and_then(|st| crate::conditions::find(&st.conditions, condition::READY));
+        let labels = s.metadata.labels.as_ref();
+        let label = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
+        let owned_by = crate::sandbox::children::controller_of(&s.metadata)
+            .filter(|r| {
+                crate::sandbox::children::api_group(&r.api_version) == "extensions.agents.x-k8s.io"
+            })
+            .map(|r| r.kind.as_str())
+            .filter(|k| *k == "SandboxClaim" || *k == "SandboxWarmPool")
+            .unwrap_or("None");
+        Self {
+            namespace: s.metadata.namespace.clone().unwrap_or_default(),
+            ready_condition: ready
+                .is_some_and(|c| c.status == crate::conditions::TRUE)
+                .to_string(),
+            expired: ready
+                .is_some_and(|c| c.reason == reason::SANDBOX_EXPIRED)
+                .to_string(),
+            launch_type: if label(keys::LAUNCH_TYPE_LABEL) == Some(keys::LAUNCH_TYPE_WARM) {
+                keys::LAUNCH_TYPE_WARM
+            } else {
+                keys::LAUNCH_TYPE_COLD
+            }
+            .into(),
+            sandbox_template: s
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(keys::SANDBOX_TEMPLATE_REF_ANNOTATION))
+                .filter(|t| !t.is_empty())
+                .map_or_else(|| "unknown".into(), Clone::clone),
+            owned_by: owned_by.into(),
+            created_by: label(keys::CREATED_BY_LABEL)
+                .map_or(
+                    keys::CREATED_BY_UNKNOWN,
+                    crate::sandbox::children::normalize_created_by,
+                )
+                .into(),
+        }
+    }
+}
+
+/// Counts per label set.
+pub fn count_sandboxes<'a>(
+    sandboxes: impl IntoIterator<Item = &'a sandbox_api::v1beta1::Sandbox>,
+) -> HashMap<Sandboxes, i64> {
+    let mut counts = HashMap::new();
+    for s in sandboxes {
+        *counts.entry(Sandboxes::of(s)).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// `agent_sandboxes`, counted from the shared Sandbox cache at each scrape (as upstream counts
+/// from its informer cache): nothing to keep in step on every reconcile.
+#[derive(Debug, Default, Clone)]
+pub struct SandboxGauge {
+    store: Arc<Mutex<Option<Store<sandbox_api::v1beta1::Sandbox>>>>,
+}
+
+impl SandboxGauge {
+    /// Counts this cache from now on.
+    pub fn watch(&self, store: Store<sandbox_api::v1beta1::Sandbox>) {
+        *self.store.lock().unwrap_or_else(PoisonError::into_inner) = Some(store);
+    }
+}
+
+impl Collector for SandboxGauge {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(store) = self
+            .store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        else {
+            return Ok(());
+        };
+        let family = Family::<Sandboxes, Gauge>::default();
+        let cached = store.state();
+        for (labels, n) in count_sandboxes(cached.iter().map(AsRef::as_ref)) {
+            family.get_or_create(&labels).set(n);
+        }
+        let metric = encoder.encode_descriptor(
+            "agent_sandboxes",
+            "Monitor the point-in-time number of sandboxes in the cluster.",
+            None,
+            family.metric_type(),
+        )?;
+        family.encode(metric)
+    }
+}
+
+/// Milliseconds from an RFC 3339 timestamp annotation to `now`; `None` when the annotation is
+/// missing, malformed or in the future (client clock skew), which upstream skips too.
+pub fn ms_since_annotation(value: Option<&str>, now: Timestamp) -> Option<f64> {
+    let at: Timestamp = value?.parse().ok()?;
+    let ms = now.duration_since(at).as_secs_f64() * 1000.0;
+    (ms >= 0.0).then_some(ms)
 }
 
 fn ms_histogram() -> Histogram {
@@ -69,6 +201,11 @@ fn ms_histogram() -> Histogram {
 pub struct Metrics {
     pub claim_creation: Family<ClaimCreation, Counter>,
     pub claim_controller_startup_latency_ms: Family<ClaimLatency, Histogram>,
+    /// From the admission webhook's `webhook-first-observed-at` annotation to Ready.
+    pub claim_startup_latency_ms: Family<ClaimLatency, Histogram>,
+    /// From the client's `client-first-requested-at` annotation to Ready.
+    pub client_claim_startup_latency_ms: Family<ClaimLatency, Histogram>,
+    pub sandboxes: SandboxGauge,
     pub creation_latency_ms: Family<SandboxLatency, Histogram>,
     pub reconcile_total: Family<Reconcile, Counter>,
     pub reconcile_time_seconds: Family<ControllerLabel, Histogram>,
@@ -81,6 +218,13 @@ impl Metrics {
         let claim_latency = Family::<ClaimLatency, Histogram>::new_with_constructor(
             ms_histogram as fn() -> Histogram,
         );
+        let webhook_latency = Family::<ClaimLatency, Histogram>::new_with_constructor(
+            ms_histogram as fn() -> Histogram,
+        );
+        let client_latency = Family::<ClaimLatency, Histogram>::new_with_constructor(
+            ms_histogram as fn() -> Histogram,
+        );
+        let sandboxes = SandboxGauge::default();
         let creation_latency = Family::<SandboxLatency, Histogram>::new_with_constructor(
             ms_histogram as fn() -> Histogram,
         );
@@ -92,7 +236,12 @@ impl Metrics {
         build_info
             .get_or_create(&BuildInfo {
                 git_version: env!("CARGO_PKG_VERSION").into(),
+                git_commit: crate::flags::git_sha().into(),
+                build_date: option_env!("SANDBOX_CONTROLLER_BUILD_DATE")
+                    .unwrap_or("unknown")
+                    .into(),
                 compiler: "rustc".into(),
+                platform: format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
             })
             .set(1);
 
@@ -107,6 +256,21 @@ impl Metrics {
             "Time from the controller first seeing a claim to the claim's first Ready",
             claim_latency.clone(),
         );
+        registry.register(
+            "agent_sandbox_claim_startup_latency_ms",
+            "Time from the admission webhook first seeing a claim (its \
+             agents.x-k8s.io/webhook-first-observed-at annotation) to the claim's first Ready; \
+             only claims carrying that annotation",
+            webhook_latency.clone(),
+        );
+        registry.register(
+            "agent_sandbox_client_claim_startup_latency_ms",
+            "Time from the client's request (its agents.x-k8s.io/client-first-requested-at \
+             annotation) to the claim's first Ready; only claims carrying that annotation, and \
+             subject to clock skew between client and controller",
+            client_latency.clone(),
+        );
+        registry.register_collector(Box::new(sandboxes.clone()));
         registry.register(
             "agent_sandbox_creation_latency_ms",
             "Time from a Sandbox's creation to its first Ready",
@@ -126,6 +290,9 @@ impl Metrics {
         Self {
             claim_creation,
             claim_controller_startup_latency_ms: claim_latency,
+            claim_startup_latency_ms: webhook_latency,
+            client_claim_startup_latency_ms: client_latency,
+            sandboxes,
             creation_latency_ms: creation_latency,
             reconcile_total,
             reconcile_time_seconds: reconcile_time,
@@ -205,5 +372,144 @@ mod tests {
             text.contains("le=\"2.0\",launch_type=\"warm\",sandbox_template=\"t\"} 0"),
             "{text}"
         );
+    }
+
+    fn sandbox(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Sandbox {
+        let mut v = serde_json::json!({
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"podTemplate": {"spec": {"containers": []}}}
+        });
+        edit(&mut v);
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn ready(v: &mut serde_json::Value, status: &str, reason: &str) {
+        v["status"] = serde_json::json!({"conditions": [{"type": "Ready", "status": status,
+            "reason": reason, "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]});
+    }
+
+    use sandbox_api::v1beta1::Sandbox;
+
+    #[test]
+    fn sandboxes_are_labelled_as_upstreams_collector_labels_them() {
+        let warm_member = sandbox("pool-a", |v| {
+            v["metadata"]["labels"] = serde_json::json!({"agents.x-k8s.io/launch-type": "warm",
+                "agents.x-k8s.io/created-by": "controller"});
+            v["metadata"]["annotations"] =
+                serde_json::json!({"agents.x-k8s.io/sandbox-template-ref": "python"});
+            // An ownerRef written before the v1beta1 upgrade still counts: the group decides.
+            v["metadata"]["ownerReferences"] = serde_json::json!([{"apiVersion":
+                "extensions.agents.x-k8s.io/v1alpha1", "kind": "SandboxWarmPool", "name": "pool",
+                "uid": "u", "controller": true}]);
+            ready(v, "True", "DependenciesReady");
+        });
+        assert_eq!(
+            Sandboxes::of(&warm_member),
+            Sandboxes {
+                namespace: "ns".into(),
+                ready_condition: "true".into(),
+                expired: "false".into(),
+                launch_type: "warm".into(),
+                sandbox_template: "python".into(),
+                owned_by: "SandboxWarmPool".into(),
+                created_by: "controller".into(),
+            }
+        );
+        let bare = sandbox("mine", |v| {
+            v["metadata"]["labels"] = serde_json::json!({"agents.x-k8s.io/created-by": "curl"});
+            v["metadata"]["ownerReferences"] = serde_json::json!([{"apiVersion": "apps/v1",
+                "kind": "SandboxClaim", "name": "x", "uid": "u", "controller": true}]);
+            ready(v, "False", "SandboxExpired");
+        });
+        let labels = Sandboxes::of(&bare);
+        assert_eq!(
+            (
+                labels.ready_condition.as_str(),
+                labels.expired.as_str(),
+                labels.launch_type.as_str(),
+                labels.sandbox_template.as_str(),
+                labels.owned_by.as_str(),
+                labels.created_by.as_str()
+            ),
+            ("false", "true", "cold", "unknown", "None", "unknown")
+        );
+        let counts = count_sandboxes([&warm_member, &bare, &warm_member]);
+        assert_eq!(counts[&Sandboxes::of(&warm_member)], 2);
+        assert_eq!(counts[&labels], 1);
+    }
+
+    #[test]
+    fn the_sandbox_gauge_follows_the_cache_at_each_scrape() {
+        let m = Metrics::new();
+        assert!(
+            !m.encode().contains("agent_sandboxes{"),
+            "no series before a cache is watched"
+        );
+        let (store, mut writer) = kube::runtime::reflector::store::<Sandbox>();
+        m.sandboxes.watch(store);
+        let claimed = sandbox("a", |v| {
+            v["metadata"]["ownerReferences"] = serde_json::json!([{"apiVersion":
+                "extensions.agents.x-k8s.io/v1beta1", "kind": "SandboxClaim", "name": "c",
+                "uid": "u", "controller": true}]);
+            ready(v, "True", "DependenciesReady");
+        });
+        for s in [claimed.clone(), sandbox("b", |_| {})] {
+            writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(s));
+        }
+        let text = m.encode();
+        assert!(text.contains("# TYPE agent_sandboxes gauge"), "{text}");
+        let series = "agent_sandboxes{namespace=\"ns\",ready_condition=\"true\",expired=\"false\",\
+                      launch_type=\"cold\",sandbox_template=\"unknown\",owned_by=\"SandboxClaim\",\
+                      created_by=\"unknown\"} 1";
+        assert!(text.contains(series), "{text}");
+        assert!(text.contains("ready_condition=\"false\""), "{text}");
+        writer.apply_watcher_event(&kube::runtime::watcher::Event::Delete(claimed));
+        let text = m.encode();
+        assert!(
+            !text.contains(series),
+            "a deleted Sandbox is no longer counted:\n{text}"
+        );
+    }
+
+    #[test]
+    fn annotated_latencies_take_rfc3339_and_skip_the_future_and_garbage() {
+        let now: Timestamp = "2026-01-01T00:00:01.250Z".parse().unwrap();
+        assert_eq!(
+            ms_since_annotation(Some("2026-01-01T00:00:00Z"), now),
+            Some(1250.0)
+        );
+        assert_eq!(
+            ms_since_annotation(Some("2026-01-01T00:00:01.000000001Z"), now).map(f64::round),
+            Some(250.0)
+        );
+        assert_eq!(ms_since_annotation(Some("2026-01-01T00:00:02Z"), now), None);
+        assert_eq!(ms_since_annotation(Some("yesterday"), now), None);
+        assert_eq!(ms_since_annotation(None, now), None);
+    }
+
+    #[test]
+    fn every_upstream_family_is_exported_with_its_labels() {
+        let m = Metrics::new();
+        let labels = ClaimLatency {
+            launch_type: "warm".into(),
+            sandbox_template: "t".into(),
+        };
+        m.claim_startup_latency_ms
+            .get_or_create(&labels)
+            .observe(7.0);
+        m.client_claim_startup_latency_ms
+            .get_or_create(&labels)
+            .observe(70.0);
+        let text = m.encode();
+        for wanted in [
+            "agent_sandbox_claim_startup_latency_ms_bucket{le=\"10.0\",launch_type=\"warm\",sandbox_template=\"t\"} 1",
+            "agent_sandbox_client_claim_startup_latency_ms_bucket{le=\"50.0\",launch_type=\"warm\",sandbox_template=\"t\"} 0",
+            "agent_sandbox_client_claim_startup_latency_ms_bucket{le=\"75.0\",launch_type=\"warm\",sandbox_template=\"t\"} 1",
+            "agent_sandbox_build_info{git_version=",
+            "git_commit=",
+            "platform=",
+        ] {
+            assert!(text.contains(wanted), "missing {wanted} in\n{text}");
+        }
     }
 }

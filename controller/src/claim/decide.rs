@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
-use sandbox_api::keys::{condition, reason};
+use sandbox_api::keys::{condition, event, reason};
 use sandbox_api::v1beta1::{
     ClaimSandboxStatus, ClaimShutdownPolicy, Sandbox, SandboxClaim, SandboxClaimStatus,
     SandboxTemplate, SandboxWarmPool,
@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::build::{Rejection, adoption_patch, cold_sandbox, validate_metadata};
 use crate::conditions::{self, Desired, FALSE};
+use crate::events::Notice;
 use crate::patch::merge_diff;
 
 #[derive(Debug, Clone, Copy)]
@@ -61,12 +62,39 @@ pub struct Plan {
     pub error: Option<String>,
     /// This pass turns the claim Ready for the first time since it was last not Ready.
     pub became_ready: bool,
+    /// The claim waits for a member of its pool that is still starting: a member becoming
+    /// usable should wake it before its retry.
+    pub waiting_for_member: bool,
+    /// Events to emit once the writes succeed (the binding's own come from applying it).
+    pub notices: Vec<Notice>,
+}
+
+/// `SandboxAdopted`, after a warm adoption.
+pub fn adopted_notice(sandbox: &str) -> Notice {
+    Notice::normal(
+        event::SANDBOX_ADOPTED,
+        event::ACTION_ADOPTION,
+        format!("Adopted warm pool Sandbox {sandbox:?}"),
+    )
+}
+
+/// `SandboxProvisioned`, after a cold create.
+pub fn provisioned_notice(sandbox: &str) -> Notice {
+    Notice::normal(
+        event::SANDBOX_PROVISIONED,
+        event::ACTION_PROVISIONING,
+        format!("Created Sandbox {sandbox:?}"),
+    )
 }
 
 /// How long a young claim waits for pool members whose network is not up yet, and how often
 /// it looks again (upstream v1.0).
 pub const PENDING_NETWORK_WINDOW: Duration = Duration::from_secs(2);
 pub const PENDING_NETWORK_RETRY: Duration = Duration::from_millis(100);
+/// Warm members one pass tries before it looks again. Each needs its own adoption patch, and
+/// in-process reservations already keep concurrent workers apart, so the first one almost
+/// always wins: building patches for a whole large pool would cost every claim O(pool size).
+pub const MAX_ADOPTION_ATTEMPTS: usize = 4;
 /// Retry for a missing pool or template.
 pub const MISSING_REFERENCE_RETRY: Duration = Duration::from_secs(60);
 const EXPIRY_STEP: Duration = Duration::from_millis(1);
@@ -105,6 +133,7 @@ pub fn decide(o: Observed<'_>) -> Plan {
         match bind(&o, &mut plan) {
             Binding::Pending(after) => {
                 plan.requeue_after = Some(after);
+                plan.waiting_for_member = true;
                 return plan; // no status write while waiting
             }
             Binding::Adopting => return plan, // the Sandbox's update event brings the next pass
@@ -212,6 +241,7 @@ fn bind(o: &Observed<'_>, plan: &mut Plan) -> Binding {
         if !usable.is_empty() {
             let adoptions: Result<Vec<Adoption>, Rejection> = usable
                 .iter()
+                .take(MAX_ADOPTION_ATTEMPTS)
                 .map(|s| {
                     Ok(Adoption {
                         sandbox: s.name_any(),
@@ -290,6 +320,11 @@ fn decide_expired(o: &Observed<'_>, current: &SandboxClaimStatus, generation: i6
         return Plan {
             status: status_patch(current, &status),
             requeue_after: Some(EXPIRY_STEP),
+            notices: vec![Notice::normal(
+                event::CLAIM_EXPIRED,
+                event::ACTION_CLAIM_EXPIRED,
+                "Claim expired",
+            )],
             ..Plan::default()
         };
     }
@@ -301,10 +336,21 @@ fn decide_expired(o: &Observed<'_>, current: &SandboxClaimStatus, generation: i6
         .and_then(|l| l.shutdown_policy)
         .unwrap_or_default();
     let mut plan = Plan::default();
+    let deleting = |policy: &str| {
+        Notice::normal(
+            event::CLAIM_EXPIRED,
+            event::ACTION_DELETING,
+            format!("Deleting Claim (ShutdownPolicy={policy})"),
+        )
+    };
     match policy {
-        ClaimShutdownPolicy::Delete => plan.actions.push(Action::DeleteClaim { foreground: false }),
+        ClaimShutdownPolicy::Delete => {
+            plan.notices.push(deleting("Delete"));
+            plan.actions.push(Action::DeleteClaim { foreground: false });
+        }
         ClaimShutdownPolicy::DeleteForeground => {
-            plan.actions.push(Action::DeleteClaim { foreground: true })
+            plan.notices.push(deleting("DeleteForeground"));
+            plan.actions.push(Action::DeleteClaim { foreground: true });
         }
         ClaimShutdownPolicy::Retain => {
             if let Some(sb) = o.bound.filter(|s| s.metadata.deletion_timestamp.is_none()) {

@@ -195,6 +195,71 @@ fn ready_members_win_over_members_without_ips_and_the_order_is_kept() {
     assert_eq!(names, ["first", "second"]);
 }
 
+/// RFC 7386 merge patch, to apply an adoption patch as the API server does.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(t), Some(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        _ => *target = patch.clone(),
+    }
+}
+
+#[test]
+fn the_adoption_response_is_mirrored_in_the_same_pass() {
+    let world = World {
+        candidates: vec![member("pool-a", true, true)],
+        ..World::default()
+    };
+    let c = claim(|_| {});
+    let plan = world.decide(&c);
+    let [Action::Adopt(adoptions)] = &plan.actions[..] else {
+        panic!("{:?}", plan.actions)
+    };
+    // What the API server answers the adoption patch with.
+    let mut adopted = serde_json::to_value(member("pool-a", true, true)).unwrap();
+    merge_patch(&mut adopted, &adoptions[0].patch);
+    let adopted: Sandbox = serde_json::from_value(adopted).unwrap();
+    let mirrored = World {
+        bound: Some(adopted),
+        ..World::default()
+    }
+    .decide(&c);
+    assert!(mirrored.actions.is_empty(), "{:?}", mirrored.actions);
+    assert_eq!(
+        ready_of(&mirrored),
+        ("True".into(), "DependenciesReady".into())
+    );
+    assert_eq!(
+        mirrored.status.as_ref().unwrap()["status"]["sandbox"]["name"],
+        "pool-a"
+    );
+    assert!(mirrored.became_ready);
+}
+
+#[test]
+fn a_large_pool_costs_a_claim_only_a_few_adoption_patches() {
+    let world = World {
+        candidates: (0..50)
+            .map(|i| member(&format!("m{i:02}"), true, true))
+            .collect(),
+        ..World::default()
+    };
+    let plan = world.decide(&claim(|_| {}));
+    let [Action::Adopt(adoptions)] = &plan.actions[..] else {
+        panic!("{:?}", plan.actions)
+    };
+    let names: Vec<&str> = adoptions.iter().map(|a| a.sandbox.as_str()).collect();
+    assert_eq!(names, ["m00", "m01", "m02", "m03"], "the oldest, in order");
+    assert_eq!(adoptions.len(), MAX_ADOPTION_ATTEMPTS);
+}
+
 #[test]
 fn a_young_claim_waits_briefly_for_members_still_getting_their_network() {
     let world = World {
@@ -206,7 +271,9 @@ fn a_young_claim_waits_briefly_for_members_still_getting_their_network() {
     assert!(plan.actions.is_empty());
     assert_eq!(plan.requeue_after, Some(PENDING_NETWORK_RETRY));
     assert_eq!(plan.status, None);
+    assert!(plan.waiting_for_member, "a member becoming usable wakes it");
     let old = world.decide(&claim(|_| {}));
+    assert!(!old.waiting_for_member);
     assert!(
         matches!(&old.actions[..], [Action::CreateSandbox(_)]),
         "then it starts cold: {:?}",
@@ -459,6 +526,14 @@ fn expiry_marks_then_applies_the_shutdown_policy() {
     assert!(first.actions.is_empty());
     assert_eq!(ready_of(&first).1, "ClaimExpired");
     assert_eq!(first.requeue_after, Some(Duration::from_millis(1)));
+    assert_eq!(
+        first.notices,
+        [Notice::normal(
+            "ClaimExpired",
+            "Claim Expired",
+            "Claim expired"
+        )]
+    );
 
     let marked = |policy: &str| {
         let mut c = expiring(policy);
@@ -480,6 +555,42 @@ fn expiry_marks_then_applies_the_shutdown_policy() {
     assert_eq!(
         world.decide(&marked("DeleteForeground")).actions,
         [Action::DeleteClaim { foreground: true }]
+    );
+    assert_eq!(
+        world.decide(&marked("Delete")).notices,
+        [Notice::normal(
+            "ClaimExpired",
+            "Deleting",
+            "Deleting Claim (ShutdownPolicy=Delete)"
+        )]
+    );
+    assert_eq!(
+        world.decide(&marked("DeleteForeground")).notices[0].note,
+        "Deleting Claim (ShutdownPolicy=DeleteForeground)"
+    );
+    assert!(
+        world.decide(&marked("Retain")).notices.is_empty(),
+        "Retain keeps the claim: nothing more to say"
+    );
+}
+
+#[test]
+fn binding_events_name_the_sandbox_as_upstream_does() {
+    assert_eq!(
+        adopted_notice("pool-abcde"),
+        Notice::normal(
+            "SandboxAdopted",
+            "Adoption",
+            "Adopted warm pool Sandbox \"pool-abcde\""
+        )
+    );
+    assert_eq!(
+        provisioned_notice("c1"),
+        Notice::normal(
+            "SandboxProvisioned",
+            "Provisioning",
+            "Created Sandbox \"c1\""
+        )
     );
 }
 

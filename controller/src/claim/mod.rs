@@ -10,26 +10,35 @@
 
 pub mod build;
 pub mod decide;
+pub mod waiters;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PropagationPolicy};
 use kube::runtime::controller::Action as Requeue;
+use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
 use sandbox_api::keys;
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxTemplate, SandboxWarmPool};
 use tokio::sync::mpsc;
 
+use crate::events::{self, Notice};
 use crate::metrics::{ClaimCreation, ClaimLatency, Metrics};
 use crate::write;
 use decide::{Action, Observed};
 
+/// Reporting controller of this controller's Events, as upstream names its recorder.
+pub const REPORTING_CONTROLLER: &str = "sandboxclaim-controller";
+
 /// How long a reservation keeps other workers off a Sandbox: long enough for the adoption to
 /// reach the cache, short enough that a crashed attempt is soon forgotten.
 const RESERVATION_TTL: Duration = Duration::from_secs(10);
+/// Fallback when the cached claim predates our own status write; its update event normally
+/// comes first.
+const STALE_CLAIM_RETRY: Duration = Duration::from_secs(1);
 /// Retry after losing every candidate to other claims: the cache catches up within milliseconds.
 const LOST_RACE_RETRY: Duration = Duration::from_millis(5);
 
@@ -42,7 +51,17 @@ pub struct Context {
     /// Wakes a pool whose member was adopted (its ownerRef no longer points at the pool).
     pub pool_events: mpsc::UnboundedSender<ObjectRef<SandboxWarmPool>>,
     pub metrics: Arc<Metrics>,
+    /// `None` with `--disable-claim-events`.
+    pub recorder: Option<Recorder>,
+    /// Claims waiting for a pool member that is still starting.
+    pub waiters: waiters::Waiters,
     reservations: Mutex<HashMap<ObjectRef<Sandbox>, Instant>>,
+    /// Sandboxes this process adopted for claims (by claim UID) whose status does not name
+    /// them yet, so the next pass finds its Sandbox without scanning the cache.
+    adopted: Mutex<HashMap<String, String>>,
+    /// The resourceVersion each claim (by UID) had when we last changed its status, until the
+    /// cache shows a newer one.
+    status_written_over: Mutex<HashMap<String, (String, Instant)>>,
     /// When this process first saw each claim (by UID), for the startup latency metric. Kept in
     /// memory instead of upstream's annotation: one write less per claim.
     first_seen: Mutex<HashMap<String, Instant>>,
@@ -67,7 +86,11 @@ impl Context {
                 .to_vec(),
             pool_events,
             metrics,
+            recorder: None,
+            waiters: waiters::Waiters::default(),
             reservations: Mutex::default(),
+            adopted: Mutex::default(),
+            status_written_over: Mutex::default(),
             first_seen: Mutex::default(),
         }
     }
@@ -117,6 +140,83 @@ impl Context {
             .inc();
     }
 
+    /// The end-to-end latencies upstream measures from the admission webhook's and the
+    /// client's timestamp annotations, for claims that carry them.
+    fn observe_annotated_latencies(&self, claim: &SandboxClaim, launch: &str, template: &str) {
+        let labels = ClaimLatency {
+            launch_type: launch.to_string(),
+            sandbox_template: template.to_string(),
+        };
+        let now = k8s_openapi::jiff::Timestamp::now();
+        let annotation = |key: &str| claim.annotations().get(key).map(String::as_str);
+        for (key, family) in [
+            (
+                keys::WEBHOOK_FIRST_OBSERVED_AT_ANNOTATION,
+                &self.metrics.claim_startup_latency_ms,
+            ),
+            (
+                keys::CLIENT_FIRST_REQUESTED_AT_ANNOTATION,
+                &self.metrics.client_claim_startup_latency_ms,
+            ),
+        ] {
+            if let Some(ms) = crate::metrics::ms_since_annotation(annotation(key), now) {
+                family.get_or_create(&labels).observe(ms);
+            }
+        }
+    }
+
+    /// Records that the status write replaced the claim at `resource_version`.
+    fn wrote_status_over(&self, claim_uid: &str, resource_version: Option<String>) {
+        if let Some(rv) = resource_version {
+            self.status_written_over
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(claim_uid.to_string(), (rv, Instant::now()));
+        }
+    }
+
+    /// Whether the cached claim is still the one our last status write replaced.
+    fn cache_behind_status_write(&self, claim_uid: &str, resource_version: Option<&str>) -> bool {
+        let mut all = self
+            .status_written_over
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some((rv, at)) = all.get(claim_uid) else {
+            return false;
+        };
+        let behind = is_behind(rv, *at, resource_version, Instant::now());
+        if !behind {
+            all.remove(claim_uid);
+        }
+        behind
+    }
+
+    fn adopted(&self, claim_uid: &str) -> Option<String> {
+        self.adopted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(claim_uid)
+            .cloned()
+    }
+
+    fn remember_adopted(&self, claim_uid: &str, sandbox: String) {
+        self.adopted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(claim_uid.to_string(), sandbox);
+    }
+
+    fn forget_adopted(&self, claim_uid: &str) {
+        self.adopted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(claim_uid);
+    }
+
+    fn tell(&self, claim: &SandboxClaim, notice: &Notice) {
+        events::publish(self.recorder.as_ref(), notice, claim.object_ref(&()));
+    }
+
     fn reservations(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<Sandbox>, Instant>> {
         let mut r = self
             .reservations
@@ -164,6 +264,49 @@ fn adoptable_from(s: &Sandbox, pool: &str, pool_hash: &sandbox_api::NameHash) ->
         })
 }
 
+/// How long a cached claim may lag our own status write before the write is assumed lost.
+const STATUS_WRITE_TTL: Duration = Duration::from_secs(10);
+
+/// Whether a cached claim at `cached_rv` is the very version our status write at `written_at`
+/// replaced (so the cache has not caught up), within [`STATUS_WRITE_TTL`].
+fn is_behind(
+    replaced_rv: &str,
+    written_at: Instant,
+    cached_rv: Option<&str>,
+    now: Instant,
+) -> bool {
+    cached_rv == Some(replaced_rv) && now.duration_since(written_at) < STATUS_WRITE_TTL
+}
+
+/// The Sandbox `claim` controls. Ownership decides; names only say where to look first: the
+/// one the claim's status records, the one this process just adopted for it, and the claim's
+/// own name (a cold start). Only when none of them is controlled by the claim (a new claim, or
+/// one met after a restart) is the whole cache scanned.
+pub fn bound_sandbox(
+    sandboxes: &Store<Sandbox>,
+    claim: &SandboxClaim,
+    adopted: Option<&str>,
+) -> Option<Arc<Sandbox>> {
+    let ns = claim.namespace().unwrap_or_default();
+    let uid = claim.metadata.uid.as_deref().unwrap_or_default();
+    let controlled = |s: &Sandbox| crate::sandbox::children::is_controlled_by(&s.metadata, uid);
+    let recorded = claim
+        .status
+        .as_ref()
+        .map(|s| s.sandbox.name.as_str())
+        .filter(|n| !n.is_empty());
+    let own_name = claim.name_any();
+    [recorded, adopted, Some(own_name.as_str())]
+        .into_iter()
+        .flatten()
+        .filter_map(|name| sandboxes.get(&ObjectRef::new(name).within(&ns)))
+        .find(|s| controlled(s))
+        .or_else(|| {
+            sandboxes
+                .find(|s| s.metadata.namespace.as_deref() == Some(ns.as_str()) && controlled(s))
+        })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{what}: {source}")]
@@ -187,14 +330,19 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
     let uid = claim.metadata.uid.clone().unwrap_or_default();
     if claim.metadata.deletion_timestamp.is_some() {
         ctx.forget_first_seen(&uid);
+        ctx.forget_adopted(&uid);
+        ctx.waiters.stop_waiting(&claim);
+        ctx.cache_behind_status_write(&uid, None);
         return Ok(Requeue::await_change());
+    }
+    // A claim older than our own last status write would repeat that write (and count its
+    // first Ready twice); its update event is on the way and brings the next pass.
+    if ctx.cache_behind_status_write(&uid, claim.resource_version().as_deref()) {
+        return Ok(Requeue::requeue(STALE_CLAIM_RETRY));
     }
     let first_seen = ctx.first_seen(&uid);
 
-    let bound = ctx.sandboxes.find(|s| {
-        s.metadata.namespace.as_deref() == Some(ns.as_str())
-            && crate::sandbox::children::is_controlled_by(&s.metadata, &uid)
-    });
+    let bound = bound_sandbox(&ctx.sandboxes, &claim, ctx.adopted(&uid).as_deref());
     let named = ctx.sandboxes.get(&ObjectRef::new(&name).within(&ns));
     let name_taken = bound.is_none() && named.is_some();
     let pool_name = &claim.spec.warm_pool_ref.name;
@@ -232,7 +380,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
         .iter()
         .map(String::as_str)
         .collect();
-    let plan = decide::decide(Observed {
+    let observed = Observed {
         claim: &claim,
         bound: bound.as_deref(),
         name_taken,
@@ -241,18 +389,31 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
         candidates: &candidate_refs,
         now: &crate::sandbox::now(),
         allowed_label_domains: &domains,
-    });
+    };
+    let mut plan = decide::decide(observed);
+
+    if plan.waiting_for_member {
+        ctx.waiters.wait(&claim);
+    } else {
+        ctx.waiters.stop_waiting(&claim);
+    }
 
     let fail = |what: String| move |source| Error::Api { what, source };
     let sandboxes: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &ns);
     let claims: Api<SandboxClaim> = Api::namespaced(ctx.client.clone(), &ns);
     let patch_params = write::merge();
+    let mut adopted_now = None;
     for action in &plan.actions {
         match action {
             Action::Adopt(adoptions) => {
-                if !adopt(&ctx, &sandboxes, &ns, pool_name, adoptions, &patch_params).await? {
+                let Some(adopted) =
+                    adopt(&ctx, &sandboxes, &ns, pool_name, adoptions, &patch_params).await?
+                else {
                     return Ok(Requeue::requeue(LOST_RACE_RETRY));
-                }
+                };
+                ctx.tell(&claim, &decide::adopted_notice(&adopted.name_any()));
+                ctx.remember_adopted(&uid, adopted.name_any());
+                adopted_now = Some(Arc::new(adopted));
                 ctx.count_creation(
                     &claim,
                     &template_name,
@@ -263,13 +424,16 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             }
             Action::CreateSandbox(sandbox) => {
                 match sandboxes.create(&write::post(), sandbox).await {
-                    Ok(_) => ctx.count_creation(
-                        &claim,
-                        &template_name,
-                        keys::LAUNCH_TYPE_COLD,
-                        pool_name,
-                        false,
-                    ),
+                    Ok(created) => {
+                        ctx.tell(&claim, &decide::provisioned_notice(&created.name_any()));
+                        ctx.count_creation(
+                            &claim,
+                            &template_name,
+                            keys::LAUNCH_TYPE_COLD,
+                            pool_name,
+                            false,
+                        );
+                    }
                     // The cache has not caught up with our own create; look again shortly.
                     Err(e) if write::is_status(&e, 409) => {
                         return Ok(Requeue::requeue(Duration::from_millis(200)));
@@ -285,6 +449,10 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
                 }
             }
             Action::DeleteClaim { foreground } => {
+                // Told before the claim goes, as upstream does.
+                for notice in &plan.notices {
+                    ctx.tell(&claim, notice);
+                }
                 let dp = DeleteParams {
                     propagation_policy: foreground.then_some(PropagationPolicy::Foreground),
                     ..DeleteParams::default()
@@ -298,13 +466,34 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             }
         }
     }
+    // The adoption's response is the Sandbox as the claim now controls it: mirror it in this
+    // pass instead of waiting for its watch event to come back through the cache.
+    let mut bound_now = bound.clone();
+    if let Some(adopted) = adopted_now {
+        let mirrored = decide::decide(Observed {
+            bound: Some(&adopted),
+            candidates: &[],
+            ..observed
+        });
+        plan.status = mirrored.status;
+        plan.became_ready = mirrored.became_ready;
+        plan.requeue_after = mirrored.requeue_after;
+        bound_now = Some(adopted);
+    }
     if let Some(status) = &plan.status {
-        claims
+        let written = claims
             .patch_status(&name, &patch_params, &Patch::Merge(status))
             .await
             .map_err(fail(format!("patch status of claim {name}")))?;
+        if written.resource_version() != claim.resource_version() {
+            ctx.wrote_status_over(&uid, claim.resource_version());
+        }
+        // The status names the Sandbox from now on.
+        if bound_now.is_some() {
+            ctx.forget_adopted(&uid);
+        }
         if plan.became_ready {
-            let launch = bound
+            let launch = bound_now
                 .as_ref()
                 .and_then(|s| s.labels().get(keys::LAUNCH_TYPE_LABEL).cloned())
                 .filter(|l| l == keys::LAUNCH_TYPE_WARM)
@@ -312,12 +501,16 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             ctx.metrics
                 .claim_controller_startup_latency_ms
                 .get_or_create(&ClaimLatency {
-                    launch_type: launch,
+                    launch_type: launch.clone(),
                     sandbox_template: template_name.clone(),
                 })
                 .observe(first_seen.elapsed().as_secs_f64() * 1000.0);
+            ctx.observe_annotated_latencies(&claim, &launch, &template_name);
             ctx.forget_first_seen(&uid);
         }
+    }
+    for notice in &plan.notices {
+        ctx.tell(&claim, notice);
     }
     if let Some(error) = plan.error {
         return Err(Error::Decided(error));
@@ -327,7 +520,8 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
         .map_or_else(Requeue::await_change, Requeue::requeue))
 }
 
-/// Tries the adoptions in order; returns whether one succeeded.
+/// Tries the adoptions in order; returns the Sandbox adopted, as the API returned it, if one
+/// was.
 async fn adopt(
     ctx: &Context,
     sandboxes: &Api<Sandbox>,
@@ -335,7 +529,7 @@ async fn adopt(
     pool: &str,
     adoptions: &[decide::Adoption],
     params: &PatchParams,
-) -> Result<bool, Error> {
+) -> Result<Option<Sandbox>, Error> {
     for a in adoptions {
         let key = ObjectRef::new(&a.sandbox).within(ns);
         if !ctx.try_reserve(&key) {
@@ -345,10 +539,10 @@ async fn adopt(
             .patch(&a.sandbox, params, &Patch::Merge(&a.patch))
             .await
         {
-            Ok(_) => {
+            Ok(adopted) => {
                 // The member left the pool; its ownerRef no longer leads the pool to it.
                 let _ = ctx.pool_events.send(ObjectRef::new(pool).within(ns));
-                return Ok(true);
+                return Ok(Some(adopted));
             }
             // Someone else changed or took it first: try the next one.
             Err(e) if write::is_status(&e, 409) || write::is_not_found(&e) => ctx.release(&key),
@@ -361,10 +555,108 @@ async fn adopt(
             }
         }
     }
-    Ok(false)
+    Ok(None)
 }
 
 pub fn error_policy(claim: Arc<SandboxClaim>, error: &Error, _ctx: Arc<Context>) -> Requeue {
     tracing::warn!(claim = %claim.name_any(), %error, "reconcile failed");
     Requeue::requeue(Duration::from_millis(500))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::watcher::Event;
+    use serde_json::json;
+
+    fn sandbox(name: &str, owner_uid: Option<&str>) -> Sandbox {
+        let mut v = json!({
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"podTemplate": {"spec": {"containers": []}}}
+        });
+        if let Some(uid) = owner_uid {
+            v["metadata"]["ownerReferences"] = json!([{"apiVersion":
+                "extensions.agents.x-k8s.io/v1beta1", "kind": "SandboxClaim", "name": "c",
+                "uid": uid, "controller": true}]);
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn claim(status_name: &str) -> SandboxClaim {
+        serde_json::from_value(json!({
+            "metadata": {"name": "c", "namespace": "ns", "uid": "claim-uid"},
+            "spec": {"warmPoolRef": {"name": "pool"}},
+            "status": {"sandbox": {"name": status_name}}
+        }))
+        .unwrap()
+    }
+
+    fn store(objects: Vec<Sandbox>) -> Store<Sandbox> {
+        let (store, mut writer) = kube::runtime::reflector::store();
+        for o in objects {
+            writer.apply_watcher_event(&Event::Apply(o));
+        }
+        store
+    }
+
+    fn name(s: Option<Arc<Sandbox>>) -> Option<String> {
+        s.map(|s| s.name_any())
+    }
+
+    #[test]
+    fn the_bound_sandbox_is_found_by_ownership_whichever_way_it_is_looked_up() {
+        let cache = store(vec![
+            sandbox("pool-a", Some("claim-uid")),
+            sandbox("pool-b", Some("other-uid")),
+            sandbox("pool-c", None),
+        ]);
+        // Recorded in the status, adopted in this process, or found by scanning.
+        assert_eq!(
+            name(bound_sandbox(&cache, &claim("pool-a"), None)),
+            Some("pool-a".into())
+        );
+        assert_eq!(
+            name(bound_sandbox(&cache, &claim(""), Some("pool-a"))),
+            Some("pool-a".into())
+        );
+        assert_eq!(
+            name(bound_sandbox(&cache, &claim(""), None)),
+            Some("pool-a".into())
+        );
+        // A name that leads to someone else's Sandbox is not trusted: the scan decides.
+        assert_eq!(
+            name(bound_sandbox(&cache, &claim("pool-b"), Some("pool-c"))),
+            Some("pool-a".into())
+        );
+        let unbound = store(vec![
+            sandbox("pool-b", Some("other-uid")),
+            sandbox("c", None),
+        ]);
+        assert_eq!(name(bound_sandbox(&unbound, &claim("pool-b"), None)), None);
+    }
+
+    #[test]
+    fn a_cached_claim_is_behind_only_while_it_is_the_version_our_write_replaced() {
+        let t0 = Instant::now();
+        let soon = t0 + Duration::from_millis(50);
+        assert!(is_behind("41", t0, Some("41"), soon));
+        assert!(
+            !is_behind("41", t0, Some("42"), soon),
+            "the cache caught up"
+        );
+        assert!(!is_behind("41", t0, None, soon));
+        assert!(
+            !is_behind("41", t0, Some("41"), t0 + STATUS_WRITE_TTL),
+            "a write never observed is assumed lost, not waited for forever"
+        );
+    }
+
+    #[test]
+    fn a_cold_sandbox_named_after_the_claim_is_found_directly() {
+        let cache = store(vec![sandbox("c", Some("claim-uid"))]);
+        assert_eq!(
+            name(bound_sandbox(&cache, &claim(""), None)),
+            Some("c".into())
+        );
+    }
 }

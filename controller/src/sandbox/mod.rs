@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Resource;
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 use sandbox_api::keys;
 use sandbox_api::v1beta1::Sandbox;
@@ -132,16 +132,12 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Reque
         record_creation_latency(&ctx, &sandbox);
     }
     if let Some(note) = &plan.warning {
-        let event = Event {
-            type_: EventType::Warning,
-            reason: keys::event::MULTIPLE_PODS.into(),
-            note: Some(note.clone()),
-            action: keys::event::ACTION_RECONCILING.into(),
-            secondary: None,
-        };
-        if let Err(e) = ctx.recorder.publish(&event, &sandbox.object_ref(&())).await {
-            tracing::warn!(error = %e, "could not record event");
-        }
+        let notice = crate::events::Notice::warning(
+            keys::event::MULTIPLE_PODS,
+            keys::event::ACTION_RECONCILING,
+            note.clone(),
+        );
+        crate::events::publish(Some(&ctx.recorder), &notice, sandbox.object_ref(&()));
     }
     if let Some(error) = plan.error {
         return Err(Error::Decided(error));

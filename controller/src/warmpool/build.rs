@@ -39,6 +39,16 @@ pub fn member_blueprint(template: &SandboxTemplate) -> SandboxBlueprint {
 /// Upstream also stamps two hashes of Go's JSON encoding of the template, which cannot be
 /// reproduced outside Go; staleness is decided semantically instead ([`is_stale`]).
 pub fn new_member(pool: &SandboxWarmPool, template: &SandboxTemplate) -> Sandbox {
+    new_member_with(pool, template, true)
+}
+
+/// [`new_member`], with the autoscaler's safe-to-evict default on or off
+/// (`--enable-warm-pool-eviction`); a template that sets the annotation keeps its value.
+pub fn new_member_with(
+    pool: &SandboxWarmPool,
+    template: &SandboxTemplate,
+    safe_to_evict: bool,
+) -> Sandbox {
     let pool_hash = sandbox_api::name_hash(&pool.name_any());
     let template_name = template.name_any();
     let template_hash = sandbox_api::name_hash(&template_name);
@@ -49,12 +59,14 @@ pub fn new_member(pool: &SandboxWarmPool, template: &SandboxTemplate) -> Sandbox
         keys::SANDBOX_TEMPLATE_REF_HASH_LABEL.into(),
         template_hash.clone(),
     );
-    blueprint
-        .pod_template
-        .metadata
-        .annotations
-        .entry(keys::SAFE_TO_EVICT_ANNOTATION.into())
-        .or_insert_with(|| "true".into());
+    if safe_to_evict {
+        blueprint
+            .pod_template
+            .metadata
+            .annotations
+            .entry(keys::SAFE_TO_EVICT_ANNOTATION.into())
+            .or_insert_with(|| "true".into());
+    }
     Sandbox {
         metadata: ObjectMeta {
             generate_name: Some(format!("{}-", pool.name_any())),
@@ -174,6 +186,23 @@ mod tests {
         assert_eq!(
             m.spec.blueprint.pod_template.metadata.annotations[keys::SAFE_TO_EVICT_ANNOTATION],
             "false"
+        );
+    }
+
+    #[test]
+    fn without_warm_pool_eviction_members_are_not_marked_safe_to_evict() {
+        let m = new_member_with(&pool(), &template(|_| {}), false);
+        let annotations = &m.spec.blueprint.pod_template.metadata.annotations;
+        assert!(!annotations.contains_key(keys::SAFE_TO_EVICT_ANNOTATION));
+        let t = template(|v| {
+            v["spec"]["podTemplate"]["metadata"]["annotations"] =
+                json!({keys::SAFE_TO_EVICT_ANNOTATION: "true"})
+        });
+        let kept = new_member_with(&pool(), &t, false);
+        assert_eq!(
+            kept.spec.blueprint.pod_template.metadata.annotations[keys::SAFE_TO_EVICT_ANNOTATION],
+            "true",
+            "the template's own value stays"
         );
     }
 

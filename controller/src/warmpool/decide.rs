@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
-use sandbox_api::keys::{self, condition};
+use sandbox_api::keys::{self, condition, event};
 use sandbox_api::v1beta1::{
     Sandbox, SandboxTemplate, SandboxWarmPool, SandboxWarmPoolStatus, UpdateStrategyType,
 };
 use serde_json::{Value, json};
 
-use super::build::{is_stale, new_member, pool_ref};
+use super::build::{is_stale, new_member_with, pool_ref};
+use super::shaping::{PoolShaping, Settings};
 use crate::conditions;
+use crate::events::Notice;
 use crate::patch::merge_diff;
 use crate::sandbox::children::controller_of;
 
@@ -32,6 +34,14 @@ pub struct Observed<'a> {
     pub now: &'a Time,
     /// How long a member may take to become Ready before it is replaced.
     pub readiness_grace: Duration,
+    /// How often a pool holding unschedulable members looks again.
+    pub unschedulable_recheck: Duration,
+    /// New members' Pods are marked safe for the cluster autoscaler to evict.
+    pub safe_to_evict: bool,
+    /// Batch size, replenish hold and refill rate.
+    pub shaping: &'a Settings,
+    /// This pool's hold and token bucket as the last pass left them.
+    pub shaping_state: &'a PoolShaping,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -54,10 +64,12 @@ pub struct Plan {
     /// Merge patch for the status subresource; `None` when unchanged.
     pub status: Option<Value>,
     pub requeue_after: Option<Duration>,
+    /// The shaping state to keep for the next pass.
+    pub shaping: PoolShaping,
+    /// Why the pool is not progressing: members past the grace period that cannot be
+    /// scheduled are held, not replaced. `None` while it progresses.
+    pub not_progressing: Option<String>,
 }
-
-/// Upper bound of creates or deletes in one pass (upstream's default batch).
-pub const MAX_BATCH: usize = 300;
 /// Slack added to a readiness deadline so the requeue lands after it.
 const DEADLINE_SLACK: Duration = Duration::from_secs(2);
 
@@ -69,7 +81,10 @@ pub fn decide(o: Observed<'_>) -> Plan {
     let pool_uid = pool.metadata.uid.clone().unwrap_or_default();
     let recreate = pool.spec.update_strategy.as_ref().and_then(|s| s.type_)
         == Some(UpdateStrategyType::Recreate);
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        shaping: o.shaping_state.clone(),
+        ..Plan::default()
+    };
     let mut terminating = 0usize;
     let mut active: Vec<&Sandbox> = Vec::new();
 
@@ -120,6 +135,7 @@ pub fn decide(o: Observed<'_>) -> Plan {
     // Members not Ready within the grace period are replaced, unless they cannot be scheduled
     // at all: a replacement would not schedule either, so they are held (spec §4.4 step 5).
     let mut earliest: Option<Duration> = None;
+    let mut unschedulable = 0usize;
     active.retain(|m| {
         if is_ready(m) {
             return true;
@@ -131,6 +147,7 @@ pub fn decide(o: Observed<'_>) -> Plan {
             return true;
         }
         if is_unschedulable(m) {
+            unschedulable += 1;
             return true;
         }
         plan.actions.push(delete(m));
@@ -145,14 +162,43 @@ pub fn decide(o: Observed<'_>) -> Plan {
             .unwrap_or(sandbox_api::v1beta1::DEFAULT_REPLICAS),
     )
     .unwrap_or(0);
+    if unschedulable > 0 {
+        plan.not_progressing = Some(format!(
+            "{unschedulable}/{desired} sandboxes are unschedulable past the {} readiness grace \
+             period; holding them instead of replacing (replacements would be equally \
+             unschedulable)",
+            go_duration(o.readiness_grace)
+        ));
+        requeue_within(&mut plan, o.unschedulable_recheck);
+    }
     let current = active.len();
     let total = current + terminating + o.pending_creates;
-    if let Some(template) = o.template
-        && total < desired
-    {
-        for _ in 0..(desired - total).min(MAX_BATCH) {
-            plan.actions
-                .push(Action::Create(Box::new(new_member(pool, template))));
+    let now = o.now.0;
+    // Members that just left (adopted by claims) hold replacements back for a while, keyed on
+    // the active count so a drop still draining as terminating members keeps the hold armed.
+    let hold = plan
+        .shaping
+        .observe_members(current, desired, now, o.shaping.replenish_delay);
+    if let Some(template) = o.template {
+        if !hold.is_zero() && current < desired {
+            requeue_within(&mut plan, hold);
+        } else if total < desired {
+            let deficit = (desired - total).min(o.shaping.max_batch);
+            let (granted, wait) = plan
+                .shaping
+                .take_tokens(deficit, now, o.shaping.max_refill_rate);
+            // An empty bucket creates nothing, so no watch event will wake the pool: the
+            // next token will. A partial grant is woken by its own creates.
+            if granted == 0 {
+                requeue_within(&mut plan, wait);
+            }
+            for _ in 0..granted {
+                plan.actions.push(Action::Create(Box::new(new_member_with(
+                    pool,
+                    template,
+                    o.safe_to_evict,
+                ))));
+            }
         }
     }
     if current > desired {
@@ -163,7 +209,10 @@ pub fn decide(o: Observed<'_>) -> Plan {
                 .cmp(&is_ready(b))
                 .then_with(|| created(b).cmp(&created(a)))
         });
-        for m in victims.into_iter().take((current - desired).min(MAX_BATCH)) {
+        for m in victims
+            .into_iter()
+            .take((current - desired).min(o.shaping.max_batch))
+        {
             plan.actions.push(delete(m));
         }
     }
@@ -183,6 +232,54 @@ pub fn decide(o: Observed<'_>) -> Plan {
     let after = serde_json::to_value(&status).unwrap_or_default();
     plan.status = merge_diff(&before, &after).map(|d| json!({ "status": d }));
     plan
+}
+
+/// The Event for a change in the pool's progress; upstream emits transitions only.
+pub fn progress_notice(was_stalled: bool, not_progressing: Option<&str>) -> Option<Notice> {
+    match (was_stalled, not_progressing) {
+        (false, Some(why)) => Some(Notice::warning(
+            event::WARM_POOL_NOT_PROGRESSING,
+            event::ACTION_RECONCILING,
+            why,
+        )),
+        (true, None) => Some(Notice::normal(
+            event::WARM_POOL_PROGRESSING,
+            event::ACTION_RECONCILING,
+            "Warm pool is progressing again",
+        )),
+        _ => None,
+    }
+}
+
+/// A duration as Go prints it (`5m0s`, `1h0m0s`, `1.5s`, `300ms`), for upstream's messages.
+pub fn go_duration(d: Duration) -> String {
+    if d.is_zero() {
+        return "0s".into();
+    }
+    if d < Duration::from_secs(1) {
+        let ms = d.as_secs_f64() * 1000.0;
+        return format!("{}ms", trim_float(ms));
+    }
+    let secs = d.as_secs();
+    let (h, m) = (secs / 3600, secs / 60 % 60);
+    let s = trim_float(
+        f64::from(u32::try_from(secs % 60).unwrap_or(0)) + f64::from(d.subsec_nanos()) / 1e9,
+    );
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, m) => format!("{m}m{s}s"),
+        (h, m) => format!("{h}h{m}m{s}s"),
+    }
+}
+
+fn trim_float(v: f64) -> String {
+    let text = format!("{v:.9}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Requeues no later than `after`.
+fn requeue_within(plan: &mut Plan, after: Duration) {
+    plan.requeue_after = Some(plan.requeue_after.map_or(after, |r| r.min(after)));
 }
 
 fn delete(m: &Sandbox) -> Action {

@@ -6,6 +6,7 @@ use serde_json::json;
 
 const NOW: i64 = 1_800_000_000;
 const GRACE: Duration = Duration::from_secs(300);
+const RECHECK: Duration = Duration::from_secs(60);
 
 fn at(secs: i64) -> Time {
     Time(Timestamp::from_second(secs).unwrap())
@@ -30,8 +31,11 @@ fn template(image: &str) -> SandboxTemplate {
 
 /// A member built from `template("python:3")`, `age` seconds old, Ready or not.
 fn member(name: &str, age: i64, ready: bool, edit: impl FnOnce(&mut Value)) -> Sandbox {
-    let mut v =
-        serde_json::to_value(super::new_member(&pool(|_| {}), &template("python:3"))).unwrap();
+    let mut v = serde_json::to_value(super::super::build::new_member(
+        &pool(|_| {}),
+        &template("python:3"),
+    ))
+    .unwrap();
     v["metadata"]["name"] = json!(name);
     v["metadata"]["uid"] = json!(format!("{name}-uid"));
     v["metadata"]["creationTimestamp"] = json!(at(NOW - age));
@@ -47,6 +51,24 @@ fn decide_with(
     t: Option<&SandboxTemplate>,
     pending: usize,
 ) -> Plan {
+    decide_shaped(
+        p,
+        members,
+        t,
+        pending,
+        &Settings::default(),
+        &PoolShaping::default(),
+    )
+}
+
+fn decide_shaped(
+    p: &SandboxWarmPool,
+    members: &[Sandbox],
+    t: Option<&SandboxTemplate>,
+    pending: usize,
+    shaping: &Settings,
+    state: &PoolShaping,
+) -> Plan {
     let refs: Vec<&Sandbox> = members.iter().collect();
     let none = BTreeSet::new();
     decide(Observed {
@@ -57,6 +79,10 @@ fn decide_with(
         pending_deletes: &none,
         now: &at(NOW),
         readiness_grace: GRACE,
+        unschedulable_recheck: RECHECK,
+        safe_to_evict: true,
+        shaping,
+        shaping_state: state,
     })
 }
 
@@ -268,6 +294,129 @@ fn members_stuck_past_the_grace_period_are_replaced_unless_unschedulable() {
         0,
     );
     assert!(plan.actions.is_empty(), "held: {:?}", plan.actions);
+    assert_eq!(plan.requeue_after, Some(RECHECK), "looked at again");
+    assert_eq!(
+        plan.not_progressing.as_deref(),
+        Some(
+            "1/1 sandboxes are unschedulable past the 5m0s readiness grace period; holding \
+             them instead of replacing (replacements would be equally unschedulable)"
+        )
+    );
+    let young = member("young", 60, false, |_| {});
+    assert_eq!(
+        decide_with(&pool(|_| {}), &[young], Some(&t), 0).not_progressing,
+        None
+    );
+}
+
+#[test]
+fn progress_events_are_emitted_on_transitions_only() {
+    let stalled = progress_notice(false, Some("why")).unwrap();
+    assert!(stalled.warning);
+    assert_eq!(
+        (stalled.reason, stalled.action, stalled.note.as_str()),
+        ("WarmPoolNotProgressing", "Reconciling", "why")
+    );
+    let resumed = progress_notice(true, None).unwrap();
+    assert!(!resumed.warning);
+    assert_eq!(
+        (resumed.reason, resumed.note.as_str()),
+        ("WarmPoolProgressing", "Warm pool is progressing again")
+    );
+    assert_eq!(progress_notice(true, Some("still")), None);
+    assert_eq!(progress_notice(false, None), None);
+}
+
+#[test]
+fn durations_read_as_go_prints_them() {
+    for (d, go) in [
+        (Duration::ZERO, "0s"),
+        (Duration::from_millis(300), "300ms"),
+        (Duration::from_millis(1500), "1.5s"),
+        (Duration::from_secs(30), "30s"),
+        (Duration::from_secs(300), "5m0s"),
+        (Duration::from_secs(3600), "1h0m0s"),
+        (Duration::from_secs(3723), "1h2m3s"),
+    ] {
+        assert_eq!(go_duration(d), go);
+    }
+}
+
+#[test]
+fn the_batch_size_caps_creates_and_deletes_per_pass() {
+    let t = template("python:3");
+    let small = Settings {
+        max_batch: 3,
+        ..Settings::default()
+    };
+    let none = PoolShaping::default();
+    let big = pool(|v| v["spec"]["replicas"] = json!(10));
+    assert_eq!(
+        creates(&decide_shaped(&big, &[], Some(&t), 0, &small, &none)),
+        3
+    );
+    let members: Vec<Sandbox> = (0..8)
+        .map(|i| member(&format!("m{i}"), 10 + i, true, |_| {}))
+        .collect();
+    let one = pool(|v| v["spec"]["replicas"] = json!(1));
+    let plan = decide_shaped(&one, &members, Some(&t), 0, &small, &none);
+    assert_eq!(
+        deleted(&plan),
+        ["m0", "m1", "m2"],
+        "newest first, three at most"
+    );
+}
+
+#[test]
+fn a_replenish_delay_holds_replacements_after_members_leave() {
+    let t = template("python:3");
+    let held = Settings {
+        replenish_delay: Duration::from_secs(5),
+        ..Settings::default()
+    };
+    let p = pool(|v| v["spec"]["replicas"] = json!(3));
+    let full: Vec<Sandbox> = (0..3)
+        .map(|i| member(&format!("m{i}"), 10, true, |_| {}))
+        .collect();
+    // First pass of a full pool: the baseline.
+    let first = decide_shaped(&p, &full, Some(&t), 0, &held, &PoolShaping::default());
+    assert_eq!(creates(&first), 0);
+    // Two members were adopted: nothing is created, the pool looks again when the hold ends.
+    let drained = decide_shaped(&p, &full[..1], Some(&t), 0, &held, &first.shaping);
+    assert_eq!(creates(&drained), 0);
+    assert_eq!(drained.requeue_after, Some(Duration::from_secs(5)));
+    assert_eq!(
+        drained.status.as_ref().unwrap()["status"]["replicas"],
+        1,
+        "status still tells the truth"
+    );
+    // Without a delay the same drop is refilled at once.
+    let now = decide_shaped(
+        &p,
+        &full[..1],
+        Some(&t),
+        0,
+        &Settings::default(),
+        &first.shaping,
+    );
+    assert_eq!(creates(&now), 2);
+}
+
+#[test]
+fn a_refill_rate_paces_creates_and_requeues_for_the_next_token() {
+    let t = template("python:3");
+    let paced = Settings {
+        max_refill_rate: 2.0,
+        ..Settings::default()
+    };
+    let p = pool(|v| v["spec"]["replicas"] = json!(10));
+    let first = decide_shaped(&p, &[], Some(&t), 0, &paced, &PoolShaping::default());
+    assert_eq!(creates(&first), 2, "one second of creates");
+    assert_eq!(first.requeue_after, None, "its own creates wake the pool");
+    // Same instant, creates in flight: the bucket is empty, so the next token wakes it.
+    let second = decide_shaped(&p, &[], Some(&t), 2, &paced, &first.shaping);
+    assert_eq!(creates(&second), 0);
+    assert_eq!(second.requeue_after, Some(Duration::from_millis(500)));
 }
 
 #[test]

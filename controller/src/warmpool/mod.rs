@@ -4,20 +4,23 @@
 
 pub mod build;
 pub mod decide;
+pub mod shaping;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use kube::ResourceExt;
 use kube::api::{Api, Patch};
 use kube::runtime::controller::Action as Requeue;
+use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
 use sandbox_api::keys;
 use sandbox_api::v1beta1::{Sandbox, SandboxTemplate, SandboxWarmPool};
 
-use crate::write;
+use crate::{events, write};
 use decide::{Action, Observed};
+use shaping::{PoolShaping, Settings};
 
 /// Writes older than this are assumed lost rather than still on their way to the cache.
 const EXPECTATION_TTL: Duration = Duration::from_secs(300);
@@ -35,8 +38,20 @@ pub struct Context {
     pub sandboxes: Store<Sandbox>,
     pub templates: Store<SandboxTemplate>,
     pub readiness_grace: Duration,
+    pub unschedulable_recheck: Duration,
+    /// `--enable-warm-pool-eviction`.
+    pub safe_to_evict: bool,
+    pub shaping: Settings,
+    /// `None`: no Events.
+    pub recorder: Option<Recorder>,
     expectations: Mutex<HashMap<ObjectRef<SandboxWarmPool>, Expectations>>,
+    shaping_state: Mutex<HashMap<ObjectRef<SandboxWarmPool>, PoolShaping>>,
+    /// Pools last seen not progressing, so that only changes are reported.
+    stalled: Mutex<HashSet<ObjectRef<SandboxWarmPool>>>,
 }
+
+/// Upstream's default for `--sandbox-warm-pool-unschedulable-recheck-interval`.
+pub const DEFAULT_UNSCHEDULABLE_RECHECK: Duration = Duration::from_secs(60);
 
 impl Context {
     pub fn new(
@@ -50,7 +65,50 @@ impl Context {
             sandboxes,
             templates,
             readiness_grace,
+            unschedulable_recheck: DEFAULT_UNSCHEDULABLE_RECHECK,
+            safe_to_evict: true,
+            shaping: Settings::default(),
+            recorder: None,
             expectations: Mutex::default(),
+            shaping_state: Mutex::default(),
+            stalled: Mutex::default(),
+        }
+    }
+
+    fn shaping_state(&self, pool: &ObjectRef<SandboxWarmPool>) -> PoolShaping {
+        self.shaping_state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(pool)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn keep_shaping_state(&self, pool: &ObjectRef<SandboxWarmPool>, state: PoolShaping) {
+        self.shaping_state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(pool.clone(), state);
+    }
+
+    fn note_creates(&self, pool: &ObjectRef<SandboxWarmPool>, created: usize) {
+        if let Some(state) = self
+            .shaping_state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(pool)
+        {
+            state.note_creates(created);
+        }
+    }
+
+    /// Records whether the pool is stalled now; returns whether it was before.
+    fn swap_stalled(&self, pool: &ObjectRef<SandboxWarmPool>, stalled: bool) -> bool {
+        let mut all = self.stalled.lock().unwrap_or_else(PoisonError::into_inner);
+        if stalled {
+            !all.insert(pool.clone())
+        } else {
+            all.remove(pool)
         }
     }
 
@@ -93,11 +151,17 @@ impl Context {
         }
     }
 
+    /// Drops everything kept about a pool that is going away.
     fn forget(&self, pool: &ObjectRef<SandboxWarmPool>) {
         self.expectations
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(pool);
+        self.shaping_state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(pool);
+        self.swap_stalled(pool, false);
     }
 }
 
@@ -133,6 +197,7 @@ pub async fn reconcile(pool: Arc<SandboxWarmPool>, ctx: Arc<Context>) -> Result<
         .get(&ObjectRef::new(&pool.spec.sandbox_template_ref.name).within(&ns));
     let (pending_creates, pending_deletes) = ctx.pending(&key, &ns);
     let refs: Vec<&Sandbox> = members.iter().map(AsRef::as_ref).collect();
+    let shaping_state = ctx.shaping_state(&key);
     let plan = decide::decide(Observed {
         pool: &pool,
         members: &refs,
@@ -141,20 +206,25 @@ pub async fn reconcile(pool: Arc<SandboxWarmPool>, ctx: Arc<Context>) -> Result<
         pending_deletes: &pending_deletes,
         now: &crate::sandbox::now(),
         readiness_grace: ctx.readiness_grace,
+        unschedulable_recheck: ctx.unschedulable_recheck,
+        safe_to_evict: ctx.safe_to_evict,
+        shaping: &ctx.shaping,
+        shaping_state: &shaping_state,
     });
+    ctx.keep_shaping_state(&key, plan.shaping.clone());
+    let was_stalled = ctx.swap_stalled(&key, plan.not_progressing.is_some());
+    if let Some(notice) = decide::progress_notice(was_stalled, plan.not_progressing.as_deref()) {
+        events::publish(ctx.recorder.as_ref(), &notice, pool.object_ref(&()));
+    }
 
     let sandboxes: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &ns);
     let (pp, patch_params) = (write::post(), write::merge());
     let fail = |what: String| move |source| Error { what, source };
+    let mut creates = Vec::new();
     for action in &plan.actions {
         match action {
-            Action::Create(member) => {
-                let created = sandboxes
-                    .create(&pp, member)
-                    .await
-                    .map_err(fail(format!("create a member of pool {name}")))?;
-                ctx.expect(&key, Some(created.name_any()), None);
-            }
+            // Issued together below: one at a time, a deficit of n takes n round trips.
+            Action::Create(member) => creates.push(member.as_ref()),
             Action::Delete { name: member, uid } => {
                 match sandboxes.delete(member, &write::delete_if(uid)).await {
                     Ok(_) => ctx.expect(&key, None, Some(member.clone())),
@@ -172,6 +242,29 @@ pub async fn reconcile(pool: Arc<SandboxWarmPool>, ctx: Arc<Context>) -> Result<
                     .await
                     .map_err(fail(format!("patch member {member}")))?;
             }
+        }
+    }
+    // In batches of 1, 2, 4, … as upstream's slowStartBatch: a deficit of n takes about
+    // log2(n) round trips, and a failing create (quota, admission) stops after few attempts.
+    let mut remaining = creates.as_slice();
+    for size in shaping::slow_start(creates.len()) {
+        let (batch, rest) = remaining.split_at(size);
+        remaining = rest;
+        let results =
+            futures::future::join_all(batch.iter().map(|member| sandboxes.create(&pp, member)))
+                .await;
+        let mut failed = None;
+        for result in results {
+            match result {
+                Ok(created) => {
+                    ctx.expect(&key, Some(created.name_any()), None);
+                    ctx.note_creates(&key, 1);
+                }
+                Err(e) => failed = Some(e),
+            }
+        }
+        if let Some(e) = failed {
+            return Err(fail(format!("create a member of pool {name}"))(e));
         }
     }
     if let Some(status) = &plan.status {

@@ -1,0 +1,266 @@
+//! How fast a pool refills (upstream's `--sandbox-warm-pool-replenish-delay` and
+//! `--sandbox-warm-pool-max-refill-rate`): per-pool state that the decision reads and returns,
+//! so the decision stays pure and the clock comes in.
+//!
+//! The delay defers the *start* of refill after members leave the pool, re-armed on every
+//! departure, so a burst of claims adopting members gets the API server first. The rate shapes
+//! the *flow* once refill runs: a token bucket of one second of creates.
+
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+
+/// The settings, from the flags.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Most creates or deletes one pass issues (`--sandbox-warm-pool-max-batch-size`).
+    pub max_batch: usize,
+    /// `0`: replenish at once.
+    pub replenish_delay: Duration,
+    /// Creates per second per pool; `0`: unpaced.
+    pub max_refill_rate: f64,
+}
+
+impl Default for Settings {
+    /// Upstream's defaults: batches of 300, no hold, no pacing.
+    fn default() -> Self {
+        Self {
+            max_batch: 300,
+            replenish_delay: Duration::ZERO,
+            max_refill_rate: 0.0,
+        }
+    }
+}
+
+/// One pool's shaping state; empty until the pool is first seen.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PoolShaping {
+    hold: Option<Hold>,
+    bucket: Option<Bucket>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Hold {
+    /// Active members at the last pass, plus the creates issued since (which the cache may
+    /// not show yet), so that only a real departure reads as a drop.
+    last_members: usize,
+    defer_until: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Bucket {
+    tokens: f64,
+    last: Timestamp,
+}
+
+/// Tolerance for float sums of token fractions.
+const FLOAT_NOISE: f64 = 1e-6;
+
+fn since(now: Timestamp, then: Timestamp) -> Duration {
+    Duration::try_from(now.duration_since(then)).unwrap_or_default()
+}
+
+impl PoolShaping {
+    /// Records this pass's active member count and returns how long replacements are held
+    /// (zero: create now). The first pass of a pool never holds: an initial fill or a
+    /// scale-up is not a departure.
+    pub fn observe_members(
+        &mut self,
+        current: usize,
+        desired: usize,
+        now: Timestamp,
+        delay: Duration,
+    ) -> Duration {
+        if delay.is_zero() {
+            return Duration::ZERO;
+        }
+        let Some(hold) = self.hold.as_mut() else {
+            self.hold = Some(Hold {
+                last_members: current,
+                defer_until: None,
+            });
+            return Duration::ZERO;
+        };
+        let dropped = current < hold.last_members;
+        hold.last_members = current;
+        if current >= desired {
+            hold.defer_until = None;
+            return Duration::ZERO;
+        }
+        if dropped {
+            hold.defer_until = Some(now + delay);
+        }
+        hold.defer_until
+            .map_or(Duration::ZERO, |until| since(until, now))
+    }
+
+    /// Counts `created` replacements into the member baseline (when a hold is tracked).
+    pub fn note_creates(&mut self, created: usize) {
+        if let Some(hold) = self.hold.as_mut() {
+            hold.last_members += created;
+        }
+    }
+
+    /// Grants up to `want` creates at `rate` per second, and when it grants fewer, how long
+    /// until the next whole token (the requeue that keeps a paced refill going). A rate of 0
+    /// grants everything. A new bucket starts full: small deficits go at once.
+    pub fn take_tokens(&mut self, want: usize, now: Timestamp, rate: f64) -> (usize, Duration) {
+        if rate <= 0.0 || want == 0 {
+            return (want, Duration::ZERO);
+        }
+        let capacity = rate.max(1.0);
+        let bucket = self.bucket.get_or_insert(Bucket {
+            tokens: capacity,
+            last: now,
+        });
+        let elapsed = since(now, bucket.last);
+        bucket.tokens = (bucket.tokens + rate * elapsed.as_secs_f64()).min(capacity);
+        bucket.last = bucket.last.max(now);
+        // Whole tokens, forgiving float noise (0.4 + 0.6 is a whole token); below `want` the
+        // cast is exact, and `want` bounds it above.
+        let whole = (bucket.tokens + FLOAT_NOISE).floor().max(0.0);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let granted = if whole < want as f64 {
+            whole as usize
+        } else {
+            want
+        };
+        bucket.tokens -= granted as f64;
+        if granted >= want {
+            return (granted, Duration::ZERO);
+        }
+        // Rounded up to the microsecond so the requeue never lands just before the token.
+        let wait = ((1.0 - bucket.tokens) / rate).max(0.0);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let micros = (wait * 1e6 - FLOAT_NOISE).ceil() as u64;
+        (granted, Duration::from_micros(micros))
+    }
+}
+
+/// Batch sizes for `count` writes issued in parallel batches that double while they succeed,
+/// starting at one: 1, 2, 4, … with the remainder last.
+pub fn slow_start(count: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    let (mut left, mut next) = (count, 1usize);
+    while left > 0 {
+        let size = next.min(left);
+        sizes.push(size);
+        left -= size;
+        next = next.saturating_mul(2);
+    }
+    sizes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_start_doubles_from_one_and_ends_with_the_remainder() {
+        assert_eq!(slow_start(0), Vec::<usize>::new());
+        assert_eq!(slow_start(1), [1]);
+        assert_eq!(slow_start(10), [1, 2, 4, 3]);
+        assert_eq!(slow_start(300), [1, 2, 4, 8, 16, 32, 64, 128, 45]);
+        assert_eq!(slow_start(300).iter().sum::<usize>(), 300);
+    }
+
+    const DELAY: Duration = Duration::from_secs(5);
+
+    fn t(ms: i64) -> Timestamp {
+        Timestamp::from_millisecond(1_800_000_000_000 + ms).unwrap()
+    }
+
+    #[test]
+    fn without_a_delay_nothing_is_ever_held() {
+        let mut s = PoolShaping::default();
+        assert_eq!(
+            s.observe_members(5, 5, t(0), Duration::ZERO),
+            Duration::ZERO
+        );
+        assert_eq!(
+            s.observe_members(1, 5, t(1), Duration::ZERO),
+            Duration::ZERO
+        );
+        assert_eq!(s, PoolShaping::default(), "no state kept");
+    }
+
+    #[test]
+    fn the_first_pass_fills_at_once_and_a_drop_holds_for_the_delay() {
+        let mut s = PoolShaping::default();
+        assert_eq!(s.observe_members(0, 5, t(0), DELAY), Duration::ZERO);
+        s.note_creates(5);
+        // The cache catches up: no drop.
+        assert_eq!(s.observe_members(5, 5, t(100), DELAY), Duration::ZERO);
+        // Two members adopted.
+        assert_eq!(s.observe_members(3, 5, t(1000), DELAY), DELAY);
+        // No further drop: the hold runs down.
+        assert_eq!(
+            s.observe_members(3, 5, t(3000), DELAY),
+            Duration::from_secs(3)
+        );
+        assert_eq!(s.observe_members(3, 5, t(6000), DELAY), Duration::ZERO);
+    }
+
+    #[test]
+    fn every_drop_re_arms_the_hold_and_a_full_pool_clears_it() {
+        let mut s = PoolShaping::default();
+        s.observe_members(5, 5, t(0), DELAY);
+        assert_eq!(s.observe_members(4, 5, t(1000), DELAY), DELAY);
+        assert_eq!(s.observe_members(3, 5, t(4000), DELAY), DELAY, "re-armed");
+        assert_eq!(
+            s.observe_members(3, 5, t(8000), DELAY),
+            Duration::from_secs(1)
+        );
+        // Scaled down to what is left: nothing to hold.
+        assert_eq!(s.observe_members(3, 3, t(8500), DELAY), Duration::ZERO);
+        assert_eq!(s.observe_members(3, 5, t(8600), DELAY), Duration::ZERO);
+    }
+
+    #[test]
+    fn creates_not_yet_cached_do_not_read_as_a_drop() {
+        let mut s = PoolShaping::default();
+        s.observe_members(3, 5, t(0), DELAY);
+        s.note_creates(2);
+        // Still 5 expected (3 + 2 in flight); the cache shows 4: that is a real departure.
+        assert_eq!(s.observe_members(4, 5, t(100), DELAY), DELAY);
+        let mut quiet = PoolShaping::default();
+        quiet.observe_members(3, 5, t(0), DELAY);
+        // Without creates noted, 3 → 3 is no drop.
+        assert_eq!(quiet.observe_members(3, 5, t(100), DELAY), Duration::ZERO);
+    }
+
+    #[test]
+    fn no_rate_grants_the_whole_deficit() {
+        let mut s = PoolShaping::default();
+        assert_eq!(s.take_tokens(300, t(0), 0.0), (300, Duration::ZERO));
+        assert_eq!(s.bucket, None);
+    }
+
+    #[test]
+    fn the_bucket_starts_with_one_second_of_creates_then_paces() {
+        let mut s = PoolShaping::default();
+        assert_eq!(
+            s.take_tokens(10, t(0), 4.0),
+            (4, Duration::from_millis(250))
+        );
+        // Empty: nothing until the next token, 250 ms at 4/s.
+        assert_eq!(
+            s.take_tokens(6, t(100), 4.0),
+            (0, Duration::from_millis(150))
+        );
+        assert_eq!(
+            s.take_tokens(6, t(250), 4.0),
+            (1, Duration::from_millis(250))
+        );
+        // A long idle time refills one second's worth, no more.
+        assert_eq!(s.take_tokens(6, t(60_000), 4.0).0, 4);
+    }
+
+    #[test]
+    fn a_slow_rate_still_holds_one_token() {
+        let mut s = PoolShaping::default();
+        assert_eq!(s.take_tokens(3, t(0), 0.5), (1, Duration::from_secs(2)));
+        assert_eq!(s.take_tokens(3, t(1000), 0.5), (0, Duration::from_secs(1)));
+        assert_eq!(s.take_tokens(3, t(2000), 0.5).0, 1);
+    }
+}
