@@ -223,6 +223,12 @@ async fn bench(args: BenchArgs) -> u8 {
             outcome.leaks.len()
         );
     }
+    if !outcome.unfinished_cleanup.is_empty() {
+        println!(
+            "{} object(s) of the run were still being deleted when the local cluster stopped",
+            outcome.unfinished_cleanup.len()
+        );
+    }
     outcome.exit_code()
 }
 

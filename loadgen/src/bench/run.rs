@@ -37,8 +37,10 @@ use crate::labels::{RUN_LABEL, run_id};
 use crate::scenario::{Cleanup, Scenario, duration};
 use crate::target::Target;
 
-/// How long cleanup waits for the run's namespace to be gone on a local cluster.
+/// How long cleanup waits for the run's namespace to be gone on a local cluster, plus
+/// [`CLEANUP_PER_CLAIM`] for each claim the schedule holds.
 const LOCAL_CLEANUP_WAIT: Duration = Duration::from_secs(60);
+const CLEANUP_PER_CLAIM: Duration = Duration::from_millis(20);
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -63,8 +65,11 @@ pub struct BenchOutcome {
     pub results: Results,
     pub files: ReportFiles,
     pub records: PathBuf,
-    /// Objects of the run still in the cluster after cleanup.
+    /// Objects of the run still in an existing cluster after cleanup: they fail the run.
     pub leaks: Vec<String>,
+    /// Objects of the run a local cluster had not deleted in time; it was stopped anyway, so
+    /// they are reported but do not fail the run.
+    pub unfinished_cleanup: Vec<String>,
     /// Ctrl-C stopped the load early.
     pub interrupted: bool,
     /// A local cluster left running for inspection (cleanup `never`/`onSuccess`).
@@ -210,15 +215,26 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
         Vec::new()
     } else {
         eprintln!("cleaning up namespace {}", setup::namespace(&run_id));
-        let wait = target.cleanup_wait.unwrap_or(LOCAL_CLEANUP_WAIT);
+        let claims = u32::try_from(options.plan.schedule.max_claims()).unwrap_or(u32::MAX);
+        let wait = target
+            .cleanup_wait
+            .unwrap_or(LOCAL_CLEANUP_WAIT + CLEANUP_PER_CLAIM * claims);
         match cleanup::clean_up(&target.client, &run_id, wait).await {
             Ok(leaks) => leaks,
             Err(e) => vec![format!("cleanup failed: {e}")],
         }
     };
-    for leak in &leaks {
-        eprintln!("leak: {leak} (labelled {RUN_LABEL}={run_id})");
-    }
+    let (leaks, unfinished_cleanup) = if target.local().is_some() {
+        for left in &leaks {
+            eprintln!("not deleted in time (the local cluster is stopped anyway): {left}");
+        }
+        (Vec::new(), leaks)
+    } else {
+        for leak in &leaks {
+            eprintln!("leak: {leak} (labelled {RUN_LABEL}={run_id})");
+        }
+        (leaks, Vec::new())
+    };
     let kept = if keep && target.local().is_some() {
         if let Some(c) = running.take() {
             // The controller goes with the harness; the cluster stays for inspection.
@@ -240,6 +256,7 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
         files: m.files,
         records: m.records,
         leaks,
+        unfinished_cleanup,
         interrupted: m.interrupted,
         kept,
     })
