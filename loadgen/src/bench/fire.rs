@@ -64,7 +64,7 @@ impl Sender {
         )
         .await;
         let now = clock.now_us();
-        let ok = match result {
+        match result {
             Ok(Ok(_)) => {
                 self.shared.ledger().acked(index, now);
                 true
@@ -80,8 +80,7 @@ impl Sender {
                 self.shared.ledger().failed(index, "create_timeout");
                 false
             }
-        };
-        ok
+        }
     }
 
     /// A dry-run create: opens the connection creates will use and warms the API server's
@@ -124,11 +123,16 @@ fn snake_case(reason: &str) -> String {
     out
 }
 
-/// Fires an open schedule whose records are already in the ledger (claim `i` at offset `i`).
-/// Returns when every claim was handed to the runtime, or on stop; the creates themselves are
-/// still in flight then (see [`Sender::in_flight`]).
-pub async fn open_loop(sender: Arc<Sender>, plan: &BenchPlan, offsets: &[Duration]) {
-    let handle = tokio::runtime::Handle::current();
+/// Fires an open schedule whose records are already in the ledger (claim `i` at offset `i`),
+/// each create on `runtime`. Returns when every claim was handed over, or on stop; the creates
+/// themselves are still in flight then (see [`Sender::in_flight`]).
+pub async fn open_loop(
+    sender: Arc<Sender>,
+    plan: &BenchPlan,
+    offsets: &[Duration],
+    runtime: tokio::runtime::Handle,
+) {
+    let handle = runtime;
     let clock = sender.shared.clock();
     let claims: Vec<(usize, Instant, String, String)> = offsets
         .iter()
@@ -221,7 +225,9 @@ pub async fn reap(
 ) {
     let mut deletions = JoinSet::new();
     while let Some((index, at)) = ready.recv().await {
-        let name = shared.ledger().record(index).claim.clone();
+        let Some(name) = shared.ledger().record(index).map(|r| r.claim.clone()) else {
+            continue;
+        };
         let api = api.clone();
         deletions.spawn(async move {
             tokio::time::sleep_until((at + hold).into()).await;

@@ -38,8 +38,8 @@ impl Ledger {
         index
     }
 
-    pub fn record(&self, index: usize) -> &Record {
-        &self.records[index]
+    pub fn record(&self, index: usize) -> Option<&Record> {
+        self.records.get(index)
     }
 
     pub fn len(&self) -> usize {
@@ -50,19 +50,27 @@ impl Ledger {
         self.records.is_empty()
     }
 
+    // Stamps for an index the ledger does not hold (a create answered after the run's
+    // records were taken) are dropped.
+
     pub fn sent(&mut self, index: usize, at_us: u64) {
-        self.records[index].sent_us = Some(at_us);
+        if let Some(r) = self.records.get_mut(index) {
+            r.sent_us = Some(at_us);
+        }
     }
 
     pub fn acked(&mut self, index: usize, at_us: u64) {
-        self.records[index].acked_us = Some(at_us);
+        if let Some(r) = self.records.get_mut(index) {
+            r.acked_us = Some(at_us);
+        }
     }
 
     /// A claim that failed with `kind` (`create_conflict`, `timeout_unbound`, …); the first
     /// error sticks.
     pub fn failed(&mut self, index: usize, kind: impl Into<String>) {
-        let record = &mut self.records[index];
-        if record.error.is_none() {
+        if let Some(record) = self.records.get_mut(index)
+            && record.error.is_none()
+        {
             record.error = Some(kind.into());
         }
     }
@@ -252,7 +260,7 @@ mod tests {
             ledger.on_claim(&claim("c-1", "pool-abcde", false), 70),
             Transition::Nothing
         );
-        let r = ledger.record(0);
+        let r = ledger.record(0).unwrap();
         assert_eq!(
             (r.bound_us, r.sandbox_ready_us, r.launch),
             (Some(70), Some(70), LaunchType::Warm)
@@ -266,7 +274,7 @@ mod tests {
             ledger.on_claim(&claim("c-1", "pool-abcde", true), 99),
             Transition::Nothing
         );
-        assert_eq!(ledger.record(0).claim_ready_us, Some(90));
+        assert_eq!(ledger.record(0).unwrap().claim_ready_us, Some(90));
     }
 
     #[test]
@@ -274,11 +282,11 @@ mod tests {
         let mut ledger = ledger_with(&["c-1"]);
         ledger.on_claim(&claim("c-1", "c-1", false), 20);
         ledger.on_sandbox(&sandbox("c-1", false), 30);
-        assert_eq!(ledger.record(0).sandbox_ready_us, None);
-        assert_eq!(ledger.record(0).launch, LaunchType::Cold);
+        assert_eq!(ledger.record(0).unwrap().sandbox_ready_us, None);
+        assert_eq!(ledger.record(0).unwrap().launch, LaunchType::Cold);
         ledger.on_sandbox(&sandbox("c-1", true), 40);
         ledger.on_sandbox(&sandbox("c-1", true), 45);
-        assert_eq!(ledger.record(0).sandbox_ready_us, Some(40));
+        assert_eq!(ledger.record(0).unwrap().sandbox_ready_us, Some(40));
     }
 
     #[test]
@@ -288,7 +296,7 @@ mod tests {
             ledger.on_claim(&claim("c-1", "c-1", true), 80),
             Transition::ClaimReady(0)
         );
-        let r = ledger.record(0);
+        let r = ledger.record(0).unwrap();
         assert_eq!(
             (r.bound_us, r.sandbox_ready_us, r.claim_ready_us),
             (Some(80), Some(80), Some(80))

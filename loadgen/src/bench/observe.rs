@@ -67,8 +67,9 @@ impl Shared {
         rx
     }
 
-    pub fn into_ledger(self) -> Ledger {
-        self.ledger.into_inner().unwrap_or_else(|e| e.into_inner())
+    /// The ledger as it stands, leaving an empty one for late stamps.
+    pub fn take_ledger(&self) -> Ledger {
+        std::mem::take(&mut *self.ledger())
     }
 
     fn claim_event(&self, claim: &SandboxClaim) {

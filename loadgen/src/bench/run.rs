@@ -298,7 +298,6 @@ async fn measure(
     }
     fill.finish("pools full");
 
-
     let ns = setup::namespace(run_id);
     let claims: Api<SandboxClaim> = Api::namespaced(client.clone(), &ns);
     let sandboxes: Api<Sandbox> = Api::namespaced(client.clone(), &ns);
@@ -345,9 +344,12 @@ async fn measure(
         .hold
         .map(|hold| tokio::spawn(fire::reap(claims.clone(), shared.clone(), hold, ready_rx)));
 
+    // Creates go out from a runtime and a client of their own, so that decoding a flood of
+    // watch events never queues a send behind it.
+    let sending = SendRuntime::start(&target.kubeconfig).await?;
     let stop = Arc::new(AtomicBool::new(false));
     let sender = Arc::new(Sender {
-        api: claims,
+        api: Api::namespaced(sending.client.clone(), &ns),
         shared: shared.clone(),
         limiter: plan
             .client_limit
@@ -379,7 +381,13 @@ async fn measure(
     let firing = async {
         match &plan.schedule {
             crate::schedule::Schedule::Open(offsets) => {
-                fire::open_loop(sender.clone(), plan, offsets).await
+                fire::open_loop(
+                    sender.clone(),
+                    plan,
+                    offsets,
+                    sending.runtime.handle().clone(),
+                )
+                .await
             }
             crate::schedule::Schedule::Closed {
                 concurrency,
@@ -443,10 +451,10 @@ async fn measure(
     }
     let after = Scrape::take(client, metrics_addr, &processes).await;
     drop(sender);
-    let ledger = Arc::try_unwrap(shared)
-        .map(Shared::into_ledger)
-        .map_err(|_| infra("the run's ledger is still in use after firing"))?;
-    let records = ledger.finish();
+    sending.runtime.shutdown_background();
+    // Creates still unanswered hold the ledger too; what they stamp from now on is not part
+    // of the run.
+    let records = shared.take_ledger().finish();
 
     let records_path = options.out.join("records.jsonl");
     write_records_file(&records_path, &records).map_err(infra)?;
@@ -475,6 +483,31 @@ async fn measure(
         records: records_path,
         interrupted,
     })
+}
+
+/// The runtime creates are sent from, with a client whose connections live on it.
+struct SendRuntime {
+    runtime: tokio::runtime::Runtime,
+    client: kube::Client,
+}
+
+impl SendRuntime {
+    async fn start(kubeconfig: &Path) -> Result<Self, BenchError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("sandbox-bench-send")
+            .enable_all()
+            .build()
+            .map_err(|e| infra(format!("cannot start the sending runtime: {e}")))?;
+        let path = kubeconfig.to_path_buf();
+        // Built inside the runtime: the client's request queue runs where it is made.
+        let client = runtime
+            .spawn(async move { crate::cluster::connect(&path, None).await })
+            .await
+            .map_err(infra)?
+            .map_err(infra)?;
+        Ok(Self { runtime, client })
+    }
 }
 
 /// The processes whose CPU and memory the report shows: the controller, and on a local
