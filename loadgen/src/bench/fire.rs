@@ -64,7 +64,7 @@ impl Sender {
         )
         .await;
         let now = clock.now_us();
-        let ok = match result {
+        match result {
             Ok(Ok(_)) => {
                 self.shared.ledger().acked(index, now);
                 true
@@ -80,8 +80,7 @@ impl Sender {
                 self.shared.ledger().failed(index, "create_timeout");
                 false
             }
-        };
-        ok
+        }
     }
 
     /// A dry-run create: opens the connection creates will use and warms the API server's
