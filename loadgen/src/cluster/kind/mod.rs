@@ -20,6 +20,7 @@ pub mod driver;
 pub mod runtimes;
 pub mod tools;
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -70,6 +71,8 @@ pub struct KindConfig {
     pub timeout: Duration,
     /// The KVM device whose presence decides whether Kata is installed.
     pub kvm: PathBuf,
+    /// Where the tools and the gVisor binaries are looked for: `PATH` when the config is made.
+    pub search_path: OsString,
 }
 
 impl KindConfig {
@@ -83,6 +86,7 @@ impl KindConfig {
             dir,
             timeout: Duration::from_secs(120),
             kvm: runtimes::kvm_device(),
+            search_path: std::env::var_os("PATH").unwrap_or_default(),
         }
     }
 
@@ -209,7 +213,9 @@ impl KindCluster {
     }
 
     async fn bring_up(&mut self) -> Result<ClusterInfo, ClusterError> {
-        let tools = Tools::find().await.map_err(KindError::from)?;
+        let tools = Tools::find_in(&self.config.search_path)
+            .await
+            .map_err(KindError::from)?;
         eprintln!(
             "kind {}, docker {}, kubectl {}",
             tools.kind.version, tools.docker.version, tools.kubectl.version
@@ -277,8 +283,7 @@ impl KindCluster {
         let config = &self.config;
         let mut mounts = Vec::new();
         if install.contains(&Runtime::Gvisor) {
-            let path = std::env::var_os("PATH").unwrap_or_default();
-            mounts.extend(runtimes::gvisor_mounts(&path)?);
+            mounts.extend(runtimes::gvisor_mounts(&config.search_path)?);
         }
         let cluster = ClusterConfig {
             name: config.name.clone(),
@@ -500,6 +505,167 @@ mod tests {
         write_private(&file, "apiVersion: v1\n").unwrap();
         let mode = std::fs::metadata(&file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    /// Fake `kind`, `docker` and `kubectl` in a directory of their own: each records its
+    /// arguments in `calls`; `kind get clusters` prints `clusters`; `kind create` does what
+    /// `create` says.
+    struct FakeTools {
+        dir: tempfile::TempDir,
+    }
+
+    impl FakeTools {
+        fn new(clusters: &str, create: &str) -> Self {
+            use std::os::unix::fs::PermissionsExt;
+            let dir = tempfile::tempdir().unwrap();
+            let calls = dir.path().join("calls");
+            let kind = format!(
+                "#!/bin/sh\necho \"$*\" >> {calls}\ncase \"$1 $2\" in\n\
+                 'version '*) echo 'kind v0.31.0 go1.25.5 linux/amd64' ;;\n\
+                 'get clusters') printf '{clusters}' ;;\n\
+                 'create cluster') {create} ;;\n\
+                 'export logs') mkdir -p \"$3\" ;;\n\
+                 esac\n",
+                calls = calls.display()
+            );
+            let scripts = [
+                ("kind", kind),
+                ("docker", "#!/bin/sh\necho 28.5.1\n".to_string()),
+                (
+                    "kubectl",
+                    "#!/bin/sh\necho '{\"clientVersion\":{\"gitVersion\":\"v1.35.0\"}}'\n"
+                        .to_string(),
+                ),
+            ];
+            for (name, text) in scripts {
+                let path = dir.path().join(name);
+                std::fs::write(&path, text).unwrap();
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            Self { dir }
+        }
+
+        fn config(&self, name: &str) -> KindConfig {
+            let mut config = KindConfig::new(name, self.dir.path().join("cluster"));
+            config.search_path = self.dir.path().as_os_str().to_os_string();
+            config
+        }
+
+        /// The `kind` calls after the version check, in order.
+        fn kind_calls(&self) -> Vec<String> {
+            std::fs::read_to_string(self.dir.path().join("calls"))
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| *l != "version")
+                .map(str::to_string)
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_create_exports_the_logs_and_deletes_what_kind_left() {
+        let fake = FakeTools::new(
+            "",
+            "echo 'ERROR: failed to create cluster: boom' >&2; exit 1",
+        );
+        let config = fake.config("t");
+        let (file, kubeconfig, logs) = (config.config_file(), config.kubeconfig(), config.logs());
+        let mut cluster = KindCluster::new(config);
+        let err = cluster.up().await.unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, ClusterError::KindFailed { .. }), "{err:?}");
+        assert!(
+            message.contains("create cluster --name t --config"),
+            "{message}"
+        );
+        assert!(
+            message
+                .contains("failed (exit status: 1); stderr: ERROR: failed to create cluster: boom"),
+            "{message}"
+        );
+        assert!(
+            message.ends_with(&format!(
+                "kind's logs of the cluster are in {}",
+                logs.display()
+            )),
+            "{message}"
+        );
+        assert_eq!(
+            fake.kind_calls(),
+            [
+                "get clusters".to_string(),
+                format!(
+                    "create cluster --name t --config {} --kubeconfig {} --wait=120s",
+                    file.display(),
+                    kubeconfig.display()
+                ),
+                format!("export logs {} --name t", logs.display()),
+                "delete cluster --name t".to_string(),
+            ]
+        );
+        assert!(
+            std::fs::read_to_string(&file)
+                .unwrap()
+                .contains("name: \"t\"")
+        );
+        assert!(!cluster.owned());
+    }
+
+    #[tokio::test]
+    async fn an_existing_cluster_is_refused_unless_reuse_is_asked() {
+        let fake = FakeTools::new("other\\nt\\n", "exit 0");
+        let mut cluster = KindCluster::new(fake.config("t"));
+        let err = cluster.up().await.unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "a kind cluster named t already exists; delete it with `kind delete cluster --name \
+             t`, or set cluster.kind.reuse: true to run on it"
+        );
+        drop(cluster);
+        assert_eq!(
+            fake.kind_calls(),
+            ["get clusters"],
+            "nothing created or deleted"
+        );
+
+        let fake = FakeTools::new("other\\n", "exit 0");
+        let mut config = fake.config("t");
+        config.reuse = true;
+        let err = KindCluster::new(config).up().await.unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "no kind cluster named t to reuse; `kind get clusters` lists them"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_create_is_killed_and_the_cluster_deleted() {
+        let fake = FakeTools::new("", "sleep 30");
+        let mut cluster = KindCluster::new(fake.config("t"));
+        let started = Instant::now();
+        let up = tokio::time::timeout(Duration::from_secs(2), cluster.up()).await;
+        assert!(up.is_err(), "create should still be running");
+        drop(cluster);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let calls = fake.kind_calls();
+        assert_eq!(
+            calls.last().map(String::as_str),
+            Some("delete cluster --name t"),
+            "{calls:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn gvisor_without_runsc_on_the_host_fails_before_anything_is_created() {
+        let fake = FakeTools::new("", "exit 0");
+        let mut config = fake.config("t");
+        config.runtimes = vec![Runtime::Gvisor];
+        let err = KindCluster::new(config).up().await.unwrap_err().to_string();
+        assert!(
+            err.starts_with("gVisor needs runsc on this host's PATH"),
+            "{err}"
+        );
+        assert_eq!(fake.kind_calls(), ["get clusters"]);
     }
 
     /// Creates a real cluster: only with `SANDBOX_BENCH_KIND_TESTS=1` and Docker, kind and

@@ -183,13 +183,17 @@ pub struct Tools {
 }
 
 impl Tools {
-    /// Finds and checks every tool; the first problem is the error.
+    /// Finds and checks every tool on `PATH`; the first problem is the error.
     pub async fn find() -> Result<Self, ToolError> {
-        let path = std::env::var_os("PATH").unwrap_or_default();
+        Self::find_in(&std::env::var_os("PATH").unwrap_or_default()).await
+    }
+
+    /// The same on `path_var`, a `PATH`-style list of directories.
+    pub async fn find_in(path_var: &OsStr) -> Result<Self, ToolError> {
         Ok(Self {
-            kind: find(Tool::Kind, &path).await?,
-            docker: find(Tool::Docker, &path).await?,
-            kubectl: find(Tool::Kubectl, &path).await?,
+            kind: find(Tool::Kind, path_var).await?,
+            docker: find(Tool::Docker, path_var).await?,
+            kubectl: find(Tool::Kubectl, path_var).await?,
         })
     }
 
