@@ -668,6 +668,23 @@ mod tests {
         assert_eq!(fake.kind_calls(), ["get clusters"]);
     }
 
+    #[tokio::test]
+    async fn image_archives_are_loaded_into_the_named_cluster() {
+        let fake = FakeTools::new("", "exit 0");
+        let mut cluster = KindCluster::new(fake.config("t"));
+        let archive = Path::new("/tmp/sandbox.tar");
+        assert!(
+            cluster.load_image_archive(archive).await.is_err(),
+            "not up yet"
+        );
+        cluster.tools = Some(Tools::find_in(fake.dir.path().as_os_str()).await.unwrap());
+        cluster.load_image_archive(archive).await.unwrap();
+        assert_eq!(
+            fake.kind_calls(),
+            ["load image-archive /tmp/sandbox.tar --name t"]
+        );
+    }
+
     /// Creates a real cluster: only with `SANDBOX_BENCH_KIND_TESTS=1` and Docker, kind and
     /// kubectl present, so `just test` never depends on Docker. Otherwise it says why it
     /// skipped and passes.
