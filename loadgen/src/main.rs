@@ -8,10 +8,11 @@ use sandbox_bench::cli::{
     BenchArgs, Cli, ClusterCommand, Command, CompareArgs, ConformanceArgs, Target, UpArgs,
 };
 use sandbox_bench::cluster::ClusterError;
+use sandbox_bench::cluster::kind::{self, KindConfig};
 use sandbox_bench::cluster::local::{self, LocalCluster, LocalConfig, PodReadyDelay};
 use sandbox_bench::conformance::{self, SuiteOptions};
 use sandbox_bench::controller::ControllerKind;
-use sandbox_bench::scenario::{Provider, Scenario};
+use sandbox_bench::scenario::{KindSpec, Provider, Scenario};
 use sandbox_bench::{crds, exit};
 
 #[tokio::main]
@@ -213,7 +214,7 @@ async fn bench(args: BenchArgs) -> u8 {
     println!("junit:   {}", outcome.files.junit_xml.display());
     if let Some(kubeconfig) = &outcome.kept {
         println!(
-            "the local cluster is still running: export KUBECONFIG={}",
+            "the run's cluster is still running: export KUBECONFIG={}",
             absolute(kubeconfig).display()
         );
     }
@@ -225,7 +226,7 @@ async fn bench(args: BenchArgs) -> u8 {
     }
     if !outcome.unfinished_cleanup.is_empty() {
         println!(
-            "{} object(s) of the run were still being deleted when the local cluster stopped",
+            "{} object(s) of the run were still being deleted when the run's cluster was removed",
             outcome.unfinished_cleanup.len()
         );
     }
@@ -244,19 +245,14 @@ fn bench_options(
         println!("{}: valid", args.scenario.display());
         return Ok(None);
     }
-    let kubeconfig = match (args.kubeconfig, scenario.cluster.provider) {
+    let provider = scenario.cluster.provider;
+    let kubeconfig = match (args.kubeconfig, provider) {
         (Some(path), _) => Some(path),
-        (None, Provider::Local) => None,
+        (None, Provider::Local | Provider::Kind) => None,
         (None, Provider::Kubeconfig) => {
             Some(expand_home(scenario.cluster.kubeconfig.as_deref().ok_or(
                 "cluster.provider kubeconfig needs cluster.kubeconfig (or --kubeconfig)",
             )?))
-        }
-        (None, Provider::Kind) => {
-            return Err(
-                "cluster.provider kind: the kind provider is not part of this version;                         create the cluster with kind and pass --kubeconfig"
-                    .into(),
-            );
         }
     };
     if let Some(path) = &kubeconfig
@@ -264,6 +260,12 @@ fn bench_options(
     {
         return Err(format!("kubeconfig {} is not a file", path.display()));
     }
+    let out = args
+        .out
+        .unwrap_or_else(|| bench::run::default_out(&scenario.name));
+    // `--kubeconfig` wins over the scenario's cluster, as for every provider.
+    let kind = (provider == Provider::Kind && kubeconfig.is_none())
+        .then(|| kind_config(scenario.cluster.kind.as_ref().map(|k| &k.value), &out));
     let controller = args.controller.unwrap_or(scenario.controller.kind);
     if args.controller_bin.is_some() && controller != ControllerKind::Reference {
         return Err("--controller-bin applies only to the reference controller".into());
@@ -276,14 +278,13 @@ fn bench_options(
             "an external controller runs against an existing cluster: pass --kubeconfig".into(),
         );
     }
-    if kubeconfig.is_some() && args.bin_dir.is_some() {
-        return Err("--bin-dir is for the local cluster; it has no use with a kubeconfig".into());
+    if args.bin_dir.is_some() && (kubeconfig.is_some() || kind.is_some()) {
+        return Err(
+            "--bin-dir is for the local cluster; it has no use with a kubeconfig or kind".into(),
+        );
     }
     let mut controller_args = scenario.controller.flags.clone();
     controller_args.extend(args.controller_args);
-    let out = args
-        .out
-        .unwrap_or_else(|| bench::run::default_out(&scenario.name));
     Ok(Some(BenchOptions {
         context: args.context.or_else(|| scenario.cluster.context.clone()),
         scenario,
@@ -293,9 +294,26 @@ fn bench_options(
         upstream_dir: args.upstream_dir,
         controller_args,
         kubeconfig,
+        kind,
         bin_dir: args.bin_dir,
         out,
     }))
+}
+
+/// The kind cluster of a run: the scenario's `cluster.kind`, with the pinned defaults for
+/// what it leaves out; its files go to `<out>/cluster`.
+fn kind_config(spec: Option<&KindSpec>, out: &std::path::Path) -> KindConfig {
+    let name = spec.map_or(kind::DEFAULT_NAME, KindSpec::name);
+    let mut config = KindConfig::new(name, out.join("cluster"));
+    if let Some(spec) = spec {
+        if let Some(image) = &spec.image {
+            config.image = image.value.clone();
+        }
+        config.workers = spec.workers();
+        config.reuse = spec.reuse;
+        config.runtimes = spec.runtimes();
+    }
+    config
 }
 
 fn compare(args: &CompareArgs) -> u8 {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
+pub use crate::cluster::kind::Runtime;
 pub use crate::controller::ControllerKind;
 use crate::schedule::Shape;
 
@@ -77,6 +78,49 @@ pub struct ClusterSpec {
     pub kubeconfig: Option<PathBuf>,
     #[serde(default)]
     pub context: Option<String>,
+    /// The kind cluster (provider kind).
+    #[serde(default)]
+    pub kind: Option<Spanned<KindSpec>>,
+}
+
+/// `cluster.kind`: the cluster the kind provider creates or reuses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KindSpec {
+    /// The kind cluster's name (default `sandbox-bench`).
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// Node image (default: `KIND_NODE_IMAGE` in `ci/versions.env`).
+    #[serde(default)]
+    pub image: Option<Spanned<String>>,
+    /// Worker nodes besides the control plane (default 0: the control plane runs the pods).
+    #[serde(default)]
+    pub workers: Option<Spanned<u32>>,
+    /// Run on an existing cluster of that name and leave it running.
+    #[serde(default)]
+    pub reuse: bool,
+    /// Sandboxed runtimes to install: `gvisor`, `kata`.
+    #[serde(default)]
+    pub runtimes: Vec<Spanned<Runtime>>,
+}
+
+/// Upper bound on kind worker nodes: each is a Docker container running a kubelet.
+pub const MAX_KIND_WORKERS: u32 = 20;
+
+impl KindSpec {
+    pub fn name(&self) -> &str {
+        self.name
+            .as_ref()
+            .map_or(crate::cluster::kind::DEFAULT_NAME, |n| n.value.as_str())
+    }
+
+    pub fn workers(&self) -> u32 {
+        self.workers.as_ref().map_or(0, |w| w.value)
+    }
+
+    pub fn runtimes(&self) -> Vec<Runtime> {
+        self.runtimes.iter().map(|r| r.value).collect()
+    }
 }
 
 fn one() -> Spanned<u32> {
@@ -91,6 +135,7 @@ impl Default for ClusterSpec {
             pod_ready_delay: None,
             kubeconfig: None,
             context: None,
+            kind: None,
         }
     }
 }
@@ -325,6 +370,7 @@ impl Scenario {
         {
             report(delay, "cluster.podReadyDelay".into(), e);
         }
+        self.validate_kind(&mut report);
         let mut templates = BTreeSet::new();
         for (i, t) in self.templates.iter().enumerate() {
             if !templates.insert(t.name.value.as_str()) {
@@ -466,6 +512,82 @@ impl Scenario {
             );
         }
         problems
+    }
+
+    /// `cluster.kind` only with provider kind, and the settings of kwok nodes only without it.
+    fn validate_kind(&self, report: &mut impl FnMut(&dyn Located, String, String)) {
+        let cluster = &self.cluster;
+        let is_kind = cluster.provider == Provider::Kind;
+        if let Some(kind) = &cluster.kind
+            && !is_kind
+        {
+            report(
+                kind,
+                "cluster.kind".into(),
+                "needs cluster.provider: kind".into(),
+            );
+        }
+        if !is_kind {
+            return;
+        }
+        // The default of `nodes` has no place in the file; an explicit value has one.
+        if cluster.nodes.referenced.line() > 0 && cluster.nodes.value != 1 {
+            report(
+                &cluster.nodes,
+                "cluster.nodes".into(),
+                "counts kwok nodes of the local provider; size a kind cluster with \
+                 cluster.kind.workers"
+                    .into(),
+            );
+        }
+        if let Some(delay) = &cluster.pod_ready_delay {
+            report(
+                delay,
+                "cluster.podReadyDelay".into(),
+                "applies to kwok nodes of the local provider; kind nodes run real pods".into(),
+            );
+        }
+        let Some(kind) = &cluster.kind else {
+            return;
+        };
+        let kind = &kind.value;
+        if let Some(name) = &kind.name
+            && !is_dns_label(&name.value)
+        {
+            report(
+                name,
+                "cluster.kind.name".into(),
+                "must be a DNS label (lowercase letters, digits and '-')".into(),
+            );
+        }
+        if let Some(image) = &kind.image
+            && (image.value.trim().is_empty() || image.value.contains(char::is_whitespace))
+        {
+            report(
+                image,
+                "cluster.kind.image".into(),
+                "must be an image reference such as kindest/node:v1.35.0".into(),
+            );
+        }
+        if let Some(workers) = &kind.workers
+            && workers.value > MAX_KIND_WORKERS
+        {
+            report(
+                workers,
+                "cluster.kind.workers".into(),
+                format!("at most {MAX_KIND_WORKERS}"),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        for (i, runtime) in kind.runtimes.iter().enumerate() {
+            if !seen.insert(runtime.value) {
+                report(
+                    runtime,
+                    format!("cluster.kind.runtimes[{i}]"),
+                    format!("{} is listed twice", runtime.value.name()),
+                );
+            }
+        }
     }
 
     /// The load shape, with durations parsed and bounds checked.
@@ -717,5 +839,89 @@ errorBudget: 0.01
                 parse(&text).err().map(|e| e.to_string())
             );
         }
+    }
+
+    const KIND: &str = "\
+version: sandbox-bench/v1
+name: kind
+cluster:
+  provider: kind
+  kind:
+    name: bench
+    image: kindest/node:v1.35.0
+    workers: 2
+    reuse: true
+    runtimes: [gvisor, kata]
+templates:
+  - name: python
+pools:
+  - name: pool
+    template: python
+    replicas: 5
+load:
+  pool: pool
+  shape:
+    burst: {count: 5}
+";
+
+    #[test]
+    fn a_kind_cluster_is_described_under_cluster_kind() {
+        let s = parse(KIND).unwrap();
+        assert_eq!(s.cluster.provider, Provider::Kind);
+        let kind = &s.cluster.kind.as_ref().unwrap().value;
+        assert_eq!(kind.name(), "bench");
+        assert_eq!(kind.workers(), 2);
+        assert!(kind.reuse);
+        assert_eq!(kind.runtimes(), [Runtime::Gvisor, Runtime::Kata]);
+        assert_eq!(kind.image.as_ref().unwrap().value, "kindest/node:v1.35.0");
+        let plain = KIND.replace(
+            "  kind:\n    name: bench\n    image: kindest/node:v1.35.0\n    workers: 2\n    \
+             reuse: true\n    runtimes: [gvisor, kata]\n",
+            "",
+        );
+        let s = parse(&plain).unwrap();
+        assert!(s.cluster.kind.is_none());
+    }
+
+    #[test]
+    fn kind_settings_are_checked_with_their_place() {
+        let bad = KIND
+            .replace("name: bench", "name: Bench_1")
+            .replace("workers: 2", "workers: 50")
+            .replace("[gvisor, kata]", "[gvisor, kata, gvisor]");
+        assert_eq!(
+            problems(&bad),
+            [
+                "scenarios/x.yaml:6:11: cluster.kind.name: must be a DNS label (lowercase \
+                 letters, digits and '-')",
+                "scenarios/x.yaml:8:14: cluster.kind.workers: at most 20",
+                "scenarios/x.yaml:10:30: cluster.kind.runtimes[2]: gvisor is listed twice",
+            ]
+        );
+        let unknown = KIND.replace("[gvisor, kata]", "[firecracker]");
+        let err = parse(&unknown).unwrap_err().to_string();
+        assert!(err.contains("line 10"), "{err}");
+        assert!(err.contains("firecracker"), "{err}");
+        let typo = KIND.replace("reuse: true", "reused: true");
+        let err = parse(&typo).unwrap_err().to_string();
+        assert!(err.contains("unknown field `reused`"), "{err}");
+    }
+
+    #[test]
+    fn kind_and_kwok_settings_do_not_mix() {
+        let local = KIND.replace("provider: kind", "provider: local");
+        assert_eq!(
+            problems(&local),
+            ["scenarios/x.yaml:6:5: cluster.kind: needs cluster.provider: kind"]
+        );
+        let kwok = KIND.replace(
+            "  provider: kind\n",
+            "  provider: kind\n  nodes: 3\n  podReadyDelay: 1s\n",
+        );
+        let fields: Vec<String> = problems(&kwok)
+            .iter()
+            .map(|l| l.split(": ").nth(1).unwrap().to_string())
+            .collect();
+        assert_eq!(fields, ["cluster.nodes", "cluster.podReadyDelay"]);
     }
 }

@@ -1,10 +1,12 @@
-//! The cluster a run works on: a local cluster the run starts and stops, or an existing one
-//! reached through a kubeconfig, which the run leaves as it found it.
+//! The cluster a run works on: a local cluster the run starts and stops, a kind cluster the
+//! run creates and deletes (or reuses and leaves running), or an existing one reached through
+//! a kubeconfig, which the run leaves as it found it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cluster::existing::ExistingCluster;
+use crate::cluster::kind::{KindCluster, KindConfig};
 use crate::cluster::local::{LocalCluster, LocalConfig};
 use crate::cluster::{ClusterError, ClusterProvider, connect};
 
@@ -12,16 +14,17 @@ use crate::cluster::{ClusterError, ClusterProvider, connect};
 const CLEANUP_WAIT: Duration = Duration::from_secs(120);
 
 pub struct Target {
-    /// `local`, or the kubeconfig context of an existing cluster.
+    /// `local`, the kind cluster's name, or the kubeconfig context of an existing cluster.
     pub name: String,
     /// Admin client for the harness.
     pub client: kube::Client,
     /// What the controller under test connects with.
     pub kubeconfig: PathBuf,
-    /// On an existing cluster, how long to wait for the run's objects to be gone; a local
-    /// cluster is stopped anyway.
+    /// On a cluster that outlives the run, how long to wait for the run's objects to be gone;
+    /// a cluster the run made is removed anyway.
     pub cleanup_wait: Option<Duration>,
     local: Option<LocalCluster>,
+    kind: Option<KindCluster>,
 }
 
 impl Target {
@@ -39,6 +42,7 @@ impl Target {
             kubeconfig: info.kubeconfig,
             cleanup_wait: None,
             local: Some(cluster),
+            kind: None,
         })
     }
 
@@ -77,6 +81,35 @@ impl Target {
             kubeconfig,
             cleanup_wait: Some(CLEANUP_WAIT),
             local: None,
+            kind: None,
+        })
+    }
+
+    /// A kind cluster: created from `config` (deleted again by [`stop`](Self::stop), or when
+    /// this future or the target is dropped), or reused when `config.reuse` is set (left
+    /// running). The controller under test connects with the cluster's kubeconfig, out of
+    /// cluster, as with any existing cluster.
+    pub async fn kind(config: KindConfig) -> Result<Self, ClusterError> {
+        use crate::cluster::ClusterProvider;
+        let mut cluster = KindCluster::new(config);
+        let info = cluster.up().await?;
+        let client = cluster.client().ok_or_else(|| ClusterError::Kubeconfig {
+            path: info.kubeconfig.clone(),
+            message: "the kind cluster has no client".into(),
+        })?;
+        eprintln!(
+            "using the kind cluster {} ({}); kubeconfig: {}",
+            info.name,
+            info.server,
+            info.kubeconfig.display()
+        );
+        Ok(Self {
+            name: info.name,
+            client,
+            kubeconfig: info.kubeconfig,
+            cleanup_wait: (!cluster.owned()).then_some(CLEANUP_WAIT),
+            local: None,
+            kind: Some(cluster),
         })
     }
 
@@ -85,17 +118,31 @@ impl Target {
         self.local.as_ref()
     }
 
-    /// Stops a local cluster; an existing one is left running.
-    pub fn stop(self) -> Result<(), ClusterError> {
-        match self.local {
+    /// True when the run made the cluster and removes it afterwards (a local cluster, a kind
+    /// cluster it created): what the run leaves there cannot outlive it.
+    pub fn disposable(&self) -> bool {
+        self.local.is_some() || self.kind.as_ref().is_some_and(KindCluster::owned)
+    }
+
+    /// Stops a local cluster and deletes a kind cluster the run created; any other cluster is
+    /// left running.
+    pub fn stop(mut self) -> Result<(), ClusterError> {
+        if let Some(mut cluster) = self.kind.take() {
+            cluster.delete()?;
+        }
+        match self.local.take() {
             Some(cluster) => cluster.stop(),
             None => Ok(()),
         }
     }
 
-    /// Leaves a local cluster running (to inspect it after a run); returns its kubeconfig.
-    pub fn detach(self) -> PathBuf {
-        if let Some(cluster) = self.local {
+    /// Leaves a cluster the run made running (to inspect it after a run); returns its
+    /// kubeconfig.
+    pub fn detach(mut self) -> PathBuf {
+        if let Some(cluster) = self.local.take() {
+            cluster.detach();
+        }
+        if let Some(cluster) = self.kind.take() {
             cluster.detach();
         }
         self.kubeconfig

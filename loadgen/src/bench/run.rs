@@ -30,6 +30,7 @@ use super::resources::{self, ProcessSample, ProcessUse};
 use super::scrape::{self, Samples};
 use super::{cleanup, environment, setup};
 use crate::binaries::Binaries;
+use crate::cluster::kind::KindConfig;
 use crate::cluster::local::{LocalConfig, PodReadyDelay};
 use crate::controller::{ControllerKind, ControllerPlan, RunningController};
 use crate::exit;
@@ -53,6 +54,8 @@ pub struct BenchOptions {
     pub controller_args: Vec<String>,
     /// An existing cluster instead of a local one.
     pub kubeconfig: Option<PathBuf>,
+    /// A kind cluster instead of a local one (when no kubeconfig is given).
+    pub kind: Option<KindConfig>,
     pub context: Option<String>,
     pub bin_dir: Option<PathBuf>,
     /// Report directory.
@@ -67,12 +70,13 @@ pub struct BenchOutcome {
     pub records: PathBuf,
     /// Objects of the run still in an existing cluster after cleanup: they fail the run.
     pub leaks: Vec<String>,
-    /// Objects of the run a local cluster had not deleted in time; it was stopped anyway, so
-    /// they are reported but do not fail the run.
+    /// Objects of the run a cluster the run made had not deleted in time; the cluster was
+    /// removed anyway, so they are reported but do not fail the run.
     pub unfinished_cleanup: Vec<String>,
     /// Ctrl-C stopped the load early.
     pub interrupted: bool,
-    /// A local cluster left running for inspection (cleanup `never`/`onSuccess`).
+    /// The kubeconfig of a cluster the run made and left running for inspection (cleanup
+    /// `never`/`onSuccess`).
     pub kept: Option<PathBuf>,
 }
 
@@ -120,9 +124,19 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
     .map_err(infra)?;
     std::fs::create_dir_all(&options.out)
         .map_err(|e| infra(format!("cannot create {}: {e}", options.out.display())))?;
-    let nodes = options.scenario.cluster.nodes.value;
-    let target = match &options.kubeconfig {
-        None => {
+    let nodes = match &options.kind {
+        Some(kind) if options.kubeconfig.is_none() => kind.workers + 1,
+        _ => options.scenario.cluster.nodes.value,
+    };
+    let target = match (&options.kubeconfig, &options.kind) {
+        (None, Some(kind)) => {
+            // Dropping the start future on Ctrl-C drops the half-made cluster, which deletes it.
+            tokio::select! {
+                started = Target::kind(kind.clone()) => started.map_err(infra)?,
+                _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
+            }
+        }
+        (None, None) => {
             let mut config = LocalConfig::new(
                 "bench",
                 options.out.join("cluster"),
@@ -144,7 +158,7 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
                 _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
             }
         }
-        Some(path) => Target::existing(path, options.context.as_deref(), &options.out)
+        (Some(path), _) => Target::existing(path, options.context.as_deref(), &options.out)
             .await
             .map_err(infra)?,
     };
@@ -224,9 +238,9 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
             Err(e) => vec![format!("cleanup failed: {e}")],
         }
     };
-    let (leaks, unfinished_cleanup) = if target.local().is_some() {
+    let (leaks, unfinished_cleanup) = if target.disposable() {
         for left in &leaks {
-            eprintln!("not deleted in time (the local cluster is stopped anyway): {left}");
+            eprintln!("not deleted in time (the run's cluster is removed anyway): {left}");
         }
         (Vec::new(), leaks)
     } else {
@@ -235,7 +249,7 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
         }
         (leaks, Vec::new())
     };
-    let kept = if keep && target.local().is_some() {
+    let kept = if keep && target.disposable() {
         if let Some(c) = running.take() {
             // The controller goes with the harness; the cluster stays for inspection.
             c.stop();
@@ -246,7 +260,7 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
             c.stop();
         }
         if let Err(e) = target.stop() {
-            eprintln!("warning: stopping the local cluster: {e}");
+            eprintln!("warning: removing the run's cluster: {e}");
         }
         None
     };

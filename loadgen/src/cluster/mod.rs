@@ -1,12 +1,15 @@
 //! Cluster providers: where the controller under test and the load run.
 //!
 //! * [`local`]: a real control plane and kwok started as child processes (the default).
+//! * [`kind`]: a cluster of Docker containers made with kind, with real kubelets and, on
+//!   request, gVisor and Kata runtimes; deleted after the run unless it was reused.
 //! * [`existing`]: any cluster reachable through a kubeconfig; nothing is installed or removed.
 //!
 //! Each implements [`ClusterProvider`]; the rest of the harness sees only [`ClusterInfo`] and a
 //! `kube::Client` from [`connect`].
 
 pub mod existing;
+pub mod kind;
 pub mod kubeconfig;
 pub mod local;
 
@@ -19,7 +22,7 @@ use crate::binaries::BinaryError;
 /// How to reach a cluster that is up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterInfo {
-    /// `local`, `kubeconfig`, …
+    /// `local`, `kind`, `kubeconfig`
     pub provider: &'static str,
     pub name: String,
     pub kubeconfig: PathBuf,
@@ -44,6 +47,13 @@ pub enum ClusterError {
     Process(#[from] local::ProcessError),
     #[error(transparent)]
     KwokConfig(#[from] local::KwokConfigError),
+    #[error(transparent)]
+    Kind(#[from] kind::KindError),
+    #[error("{source}; kind's logs of the cluster are in {}", logs.display())]
+    KindFailed {
+        source: Box<ClusterError>,
+        logs: PathBuf,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
