@@ -54,19 +54,8 @@ pub struct BenchArgs {
     /// Context in the kubeconfig.
     #[arg(long)]
     pub context: Option<String>,
-    /// The sandbox-controller binary (reference only; default: next to sandbox-bench).
-    #[arg(long)]
-    pub controller_bin: Option<PathBuf>,
-    /// The directory ci/setup-upstream printed (upstream only).
-    #[arg(long)]
-    pub upstream_dir: Option<PathBuf>,
-    /// An extra flag for the controller, after the scenario's; repeat for more.
-    #[arg(
-        long = "controller-arg",
-        value_name = "ARG",
-        allow_hyphen_values = true
-    )]
-    pub controller_args: Vec<String>,
+    #[command(flatten)]
+    pub program: ControllerProgram,
     /// Report directory (default: runs/bench/<scenario>-<UTC time>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -76,6 +65,40 @@ pub struct BenchArgs {
     /// Directory holding the pinned binaries of the local cluster.
     #[arg(long)]
     pub bin_dir: Option<PathBuf>,
+}
+
+/// Which build of the controller under test runs, and with which extra flags.
+#[derive(Debug, Args)]
+pub struct ControllerProgram {
+    /// The sandbox-controller binary (reference only; default: next to sandbox-bench).
+    #[arg(long)]
+    pub controller_bin: Option<PathBuf>,
+    /// The directory ci/setup-upstream printed (upstream only; default: its cache directory).
+    #[arg(long)]
+    pub upstream_dir: Option<PathBuf>,
+    /// An extra flag for the controller (after a scenario's own); repeat for more.
+    #[arg(
+        long = "controller-arg",
+        value_name = "ARG",
+        allow_hyphen_values = true
+    )]
+    pub controller_args: Vec<String>,
+}
+
+impl ControllerProgram {
+    /// The flags that name a build must fit the controller `kind`.
+    pub fn check(&self, kind: ControllerKind) -> Result<(), String> {
+        if self.controller_bin.is_some() && kind != ControllerKind::Reference {
+            return Err("--controller-bin applies only to --controller reference".into());
+        }
+        if self.upstream_dir.is_some() && kind != ControllerKind::Upstream {
+            return Err("--upstream-dir applies only to --controller upstream".into());
+        }
+        if kind == ControllerKind::External && !self.controller_args.is_empty() {
+            return Err("--controller-arg needs a controller the harness starts".into());
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -166,19 +189,8 @@ pub struct ConformanceArgs {
     /// Context in --kubeconfig (default: its current context).
     #[arg(long, requires = "kubeconfig")]
     pub context: Option<String>,
-    /// The sandbox-controller binary (reference only; default: next to sandbox-bench).
-    #[arg(long)]
-    pub controller_bin: Option<PathBuf>,
-    /// The directory ci/setup-upstream printed (upstream only; default: its cache directory).
-    #[arg(long)]
-    pub upstream_dir: Option<PathBuf>,
-    /// An extra flag for the controller the suite starts; repeat for more.
-    #[arg(
-        long = "controller-arg",
-        value_name = "ARG",
-        allow_hyphen_values = true
-    )]
-    pub controller_args: Vec<String>,
+    #[command(flatten)]
+    pub program: ControllerProgram,
     /// Run directory: the local cluster, the controller's log, the JUnit file
     /// (default: runs/conformance-<controller>).
     #[arg(long)]
@@ -222,23 +234,13 @@ impl ConformanceArgs {
     /// Flag combinations clap cannot express; the message names the flags.
     pub fn validate(&self) -> Result<(), String> {
         let kind = self.controller;
-        if self.controller_bin.is_some() && kind != ControllerKind::Reference {
-            return Err("--controller-bin applies only to --controller reference".into());
-        }
-        if self.upstream_dir.is_some() && kind != ControllerKind::Upstream {
-            return Err("--upstream-dir applies only to --controller upstream".into());
-        }
-        if kind == ControllerKind::External {
-            if self.kubeconfig.is_none() {
-                return Err(
-                    "--controller external needs --kubeconfig: an external controller \
-                            runs against an existing cluster, not one the suite starts"
-                        .into(),
-                );
-            }
-            if !self.controller_args.is_empty() {
-                return Err("--controller-arg needs a controller the suite starts".into());
-            }
+        self.program.check(kind)?;
+        if kind == ControllerKind::External && self.kubeconfig.is_none() {
+            return Err(
+                "--controller external needs --kubeconfig: an external controller \
+                        runs against an existing cluster, not one the suite starts"
+                    .into(),
+            );
         }
         if let Some(path) = &self.kubeconfig {
             if !path.is_file() {
@@ -347,7 +349,7 @@ mod tests {
         assert_eq!(args.dir(), PathBuf::from("runs/conformance-upstream"));
         assert_eq!(args.filter, ["claim-"]);
         let args = conformance(&["--controller-arg", "--leader-elect=false"]).unwrap();
-        assert_eq!(args.controller_args, ["--leader-elect=false"]);
+        assert_eq!(args.program.controller_args, ["--leader-elect=false"]);
     }
 
     #[test]

@@ -152,9 +152,9 @@ async fn conformance(args: ConformanceArgs) -> u8 {
         dir: args.dir(),
         kubeconfig: args.kubeconfig,
         context: args.context,
-        controller_bin: args.controller_bin,
-        upstream_dir: args.upstream_dir,
-        controller_args: args.controller_args,
+        controller_bin: args.program.controller_bin,
+        upstream_dir: args.program.upstream_dir,
+        controller_args: args.program.controller_args,
         cases,
         parallel: usize::from(args.parallel),
         image: args.image,
@@ -267,12 +267,7 @@ fn bench_options(
     let kind = (provider == Provider::Kind && kubeconfig.is_none())
         .then(|| kind_config(scenario.cluster.kind.as_ref().map(|k| &k.value), &out));
     let controller = args.controller.unwrap_or(scenario.controller.kind);
-    if args.controller_bin.is_some() && controller != ControllerKind::Reference {
-        return Err("--controller-bin applies only to the reference controller".into());
-    }
-    if args.upstream_dir.is_some() && controller != ControllerKind::Upstream {
-        return Err("--upstream-dir applies only to the upstream controller".into());
-    }
+    args.program.check(controller)?;
     if controller == ControllerKind::External && kubeconfig.is_none() {
         return Err(
             "an external controller runs against an existing cluster: pass --kubeconfig".into(),
@@ -284,14 +279,14 @@ fn bench_options(
         );
     }
     let mut controller_args = scenario.controller.flags.clone();
-    controller_args.extend(args.controller_args);
+    controller_args.extend(args.program.controller_args);
     Ok(Some(BenchOptions {
         context: args.context.or_else(|| scenario.cluster.context.clone()),
         scenario,
         plan,
         controller,
-        controller_bin: args.controller_bin,
-        upstream_dir: args.upstream_dir,
+        controller_bin: args.program.controller_bin,
+        upstream_dir: args.program.upstream_dir,
         controller_args,
         kubeconfig,
         kind,
