@@ -104,6 +104,8 @@ pub fn apiserver_args(layout: &Layout, ports: &Ports) -> Vec<String> {
         flag("allow-privileged", true),
         // Loopback endpoints are not valid for the `kubernetes` Service; skip writing them.
         flag("endpoint-reconciler-type", "none"),
+        // `/debug/pprof` for the admin user: where a benchmark's API-server time goes
+        // (`kubectl get --raw '/debug/pprof/profile?seconds=10'`).
         flag("profiling", true),
     ]
 }
