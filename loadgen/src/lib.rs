@@ -14,6 +14,7 @@ pub mod crds;
 pub mod exit;
 pub mod labels;
 pub mod namespaces;
+pub mod procfs;
 pub mod scenario;
 pub mod schedule;
 pub mod target;

@@ -36,8 +36,7 @@ pub fn raise() -> Result<usize, String> {
 /// This thread's nice value, from `/proc/thread-self/stat` (field 19).
 pub fn current_nice() -> Option<i32> {
     let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(16)?.parse().ok()
+    crate::procfs::stat_field(&stat, 19)?.parse().ok()
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::procfs::stat_field;
+
 /// One reading of a process.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ProcessSample {
@@ -52,12 +54,8 @@ pub fn sample(pid: u32) -> Option<ProcessSample> {
 
 /// CPU ticks from `stat` (utime and stime, fields 14 and 15) and memory from `status`.
 pub fn parse(stat: &str, status: &str, ticks_per_second: f64) -> Option<ProcessSample> {
-    // The command name in parentheses may hold spaces; fields are counted after its `)`.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // `after_name` starts at field 3 (state), so utime (14) and stime (15) are at 11 and 12.
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
+    let utime: f64 = stat_field(stat, 14)?.parse().ok()?;
+    let stime: f64 = stat_field(stat, 15)?.parse().ok()?;
     let kib = |key: &str| -> Option<u64> {
         let line = status.lines().find(|l| l.starts_with(key))?;
         line.split_whitespace().nth(1)?.parse().ok()

@@ -13,6 +13,8 @@ use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use crate::procfs::stat_field;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
     #[error("cannot start {name} ({program}): {source}")]
@@ -147,11 +149,7 @@ pub fn stop_group(pgid: u32, grace: Duration, mut gone: impl FnMut() -> bool) ->
 /// Whether `pid` names a process that is still running (zombies count as gone).
 pub fn is_live(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state letter follows the parenthesised command name.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
+        Ok(stat) => stat_field(&stat, 3).is_some_and(|state| state != "Z" && state != "X"),
         Err(_) => false,
     }
 }
@@ -160,9 +158,7 @@ pub fn is_live(pid: u32) -> bool {
 /// pid it names one process even after the pid number is reused.
 pub fn start_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    // `rest` starts at field 3 (state); field 22 is 19 further on.
-    rest.split_whitespace().nth(19)?.parse().ok()
+    stat_field(&stat, 22)?.parse().ok()
 }
 
 /// The last `lines` lines of a log file, for error messages.
