@@ -19,6 +19,11 @@ pub struct Ledger {
     ready_sandboxes: HashMap<String, bool>,
     /// Bound sandbox → the claim it serves.
     claim_of_sandbox: HashMap<String, usize>,
+    /// Kept as records change, so progress and the drain, polled while stamps arrive, never
+    /// scan the records under the lock the stamps wait for.
+    counts: Counts,
+    /// Claims sent and since Ready or failed.
+    settled: usize,
 }
 
 /// What a claim event changed, for the workers that wait on it.
@@ -34,7 +39,9 @@ impl Ledger {
     pub fn add(&mut self, record: Record) -> usize {
         let index = self.records.len();
         self.by_claim.insert(record.claim.clone(), index);
-        self.records.push(record);
+        self.records
+            .push(Record::new("", "", LaunchType::Unknown, 0));
+        self.update(index, |slot| *slot = record);
         index
     }
 
@@ -42,37 +49,34 @@ impl Ledger {
         self.records.get(index)
     }
 
-    pub fn len(&self) -> usize {
-        self.records.len()
+    /// Changes record `index` through `change`, keeping the counts; an index the ledger does
+    /// not hold (a create answered after the run's records were taken) is ignored.
+    fn update<R>(&mut self, index: usize, change: impl FnOnce(&mut Record) -> R) -> Option<R> {
+        let record = self.records.get_mut(index)?;
+        let before = Tally::of(record);
+        let result = change(record);
+        let after = Tally::of(record);
+        self.counts.sent += after.sent - before.sent;
+        self.counts.ready += after.ready - before.ready;
+        self.counts.failed += after.failed - before.failed;
+        self.settled += after.settled - before.settled;
+        Some(result)
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-
-    // Stamps for an index the ledger does not hold (a create answered after the run's
-    // records were taken) are dropped.
 
     pub fn sent(&mut self, index: usize, at_us: u64) {
-        if let Some(r) = self.records.get_mut(index) {
-            r.sent_us = Some(at_us);
-        }
+        self.update(index, |r| r.sent_us = Some(at_us));
     }
 
     pub fn acked(&mut self, index: usize, at_us: u64) {
-        if let Some(r) = self.records.get_mut(index) {
-            r.acked_us = Some(at_us);
-        }
+        self.update(index, |r| r.acked_us = Some(at_us));
     }
 
     /// A claim that failed with `kind` (`create_conflict`, `timeout_unbound`, …); the first
     /// error sticks.
     pub fn failed(&mut self, index: usize, kind: impl Into<String>) {
-        if let Some(record) = self.records.get_mut(index)
-            && record.error.is_none()
-        {
-            record.error = Some(kind.into());
-        }
+        self.update(index, |r| {
+            r.error.get_or_insert_with(|| kind.into());
+        });
     }
 
     /// A claim event from the watch, received at `now_us`.
@@ -86,29 +90,35 @@ impl Ledger {
         let status = claim.status.as_ref();
         let sandbox = status.map_or("", |s| s.sandbox.name.as_str());
         let ready = status.is_some_and(|s| is_true(&s.conditions, READY));
-        let record = &mut self.records[index];
-        if !sandbox.is_empty() && record.bound_us.is_none() {
-            record.bound_us = Some(now_us);
-            // A cold start creates a Sandbox named after the claim; adoption keeps the pool
-            // member's generated name.
-            record.launch = if sandbox == name {
-                LaunchType::Cold
-            } else {
-                LaunchType::Warm
-            };
+        let binds = !sandbox.is_empty() && self.records[index].bound_us.is_none();
+        if binds {
             self.claim_of_sandbox.insert(sandbox.to_string(), index);
-            if self.ready_sandboxes.get(sandbox) == Some(&true) {
-                record.sandbox_ready_us = Some(now_us);
+        }
+        let sandbox_ready = self.ready_sandboxes.get(sandbox) == Some(&true);
+        self.update(index, |record| {
+            if binds {
+                record.bound_us = Some(now_us);
+                // A cold start creates a Sandbox named after the claim; adoption keeps the
+                // pool member's generated name.
+                record.launch = if sandbox == name {
+                    LaunchType::Cold
+                } else {
+                    LaunchType::Warm
+                };
+                if sandbox_ready {
+                    record.sandbox_ready_us = Some(now_us);
+                }
             }
-        }
-        if ready && record.claim_ready_us.is_none() {
-            // One event can carry several transitions; each is stamped when first seen.
-            record.bound_us.get_or_insert(now_us);
-            record.sandbox_ready_us.get_or_insert(now_us);
-            record.claim_ready_us = Some(now_us);
-            return Transition::ClaimReady(index);
-        }
-        Transition::Nothing
+            if ready && record.claim_ready_us.is_none() {
+                // One event can carry several transitions; each is stamped when first seen.
+                record.bound_us.get_or_insert(now_us);
+                record.sandbox_ready_us.get_or_insert(now_us);
+                record.claim_ready_us = Some(now_us);
+                return Transition::ClaimReady(index);
+            }
+            Transition::Nothing
+        })
+        .unwrap_or(Transition::Nothing)
     }
 
     /// A sandbox event from the watch, received at `now_us`.
@@ -131,29 +141,14 @@ impl Ledger {
         self.ready_sandboxes.remove(name);
     }
 
-    /// Claims sent, claims settled (Ready or failed), claims Ready: for progress and drain.
+    /// Claims sent, Ready and failed: for progress.
     pub fn counts(&self) -> Counts {
-        let mut counts = Counts::default();
-        for r in &self.records {
-            if r.sent_us.is_some() {
-                counts.sent += 1;
-            }
-            if r.claim_ready_us.is_some() {
-                counts.ready += 1;
-            }
-            if r.error.is_some() {
-                counts.failed += 1;
-            }
-        }
-        counts
+        self.counts
     }
 
     /// Whether every claim that was sent is Ready or failed.
     pub fn settled(&self) -> bool {
-        self.records
-            .iter()
-            .filter(|r| r.sent_us.is_some())
-            .all(|r| r.claim_ready_us.is_some() || r.error.is_some())
+        self.settled == self.counts.sent
     }
 
     /// Ends the run: claims sent but never Ready get a timeout naming the phase they stopped
@@ -188,6 +183,27 @@ pub struct Counts {
     pub sent: usize,
     pub ready: usize,
     pub failed: usize,
+}
+
+/// What one record contributes to the counts.
+struct Tally {
+    sent: usize,
+    ready: usize,
+    failed: usize,
+    settled: usize,
+}
+
+impl Tally {
+    fn of(r: &Record) -> Self {
+        let sent = r.sent_us.is_some();
+        let done = r.claim_ready_us.is_some() || r.error.is_some();
+        Self {
+            sent: usize::from(sent),
+            ready: usize::from(r.claim_ready_us.is_some()),
+            failed: usize::from(r.error.is_some()),
+            settled: usize::from(sent && done),
+        }
+    }
 }
 
 fn is_true(
