@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use sandbox_api::v1beta1::{SandboxClaim, SandboxClaimSpec, WarmPoolRef};
 use sandbox_reports::{ErrorBudget, LaunchType, Phase, Slo, SloSpec};
 
 use crate::labels::RUN_LABEL;
@@ -220,13 +221,17 @@ pub fn pool_object(pool: &PoolPlan, run_id: &str) -> Value {
     })
 }
 
-pub fn claim_object(name: &str, pool: &str, run_id: &str) -> Value {
-    json!({
-        "apiVersion": "extensions.agents.x-k8s.io/v1beta1",
-        "kind": "SandboxClaim",
-        "metadata": {"name": name, "labels": run_labels(run_id)},
-        "spec": {"warmPoolRef": {"name": pool}}
-    })
+/// The claim a send creates, built typed: it is made once per claim on the send path.
+pub fn claim_object(name: &str, pool: &str, run_id: &str) -> SandboxClaim {
+    let mut claim = SandboxClaim::new(
+        name,
+        SandboxClaimSpec {
+            warm_pool_ref: WarmPoolRef { name: pool.into() },
+            ..SandboxClaimSpec::default()
+        },
+    );
+    claim.metadata.labels = Some([(RUN_LABEL.to_string(), run_id.to_string())].into());
+    claim
 }
 
 #[cfg(test)]
@@ -317,12 +322,12 @@ errorBudget: 0.05
         let pool = pool_object(&plan.pools[0], "abcde");
         assert_eq!(pool["spec"]["replicas"], 20);
         let claim = claim_object(&BenchPlan::claim_name(7), "warm", "abcde");
-        assert_eq!(claim["metadata"]["name"], "claim-000007");
-        assert_eq!(claim["spec"]["warmPoolRef"]["name"], "warm");
+        assert_eq!(claim.metadata.name.as_deref(), Some("claim-000007"));
+        assert_eq!(claim.spec.warm_pool_ref.name, "warm");
+        assert_eq!(claim.metadata.labels.as_ref().unwrap()[RUN_LABEL], "abcde");
         // Every object is a valid typed object of its kind.
         serde_json::from_value::<sandbox_api::v1beta1::SandboxTemplate>(template).unwrap();
         serde_json::from_value::<sandbox_api::v1beta1::SandboxWarmPool>(pool).unwrap();
-        serde_json::from_value::<sandbox_api::v1beta1::SandboxClaim>(claim).unwrap();
     }
 
     #[test]
