@@ -22,6 +22,12 @@ pub enum Binary {
     KubeScheduler,
     Kubectl,
     Kwok,
+    Kubelet,
+    Containerd,
+    ContainerdShimRunc,
+    ContainerdShimRunsc,
+    Ctr,
+    Runsc,
 }
 
 impl Binary {
@@ -33,6 +39,12 @@ impl Binary {
             Binary::KubeScheduler => "kube-scheduler",
             Binary::Kubectl => "kubectl",
             Binary::Kwok => "kwok",
+            Binary::Kubelet => "kubelet",
+            Binary::Containerd => "containerd",
+            Binary::ContainerdShimRunc => "containerd-shim-runc-v2",
+            Binary::ContainerdShimRunsc => "containerd-shim-runsc-v1",
+            Binary::Ctr => "ctr",
+            Binary::Runsc => "runsc",
         }
     }
 }
@@ -117,11 +129,15 @@ pub fn pinned(key: &str) -> Option<&'static str> {
 /// The cache key `ci/setup` uses for the pinned version set.
 pub fn cache_key() -> String {
     let v = |k| pinned(k).unwrap_or("unknown");
+    let gvisor = v("GVISOR_VERSION");
+    // A pseudo-version's last part (the commit) is what tells two gVisor builds apart.
+    let gvisor = gvisor.rsplit('-').next().unwrap_or(gvisor);
     format!(
-        "k8s-{}_etcd-{}_kwok-{}_{}",
+        "k8s-{}_etcd-{}_kwok-{}_containerd-{}_gvisor-{gvisor}_{}",
         v("KUBERNETES_VERSION"),
         v("ETCD_VERSION"),
         v("KWOK_VERSION"),
+        v("CONTAINERD_VERSION"),
         v("GO_VERSION")
     )
 }
@@ -169,6 +185,8 @@ mod tests {
         assert!(key.starts_with("k8s-v1.37."), "{key}");
         assert!(key.contains("_etcd-v3.6."), "{key}");
         assert!(key.contains("_kwok-v"), "{key}");
+        assert!(key.contains("_containerd-v2."), "{key}");
+        assert!(key.contains("_gvisor-160fafc42237_"), "{key}");
         assert!(!key.contains("unknown"), "{key}");
     }
 

@@ -8,6 +8,7 @@
 //! Each implements [`ClusterProvider`]; the rest of the harness sees only [`ClusterInfo`] and a
 //! `kube::Client` from [`connect`].
 
+pub mod command;
 pub mod existing;
 pub mod kind;
 pub mod kubeconfig;

@@ -3,7 +3,7 @@
 //! run real pods and sandboxed runtimes (gVisor, Kata) can be installed.
 //!
 //! The provider drives the `kind`, `docker` and `kubectl` command-line tools ([`tools`],
-//! [`driver`]):
+//! [`command`](super::command)):
 //!
 //! 1. checks the tools (on `PATH`, recent enough, the Docker daemon answering);
 //! 2. reuses a cluster of the configured name when asked to, or refuses to touch it;
@@ -16,7 +16,7 @@
 //! one is left as it was. When start-up fails, kind's logs of the cluster are exported first.
 
 pub mod config;
-pub mod driver;
+
 pub mod runtimes;
 pub mod tools;
 
@@ -28,7 +28,7 @@ use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
 
 pub use config::ClusterConfig;
-pub use driver::{Command, CommandError};
+pub use super::command::{Command, CommandError};
 pub use runtimes::Runtime;
 pub use tools::{Tool, ToolError, Tools};
 

@@ -9,7 +9,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use super::driver::{Command, CommandError};
+use crate::cluster::command::{Command, CommandError};
 
 /// A tool the provider runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

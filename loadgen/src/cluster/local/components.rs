@@ -101,6 +101,10 @@ pub fn apiserver_args(layout: &Layout, ports: &Ports) -> Vec<String> {
             path(&layout.pki("sa.key")),
         ),
         flag("authorization-mode", "Node,RBAC"),
+        // Logs and exec on the real node: the API server presents the admin certificate,
+        // which the kubelet's client CA (the cluster's CA) accepts.
+        flag("kubelet-client-certificate", path(&layout.pki("admin.crt"))),
+        flag("kubelet-client-key", path(&layout.pki("admin.key"))),
         flag("allow-privileged", true),
         // Loopback endpoints are not valid for the `kubernetes` Service; skip writing them.
         flag("endpoint-reconciler-type", "none"),

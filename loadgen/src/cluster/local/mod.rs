@@ -9,6 +9,7 @@
 
 mod components;
 mod kwok;
+pub mod node;
 mod pki;
 mod ports;
 mod process;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Node, ServiceAccount};
+use k8s_openapi::api::node::v1::RuntimeClass;
 use kube::api::{Api, ListParams, PostParams};
 
 pub use components::Layout;
@@ -44,6 +46,8 @@ pub struct LocalConfig {
     pub pod_ready: PodReadyDelay,
     /// Upper bound for the whole start-up.
     pub timeout: Duration,
+    /// A real node (kubelet, containerd, runc, gVisor) beside the kwok nodes.
+    pub real_node: Option<node::RealNodeConfig>,
 }
 
 impl LocalConfig {
@@ -56,6 +60,7 @@ impl LocalConfig {
             pods_per_node: 1000,
             pod_ready: PodReadyDelay::default(),
             timeout: Duration::from_secs(120),
+            real_node: None,
         }
     }
 }
@@ -88,6 +93,9 @@ impl LocalCluster {
     /// `default` ServiceAccount exists, and every kwok node is Ready.
     pub async fn start(config: LocalConfig) -> Result<Self, ClusterError> {
         config.binaries.check(&REQUIRED)?;
+        if let Some(real) = &config.real_node {
+            node::check_prerequisites(&config.binaries, real)?;
+        }
         let layout = Layout::new(config.dir.clone());
         refuse_if_running(&layout)?;
         prepare_dir(&layout)?;
@@ -130,6 +138,7 @@ impl LocalCluster {
                 server,
                 ports,
                 nodes: config.nodes,
+                real_node: config.real_node.is_some(),
                 components: Vec::new(),
             },
             layout,
@@ -182,6 +191,11 @@ impl LocalCluster {
             components::scheduler_args(&layout, &ports),
         )?;
 
+        if let Some(real) = &config.real_node {
+            self.start_real_node(config, real, &client, deadline)
+                .await?;
+        }
+
         let nodes: Api<Node> = Api::all(client.clone());
         for i in 0..config.nodes {
             let node = kwok::node(&format!("kwok-node-{i}"), config.pods_per_node)
@@ -207,13 +221,106 @@ impl LocalCluster {
         .await
     }
 
+    /// See [`node`] for the order and why.
+    async fn start_real_node(
+        &mut self,
+        config: &LocalConfig,
+        real: &node::RealNodeConfig,
+        client: &kube::Client,
+        deadline: Instant,
+    ) -> Result<(), ClusterError> {
+        let bins = &config.binaries;
+        let layout = node::NodeLayout::new(&self.layout.dir);
+        let io = |source| ClusterError::Io {
+            path: PathBuf::from("127.0.0.1:0"),
+            source,
+        };
+        let kubelet_ports = node::config::KubeletPorts {
+            serving: ports::free_port().map_err(io)?,
+            healthz: ports::free_port().map_err(io)?,
+        };
+        node::write_configs(
+            &layout,
+            bins,
+            &real.pause_image,
+            &self.layout.pki("ca.crt"),
+            kubelet_ports,
+        )?;
+        node::make_bridge()?;
+        self.spawn_with_env(
+            "containerd",
+            &bins.path(Binary::Containerd)?,
+            vec![format!("--config={}", layout.containerd_config().display())],
+            &node::containerd_env(bins),
+        )?;
+        self.wait_for("containerd", deadline, || async {
+            Ok(node::containerd_ready(bins, &layout).await)
+        })
+        .await?;
+        node::import_images(bins, &layout, &real.images).await?;
+        self.spawn(
+            "kubelet",
+            &bins.path(Binary::Kubelet)?,
+            node::config::kubelet_args(&layout, &self.layout.kubeconfig(), node::NODE_NAME),
+        )?;
+        let nodes: Api<Node> = Api::all(client.clone());
+        self.wait_for("the real node Ready", deadline, || {
+            node_ready(nodes.clone(), node::NODE_NAME)
+        })
+        .await?;
+        let classes: Api<RuntimeClass> = Api::all(client.clone());
+        for (name, handler) in node::config::runtime_classes() {
+            let class = RuntimeClass {
+                metadata: kube::api::ObjectMeta {
+                    name: Some(name.into()),
+                    ..Default::default()
+                },
+                handler: handler.into(),
+                ..Default::default()
+            };
+            match classes.create(&PostParams::default(), &class).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 409 => {}
+                Err(source) => {
+                    return Err(ClusterError::Kube {
+                        what: format!("create RuntimeClass {name}"),
+                        source,
+                    });
+                }
+            }
+        }
+        self.spawn(
+            "sandbox-netpol",
+            &real.netpol,
+            vec![
+                format!("--kubeconfig={}", self.layout.kubeconfig().display()),
+                format!("--node={}", node::NODE_NAME),
+            ],
+        )?;
+        self.wait_for("NetworkPolicy enforcement on the real node", deadline, || async {
+            Ok(node::netpol_active().await)
+        })
+        .await
+    }
+
     fn spawn(
         &mut self,
         name: &'static str,
         program: &Path,
         args: Vec<String>,
     ) -> Result<(), ClusterError> {
-        let component = Component::spawn(name, program, &args, self.layout.log(name))?;
+        self.spawn_with_env(name, program, args, &[])
+    }
+
+    fn spawn_with_env(
+        &mut self,
+        name: &'static str,
+        program: &Path,
+        args: Vec<String>,
+        env: &[(&str, String)],
+    ) -> Result<(), ClusterError> {
+        let component =
+            Component::spawn_with_env(name, program, &args, env, self.layout.log(name))?;
         self.state.components.push(ComponentState::of(&component));
         self.components.push(component);
         Ok(())
@@ -274,8 +381,23 @@ impl LocalCluster {
     }
 
     fn stop_components(&mut self) {
+        let real_node = self.state.real_node.then(|| self.drain_real_node());
         while let Some(mut c) = self.components.pop() {
             c.stop(STOP_GRACE);
+        }
+        if real_node.is_some() {
+            node::sweep(&node::NodeLayout::new(&self.layout.dir));
+        }
+    }
+
+    /// Deletes the real node's pods while its kubelet still runs; see [`node::drain`].
+    fn drain_real_node(&self) {
+        for problem in node::drain(
+            &Binaries::locate(None),
+            &node::NodeLayout::new(&self.layout.dir),
+            &self.layout.kubeconfig(),
+        ) {
+            tracing::warn!("real node: {problem}");
         }
     }
 
@@ -328,8 +450,17 @@ impl Drop for LocalCluster {
 pub fn stop_detached(dir: &Path) -> Result<ClusterState, ClusterError> {
     let layout = Layout::new(dir.to_path_buf());
     let state = ClusterState::load(&layout.state())?;
+    let node_layout = node::NodeLayout::new(dir);
+    if state.real_node {
+        for problem in node::drain(&Binaries::locate(None), &node_layout, &state.kubeconfig) {
+            tracing::warn!("real node: {problem}");
+        }
+    }
     for c in state.components.iter().rev() {
         c.stop(STOP_GRACE);
+    }
+    if state.real_node {
+        node::sweep(&node_layout);
     }
     std::fs::remove_file(layout.state()).map_err(|source| ClusterError::Io {
         path: layout.state(),
@@ -436,6 +567,14 @@ async fn kwok_nodes_ready(nodes: Api<Node>, want: u32) -> Result<bool, kube::Err
         })
         .count();
     Ok(ready >= want as usize)
+}
+
+async fn node_ready(nodes: Api<Node>, name: &str) -> Result<bool, kube::Error> {
+    Ok(nodes.get_opt(name).await?.is_some_and(|n| {
+        n.status
+            .and_then(|s| s.conditions)
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    }))
 }
 
 async fn create_or_keep(nodes: &Api<Node>, node: &Node) -> Result<(), ClusterError> {

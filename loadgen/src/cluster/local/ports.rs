@@ -68,3 +68,9 @@ mod tests {
         assert!(!distinct.contains(&0));
     }
 }
+
+/// One free port on loopback, for a component started after the others (the real node's
+/// kubelet); the same release-then-bind window as [`Ports::allocate`] applies.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
+}

@@ -54,6 +54,18 @@ impl Component {
         args: &[String],
         log: PathBuf,
     ) -> Result<Self, ProcessError> {
+        Self::spawn_with_env(name, program, args, &[], log)
+    }
+
+    /// [`spawn`](Self::spawn) with extra environment variables (e.g. containerd's `PATH`,
+    /// where it looks for its shims).
+    pub fn spawn_with_env(
+        name: &'static str,
+        program: &Path,
+        args: &[String],
+        env: &[(&str, String)],
+        log: PathBuf,
+    ) -> Result<Self, ProcessError> {
         let out = File::create(&log).map_err(|source| ProcessError::Log {
             path: log.clone(),
             source,
@@ -64,6 +76,7 @@ impl Component {
         })?;
         let child = Command::new(program)
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

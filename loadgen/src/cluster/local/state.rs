@@ -18,6 +18,10 @@ pub struct ClusterState {
     pub server: String,
     pub ports: Ports,
     pub nodes: u32,
+    /// Whether a real node (kubelet, containerd) runs beside the kwok nodes; stopping it
+    /// drains and sweeps it.
+    #[serde(default)]
+    pub real_node: bool,
     /// In start order.
     pub components: Vec<ComponentState>,
 }

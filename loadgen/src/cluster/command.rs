@@ -1,4 +1,4 @@
-//! Running the `kind`, `docker` and `kubectl` command-line tools, one command at a time, with
+//! Running command-line tools (`kind`, `docker`, `kubectl`, `ctr`, `ip`), one command at a time, with
 //! their output captured. A failure carries what is needed to reproduce and understand it: the
 //! command line, the exit status and what the tool wrote on stderr.
 
