@@ -1,0 +1,9 @@
+//! temporary
+pub mod cidr;
+pub mod decide;
+pub mod notes;
+pub mod peers;
+pub mod policy;
+pub mod ports;
+pub mod selector;
+pub mod snapshot;
