@@ -5,5 +5,6 @@ pub mod notes;
 pub mod peers;
 pub mod policy;
 pub mod ports;
+pub mod render;
 pub mod selector;
 pub mod snapshot;
