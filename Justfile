@@ -14,13 +14,25 @@ setup:
 bin-dir:
     @ci/setup
 
+# Build what the local cluster's real node runs from this workspace into target/node: the
+# static `sandbox-pause` and `sandbox-probe` (the images' only files) and `sandbox-netpol`.
+node-bins profile="release":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static" \
+        cargo build --quiet --locked --release -p sandbox-probe --target x86_64-unknown-linux-gnu
+    if [[ "{{profile}}" == release ]]; then flag=--release; dir=release; else flag=; dir=debug; fi
+    cargo build --quiet --locked $flag -p sandbox-netpol
+    mkdir -p target/node
+    cp target/x86_64-unknown-linux-gnu/release/sandbox-{probe,pause} "target/$dir/sandbox-netpol" target/node/
+
 # Lint, then run every unit and integration test against real local clusters; ends with a
 # one-line total over all test binaries.
-test: setup lint
+test: setup lint (node-bins "debug")
     #!/usr/bin/env bash
     set -uo pipefail
     log="$(mktemp)"
-    SANDBOX_BENCH_BIN_DIR="$(ci/setup)" cargo test --workspace --locked 2>&1 | tee "$log"
+    SANDBOX_BENCH_BIN_DIR="$(ci/setup)" SANDBOX_BENCH_NODE_BIN_DIR="$PWD/target/node" cargo test --workspace --locked 2>&1 | tee "$log"
     status=${PIPESTATUS[0]}
     awk '/^test result:/ { p += $4; f += $6 } END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
     rm -f "$log"
@@ -61,7 +73,7 @@ conformance controller="reference" *args: setup
 # `just bench`, `just bench scenario=scenarios/burst.yaml controller=upstream`,
 # `just bench kubeconfig=~/.kube/config`, `just bench scenario=scenarios/smoke.yaml --seed 7`.
 # Exit codes: 0 SLOs met, 1 SLO breach or leak, 2 bad scenario or flags, 3 infrastructure.
-bench *args: setup
+bench *args: setup node-bins
     #!/usr/bin/env bash
     set -euo pipefail
     scenario=scenarios/default.yaml; flags=()
@@ -75,7 +87,7 @@ bench *args: setup
     done
     cargo build --quiet --locked --release -p sandbox-controller -p sandbox-bench
     if [[ " ${flags[*]-} " == *" --controller upstream "* ]]; then ci/setup-upstream >/dev/null; fi
-    SANDBOX_BENCH_BIN_DIR="$(ci/setup)" exec target/release/sandbox-bench bench "$scenario" ${flags[@]+"${flags[@]}"}
+    SANDBOX_BENCH_BIN_DIR="$(ci/setup)" SANDBOX_BENCH_NODE_BIN_DIR="$PWD/target/node" exec target/release/sandbox-bench bench "$scenario" ${flags[@]+"${flags[@]}"}
 
 # Compare runs: `just compare runs/bench/a runs/bench/b`; exit 1 on a regression.
 compare baseline +candidates:

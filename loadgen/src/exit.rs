@@ -8,5 +8,9 @@ pub const CHECK_FAILED: u8 = 1;
 pub const BAD_INPUT: u8 = 2;
 /// The environment failed: a missing binary, a cluster that would not start.
 pub const INFRASTRUCTURE: u8 = 3;
+/// An isolation check failed: a sandbox showed what its runtime class must hide, or a
+/// positive control showed nothing (so the check could not have failed). Takes precedence
+/// over an SLO breach.
+pub const ISOLATION_FAILED: u8 = 4;
 /// Interrupted (Ctrl-C); whatever was started has been stopped.
 pub const INTERRUPTED: u8 = 130;

@@ -15,6 +15,7 @@ pub mod exit;
 pub mod images;
 pub mod labels;
 pub mod namespaces;
+pub mod node_images;
 pub mod procfs;
 pub mod scenario;
 pub mod schedule;

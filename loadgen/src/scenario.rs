@@ -52,6 +52,27 @@ pub struct Scenario {
     pub error_budget: Option<Spanned<f64>>,
     #[serde(default)]
     pub cleanup: Cleanup,
+    /// Isolation checks run from inside real sandboxes before the load.
+    #[serde(default)]
+    pub isolation: Option<Spanned<IsolationSpec>>,
+}
+
+/// `isolation`: the RuntimeClass under test and the checks that must hold for it, each run
+/// against a positive control under `control`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IsolationSpec {
+    pub runtime_class: Spanned<String>,
+    /// The RuntimeClass of the positive controls (default `runc`).
+    #[serde(default)]
+    pub control: Option<Spanned<String>>,
+    pub checks: Vec<Spanned<String>>,
+}
+
+impl IsolationSpec {
+    pub fn control(&self) -> &str {
+        self.control.as_ref().map_or("runc", |c| c.value.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -81,6 +102,15 @@ pub struct ClusterSpec {
     /// The kind cluster (provider kind).
     #[serde(default)]
     pub kind: Option<Spanned<KindSpec>>,
+    /// A real node (kubelet, containerd, runc, gVisor) beside the kwok nodes (local provider).
+    #[serde(default)]
+    pub real_node: Option<Spanned<bool>>,
+}
+
+impl ClusterSpec {
+    pub fn real_node(&self) -> bool {
+        self.real_node.as_ref().is_some_and(|r| r.value)
+    }
 }
 
 /// `cluster.kind`: the cluster the kind provider creates or reuses.
@@ -136,6 +166,7 @@ impl Default for ClusterSpec {
             kubeconfig: None,
             context: None,
             kind: None,
+            real_node: None,
         }
     }
 }
@@ -159,6 +190,16 @@ pub struct TemplateSpec {
     pub image: String,
     #[serde(default)]
     pub runtime_class: Option<String>,
+    /// Run the harness's probe image (serving its report) instead of `image`; needs the real
+    /// node.
+    #[serde(default)]
+    pub probe: Option<Spanned<bool>>,
+}
+
+impl TemplateSpec {
+    pub fn probe(&self) -> bool {
+        self.probe.as_ref().is_some_and(|p| p.value)
+    }
 }
 
 fn default_image() -> String {
@@ -358,13 +399,25 @@ impl Scenario {
                 format!("must be {FORMAT_VERSION:?}"),
             );
         }
-        if self.cluster.nodes.value == 0 || self.cluster.nodes.value > 5000 {
+        let min_nodes = u32::from(!self.cluster.real_node());
+        if self.cluster.nodes.value < min_nodes || self.cluster.nodes.value > 5000 {
             report(
                 &self.cluster.nodes,
                 "cluster.nodes".into(),
-                "must be 1 to 5000".into(),
+                format!("must be {min_nodes} to 5000"),
             );
         }
+        if let Some(real) = &self.cluster.real_node
+            && real.value
+            && self.cluster.provider != Provider::Local
+        {
+            report(
+                real,
+                "cluster.realNode".into(),
+                "only the local provider runs a real node".into(),
+            );
+        }
+        self.validate_isolation(&mut report);
         if let Some(delay) = &self.cluster.pod_ready_delay
             && let Err(e) = duration(&delay.value)
         {
@@ -378,6 +431,16 @@ impl Scenario {
                     &t.name,
                     format!("templates[{i}].name"),
                     "duplicate template name".into(),
+                );
+            }
+            if let Some(probe) = &t.probe
+                && probe.value
+                && !self.cluster.real_node()
+            {
+                report(
+                    probe,
+                    format!("templates[{i}].probe"),
+                    "the probe image runs on the real node only: set cluster.realNode: true".into(),
                 );
             }
             if !is_dns_label(&t.name.value) {
@@ -515,6 +578,50 @@ impl Scenario {
     }
 
     /// `cluster.kind` only with provider kind, and the settings of kwok nodes only without it.
+    fn validate_isolation(&self, report: &mut impl FnMut(&dyn Located, String, String)) {
+        let Some(isolation) = &self.isolation else {
+            return;
+        };
+        if !self.cluster.real_node() {
+            report(
+                isolation,
+                "isolation".into(),
+                "isolation checks run on the real node: set cluster.realNode: true".into(),
+            );
+        }
+        let classes = ["runc", "gvisor"];
+        let mut class_fields = vec![("isolation.runtimeClass", &isolation.value.runtime_class)];
+        class_fields.extend(isolation.value.control.as_ref().map(|c| ("isolation.control", c)));
+        for (field, class) in class_fields {
+            if !classes.contains(&class.value.as_str()) {
+                report(
+                    class,
+                    field.into(),
+                    format!("the real node has RuntimeClasses {classes:?}"),
+                );
+            }
+        }
+        if isolation.value.checks.is_empty() {
+            report(
+                isolation,
+                "isolation.checks".into(),
+                format!("name at least one of {:?}", crate::bench::isolation::CHECKS),
+            );
+        }
+        for (i, check) in isolation.value.checks.iter().enumerate() {
+            if !crate::bench::isolation::CHECKS.contains(&check.value.as_str()) {
+                report(
+                    check,
+                    format!("isolation.checks[{i}]"),
+                    format!(
+                        "unknown check; known: {:?}",
+                        crate::bench::isolation::CHECKS
+                    ),
+                );
+            }
+        }
+    }
+
     fn validate_kind(&self, report: &mut impl FnMut(&dyn Located, String, String)) {
         let cluster = &self.cluster;
         let is_kind = cluster.provider == Provider::Kind;

@@ -103,6 +103,9 @@ impl LatencyRecorder {
 #[derive(Debug, Clone)]
 pub struct Analysis {
     pub latencies: LatencyRecorder,
+    /// Latencies of each pool, kept only when the run claimed from more than one (e.g. one
+    /// pool per runtime class), so they can be reported side by side.
+    pub by_pool: BTreeMap<String, LatencyRecorder>,
     pub timeline: Vec<TimelineSecond>,
     pub errors: ErrorSummary,
 }
@@ -117,6 +120,19 @@ impl Analysis {
                 *by_kind.entry(kind.clone()).or_insert(0) += 1;
             }
         }
+        let pools: std::collections::BTreeSet<&str> =
+            records.iter().map(|r| r.pool.as_str()).collect();
+        let mut by_pool = BTreeMap::new();
+        if pools.len() > 1 {
+            for record in records {
+                if !by_pool.contains_key(&record.pool) {
+                    by_pool.insert(record.pool.clone(), LatencyRecorder::new()?);
+                }
+                if let Some(recorder) = by_pool.get_mut(&record.pool) {
+                    recorder.ingest(record);
+                }
+            }
+        }
         let errors = ErrorSummary {
             claims: records.len() as u64,
             failed: records.iter().filter(|r| r.error.is_some()).count() as u64,
@@ -124,6 +140,7 @@ impl Analysis {
         };
         Ok(Analysis {
             latencies,
+            by_pool,
             timeline: timeline(records),
             errors,
         })

@@ -8,6 +8,7 @@
 pub mod analysis;
 pub mod compare;
 pub mod error;
+pub mod isolation;
 pub mod output;
 pub mod record;
 pub mod render;
@@ -19,6 +20,7 @@ pub mod timeline;
 pub use analysis::{Analysis, LatencyRecorder};
 pub use compare::{Comparison, ComparisonVerdict, PhaseComparison, compare};
 pub use error::ReportError;
+pub use isolation::{CheckStatus, IsolationCheck, IsolationReport};
 pub use output::{ReportFiles, read_records_file, write_records_file, write_reports};
 pub use record::{LaunchType, Phase, Record, read_records, write_record, write_records};
 pub use render::html::{render_comparison_html, render_html};

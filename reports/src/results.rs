@@ -29,6 +29,12 @@ pub struct Results {
     /// Scraped metric deltas (controller, API server) and resource use, free-form.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metrics: BTreeMap<String, serde_json::Value>,
+    /// Phase summaries per pool, when the run claimed from more than one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pools: BTreeMap<String, Vec<PhaseSummary>>,
+    /// The isolation checks, when the scenario declares them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<crate::IsolationReport>,
 }
 
 /// What ran, when, where.
@@ -148,6 +154,12 @@ impl Results {
             errors: analysis.errors.clone(),
             slo,
             metrics,
+            pools: analysis
+                .by_pool
+                .iter()
+                .map(|(pool, recorder)| Ok((pool.clone(), recorder.summarize()?)))
+                .collect::<Result<_, ReportError>>()?,
+            isolation: None,
         })
     }
 

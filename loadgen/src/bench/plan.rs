@@ -37,6 +37,8 @@ pub struct TemplatePlan {
     pub name: String,
     pub image: String,
     pub runtime_class: Option<String>,
+    /// Runs the harness's probe image on the real node instead of `image`.
+    pub probe: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +64,7 @@ impl BenchPlan {
                     name: t.name.value.clone(),
                     image: t.image.clone(),
                     runtime_class: t.runtime_class.clone(),
+                    probe: t.probe(),
                 })
                 .collect(),
             pools: scenario
@@ -121,7 +124,8 @@ impl BenchPlan {
         let mut lines = vec![format!("scenario {}", self.name)];
         for t in &self.templates {
             let runtime = t.runtime_class.as_deref().unwrap_or("default runtime");
-            lines.push(format!("  template {} ({}, {runtime})", t.name, t.image));
+            let image = if t.probe { crate::node_images::PROBE_IMAGE } else { &t.image };
+            lines.push(format!("  template {} ({image}, {runtime})", t.name));
         }
         for p in &self.pools {
             lines.push(format!(
@@ -197,13 +201,19 @@ pub fn run_labels(run_id: &str) -> Value {
 
 /// A SandboxTemplate whose Pod runs one container (never pulled on kwok nodes).
 pub fn template_object(template: &TemplatePlan, run_id: &str) -> Value {
-    let mut pod = json!({
-        "containers": [{"name": "main", "image": template.image}],
-        "terminationGracePeriodSeconds": 1
-    });
-    if let Some(class) = &template.runtime_class {
-        pod["runtimeClassName"] = json!(class);
-    }
+    let runtime_class = template.runtime_class.as_deref();
+    let pod = if template.probe {
+        super::isolation::probe_pod_spec(runtime_class, super::isolation::PROBE_PORT)
+    } else {
+        let mut pod = json!({
+            "containers": [{"name": "main", "image": template.image}],
+            "terminationGracePeriodSeconds": 1
+        });
+        if let Some(class) = runtime_class {
+            pod["runtimeClassName"] = json!(class);
+        }
+        pod
+    };
     json!({
         "apiVersion": "extensions.agents.x-k8s.io/v1beta1",
         "kind": "SandboxTemplate",

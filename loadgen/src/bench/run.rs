@@ -14,7 +14,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim};
 use sandbox_reports::{
-    Analysis, LaunchType, Record, ReportFiles, Results, RunMeta, evaluate, write_records_file,
+    Analysis, CheckStatus, LaunchType, Record, ReportFiles, Results, RunMeta, evaluate, write_records_file,
     write_reports,
 };
 use tokio::sync::{mpsc, oneshot};
@@ -85,6 +85,13 @@ impl BenchOutcome {
     pub fn exit_code(&self) -> u8 {
         if self.interrupted {
             exit::INTERRUPTED
+        } else if self
+            .results
+            .isolation
+            .as_ref()
+            .is_some_and(|i| !i.passed())
+        {
+            exit::ISOLATION_FAILED
         } else if !self.results.slo.passed() || !self.leaks.is_empty() {
             exit::CHECK_FAILED
         } else {
@@ -143,6 +150,13 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
                 Binaries::locate(options.bin_dir.clone()),
             );
             config.nodes = nodes;
+            if options.scenario.cluster.real_node() {
+                let images = options.out.join("images");
+                config.real_node = Some(
+                    crate::node_images::prepare(&crate::node_images::node_bin_dir(), &images)
+                        .map_err(infra)?,
+                );
+            }
             if let Some(delay) = &options.scenario.cluster.pod_ready_delay {
                 config.pod_ready = PodReadyDelay {
                     delay: duration(&delay.value).map_err(infra)?,
@@ -150,7 +164,8 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
                 };
             }
             eprintln!(
-                "starting a local cluster with {nodes} kwok node(s) in {}",
+                "starting a local cluster with {nodes} kwok node(s){} in {}",
+                if config.real_node.is_some() { " and a real node (runc, gVisor)" } else { "" },
                 config.dir.display()
             );
             tokio::select! {
@@ -311,6 +326,26 @@ async fn measure(
         _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
     }
     fill.finish("pools full");
+
+    let isolation = match &options.scenario.isolation {
+        Some(spec) => {
+            eprintln!(
+                "isolation: probing {} sandboxes against {} controls",
+                spec.value.runtime_class.value,
+                spec.value.control()
+            );
+            let ns = setup::namespace(run_id);
+            let checked = super::isolation::run(client, &ns, run_id, &spec.value);
+            let report = tokio::select! {
+                report = checked => report.map_err(infra)?,
+                _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
+            };
+            let passed = report.checks.iter().filter(|c| c.status == CheckStatus::Pass).count();
+            eprintln!("isolation: {passed}/{} checks passed", report.checks.len());
+            Some(report)
+        }
+        None => None,
+    };
 
     let ns = setup::namespace(run_id);
     let claims: Api<SandboxClaim> = Api::namespaced(client.clone(), &ns);
@@ -489,7 +524,8 @@ async fn measure(
         .await,
     };
     let metrics = before.delta(&after, elapsed.as_secs_f64());
-    let results = Results::new(meta, &analysis, slo, metrics).map_err(infra)?;
+    let mut results = Results::new(meta, &analysis, slo, metrics).map_err(infra)?;
+    results.isolation = isolation;
     let files = write_reports(&options.out, &results).map_err(infra)?;
     Ok(Measured {
         results,

@@ -6,6 +6,7 @@ use crate::compare::{Comparison, ComparisonVerdict};
 use crate::render::{
     OPEN_LOOP_NOTE, environment_line, format_ms, format_ratio, run_line, summary_rows,
 };
+use crate::record::Phase;
 use crate::results::Results;
 use crate::slo::Verdict;
 
@@ -15,6 +16,9 @@ fn cell(text: &str) -> String {
 }
 
 // `write!` into a String cannot fail; the results are discarded with `let _`.
+
+/// The phases the per-pool table shows: when the claim was usable, and its sandbox.
+const POOL_PHASES: [Phase; 2] = [Phase::SandboxReady, Phase::ClaimReady];
 
 pub fn render_markdown(results: &Results) -> String {
     let mut out = String::new();
@@ -57,6 +61,51 @@ pub fn render_markdown(results: &Results) -> String {
         out.push_str("| — | | 0 | | | | | |\n");
     }
     let _ = writeln!(out, "\n{OPEN_LOOP_NOTE}\n");
+
+    if !results.pools.is_empty() {
+        out.push_str("### By pool\n\n| pool | phase | count | p50 | p90 | p99 | max |\n");
+        out.push_str("|---|---|--:|--:|--:|--:|--:|\n");
+        for (pool, phases) in &results.pools {
+            for summary in phases.iter().filter(|s| POOL_PHASES.contains(&s.phase)) {
+                let d = &summary.overall;
+                let _ = writeln!(
+                    out,
+                    "| `{}` | `{}` | {} | {} | {} | {} | {} |",
+                    cell(pool),
+                    summary.phase,
+                    d.count,
+                    format_ms(d.p50_ms),
+                    format_ms(d.p90_ms),
+                    format_ms(d.p99_ms),
+                    format_ms(d.max_ms),
+                );
+            }
+        }
+        out.push('\n');
+    }
+
+    if let Some(isolation) = &results.isolation {
+        let verdict = if isolation.passed() { "✅" } else { "❌" };
+        let _ = writeln!(
+            out,
+            "### Isolation {verdict} `{}` (positive control: `{}`)\n\n\
+             | | check | sandbox | control | result |\n|---|---|---|---|---|",
+            cell(&isolation.runtime_class),
+            cell(&isolation.control_runtime_class)
+        );
+        for check in &isolation.checks {
+            let mark = if check.status == crate::CheckStatus::Pass { "✅" } else { "❌" };
+            let _ = writeln!(
+                out,
+                "| {mark} | `{}` | {} | {} | {} |",
+                cell(&check.name),
+                cell(&check.sandbox),
+                cell(&check.control),
+                check.status.as_str()
+            );
+        }
+        out.push('\n');
+    }
 
     if !results.slo.checks.is_empty() {
         out.push_str("### SLOs\n\n| | SLO | result |\n|---|---|---|\n");

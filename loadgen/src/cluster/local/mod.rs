@@ -25,7 +25,7 @@ use kube::api::{Api, ListParams, PostParams};
 pub use components::Layout;
 pub use kwok::{KwokConfigError, NODE_LABEL as KWOK_NODE_LABEL, PodReadyDelay};
 pub use pki::Pki;
-pub use ports::{Ports, is_listening};
+pub use ports::{Ports, free_port, is_listening};
 pub use process::{Component, ProcessError};
 pub use state::{ClusterState, ComponentState};
 
@@ -381,6 +381,10 @@ impl LocalCluster {
     }
 
     fn stop_components(&mut self) {
+        if self.components.is_empty() {
+            // Already stopped (`stop` ran before `drop`), or detached.
+            return;
+        }
         let real_node = self.state.real_node.then(|| self.drain_real_node());
         while let Some(mut c) = self.components.pop() {
             c.stop(STOP_GRACE);

@@ -29,7 +29,11 @@ pub struct NodeLayout {
 }
 
 impl NodeLayout {
+    /// Paths are made absolute: the kubelet reads paths in its config relative to the file.
     pub fn new(cluster_dir: &Path) -> Self {
+        let cluster_dir =
+            std::path::absolute(cluster_dir).unwrap_or_else(|_| cluster_dir.to_path_buf());
+        let cluster_dir = cluster_dir.as_path();
         Self {
             dir: cluster_dir.join("node"),
             run_dir: PathBuf::from("/run/sandbox-bench").join(short_id(cluster_dir)),
@@ -195,6 +199,8 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {{memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%"}}
 maxPods: 110
+# No iptables chains of its own: kube-proxy is not run, and the host keeps its rules.
+makeIPTablesUtilChains: false
 "#,
         socket = layout.containerd_socket().display(),
         client_ca = client_ca.display(),
@@ -204,6 +210,7 @@ maxPods: 110
 }
 
 pub fn kubelet_args(layout: &NodeLayout, kubeconfig: &Path, node_name: &str) -> Vec<String> {
+    let kubeconfig = std::path::absolute(kubeconfig).unwrap_or_else(|_| kubeconfig.to_path_buf());
     vec![
         format!("--config={}", layout.kubelet_config().display()),
         format!("--kubeconfig={}", kubeconfig.display()),

@@ -98,6 +98,7 @@ pub fn write_configs(
     client_ca: &Path,
     ports: config::KubeletPorts,
 ) -> Result<(), ClusterError> {
+    let client_ca = &std::path::absolute(client_ca).unwrap_or_else(|_| client_ca.to_path_buf());
     let runc = which("runc").ok_or_else(|| ClusterError::Invalid("runc is not on PATH".into()))?;
     for dir in [
         layout.dir.clone(),
@@ -269,6 +270,27 @@ pub fn sweep(layout: &NodeLayout) {
         .run_blocking();
     let _ = std::fs::remove_dir_all(&layout.run_dir);
     remove_empty_cgroups(Path::new("/sys/fs/cgroup"), "kubepods");
+    remove_kubelet_chains();
+}
+
+/// The kubelet's own iptables chains (a localnet firewall and canaries for kube-proxy),
+/// which it leaves behind when it stops.
+const KUBELET_CHAINS: [&str; 3] = ["KUBE-FIREWALL", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT"];
+
+fn remove_kubelet_chains() {
+    for tool in ["iptables", "ip6tables"] {
+        let run = |args: &[&str]| Command::new(tool).arg("-w").args(args).run_blocking();
+        for hook in ["INPUT", "OUTPUT"] {
+            while run(&["-D", hook, "-j", "KUBE-FIREWALL"]).is_ok() {}
+        }
+        for table in ["filter", "nat", "mangle"] {
+            for chain in KUBELET_CHAINS {
+                if run(&["-t", table, "-F", chain]).is_ok() {
+                    let _ = run(&["-t", table, "-X", chain]);
+                }
+            }
+        }
+    }
 }
 
 /// Mount points (field 5 of mountinfo) under any of `roots`.
