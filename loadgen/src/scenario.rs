@@ -591,7 +591,13 @@ impl Scenario {
         }
         let classes = ["runc", "gvisor"];
         let mut class_fields = vec![("isolation.runtimeClass", &isolation.value.runtime_class)];
-        class_fields.extend(isolation.value.control.as_ref().map(|c| ("isolation.control", c)));
+        class_fields.extend(
+            isolation
+                .value
+                .control
+                .as_ref()
+                .map(|c| ("isolation.control", c)),
+        );
         for (field, class) in class_fields {
             if !classes.contains(&class.value.as_str()) {
                 report(

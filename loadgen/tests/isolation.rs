@@ -29,7 +29,11 @@ fn bench(scenario: &Path, out: &Path) -> std::process::Output {
 
 fn netns() -> Vec<String> {
     std::fs::read_dir("/var/run/netns")
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -46,19 +50,41 @@ fn assert_host_clean(out: &Path, netns_before: &[String]) {
         .args(["link", "show", "sbx0"])
         .output()
         .unwrap();
-    assert!(!link.status.success(), "the pods' bridge sbx0 was left behind");
-    let rules = std::process::Command::new("iptables-save").output().unwrap();
+    assert!(
+        !link.status.success(),
+        "the pods' bridge sbx0 was left behind"
+    );
+    let rules = std::process::Command::new("iptables-save")
+        .output()
+        .unwrap();
     let rules = String::from_utf8_lossy(&rules.stdout);
-    assert!(!rules.contains("SBNP"), "NetworkPolicy rules left behind:\n{rules}");
-    assert!(!rules.contains("KUBE-"), "kubelet chains left behind:\n{rules}");
+    assert!(
+        !rules.contains("SBNP"),
+        "NetworkPolicy rules left behind:\n{rules}"
+    );
+    assert!(
+        !rules.contains("KUBE-"),
+        "kubelet chains left behind:\n{rules}"
+    );
     let new: Vec<String> = netns()
         .into_iter()
         .filter(|n| !netns_before.contains(n))
         .collect();
-    assert!(new.is_empty(), "pod network namespaces left behind: {new:?}");
-    let ps = std::process::Command::new("ps").arg("-eo").arg("args").output().unwrap();
+    assert!(
+        new.is_empty(),
+        "pod network namespaces left behind: {new:?}"
+    );
+    let ps = std::process::Command::new("ps")
+        .arg("-eo")
+        .arg("args")
+        .output()
+        .unwrap();
     let ps = String::from_utf8_lossy(&ps.stdout);
-    for program in ["kubelet --config", "runsc-sandbox", "sandbox-netpol --kubeconfig"] {
+    for program in [
+        "kubelet --config",
+        "runsc-sandbox",
+        "sandbox-netpol --kubeconfig",
+    ] {
         let running: Vec<&str> = ps
             .lines()
             .filter(|l| l.contains(program) && l.contains(out.to_str().unwrap_or("-")))
@@ -97,7 +123,10 @@ fn gvisor_sandboxes_pass_every_check_against_their_controls_and_runc_sandboxes_f
     }
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("### Isolation ✅ `gvisor`"), "{log}");
-    assert!(stdout.contains("| `cold-gvisor` | `claim_ready` | 3 |"), "{log}");
+    assert!(
+        stdout.contains("| `cold-gvisor` | `claim_ready` | 3 |"),
+        "{log}"
+    );
     assert_host_clean(&out, &netns_before);
 
     // runc shares the node's kernel: the same check aimed at runc sandboxes is a breach.
@@ -105,7 +134,10 @@ fn gvisor_sandboxes_pass_every_check_against_their_controls_and_runc_sandboxes_f
     let runc = dir.path().join("runc.yaml");
     std::fs::write(
         &runc,
-        text_of.replace("runtimeClass: gvisor\n  control", "runtimeClass: runc\n  control"),
+        text_of.replace(
+            "runtimeClass: gvisor\n  control",
+            "runtimeClass: runc\n  control",
+        ),
     )
     .unwrap();
     let out = dir.path().join("runc");
@@ -125,7 +157,11 @@ fn gvisor_sandboxes_pass_every_check_against_their_controls_and_runc_sandboxes_f
             .find(|c| c.name == name)
             .map(|c| c.status)
     };
-    assert_eq!(status("kernel_not_shared"), Some(CheckStatus::Breach), "{log}");
+    assert_eq!(
+        status("kernel_not_shared"),
+        Some(CheckStatus::Breach),
+        "{log}"
+    );
     // The NetworkPolicy does not depend on the runtime: still enforced.
     assert_eq!(status("egress_blocked"), Some(CheckStatus::Pass), "{log}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("### Isolation ❌ `runc`"));

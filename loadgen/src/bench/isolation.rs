@@ -104,11 +104,7 @@ fn expected_runtime(runtime_class: &str) -> &'static str {
 }
 
 /// Pure: each named check's verdict from the probes' reports.
-pub fn evaluate(
-    spec: &IsolationSpec,
-    node: &NodeView,
-    seen: &Observed<'_>,
-) -> Vec<IsolationCheck> {
+pub fn evaluate(spec: &IsolationSpec, node: &NodeView, seen: &Observed<'_>) -> Vec<IsolationCheck> {
     let report = |role: &str| seen.reports.get(role);
     let fact = |role: &str, key: &str| report(role).and_then(|r| r["facts"].get(key).cloned());
     let reachable = |role: &str, to: &str| {
@@ -144,13 +140,15 @@ pub fn evaluate(
                     let (s, c) = (runtime("sandbox"), runtime("open"));
                     (
                         s.as_ref().map(|r| r != expected),
-                        c.as_ref().map(|r| r == "shared_kernel" && expected != "shared_kernel"),
+                        c.as_ref()
+                            .map(|r| r == "shared_kernel" && expected != "shared_kernel"),
                         s.unwrap_or_else(|| "no report".into()),
                         c.unwrap_or_else(|| "no report".into()),
                     )
                 }
                 "no_service_account_token" => {
-                    let token = |role| fact(role, "service_account_token").and_then(|v| v.as_bool());
+                    let token =
+                        |role| fact(role, "service_account_token").and_then(|v| v.as_bool());
                     let (s, c) = (token("sandbox"), token("token"));
                     let say = |v| shows(v, "token mounted", "no token");
                     (s, c, say(&s), say(&c))
@@ -220,7 +218,8 @@ pub fn evaluate(
 /// The objects of the isolation run: two probe templates (with and without the managed
 /// NetworkPolicy), a cold pool for each, and the plain control pods.
 fn template(name: &str, runtime_class: &str, open: bool, run_id: &str) -> Value {
-    let mut spec = json!({"podTemplate": {"spec": probe_pod_spec(Some(runtime_class), PROBE_PORT)}});
+    let mut spec =
+        json!({"podTemplate": {"spec": probe_pod_spec(Some(runtime_class), PROBE_PORT)}});
     if open {
         spec["networkPolicyManagement"] = json!("Unmanaged");
     }
@@ -242,7 +241,13 @@ fn pool(name: &str, run_id: &str) -> Value {
 }
 
 /// A plain pod under the control RuntimeClass with one exposure switched on.
-fn control_pod(role: &str, runtime_class: &str, run_id: &str, marker_dir: &str, port: u16) -> Value {
+fn control_pod(
+    role: &str,
+    runtime_class: &str,
+    run_id: &str,
+    marker_dir: &str,
+    port: u16,
+) -> Value {
     let mut spec = probe_pod_spec(Some(runtime_class), port);
     match role {
         "host-pid" => spec["hostPID"] = json!(true),
@@ -306,7 +311,11 @@ async fn run_checks(
     let claims: Api<SandboxClaim> = Api::namespaced(client.clone(), ns);
     let claim_names = ["sandbox", "sandbox-peer", "open", "open-peer"];
     for role in claim_names {
-        let pool = if role.starts_with("sandbox") { SANDBOX_TEMPLATE } else { OPEN_TEMPLATE };
+        let pool = if role.starts_with("sandbox") {
+            SANDBOX_TEMPLATE
+        } else {
+            OPEN_TEMPLATE
+        };
         let claim = crate::bench::plan::claim_object(&format!("iso-{role}"), pool, run_id);
         claims
             .create(&pp, &claim)
@@ -315,14 +324,31 @@ async fn run_checks(
     }
     // Pods are admitted only once the namespace's default ServiceAccount exists.
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
-    wait(START_TIMEOUT, "the namespace's default ServiceAccount", || async {
-        Ok(accounts.get_opt("default").await.map_err(|e| e.to_string())?.is_some())
-    })
+    wait(
+        START_TIMEOUT,
+        "the namespace's default ServiceAccount",
+        || async {
+            Ok(accounts
+                .get_opt("default")
+                .await
+                .map_err(|e| e.to_string())?
+                .is_some())
+        },
+    )
     .await?;
     let host_port = crate::cluster::local::free_port().map_err(|e| e.to_string())?;
     for role in CONTROL_PODS {
-        let port = if role == "host-network" { host_port } else { PROBE_PORT };
-        create(client, ns, &control_pod(role, control, run_id, marker_dir, port)).await?;
+        let port = if role == "host-network" {
+            host_port
+        } else {
+            PROBE_PORT
+        };
+        create(
+            client,
+            ns,
+            &control_pod(role, control, run_id, marker_dir, port),
+        )
+        .await?;
     }
 
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
@@ -358,7 +384,11 @@ async fn run_checks(
                     .any(|c| c.type_ == "Ready" && c.status == "True")
                 && let Some(ip) = status.pod_ip
             {
-                let port = if role == "host-network" { host_port } else { PROBE_PORT };
+                let port = if role == "host-network" {
+                    host_port
+                } else {
+                    PROBE_PORT
+                };
                 addresses.insert(role.clone(), format!("{ip}:{port}"));
             }
         }
@@ -380,11 +410,19 @@ async fn run_checks(
     }
     // The enforcer must have seen the sandboxes' addresses before anything is judged.
     for role in ["sandbox", "sandbox-peer"] {
-        let ip = addresses[role].split(':').next().unwrap_or_default().to_string();
-        wait(Duration::from_secs(20), "NetworkPolicy rules for the sandboxes", || {
-            let ip = ip.clone();
-            async move { Ok(rules_name(&ip).await) }
-        })
+        let ip = addresses[role]
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        wait(
+            Duration::from_secs(20),
+            "NetworkPolicy rules for the sandboxes",
+            || {
+                let ip = ip.clone();
+                async move { Ok(rules_name(&ip).await) }
+            },
+        )
         .await?;
     }
 
@@ -472,7 +510,12 @@ async fn create(client: &kube::Client, ns: &str, object: &Value) -> Result<(), S
     api.create(&PostParams::default(), &object)
         .await
         .map(drop)
-        .map_err(|e| format!("create {kind} {}: {e}", object.metadata.name.unwrap_or_default()))
+        .map_err(|e| {
+            format!(
+                "create {kind} {}: {e}",
+                object.metadata.name.unwrap_or_default()
+            )
+        })
 }
 
 async fn wait<F, Fut>(timeout: Duration, what: &str, mut check: F) -> Result<(), String>
@@ -531,24 +574,48 @@ mod tests {
 
     /// Everything isolated as it should be, every control exposed.
     fn healthy() -> BTreeMap<String, Value> {
-        let mut sandbox = probe("own", "gvisor", "/sandbox-probe serve", &["lo", "eth0"], false);
+        let mut sandbox = probe(
+            "own",
+            "gvisor",
+            "/sandbox-probe serve",
+            &["lo", "eth0"],
+            false,
+        );
         sandbox["reachable"] = json!({"10.0.0.9:8080": false, "10.0.0.2:8080": false});
-        let mut open = probe("node-boot", "shared_kernel", "/pause", &["lo", "eth0"], false);
+        let mut open = probe(
+            "node-boot",
+            "shared_kernel",
+            "/pause",
+            &["lo", "eth0"],
+            false,
+        );
         open["reachable"] = json!({"10.0.0.9:8080": true, "10.0.0.3:8080": true});
         let mut host_path = probe("node-boot", "shared_kernel", "/p", &[], false);
         host_path["visible_paths"] = json!({"/run/m/node-only": true});
         [
             ("sandbox", sandbox),
             ("open", open),
-            ("token", probe("node-boot", "shared_kernel", "/p", &[], true)),
-            ("host-pid", probe("node-boot", "shared_kernel", "/sbin/init", &[], false)),
-            ("host-network", probe("node-boot", "shared_kernel", "/p", &["lo", BRIDGE], false)),
+            (
+                "token",
+                probe("node-boot", "shared_kernel", "/p", &[], true),
+            ),
+            (
+                "host-pid",
+                probe("node-boot", "shared_kernel", "/sbin/init", &[], false),
+            ),
+            (
+                "host-network",
+                probe("node-boot", "shared_kernel", "/p", &["lo", BRIDGE], false),
+            ),
             ("host-path", host_path),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect()
     }
+
+    /// A change to one probe's report.
+    type Edit = fn(&mut Value);
 
     fn judge(reports: &BTreeMap<String, Value>) -> BTreeMap<String, CheckStatus> {
         evaluate(
@@ -577,15 +644,31 @@ mod tests {
 
     #[test]
     fn each_exposure_of_the_sandbox_is_a_breach_of_its_own_check() {
-        let breaches: [(&str, fn(&mut Value)); 8] = [
-            ("kernel_not_shared", |s| s["facts"]["boot_id"] = json!("node-boot")),
-            ("runtime_identified", |s| s["classification"]["runtime"] = json!("shared_kernel")),
-            ("no_service_account_token", |s| s["facts"]["service_account_token"] = json!(true)),
-            ("no_host_pid", |s| s["facts"]["pid1_cmdline"] = json!("/sbin/init")),
-            ("no_host_network", |s| s["facts"]["network_interfaces"] = json!([BRIDGE])),
-            ("no_node_files", |s| s["visible_paths"]["/run/m/node-only"] = json!(true)),
-            ("egress_blocked", |s| s["reachable"]["10.0.0.9:8080"] = json!(true)),
-            ("sandboxes_isolated", |s| s["reachable"]["10.0.0.2:8080"] = json!(true)),
+        let breaches: [(&str, Edit); 8] = [
+            ("kernel_not_shared", |s| {
+                s["facts"]["boot_id"] = json!("node-boot")
+            }),
+            ("runtime_identified", |s| {
+                s["classification"]["runtime"] = json!("shared_kernel")
+            }),
+            ("no_service_account_token", |s| {
+                s["facts"]["service_account_token"] = json!(true)
+            }),
+            ("no_host_pid", |s| {
+                s["facts"]["pid1_cmdline"] = json!("/sbin/init")
+            }),
+            ("no_host_network", |s| {
+                s["facts"]["network_interfaces"] = json!([BRIDGE])
+            }),
+            ("no_node_files", |s| {
+                s["visible_paths"]["/run/m/node-only"] = json!(true)
+            }),
+            ("egress_blocked", |s| {
+                s["reachable"]["10.0.0.9:8080"] = json!(true)
+            }),
+            ("sandboxes_isolated", |s| {
+                s["reachable"]["10.0.0.2:8080"] = json!(true)
+            }),
         ];
         for (check, expose) in breaches {
             let mut reports = healthy();
@@ -593,26 +676,49 @@ mod tests {
             let verdicts = judge(&reports);
             assert_eq!(verdicts[check], CheckStatus::Breach, "{check}");
             let others = verdicts.iter().filter(|(n, _)| n.as_str() != check);
-            assert!(others.clone().all(|(_, s)| *s == CheckStatus::Pass), "{check}: {verdicts:?}");
+            assert!(
+                others.clone().all(|(_, s)| *s == CheckStatus::Pass),
+                "{check}: {verdicts:?}"
+            );
         }
     }
 
     #[test]
     fn a_control_that_shows_nothing_makes_its_check_inconclusive() {
-        let hides: [(&str, &str, fn(&mut Value)); 8] = [
-            ("kernel_not_shared", "open", |c| c["facts"]["boot_id"] = json!("x")),
-            ("runtime_identified", "open", |c| c["classification"]["runtime"] = json!("gvisor")),
-            ("no_service_account_token", "token", |c| c["facts"]["service_account_token"] = json!(false)),
-            ("no_host_pid", "host-pid", |c| c["facts"]["pid1_cmdline"] = json!("/p")),
-            ("no_host_network", "host-network", |c| c["facts"]["network_interfaces"] = json!(["lo"])),
-            ("no_node_files", "host-path", |c| c["visible_paths"]["/run/m/node-only"] = json!(false)),
-            ("egress_blocked", "open", |c| c["reachable"]["10.0.0.9:8080"] = json!(false)),
-            ("sandboxes_isolated", "open", |c| c["reachable"]["10.0.0.3:8080"] = json!(false)),
+        let hides: [(&str, &str, Edit); 8] = [
+            ("kernel_not_shared", "open", |c| {
+                c["facts"]["boot_id"] = json!("x")
+            }),
+            ("runtime_identified", "open", |c| {
+                c["classification"]["runtime"] = json!("gvisor")
+            }),
+            ("no_service_account_token", "token", |c| {
+                c["facts"]["service_account_token"] = json!(false)
+            }),
+            ("no_host_pid", "host-pid", |c| {
+                c["facts"]["pid1_cmdline"] = json!("/p")
+            }),
+            ("no_host_network", "host-network", |c| {
+                c["facts"]["network_interfaces"] = json!(["lo"])
+            }),
+            ("no_node_files", "host-path", |c| {
+                c["visible_paths"]["/run/m/node-only"] = json!(false)
+            }),
+            ("egress_blocked", "open", |c| {
+                c["reachable"]["10.0.0.9:8080"] = json!(false)
+            }),
+            ("sandboxes_isolated", "open", |c| {
+                c["reachable"]["10.0.0.3:8080"] = json!(false)
+            }),
         ];
         for (check, role, hide) in hides {
             let mut reports = healthy();
             hide(reports.get_mut(role).unwrap());
-            assert_eq!(judge(&reports)[check], CheckStatus::ControlFailed, "{check}");
+            assert_eq!(
+                judge(&reports)[check],
+                CheckStatus::ControlFailed,
+                "{check}"
+            );
         }
     }
 
@@ -637,13 +743,23 @@ mod tests {
         let pod = |role| control_pod(role, "runc", "r1", "/run/m", 8080);
         assert_eq!(pod("host-pid")["spec"]["hostPID"], true);
         assert_eq!(pod("host-network")["spec"]["hostNetwork"], true);
-        assert_eq!(pod("host-path")["spec"]["volumes"][0]["hostPath"]["path"], "/run/m");
+        assert_eq!(
+            pod("host-path")["spec"]["volumes"][0]["hostPath"]["path"],
+            "/run/m"
+        );
         let token = pod("token");
         assert!(token["spec"].get("hostPID").is_none());
         assert!(token["spec"].get("automountServiceAccountToken").is_none());
         assert_eq!(token["spec"]["runtimeClassName"], "runc");
         assert_eq!(token["spec"]["containers"][0]["imagePullPolicy"], "Never");
-        assert_eq!(template("t", "gvisor", true, "r")["spec"]["networkPolicyManagement"], "Unmanaged");
-        assert!(template("t", "gvisor", false, "r")["spec"].get("networkPolicyManagement").is_none());
+        assert_eq!(
+            template("t", "gvisor", true, "r")["spec"]["networkPolicyManagement"],
+            "Unmanaged"
+        );
+        assert!(
+            template("t", "gvisor", false, "r")["spec"]
+                .get("networkPolicyManagement")
+                .is_none()
+        );
     }
 }

@@ -124,7 +124,11 @@ impl BenchPlan {
         let mut lines = vec![format!("scenario {}", self.name)];
         for t in &self.templates {
             let runtime = t.runtime_class.as_deref().unwrap_or("default runtime");
-            let image = if t.probe { crate::node_images::PROBE_IMAGE } else { &t.image };
+            let image = if t.probe {
+                crate::node_images::PROBE_IMAGE
+            } else {
+                &t.image
+            };
             lines.push(format!("  template {} ({image}, {runtime})", t.name));
         }
         for p in &self.pools {

@@ -14,8 +14,8 @@ use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim};
 use sandbox_reports::{
-    Analysis, CheckStatus, LaunchType, Record, ReportFiles, Results, RunMeta, evaluate, write_records_file,
-    write_reports,
+    Analysis, CheckStatus, LaunchType, Record, ReportFiles, Results, RunMeta, evaluate,
+    write_records_file, write_reports,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -85,12 +85,7 @@ impl BenchOutcome {
     pub fn exit_code(&self) -> u8 {
         if self.interrupted {
             exit::INTERRUPTED
-        } else if self
-            .results
-            .isolation
-            .as_ref()
-            .is_some_and(|i| !i.passed())
-        {
+        } else if self.results.isolation.as_ref().is_some_and(|i| !i.passed()) {
             exit::ISOLATION_FAILED
         } else if !self.results.slo.passed() || !self.leaks.is_empty() {
             exit::CHECK_FAILED
@@ -165,7 +160,11 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
             }
             eprintln!(
                 "starting a local cluster with {nodes} kwok node(s){} in {}",
-                if config.real_node.is_some() { " and a real node (runc, gVisor)" } else { "" },
+                if config.real_node.is_some() {
+                    " and a real node (runc, gVisor)"
+                } else {
+                    ""
+                },
                 config.dir.display()
             );
             tokio::select! {
@@ -340,7 +339,11 @@ async fn measure(
                 report = checked => report.map_err(infra)?,
                 _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
             };
-            let passed = report.checks.iter().filter(|c| c.status == CheckStatus::Pass).count();
+            let passed = report
+                .checks
+                .iter()
+                .filter(|c| c.status == CheckStatus::Pass)
+                .count();
             eprintln!("isolation: {passed}/{} checks passed", report.checks.len());
             Some(report)
         }

@@ -3,10 +3,10 @@
 use std::fmt::Write;
 
 use crate::compare::{Comparison, ComparisonVerdict};
+use crate::record::Phase;
 use crate::render::{
     OPEN_LOOP_NOTE, environment_line, format_ms, format_ratio, run_line, summary_rows,
 };
-use crate::record::Phase;
 use crate::results::Results;
 use crate::slo::Verdict;
 
@@ -94,7 +94,11 @@ pub fn render_markdown(results: &Results) -> String {
             cell(&isolation.control_runtime_class)
         );
         for check in &isolation.checks {
-            let mark = if check.status == crate::CheckStatus::Pass { "✅" } else { "❌" };
+            let mark = if check.status == crate::CheckStatus::Pass {
+                "✅"
+            } else {
+                "❌"
+            };
             let _ = writeln!(
                 out,
                 "| {mark} | `{}` | {} | {} | {} |",

@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
 
-pub use config::ClusterConfig;
 pub use super::command::{Command, CommandError};
+pub use config::ClusterConfig;
 pub use runtimes::Runtime;
 pub use tools::{Tool, ToolError, Tools};
 

@@ -297,9 +297,11 @@ impl LocalCluster {
                 format!("--node={}", node::NODE_NAME),
             ],
         )?;
-        self.wait_for("NetworkPolicy enforcement on the real node", deadline, || async {
-            Ok(node::netpol_active().await)
-        })
+        self.wait_for(
+            "NetworkPolicy enforcement on the real node",
+            deadline,
+            || async { Ok(node::netpol_active().await) },
+        )
         .await
     }
 

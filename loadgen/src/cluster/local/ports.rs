@@ -55,6 +55,14 @@ pub fn is_listening(port: u16) -> bool {
     .is_ok()
 }
 
+/// One free port on loopback, for a component started after the others (the real node's
+/// kubelet); the same release-then-bind window as [`Ports::allocate`] applies.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,10 +75,4 @@ mod tests {
         assert_eq!(distinct.len(), 5, "{ports:?}");
         assert!(!distinct.contains(&0));
     }
-}
-
-/// One free port on loopback, for a component started after the others (the real node's
-/// kubelet); the same release-then-bind window as [`Ports::allocate`] applies.
-pub fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
 }

@@ -255,12 +255,12 @@ mod tests {
         assert!(text.contains(r#"BinaryName = "/usr/sbin/runc""#));
         assert!(text.contains("SystemdCgroup = false"));
         assert!(text.contains(r#"runtime_type = "io.containerd.runsc.v1""#));
-        assert!(text.contains(&format!(
-            "ConfigPath = \"{}\"",
-            l.runsc_config().display()
-        )));
+        assert!(text.contains(&format!("ConfigPath = \"{}\"", l.runsc_config().display())));
         assert!(text.contains("restrict_oom_score_adj = true"));
-        assert!(text.contains(&format!("address = \"{}\"", l.containerd_socket().display())));
+        assert!(text.contains(&format!(
+            "address = \"{}\"",
+            l.containerd_socket().display()
+        )));
         assert!(text.contains(&format!("conf_dir = \"{}\"", l.cni_conf_dir().display())));
     }
 
@@ -332,7 +332,10 @@ mod tests {
         pub struct Doc(Vec<(String, String)>);
         impl Doc {
             pub fn get(&self, key: &str) -> Option<&str> {
-                self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+                self.0
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.as_str())
             }
         }
         pub fn parse(text: &str) -> Doc {

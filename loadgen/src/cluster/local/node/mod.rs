@@ -58,7 +58,10 @@ pub fn which(program: &str) -> Option<PathBuf> {
 }
 
 /// Checks everything the node needs before anything starts, naming what is missing.
-pub fn check_prerequisites(binaries: &Binaries, config: &RealNodeConfig) -> Result<(), ClusterError> {
+pub fn check_prerequisites(
+    binaries: &Binaries,
+    config: &RealNodeConfig,
+) -> Result<(), ClusterError> {
     binaries.check(&REQUIRED)?;
     let mut missing: Vec<String> = HOST_TOOLS
         .iter()
@@ -218,7 +221,13 @@ pub fn drain(binaries: &Binaries, layout: &NodeLayout, kubeconfig: &Path) -> Vec
     if let Ok(kubectl) = binaries.path(Binary::Kubectl) {
         let deleted = Command::new(kubectl)
             .arg(format!("--kubeconfig={}", kubeconfig.display()))
-            .args(["delete", "pods", "--all-namespaces", "--force", "--grace-period=0"])
+            .args([
+                "delete",
+                "pods",
+                "--all-namespaces",
+                "--force",
+                "--grace-period=0",
+            ])
             .args(["--wait=false", "--request-timeout=10s"])
             .arg(format!("--field-selector=spec.nodeName={NODE_NAME}"))
             .run_blocking();
@@ -245,7 +254,10 @@ pub fn drain(binaries: &Binaries, layout: &NodeLayout, kubeconfig: &Path) -> Vec
         ));
         for id in &left {
             if let Ok(c) = ctr(binaries, layout) {
-                let _ = c.clone().args(["tasks", "kill", "-s", "SIGKILL", id]).run_blocking();
+                let _ = c
+                    .clone()
+                    .args(["tasks", "kill", "-s", "SIGKILL", id])
+                    .run_blocking();
                 std::thread::sleep(Duration::from_millis(100));
                 let _ = c.clone().args(["tasks", "delete", "-f", id]).run_blocking();
                 let _ = c.args(["containers", "delete", id]).run_blocking();
@@ -340,7 +352,10 @@ mod tests {
                     39 25 0:35 / /sys/fs/cgroup rw - tmpfs t rw\n";
         let found = mounts_under(
             info,
-            &[Path::new("/work/c/node"), Path::new("/run/sandbox-bench/ab12")],
+            &[
+                Path::new("/work/c/node"),
+                Path::new("/run/sandbox-bench/ab12"),
+            ],
         );
         assert_eq!(
             found,
