@@ -100,16 +100,9 @@ fn ip_block<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::selector::Labels;
+    use crate::selector::labels;
     use k8s_openapi::api::networking::v1::IPBlock;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     fn pod(ns: &str, name: &str, app: &str, ip: u8) -> PodView {
         PodView {

@@ -37,16 +37,18 @@ fn requirement(req: &LabelSelectorRequirement, labels: &Labels) -> bool {
     }
 }
 
+/// Labels from pairs, for tests across the crate.
+#[cfg(test)]
+pub(crate) fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     fn expr(key: &str, op: &str, values: &[&str]) -> LabelSelector {
         LabelSelector {
