@@ -199,9 +199,13 @@ fn extensions(
     ));
     let pool_ctx = Arc::new(pool_ctx);
     let pools_store = pools.store.clone();
+    let former_store = pools.store.clone();
     let pool_controller = Controller::for_shared_stream(pools.subscribe(), pools.store.clone())
-        .watches_shared_stream(sandboxes.subscribe(), |s: Arc<Sandbox>| {
-            warmpool::pools_of_member(&s)
+        .watches_shared_stream(sandboxes.subscribe(), move |s: Arc<Sandbox>| {
+            let pools = former_store.state();
+            let mut wake = warmpool::former_pools(&s, pools.iter().map(AsRef::as_ref));
+            wake.extend(warmpool::pools_of_member(&s));
+            wake
         })
         // A template change concerns every pool that uses it.
         .watches_shared_stream(templates.subscribe(), move |t: Arc<SandboxTemplate>| {

@@ -39,6 +39,8 @@ const RESERVATION_TTL: Duration = Duration::from_secs(10);
 /// Fallback when the cached claim predates our own status write; its update event normally
 /// comes first.
 const STALE_CLAIM_RETRY: Duration = Duration::from_secs(1);
+/// How soon a claim whose adoption the cache does not show yet looks again.
+const ADOPTION_CACHE_RETRY: Duration = Duration::from_millis(50);
 /// Retry after losing every candidate to other claims: the cache catches up within milliseconds.
 const LOST_RACE_RETRY: Duration = Duration::from_millis(5);
 
@@ -342,7 +344,19 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
     }
     let first_seen = ctx.first_seen(&uid);
 
-    let bound = bound_sandbox(&ctx.sandboxes, &claim, ctx.adopted(&uid).as_deref());
+    let adopted = ctx.adopted(&uid);
+    let bound = bound_sandbox(&ctx.sandboxes, &claim, adopted.as_deref());
+    // Our adoption succeeded but the cache still shows the member as the pool's: deciding now
+    // would start a second sandbox for this claim. The adoption's event is on its way.
+    if bound.is_none()
+        && let Some(member) = &adopted
+        && ctx
+            .sandboxes
+            .get(&ObjectRef::new(member).within(&ns))
+            .is_some_and(|s| s.metadata.deletion_timestamp.is_none())
+    {
+        return Ok(Requeue::requeue(ADOPTION_CACHE_RETRY));
+    }
     let named = ctx.sandboxes.get(&ObjectRef::new(&name).within(&ns));
     let name_taken = bound.is_none() && named.is_some();
     let pool_name = &claim.spec.warm_pool_ref.name;

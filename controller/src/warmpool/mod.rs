@@ -290,3 +290,85 @@ pub fn pools_of_member(sandbox: &Sandbox) -> Option<ObjectRef<SandboxWarmPool>> 
     (owner.kind == build::POOL_KIND)
         .then(|| ObjectRef::new(&owner.name).within(&sandbox.namespace().unwrap_or_default()))
 }
+
+/// The pools a claim-controlled Sandbox may have come from: those of its namespace whose
+/// members are named `<pool>-xxxxx` like it. The claim controller wakes the old pool right
+/// after the adoption, but that pool's cache may not show the adoption yet; it then still
+/// counts the member and waits, and the adoption's own event, which no longer names the pool,
+/// would never wake it again. Waking a pool needlessly costs one reconcile.
+pub fn former_pools<'a>(
+    sandbox: &Sandbox,
+    pools: impl IntoIterator<Item = &'a SandboxWarmPool>,
+) -> Vec<ObjectRef<SandboxWarmPool>> {
+    let claimed = crate::sandbox::children::controller_of(&sandbox.metadata)
+        .is_some_and(|o| o.kind == crate::claim::build::CLAIM_KIND);
+    if !claimed {
+        return Vec::new();
+    }
+    let name = sandbox.name_any();
+    let ns = sandbox.namespace();
+    pools
+        .into_iter()
+        .filter(|p| p.namespace() == ns)
+        .filter(|p| {
+            name.strip_prefix(&p.name_any())
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|suffix| suffix.len() == GENERATED_SUFFIX_LEN)
+        })
+        .map(ObjectRef::from_obj)
+        .collect()
+}
+
+/// The length of the random suffix the API server appends to a `generateName`.
+const GENERATED_SUFFIX_LEN: usize = 5;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pool(name: &str, ns: &str) -> SandboxWarmPool {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"replicas": 1, "sandboxTemplateRef": {"name": "t"}}
+        }))
+        .unwrap()
+    }
+
+    fn sandbox(name: &str, owner_kind: &str) -> Sandbox {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "ns", "ownerReferences": [{
+                "apiVersion": "extensions.agents.x-k8s.io/v1beta1", "kind": owner_kind,
+                "name": "owner", "uid": "u", "controller": true}]},
+            "spec": {"podTemplate": {"spec": {"containers": []}}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_adopted_member_wakes_the_pool_its_name_came_from_and_no_other() {
+        let pools = [
+            pool("web", "ns"),
+            pool("web-big", "ns"),
+            pool("web", "other"),
+        ];
+        let names = |s: &Sandbox| -> Vec<(String, Option<String>)> {
+            former_pools(s, pools.iter())
+                .into_iter()
+                .map(|r| (r.name, r.namespace))
+                .collect()
+        };
+        let ns = Some("ns".to_string());
+        assert_eq!(
+            names(&sandbox("web-abcde", "SandboxClaim")),
+            [("web".to_string(), ns.clone())]
+        );
+        assert_eq!(
+            names(&sandbox("web-big-x1y2z", "SandboxClaim")),
+            [("web-big".to_string(), ns)]
+        );
+        // Still a pool member, or started cold under the claim's own name: no former pool.
+        assert!(names(&sandbox("web-abcde", build::POOL_KIND)).is_empty());
+        assert!(names(&sandbox("my-claim", "SandboxClaim")).is_empty());
+    }
+}

@@ -139,6 +139,7 @@ impl LocalCluster {
                 ports,
                 nodes: config.nodes,
                 real_node: config.real_node.is_some(),
+                bin_dir: Some(config.binaries.dir().to_path_buf()),
                 components: Vec::new(),
             },
             layout,
@@ -399,7 +400,7 @@ impl LocalCluster {
     /// Deletes the real node's pods while its kubelet still runs; see [`node::drain`].
     fn drain_real_node(&self) {
         for problem in node::drain(
-            &Binaries::locate(None),
+            &self.state.binaries(),
             &node::NodeLayout::new(&self.layout.dir),
             &self.layout.kubeconfig(),
         ) {
@@ -458,7 +459,7 @@ pub fn stop_detached(dir: &Path) -> Result<ClusterState, ClusterError> {
     let state = ClusterState::load(&layout.state())?;
     let node_layout = node::NodeLayout::new(dir);
     if state.real_node {
-        for problem in node::drain(&Binaries::locate(None), &node_layout, &state.kubeconfig) {
+        for problem in node::drain(&state.binaries(), &node_layout, &state.kubeconfig) {
             tracing::warn!("real node: {problem}");
         }
     }

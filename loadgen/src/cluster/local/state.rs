@@ -22,6 +22,9 @@ pub struct ClusterState {
     /// drains and sweeps it.
     #[serde(default)]
     pub real_node: bool,
+    /// The binaries it was started with (the real node's `ctr` and `kubectl` stop it).
+    #[serde(default)]
+    pub bin_dir: Option<PathBuf>,
     /// In start order.
     pub components: Vec<ComponentState>,
 }
@@ -58,6 +61,14 @@ impl ComponentState {
 }
 
 impl ClusterState {
+    /// The binaries the cluster was started with, else the default lookup.
+    pub fn binaries(&self) -> crate::binaries::Binaries {
+        match &self.bin_dir {
+            Some(dir) => crate::binaries::Binaries::in_dir(dir.clone(), "the cluster's state"),
+            None => crate::binaries::Binaries::locate(None),
+        }
+    }
+
     pub fn save(&self, path: &Path) -> Result<(), ClusterError> {
         let json = serde_json::to_string_pretty(self).map_err(|e| ClusterError::State {
             path: path.to_path_buf(),

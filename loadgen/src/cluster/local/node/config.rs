@@ -18,6 +18,9 @@ pub const NODE_PREFIX_LEN: u8 = 16;
 pub const RUNC_HANDLER: &str = "runc";
 pub const RUNSC_HANDLER: &str = "runsc";
 
+/// Where every real node on the machine keeps its sockets (one directory each).
+pub const RUN_ROOT: &str = "/run/sandbox-bench";
+
 /// Where one real node keeps its files. Sockets live under a short directory in `/run`,
 /// because a Unix socket path has a 108-byte limit that a run directory can exceed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +39,7 @@ impl NodeLayout {
         let cluster_dir = cluster_dir.as_path();
         Self {
             dir: cluster_dir.join("node"),
-            run_dir: PathBuf::from("/run/sandbox-bench").join(short_id(cluster_dir)),
+            run_dir: PathBuf::from(RUN_ROOT).join(short_id(cluster_dir)),
         }
     }
     pub fn containerd_config(&self) -> PathBuf {

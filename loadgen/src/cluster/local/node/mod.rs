@@ -82,6 +82,14 @@ pub fn check_prerequisites(
     if !nix::unistd::geteuid().is_root() {
         missing.push("root (the kubelet and containerd run as root)".into());
     }
+    if let Some(other) = running_real_node() {
+        return Err(ClusterError::Invalid(format!(
+            "another real node is running (its containerd answers on {}); one real node per \
+             machine, since they share the bridge {}: stop that cluster first",
+            other.display(),
+            config::BRIDGE
+        )));
+    }
     if missing.is_empty() {
         Ok(())
     } else {
@@ -91,6 +99,15 @@ pub fn check_prerequisites(
             missing.join(", ")
         )))
     }
+}
+
+/// The socket of a real node's containerd that still answers, if any runs on this machine.
+fn running_real_node() -> Option<PathBuf> {
+    std::fs::read_dir(config::RUN_ROOT)
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("containerd.sock"))
+        .find(|socket| std::os::unix::net::UnixStream::connect(socket).is_ok())
 }
 
 /// Writes the node's config files.
