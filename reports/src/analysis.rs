@@ -263,6 +263,34 @@ fn log_bins(histogram: &Histogram<u64>) -> Vec<HistogramBin> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn pools_are_analysed_apart_only_when_there_are_several() {
+        let one: Vec<Record> = (0..4)
+            .map(|i| claim(i, LaunchType::Cold, i * 1000, 5_000))
+            .collect();
+        assert!(Analysis::from_records(&one).unwrap().by_pool.is_empty());
+        let mut two = one.clone();
+        for (i, r) in two.iter_mut().enumerate() {
+            r.pool = if i % 2 == 0 { "runc" } else { "gvisor" }.into();
+            r.claim_ready_us = Some(r.intended_us + if i % 2 == 0 { 1_000 } else { 9_000 });
+        }
+        let analysis = Analysis::from_records(&two).unwrap();
+        assert_eq!(analysis.by_pool.len(), 2);
+        let p50 = |pool: &str| {
+            analysis.by_pool[pool]
+                .histogram(Phase::ClaimReady, None)
+                .unwrap()
+                .value_at_quantile(0.5)
+        };
+        // Three significant digits: 9,000 µs lands in the bucket reported as 9,007.
+        assert_eq!(p50("runc"), 1_000);
+        assert!(
+            (9_000..=9_010).contains(&p50("gvisor")),
+            "{}",
+            p50("gvisor")
+        );
+    }
+
     fn claim(i: u64, launch: LaunchType, intended_us: u64, ready_after_us: u64) -> Record {
         let mut record = Record::new(format!("c-{i}"), "pool", launch, intended_us);
         record.sent_us = Some(intended_us);

@@ -121,3 +121,27 @@ pub fn sample_slos() -> SloSpec {
 pub fn sample_results() -> Result<Results, ReportError> {
     Results::from_records(sample_meta(), &sample_records(), &sample_slos())
 }
+
+/// Isolation results with one passing check and one whose control showed nothing.
+pub fn sample_isolation() -> crate::IsolationReport {
+    use crate::{CheckStatus, IsolationCheck};
+    crate::IsolationReport {
+        runtime_class: "gvisor".into(),
+        control_runtime_class: "runc".into(),
+        checks: vec![
+            IsolationCheck {
+                name: "kernel_not_shared".into(),
+                status: CheckStatus::Pass,
+                sandbox: "own boot_id".into(),
+                control: "node's boot_id".into(),
+            },
+            IsolationCheck {
+                name: "egress_blocked".into(),
+                status: CheckStatus::ControlFailed,
+                sandbox: "blocked".into(),
+                control: "blocked".into(),
+            },
+        ],
+        probes: Default::default(),
+    }
+}

@@ -141,6 +141,10 @@ pub fn render_html(results: &Results) -> Result<String, ReportError> {
     body.push_str("<h2>Latency by phase</h2>\n");
     summary_table(&mut body, &results.phases);
     let _ = writeln!(body, "<p class=\"note\">{}</p>", code_spans(OPEN_LOOP_NOTE));
+    for (pool, phases) in &results.pools {
+        let _ = writeln!(body, "<h3>Pool <code>{}</code></h3>", escape(pool));
+        summary_table(&mut body, phases);
+    }
 
     if !results.slo.checks.is_empty() {
         body.push_str(
@@ -157,6 +161,32 @@ pub fn render_html(results: &Results) -> Result<String, ReportError> {
                 "<tr class=\"{class}\"><td>{mark}</td><td>{}</td><td>{}</td></tr>",
                 escape(&check.check.to_string()),
                 escape(&check.reason())
+            );
+        }
+        body.push_str("</tbody>\n</table>\n");
+    }
+
+    if let Some(isolation) = &results.isolation {
+        let _ = writeln!(
+            body,
+            "<h2>Isolation: <code>{}</code> (positive control <code>{}</code>)</h2>\n<table>\n\
+             <thead><tr><th></th><th>check</th><th>sandbox</th><th>control</th><th>result</th></tr></thead>\n<tbody>",
+            escape(&isolation.runtime_class),
+            escape(&isolation.control_runtime_class)
+        );
+        for check in &isolation.checks {
+            let (class, mark) = if check.status == crate::CheckStatus::Pass {
+                ("pass", "pass")
+            } else {
+                ("fail", "FAIL")
+            };
+            let _ = writeln!(
+                body,
+                "<tr class=\"{class}\"><td>{mark}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&check.name),
+                escape(&check.sandbox),
+                escape(&check.control),
+                check.status.as_str()
             );
         }
         body.push_str("</tbody>\n</table>\n");
@@ -405,6 +435,21 @@ mod tests {
         ] {
             assert!(html.contains(expected), "missing {expected:?}");
         }
+    }
+
+    #[test]
+    fn isolation_checks_and_pools_have_their_tables() {
+        let mut results = sample_results().unwrap();
+        assert!(!render_html(&results).unwrap().contains("Isolation"));
+        results.isolation = Some(crate::sample::sample_isolation());
+        let claim_ready = results.phases.clone();
+        results.pools.insert("cold-gvisor".into(), claim_ready);
+        let html = render_html(&results).unwrap();
+        assert!(html.contains(
+            "<h2>Isolation: <code>gvisor</code> (positive control <code>runc</code>)</h2>"
+        ));
+        assert!(html.contains("<tr class=\"fail\"><td>FAIL</td><td><code>egress_blocked</code></td><td>blocked</td><td>blocked</td><td>control failed</td></tr>"));
+        assert!(html.contains("<h3>Pool <code>cold-gvisor</code></h3>"));
     }
 
     #[test]

@@ -41,8 +41,53 @@ pub fn render_junit(results: &Results) -> String {
             );
         }
     }
-    out.push_str("  </testsuite>\n</testsuites>\n");
+    out.push_str("  </testsuite>\n");
+    if let Some(isolation) = &results.isolation {
+        isolation_suite(&mut out, isolation, results);
+    }
+    out.push_str("</testsuites>\n");
     out
+}
+
+/// One case per isolation check, so CI shows a breach (or a control that showed nothing) by
+/// name.
+fn isolation_suite(out: &mut String, isolation: &crate::IsolationReport, results: &Results) {
+    let suite = escape(&format!(
+        "sandbox-bench.isolation.{}.{}",
+        results.meta.scenario, isolation.runtime_class
+    ));
+    let failures = isolation
+        .checks
+        .iter()
+        .filter(|c| c.status != crate::CheckStatus::Pass)
+        .count();
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{suite}\" tests=\"{}\" failures=\"{failures}\">",
+        isolation.checks.len()
+    );
+    for check in &isolation.checks {
+        let said = escape(&format!(
+            "{}: sandbox {}, control ({}) {}",
+            check.status.as_str(),
+            check.sandbox,
+            isolation.control_runtime_class,
+            check.control
+        ));
+        let name = escape(&check.name);
+        if check.status == crate::CheckStatus::Pass {
+            let _ = writeln!(
+                out,
+                "    <testcase classname=\"{suite}\" name=\"{name}\">\n      <system-out>{said}</system-out>\n    </testcase>"
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "    <testcase classname=\"{suite}\" name=\"{name}\">\n      <failure message=\"{said}\">{said}</failure>\n    </testcase>"
+            );
+        }
+    }
+    out.push_str("  </testsuite>\n");
 }
 
 #[cfg(test)]
@@ -60,5 +105,25 @@ mod tests {
             "<testcase classname=\"sandbox-bench.slo.default\" name=\"harness_lag p99.9 ≤ 1 ms\">\n      <failure message=\""
         ));
         assert!(xml.contains("name=\"claim_ready p99 (warm) ≤ 100 ms\">\n      <system-out>"));
+        assert!(!xml.contains("isolation"));
+    }
+
+    #[test]
+    fn isolation_checks_are_cases_of_their_own_suite() {
+        let mut results = sample_results().unwrap();
+        results.isolation = Some(crate::sample::sample_isolation());
+        let xml = render_junit(&results);
+        assert!(xml.contains(
+            "<testsuite name=\"sandbox-bench.isolation.default.gvisor\" tests=\"2\" failures=\"1\">"
+        ));
+        assert!(
+            xml.contains(
+                "name=\"kernel_not_shared\">\n      <system-out>pass: sandbox own boot_id"
+            )
+        );
+        assert!(xml.contains(
+            "name=\"egress_blocked\">\n      <failure message=\"control failed: sandbox blocked, control (runc) blocked\""
+        ));
+        assert_eq!(xml.matches("<testcase ").count(), 6);
     }
 }

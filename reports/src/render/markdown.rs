@@ -200,6 +200,27 @@ mod tests {
     use crate::sample::sample_results;
 
     #[test]
+    fn isolation_and_pools_get_sections_only_when_present() {
+        let mut results = sample_results().unwrap();
+        let plain = render_markdown(&results);
+        assert!(!plain.contains("### Isolation") && !plain.contains("### By pool"));
+        results.isolation = Some(crate::sample::sample_isolation());
+        results
+            .pools
+            .insert("cold-runc".into(), results.phases.clone());
+        let markdown = render_markdown(&results);
+        assert!(markdown.contains("### Isolation ❌ `gvisor` (positive control: `runc`)"));
+        assert!(
+            markdown.contains("| ✅ | `kernel_not_shared` | own boot_id | node's boot_id | pass |")
+        );
+        assert!(
+            markdown.contains("| ❌ | `egress_blocked` | blocked | blocked | control failed |")
+        );
+        assert!(markdown.contains("| `cold-runc` | `claim_ready` |"));
+        assert!(!markdown.contains("| `cold-runc` | `acked` |"));
+    }
+
+    #[test]
     fn report_has_summary_slos_errors_and_environment() {
         let markdown = render_markdown(&sample_results().unwrap());
         for expected in [
