@@ -51,6 +51,10 @@ crds:
 up name="local" nodes="1": setup
     SANDBOX_BENCH_BIN_DIR="$(ci/setup)" cargo run --quiet --locked --release -p sandbox-bench -- cluster up --name {{name}} --nodes {{nodes}}
 
+# The same with a real node beside the kwok nodes (runc and gVisor pods; needs root).
+up-real name="local" nodes="1": setup node-bins
+    SANDBOX_BENCH_BIN_DIR="$(ci/setup)" SANDBOX_BENCH_NODE_BIN_DIR="$PWD/target/node" cargo run --quiet --locked --release -p sandbox-bench -- cluster up --name {{name}} --nodes {{nodes}} --real-node
+
 # Stop a local cluster started with `just up`.
 down name="local":
     cargo run --quiet --locked --release -p sandbox-bench -- cluster down --name {{name}}

@@ -171,6 +171,10 @@ pub struct UpArgs {
     /// Do not install the agent-sandbox CRDs.
     #[arg(long)]
     pub no_crds: bool,
+    /// Also start a real node (kubelet, containerd, runc, gVisor; needs root, `just setup` and
+    /// `just node-bins`), with the RuntimeClasses `runc` and `gvisor` and the probe image.
+    #[arg(long)]
+    pub real_node: bool,
     /// Stay in the foreground and stop the cluster on Ctrl-C, instead of returning.
     #[arg(long)]
     pub foreground: bool,

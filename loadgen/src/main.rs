@@ -52,7 +52,21 @@ async fn cluster_up(args: UpArgs) -> Result<u8, ClusterError> {
             jitter: args.pod_ready_jitter,
         },
         timeout: args.timeout,
-        ..LocalConfig::new(&args.target.name, dir, Binaries::locate(args.bin_dir))
+        real_node: if args.real_node {
+            let images = dir.join("images");
+            let bins = sandbox_bench::node_images::node_bin_dir();
+            Some(
+                sandbox_bench::node_images::prepare(&bins, &images)
+                    .map_err(ClusterError::Invalid)?,
+            )
+        } else {
+            None
+        },
+        ..LocalConfig::new(
+            &args.target.name,
+            dir.clone(),
+            Binaries::locate(args.bin_dir),
+        )
     };
     // Dropping the start future on Ctrl-C drops the half-built cluster, which stops it.
     let cluster = tokio::select! {

@@ -105,6 +105,8 @@ pub fn apiserver_args(layout: &Layout, ports: &Ports) -> Vec<String> {
         // which the kubelet's client CA (the cluster's CA) accepts.
         flag("kubelet-client-certificate", path(&layout.pki("admin.crt"))),
         flag("kubelet-client-key", path(&layout.pki("admin.key"))),
+        // The real node's name does not resolve; its address does.
+        flag("kubelet-preferred-address-types", "InternalIP,Hostname"),
         flag("allow-privileged", true),
         // Loopback endpoints are not valid for the `kubernetes` Service; skip writing them.
         flag("endpoint-reconciler-type", "none"),
@@ -208,6 +210,8 @@ mod tests {
             "--client-ca-file=/c/pki/ca.crt",
             "--service-account-signing-key-file=/c/pki/sa.key",
             "--service-cluster-ip-range=10.96.0.0/16",
+            "--kubelet-client-certificate=/c/pki/admin.crt",
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
         ] {
             assert!(has(&args, wanted), "missing {wanted} in {args:?}");
         }
