@@ -199,13 +199,17 @@ fn extensions(
     ));
     let pool_ctx = Arc::new(pool_ctx);
     let pools_store = pools.store.clone();
-    let former_store = pools.store.clone();
+    // A claim's adoption: the pool discounts the member at once and looks again.
+    let departures = {
+        let pool_ctx = pool_ctx.clone();
+        UnboundedReceiverStream::new(adopted_from).map(move |(pool, member)| {
+            pool_ctx.expect_departure(&pool, member);
+            pool
+        })
+    };
     let pool_controller = Controller::for_shared_stream(pools.subscribe(), pools.store.clone())
-        .watches_shared_stream(sandboxes.subscribe(), move |s: Arc<Sandbox>| {
-            let pools = former_store.state();
-            let mut wake = warmpool::former_pools(&s, pools.iter().map(AsRef::as_ref));
-            wake.extend(warmpool::pools_of_member(&s));
-            wake
+        .watches_shared_stream(sandboxes.subscribe(), |s: Arc<Sandbox>| {
+            warmpool::pools_of_member(&s)
         })
         // A template change concerns every pool that uses it.
         .watches_shared_stream(templates.subscribe(), move |t: Arc<SandboxTemplate>| {
@@ -219,7 +223,7 @@ fn extensions(
                 .map(|p| ObjectRef::from_obj(p.as_ref()))
                 .collect::<Vec<_>>()
         })
-        .reconcile_on(UnboundedReceiverStream::new(adopted_from))
+        .reconcile_on(departures)
         .with_config(config(flags.sandbox_warm_pool_concurrent_workers))
         .run(
             timed("sandboxwarmpool", metrics, warmpool::reconcile),

@@ -50,8 +50,8 @@ pub struct Context {
     pub pools: Store<SandboxWarmPool>,
     pub templates: Store<SandboxTemplate>,
     pub allowed_label_domains: Vec<String>,
-    /// Wakes a pool whose member was adopted (its ownerRef no longer points at the pool).
-    pub pool_events: mpsc::UnboundedSender<ObjectRef<SandboxWarmPool>>,
+    /// Tells a pool which member a claim adopted (its ownerRef no longer points at the pool).
+    pub pool_events: mpsc::UnboundedSender<(ObjectRef<SandboxWarmPool>, String)>,
     pub metrics: Arc<Metrics>,
     /// `None` with `--disable-claim-events`.
     pub recorder: Option<Recorder>,
@@ -75,7 +75,7 @@ impl Context {
         sandboxes: Store<Sandbox>,
         pools: Store<SandboxWarmPool>,
         templates: Store<SandboxTemplate>,
-        pool_events: mpsc::UnboundedSender<ObjectRef<SandboxWarmPool>>,
+        pool_events: mpsc::UnboundedSender<(ObjectRef<SandboxWarmPool>, String)>,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
@@ -555,7 +555,9 @@ async fn adopt(
         {
             Ok(adopted) => {
                 // The member left the pool; its ownerRef no longer leads the pool to it.
-                let _ = ctx.pool_events.send(ObjectRef::new(pool).within(ns));
+                let _ = ctx
+                    .pool_events
+                    .send((ObjectRef::new(pool).within(ns), a.sandbox.clone()));
                 return Ok(Some(adopted));
             }
             // Someone else changed or took it first: try the next one.

@@ -31,6 +31,8 @@ pub struct Observed<'a> {
     pub pending_creates: usize,
     /// Members this controller deleted that the cache still shows.
     pub pending_deletes: &'a BTreeSet<String>,
+    /// Members a claim adopted that the cache still shows as this pool's.
+    pub departed: &'a BTreeSet<String>,
     pub now: &'a Time,
     /// How long a member may take to become Ready before it is replaced.
     pub readiness_grace: Duration,
@@ -98,8 +100,8 @@ pub fn decide(o: Observed<'_>) -> Plan {
             terminating += usize::from(owned);
             continue;
         }
-        if controller.is_some() && !owned {
-            continue; // adopted by a claim whose label removal the cache has not seen yet
+        if (controller.is_some() && !owned) || o.departed.contains(&name) {
+            continue; // adopted by a claim; the cache has not seen all of it yet
         }
         let orphan = controller.is_none();
         if let Some(template) = o.template

@@ -77,6 +77,7 @@ fn decide_shaped(
         template: t,
         pending_creates: pending,
         pending_deletes: &none,
+        departed: &none,
         now: &at(NOW),
         readiness_grace: GRACE,
         unschedulable_recheck: RECHECK,
@@ -449,5 +450,41 @@ fn a_pool_being_deleted_does_nothing() {
     assert_eq!(
         decide_with(&p, &[], Some(&template("python:3")), 0),
         Plan::default()
+    );
+}
+
+#[test]
+fn a_member_a_claim_adopted_is_replaced_before_the_cache_shows_the_adoption() {
+    let p = pool(|_| {});
+    let t = template("python:3");
+    // The cache still shows both as this pool's Ready members.
+    let members = [
+        member("pool-a", 60, true, |_| {}),
+        member("pool-b", 60, true, |_| {}),
+    ];
+    let refs: Vec<&Sandbox> = members.iter().collect();
+    let none = BTreeSet::new();
+    let departed: BTreeSet<String> = ["pool-a".to_string()].into();
+    let (now, settings, state) = (at(NOW), Settings::default(), PoolShaping::default());
+    let observed = |departed| Observed {
+        pool: &p,
+        members: &refs,
+        template: Some(&t),
+        pending_creates: 0,
+        pending_deletes: &none,
+        departed,
+        now: &now,
+        readiness_grace: GRACE,
+        unschedulable_recheck: RECHECK,
+        safe_to_evict: true,
+        shaping: &settings,
+        shaping_state: &state,
+    };
+    assert_eq!(creates(&decide(observed(&none))), 0);
+    let plan = decide(observed(&departed));
+    assert_eq!(creates(&plan), 1, "{plan:?}");
+    assert!(
+        deleted(&plan).is_empty(),
+        "a departed member is not the pool's to delete"
     );
 }

@@ -31,6 +31,16 @@ const EXPECTATION_TTL: Duration = Duration::from_secs(300);
 struct Expectations {
     created: HashMap<String, Instant>,
     deleted: HashMap<String, Instant>,
+    /// Members claims adopted; the adoption's own event no longer leads to the pool, so a
+    /// pass that runs before the cache shows it must not count them.
+    departed: HashMap<String, Instant>,
+}
+
+/// What a pass must discount: writes in flight that the cache does not show yet.
+struct Pending {
+    creates: usize,
+    deletes: BTreeSet<String>,
+    departed: BTreeSet<String>,
 }
 
 pub struct Context {
@@ -114,22 +124,37 @@ impl Context {
 
     /// Forgets writes the cache now shows (by name, whatever their labels: a member can be
     /// adopted before this pool sees it), and returns what is still in flight.
-    fn pending(&self, pool: &ObjectRef<SandboxWarmPool>, ns: &str) -> (usize, BTreeSet<String>) {
+    fn pending(&self, pool: &ObjectRef<SandboxWarmPool>, ns: &str) -> Pending {
         let mut all = self
             .expectations
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let e = all.entry(pool.clone()).or_default();
-        let cached = |name: &str| {
-            self.sandboxes
-                .get(&ObjectRef::new(name).within(ns))
-                .is_some()
-        };
+        let cached = |name: &str| self.sandboxes.get(&ObjectRef::new(name).within(ns));
         e.created
-            .retain(|name, at| !cached(name) && at.elapsed() < EXPECTATION_TTL);
+            .retain(|name, at| cached(name).is_none() && at.elapsed() < EXPECTATION_TTL);
         e.deleted
-            .retain(|name, at| cached(name) && at.elapsed() < EXPECTATION_TTL);
-        (e.created.len(), e.deleted.keys().cloned().collect())
+            .retain(|name, at| cached(name).is_some() && at.elapsed() < EXPECTATION_TTL);
+        e.departed.retain(|name, at| {
+            cached(name).is_some_and(|s| pools_of_member(&s).as_ref() == Some(pool))
+                && at.elapsed() < EXPECTATION_TTL
+        });
+        Pending {
+            creates: e.created.len(),
+            deletes: e.deleted.keys().cloned().collect(),
+            departed: e.departed.keys().cloned().collect(),
+        }
+    }
+
+    /// A claim adopted `member` of `pool`: until the cache shows it, the pool discounts it.
+    pub fn expect_departure(&self, pool: &ObjectRef<SandboxWarmPool>, member: String) {
+        self.expectations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(pool.clone())
+            .or_default()
+            .departed
+            .insert(member, Instant::now());
     }
 
     fn expect(
@@ -195,15 +220,16 @@ pub async fn reconcile(pool: Arc<SandboxWarmPool>, ctx: Arc<Context>) -> Result<
     let template = ctx
         .templates
         .get(&ObjectRef::new(&pool.spec.sandbox_template_ref.name).within(&ns));
-    let (pending_creates, pending_deletes) = ctx.pending(&key, &ns);
+    let pending = ctx.pending(&key, &ns);
     let refs: Vec<&Sandbox> = members.iter().map(AsRef::as_ref).collect();
     let shaping_state = ctx.shaping_state(&key);
     let plan = decide::decide(Observed {
         pool: &pool,
         members: &refs,
         template: template.as_deref(),
-        pending_creates,
-        pending_deletes: &pending_deletes,
+        pending_creates: pending.creates,
+        pending_deletes: &pending.deletes,
+        departed: &pending.departed,
         now: &crate::sandbox::now(),
         readiness_grace: ctx.readiness_grace,
         unschedulable_recheck: ctx.unschedulable_recheck,
@@ -284,91 +310,10 @@ pub fn error_policy(pool: Arc<SandboxWarmPool>, error: &Error, _ctx: Arc<Context
 }
 
 /// The pool a Sandbox event concerns: its controlling pool. A member that a claim adopted no
-/// longer leads here; the claim controller wakes its old pool directly.
+/// longer leads here; the claim controller tells its old pool directly (see
+/// [`Context::expect_departure`]).
 pub fn pools_of_member(sandbox: &Sandbox) -> Option<ObjectRef<SandboxWarmPool>> {
     let owner = crate::sandbox::children::controller_of(&sandbox.metadata)?;
     (owner.kind == build::POOL_KIND)
         .then(|| ObjectRef::new(&owner.name).within(&sandbox.namespace().unwrap_or_default()))
-}
-
-/// The pools a claim-controlled Sandbox may have come from: those of its namespace whose
-/// members are named `<pool>-xxxxx` like it. The claim controller wakes the old pool right
-/// after the adoption, but that pool's cache may not show the adoption yet; it then still
-/// counts the member and waits, and the adoption's own event, which no longer names the pool,
-/// would never wake it again. Waking a pool needlessly costs one reconcile.
-pub fn former_pools<'a>(
-    sandbox: &Sandbox,
-    pools: impl IntoIterator<Item = &'a SandboxWarmPool>,
-) -> Vec<ObjectRef<SandboxWarmPool>> {
-    let claimed = crate::sandbox::children::controller_of(&sandbox.metadata)
-        .is_some_and(|o| o.kind == crate::claim::build::CLAIM_KIND);
-    if !claimed {
-        return Vec::new();
-    }
-    let name = sandbox.name_any();
-    let ns = sandbox.namespace();
-    pools
-        .into_iter()
-        .filter(|p| p.namespace() == ns)
-        .filter(|p| {
-            name.strip_prefix(&p.name_any())
-                .and_then(|rest| rest.strip_prefix('-'))
-                .is_some_and(|suffix| suffix.len() == GENERATED_SUFFIX_LEN)
-        })
-        .map(ObjectRef::from_obj)
-        .collect()
-}
-
-/// The length of the random suffix the API server appends to a `generateName`.
-const GENERATED_SUFFIX_LEN: usize = 5;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn pool(name: &str, ns: &str) -> SandboxWarmPool {
-        serde_json::from_value(json!({
-            "metadata": {"name": name, "namespace": ns},
-            "spec": {"replicas": 1, "sandboxTemplateRef": {"name": "t"}}
-        }))
-        .unwrap()
-    }
-
-    fn sandbox(name: &str, owner_kind: &str) -> Sandbox {
-        serde_json::from_value(json!({
-            "metadata": {"name": name, "namespace": "ns", "ownerReferences": [{
-                "apiVersion": "extensions.agents.x-k8s.io/v1beta1", "kind": owner_kind,
-                "name": "owner", "uid": "u", "controller": true}]},
-            "spec": {"podTemplate": {"spec": {"containers": []}}}
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn an_adopted_member_wakes_the_pool_its_name_came_from_and_no_other() {
-        let pools = [
-            pool("web", "ns"),
-            pool("web-big", "ns"),
-            pool("web", "other"),
-        ];
-        let names = |s: &Sandbox| -> Vec<(String, Option<String>)> {
-            former_pools(s, pools.iter())
-                .into_iter()
-                .map(|r| (r.name, r.namespace))
-                .collect()
-        };
-        let ns = Some("ns".to_string());
-        assert_eq!(
-            names(&sandbox("web-abcde", "SandboxClaim")),
-            [("web".to_string(), ns.clone())]
-        );
-        assert_eq!(
-            names(&sandbox("web-big-x1y2z", "SandboxClaim")),
-            [("web-big".to_string(), ns)]
-        );
-        // Still a pool member, or started cold under the claim's own name: no former pool.
-        assert!(names(&sandbox("web-abcde", build::POOL_KIND)).is_empty());
-        assert!(names(&sandbox("my-claim", "SandboxClaim")).is_empty());
-    }
 }

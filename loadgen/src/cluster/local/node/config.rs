@@ -234,13 +234,13 @@ mod tests {
     use super::*;
 
     fn layout() -> NodeLayout {
-        NodeLayout::new(Path::new("/work/runs/bench/x/cluster"))
+        NodeLayout::new(Path::new("/srv/runs/bench/x/cluster"))
     }
 
     #[test]
     fn sockets_live_under_a_short_run_directory_stable_per_cluster() {
         let a = layout();
-        assert!(a.dir.starts_with("/work/runs/bench/x/cluster"));
+        assert!(a.dir.starts_with("/srv/runs/bench/x/cluster"));
         assert!(a.containerd_socket().starts_with("/run/sandbox-bench/"));
         assert!(a.containerd_socket().as_os_str().len() < 60, "{a:?}");
         assert_eq!(a, layout());

@@ -363,21 +363,21 @@ mod tests {
 
     #[test]
     fn mounts_under_the_node_directories_are_found_and_others_left() {
-        let info = "36 25 0:32 / /work/c/node/kubelet/pods/x/volumes/tok rw - tmpfs tmpfs rw\n\
+        let info = "36 25 0:32 / /srv/c/node/kubelet/pods/x/volumes/tok rw - tmpfs tmpfs rw\n\
                     37 25 0:33 / /run/sandbox-bench/ab12/containerd/io/shm rw - tmpfs shm rw\n\
-                    38 25 0:34 / /work/c/nodes-other rw - tmpfs t rw\n\
+                    38 25 0:34 / /srv/c/nodes-other rw - tmpfs t rw\n\
                     39 25 0:35 / /sys/fs/cgroup rw - tmpfs t rw\n";
         let found = mounts_under(
             info,
             &[
-                Path::new("/work/c/node"),
+                Path::new("/srv/c/node"),
                 Path::new("/run/sandbox-bench/ab12"),
             ],
         );
         assert_eq!(
             found,
             [
-                "/work/c/node/kubelet/pods/x/volumes/tok",
+                "/srv/c/node/kubelet/pods/x/volumes/tok",
                 "/run/sandbox-bench/ab12/containerd/io/shm"
             ]
         );
