@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{reference_controller, run, text};
+use common::{bench_with_reference, run, text};
 use sandbox_bench::exit;
 use sandbox_reports::{LaunchType, Phase, Results, read_records_file};
 
@@ -29,18 +29,10 @@ fn smoke_with_impossible_slo(dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn the_smoke_scenario_measures_every_claim_and_an_slo_breach_fails_the_run() {
-    let controller = reference_controller();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let scenario = smoke_with_impossible_slo(dir.path());
-    let o = run(&[
-        "bench",
-        scenario.to_str().unwrap(),
-        "--controller-bin",
-        controller.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = bench_with_reference(&scenario, &out);
     let log = text(&o);
     assert_eq!(code(&o), Some(i32::from(exit::CHECK_FAILED)), "{log}");
     let stdout = String::from_utf8_lossy(&o.stdout);

@@ -11,21 +11,9 @@ mod common;
 
 use std::path::Path;
 
-use common::{reference_controller, run, text};
+use common::{bench_with_reference as bench, text};
 use sandbox_bench::exit;
 use sandbox_reports::{CheckStatus, Phase, Results};
-
-fn bench(scenario: &Path, out: &Path) -> std::process::Output {
-    let controller = reference_controller();
-    run(&[
-        "bench",
-        scenario.to_str().unwrap(),
-        "--controller-bin",
-        controller.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ])
-}
 
 fn netns() -> Vec<String> {
     std::fs::read_dir("/var/run/netns")

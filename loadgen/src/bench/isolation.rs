@@ -12,11 +12,13 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use kube::Api;
-use kube::api::{DynamicObject, PostParams};
-use sandbox_api::v1beta1::SandboxClaim;
+use kube::api::PostParams;
+use sandbox_api::v1beta1::{SandboxClaim, SandboxTemplate, SandboxWarmPool};
 use sandbox_reports::{CheckStatus, IsolationCheck, IsolationReport};
 use serde_json::{Value, json};
 
+use super::plan::{PoolPlan, TemplatePlan, pool_object, template_object};
+use super::setup::typed;
 use crate::cluster::local::node::{NETPOL_CHAIN, NODE_NAME, config::BRIDGE};
 use crate::labels::RUN_LABEL;
 use crate::scenario::IsolationSpec;
@@ -215,29 +217,29 @@ pub fn evaluate(spec: &IsolationSpec, node: &NodeView, seen: &Observed<'_>) -> V
         .collect()
 }
 
-/// The objects of the isolation run: two probe templates (with and without the managed
-/// NetworkPolicy), a cold pool for each, and the plain control pods.
+/// A probe template of the isolation run; `open` leaves its NetworkPolicy unmanaged.
 fn template(name: &str, runtime_class: &str, open: bool, run_id: &str) -> Value {
-    let mut spec =
-        json!({"podTemplate": {"spec": probe_pod_spec(Some(runtime_class), PROBE_PORT)}});
+    let plan = TemplatePlan {
+        name: name.into(),
+        image: String::new(),
+        runtime_class: Some(runtime_class.into()),
+        probe: true,
+    };
+    let mut template = template_object(&plan, run_id);
     if open {
-        spec["networkPolicyManagement"] = json!("Unmanaged");
+        template["spec"]["networkPolicyManagement"] = json!("Unmanaged");
     }
-    json!({
-        "apiVersion": "extensions.agents.x-k8s.io/v1beta1",
-        "kind": "SandboxTemplate",
-        "metadata": {"name": name, "labels": {RUN_LABEL: run_id}},
-        "spec": spec
-    })
+    template
 }
 
+/// A pool without warm members: its claims start their sandboxes cold.
 fn pool(name: &str, run_id: &str) -> Value {
-    json!({
-        "apiVersion": "extensions.agents.x-k8s.io/v1beta1",
-        "kind": "SandboxWarmPool",
-        "metadata": {"name": name, "labels": {RUN_LABEL: run_id}},
-        "spec": {"replicas": 0, "sandboxTemplateRef": {"name": name}}
-    })
+    let plan = PoolPlan {
+        name: name.into(),
+        template: name.into(),
+        replicas: 0,
+    };
+    pool_object(&plan, run_id)
 }
 
 /// A plain pod under the control RuntimeClass with one exposure switched on.
@@ -300,13 +302,20 @@ async fn run_checks(
     let subject = spec.runtime_class.value.as_str();
     let control = spec.control();
     let pp = PostParams::default();
-    for object in [
-        template(SANDBOX_TEMPLATE, subject, false, run_id),
-        template(OPEN_TEMPLATE, control, true, run_id),
-        pool(SANDBOX_TEMPLATE, run_id),
-        pool(OPEN_TEMPLATE, run_id),
+    let templates: Api<SandboxTemplate> = Api::namespaced(client.clone(), ns);
+    let pools: Api<SandboxWarmPool> = Api::namespaced(client.clone(), ns);
+    for (name, class, open) in [
+        (SANDBOX_TEMPLATE, subject, false),
+        (OPEN_TEMPLATE, control, true),
     ] {
-        create(client, ns, &object).await?;
+        templates
+            .create(&pp, &typed(template(name, class, open, run_id))?)
+            .await
+            .map_err(|e| format!("create SandboxTemplate {name}: {e}"))?;
+        pools
+            .create(&pp, &typed(pool(name, run_id))?)
+            .await
+            .map_err(|e| format!("create SandboxWarmPool {name}: {e}"))?;
     }
     let claims: Api<SandboxClaim> = Api::namespaced(client.clone(), ns);
     let claim_names = ["sandbox", "sandbox-peer", "open", "open-peer"];
@@ -316,7 +325,7 @@ async fn run_checks(
         } else {
             OPEN_TEMPLATE
         };
-        let claim = crate::bench::plan::claim_object(&format!("iso-{role}"), pool, run_id);
+        let claim = super::plan::claim_object(&format!("iso-{role}"), pool, run_id);
         claims
             .create(&pp, &claim)
             .await
@@ -337,21 +346,20 @@ async fn run_checks(
     )
     .await?;
     let host_port = crate::cluster::local::free_port().map_err(|e| e.to_string())?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
     for role in CONTROL_PODS {
         let port = if role == "host-network" {
             host_port
         } else {
             PROBE_PORT
         };
-        create(
-            client,
-            ns,
-            &control_pod(role, control, run_id, marker_dir, port),
+        pods.create(
+            &pp,
+            &typed(control_pod(role, control, run_id, marker_dir, port))?,
         )
-        .await?;
+        .await
+        .map_err(|e| format!("create Pod iso-{role}: {e}"))?;
     }
-
-    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
     let mut pod_of: BTreeMap<String, String> = CONTROL_PODS
         .iter()
         .map(|r| (r.to_string(), format!("iso-{r}")))
@@ -489,32 +497,6 @@ async fn rules_name(ip: &str) -> bool {
             f.stdout
                 .lines()
                 .any(|l| l.contains(NETPOL_CHAIN) && l.contains(&format!("{ip}/32")))
-        })
-}
-
-async fn create(client: &kube::Client, ns: &str, object: &Value) -> Result<(), String> {
-    let object: DynamicObject =
-        serde_json::from_value(object.clone()).map_err(|e| e.to_string())?;
-    let kind = object
-        .types
-        .as_ref()
-        .map(|t| t.kind.clone())
-        .unwrap_or_default();
-    let gvk = object
-        .types
-        .as_ref()
-        .and_then(|t| kube::api::GroupVersionKind::try_from(t).ok())
-        .ok_or_else(|| format!("{kind}: no apiVersion"))?;
-    let resource = kube::api::ApiResource::from_gvk(&gvk);
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource);
-    api.create(&PostParams::default(), &object)
-        .await
-        .map(drop)
-        .map_err(|e| {
-            format!(
-                "create {kind} {}: {e}",
-                object.metadata.name.unwrap_or_default()
-            )
         })
 }
 

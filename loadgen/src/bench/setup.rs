@@ -80,6 +80,7 @@ pub async fn wait_for_pools(
     }
 }
 
-fn typed<K: DeserializeOwned>(value: serde_json::Value) -> Result<K, String> {
+/// An object the harness built as JSON, typed for its API.
+pub(super) fn typed<K: DeserializeOwned>(value: serde_json::Value) -> Result<K, String> {
     serde_json::from_value(value).map_err(|e| format!("the harness built an invalid object: {e}"))
 }

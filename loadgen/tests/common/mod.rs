@@ -84,3 +84,16 @@ pub fn reference_controller() -> std::path::PathBuf {
     );
     path
 }
+
+/// `sandbox-bench bench SCENARIO` with this build's reference controller, reports in `out`.
+pub fn bench_with_reference(scenario: &Path, out: &Path) -> std::process::Output {
+    let controller = reference_controller();
+    run(&[
+        "bench",
+        scenario.to_str().unwrap(),
+        "--controller-bin",
+        controller.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}

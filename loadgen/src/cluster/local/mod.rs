@@ -563,25 +563,19 @@ async fn api_ready(client: kube::Client) -> Result<bool, kube::Error> {
 async fn kwok_nodes_ready(nodes: Api<Node>, want: u32) -> Result<bool, kube::Error> {
     let selector = format!("{}={}", kwok::NODE_LABEL.0, kwok::NODE_LABEL.1);
     let list = nodes.list(&ListParams::default().labels(&selector)).await?;
-    let ready = list
-        .items
-        .iter()
-        .filter(|n| {
-            n.status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-        })
-        .count();
+    let ready = list.items.iter().filter(|n| is_ready(n)).count();
     Ok(ready >= want as usize)
 }
 
 async fn node_ready(nodes: Api<Node>, name: &str) -> Result<bool, kube::Error> {
-    Ok(nodes.get_opt(name).await?.is_some_and(|n| {
-        n.status
-            .and_then(|s| s.conditions)
-            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-    }))
+    Ok(nodes.get_opt(name).await?.is_some_and(|n| is_ready(&n)))
+}
+
+fn is_ready(node: &Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 async fn create_or_keep(nodes: &Api<Node>, node: &Node) -> Result<(), ClusterError> {
