@@ -200,7 +200,9 @@ serializeImagePulls: false
 # Images are imported, never pulled: nothing may garbage-collect them mid-run.
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
-evictionHard: {{memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%"}}
+# Absolute floors: a share of a large, busy development disk would evict every pod long
+# before the disk is actually full.
+evictionHard: {{memory.available: "100Mi", nodefs.available: "500Mi", imagefs.available: "500Mi"}}
 maxPods: 110
 # No iptables chains of its own: kube-proxy is not run, and the host keeps its rules.
 makeIPTablesUtilChains: false
@@ -312,6 +314,7 @@ mod tests {
             "port: 4001",
             "healthzPort: 4002",
             "readOnlyPort: 0",
+            "nodefs.available: \"500Mi\"",
             "anonymous: {enabled: false}",
             "clientCAFile: /c/pki/ca.crt",
             &format!("address: {NODE_IP}"),
