@@ -33,7 +33,9 @@ fn run_server(listen: std::net::SocketAddr) -> Result<(), String> {
     let stop = signals::block(&signals::TERMINATION).map_err(|e| format!("block signals: {e}"))?;
     signals::exit_on(stop).map_err(|e| format!("signal thread: {e}"))?;
     let listener = TcpListener::bind(listen).map_err(|e| format!("listen on {listen}: {e}"))?;
-    eprintln!("sandbox-probe: serving on {listen}");
+    // The bound address, so that `--listen IP:0` tells which port the kernel picked.
+    let bound = listener.local_addr().map_or(listen, |a| a);
+    eprintln!("sandbox-probe: serving on {bound}");
     serve::serve(listener).map_err(|e| format!("serve: {e}"))
 }
 

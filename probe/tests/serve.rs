@@ -3,17 +3,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-/// A port nothing listens on right now: the kernel picks one for a listener that is then
-/// dropped. Another process could take it in between, which on a test machine is rare enough.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
 
 /// One GET, answered and closed; returns the status code and the body, after checking that
 /// `Content-Length` matches the body.
@@ -49,21 +42,24 @@ impl Drop for Server {
 
 #[test]
 fn healthz_and_report_answer_over_tcp_and_sigterm_stops_with_0() {
-    let port = free_port();
+    // Port 0: the kernel picks a free port and the probe says which, so no other listener
+    // can take it in between.
     let mut server = Server(
         Command::new(env!("CARGO_BIN_EXE_sandbox-probe"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn sandbox-probe serve"),
     );
-    assert!(
-        common::eventually(Duration::from_secs(5), || TcpStream::connect((
-            "127.0.0.1",
-            port
-        ))
-        .is_ok()),
-        "the probe never listened on {port}"
-    );
+    // Kept open to the end: a closed pipe would fail the probe's later error lines.
+    let mut stderr = BufReader::new(server.0.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("the probe's first line");
+    let port: u16 = line
+        .trim()
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
     assert_eq!(get(port, "/healthz"), (200, "ok".to_string()));
 
     let open = TcpListener::bind("127.0.0.1:0").expect("bind target");
