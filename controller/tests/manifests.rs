@@ -5,7 +5,7 @@
 mod common;
 
 use std::net::{Ipv4Addr, TcpListener};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -112,6 +112,10 @@ async fn the_manifests_apply_and_their_rbac_is_enough_to_serve_a_claim() {
     .unwrap();
 
     let webhook = free_port();
+    // A file, not a pipe: nothing reads a pipe while the controller runs, and a full one would
+    // stall it.
+    let log_path = dir.path().join("controller.log");
+    let log = std::fs::File::create(&log_path).unwrap();
     let mut controller = Command::new(env!("CARGO_BIN_EXE_sandbox-controller"))
         .args([
             "--kubeconfig",
@@ -123,8 +127,8 @@ async fn the_manifests_apply_and_their_rbac_is_enough_to_serve_a_claim() {
             &format!("--webhook-bind-address=127.0.0.1:{webhook}"),
             &format!("--webhook-url=https://127.0.0.1:{webhook}"),
         ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
         .spawn()
         .unwrap();
 
@@ -178,10 +182,11 @@ async fn the_manifests_apply_and_their_rbac_is_enough_to_serve_a_claim() {
         }
         if Instant::now() > deadline || controller.try_wait().unwrap().is_some() {
             let _ = controller.kill();
-            let mut log = String::new();
-            let _ = std::io::Read::read_to_string(&mut controller.stderr.take().unwrap(), &mut log);
+            let _ = controller.wait();
             panic!(
-                "the claim never became Ready under the manifests' RBAC; controller log:\n{log}"
+                "the claim never became Ready under the manifests' RBAC\n{}\ncontroller log:\n{}",
+                common::describe_namespace(&client, "default").await,
+                std::fs::read_to_string(&log_path).unwrap_or_default()
             );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -7,6 +7,10 @@
 //! worker is taking, so they do not burn a round trip on a certain conflict. The Sandbox's
 //! controller ownerRef is the single record of the binding: a claim that restarts finds its
 //! Sandbox by owner UID.
+//!
+//! The cache lags our own writes, so a claim remembers the Sandbox this process just adopted or
+//! created for it until the cache shows it controlling that Sandbox, and decides nothing
+//! before then: a pass on the stale cache would see an unbound claim and bind a second one.
 
 pub mod build;
 pub mod decide;
@@ -39,8 +43,12 @@ const RESERVATION_TTL: Duration = Duration::from_secs(10);
 /// Fallback when the cached claim predates our own status write; its update event normally
 /// comes first.
 const STALE_CLAIM_RETRY: Duration = Duration::from_secs(1);
-/// How soon a claim whose adoption the cache does not show yet looks again.
-const ADOPTION_CACHE_RETRY: Duration = Duration::from_millis(50);
+/// How soon a claim whose new Sandbox the cache does not show yet looks again.
+const BINDING_CACHE_RETRY: Duration = Duration::from_millis(50);
+/// How long a binding this process made is trusted over a cache that does not show it: a
+/// watch event normally arrives within milliseconds, so a binding unseen this long is assumed
+/// undone (its Sandbox deleted before the cache saw it) and the claim decides afresh.
+const BINDING_TTL: Duration = Duration::from_secs(10);
 /// Retry after losing every candidate to other claims: the cache catches up within milliseconds.
 const LOST_RACE_RETRY: Duration = Duration::from_millis(5);
 
@@ -58,9 +66,10 @@ pub struct Context {
     /// Claims waiting for a pool member that is still starting.
     pub waiters: waiters::Waiters,
     reservations: Mutex<HashMap<ObjectRef<Sandbox>, Instant>>,
-    /// Sandboxes this process adopted for claims (by claim UID) whose status does not name
-    /// them yet, so the next pass finds its Sandbox without scanning the cache.
-    adopted: Mutex<HashMap<String, String>>,
+    /// The Sandbox this process last adopted or created for each claim (by UID), until the
+    /// cache shows the claim controlling it. Deciding from a cache without it would give the
+    /// claim a second Sandbox.
+    bindings: Mutex<HashMap<String, (String, Instant)>>,
     /// The resourceVersion each claim (by UID) had when we last changed its status, until the
     /// cache shows a newer one.
     status_written_over: Mutex<HashMap<String, (String, Instant)>>,
@@ -91,7 +100,7 @@ impl Context {
             recorder: None,
             waiters: waiters::Waiters::default(),
             reservations: Mutex::default(),
-            adopted: Mutex::default(),
+            bindings: Mutex::default(),
             status_written_over: Mutex::default(),
             first_seen: Mutex::default(),
         }
@@ -193,23 +202,27 @@ impl Context {
         behind
     }
 
-    fn adopted(&self, claim_uid: &str) -> Option<String> {
-        self.adopted
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(claim_uid)
-            .cloned()
+    /// The Sandbox this process bound the claim to and the cache may not show yet; forgotten
+    /// once older than [`BINDING_TTL`].
+    fn binding(&self, claim_uid: &str) -> Option<String> {
+        let mut all = self.bindings.lock().unwrap_or_else(PoisonError::into_inner);
+        let (sandbox, at) = all.get(claim_uid)?;
+        if at.elapsed() < BINDING_TTL {
+            return Some(sandbox.clone());
+        }
+        all.remove(claim_uid);
+        None
     }
 
-    fn remember_adopted(&self, claim_uid: &str, sandbox: String) {
-        self.adopted
+    fn remember_binding(&self, claim_uid: &str, sandbox: String) {
+        self.bindings
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(claim_uid.to_string(), sandbox);
+            .insert(claim_uid.to_string(), (sandbox, Instant::now()));
     }
 
-    fn forget_adopted(&self, claim_uid: &str) {
-        self.adopted
+    fn forget_binding(&self, claim_uid: &str) {
+        self.bindings
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(claim_uid);
@@ -281,13 +294,13 @@ fn is_behind(
 }
 
 /// The Sandbox `claim` controls. Ownership decides; names only say where to look first: the
-/// one the claim's status records, the one this process just adopted for it, and the claim's
+/// one the claim's status records, the one this process just bound it to, and the claim's
 /// own name (a cold start). Only when none of them is controlled by the claim (a new claim, or
 /// one met after a restart) is the whole cache scanned.
 pub fn bound_sandbox(
     sandboxes: &Store<Sandbox>,
     claim: &SandboxClaim,
-    adopted: Option<&str>,
+    binding: Option<&str>,
 ) -> Option<Arc<Sandbox>> {
     let ns = claim.namespace().unwrap_or_default();
     let uid = claim.metadata.uid.as_deref().unwrap_or_default();
@@ -298,7 +311,7 @@ pub fn bound_sandbox(
         .map(|s| s.sandbox.name.as_str())
         .filter(|n| !n.is_empty());
     let own_name = claim.name_any();
-    [recorded, adopted, Some(own_name.as_str())]
+    [recorded, binding, Some(own_name.as_str())]
         .into_iter()
         .flatten()
         .filter_map(|name| sandboxes.get(&ObjectRef::new(name).within(&ns)))
@@ -332,7 +345,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
     let uid = claim.metadata.uid.clone().unwrap_or_default();
     if claim.metadata.deletion_timestamp.is_some() {
         ctx.forget_first_seen(&uid);
-        ctx.forget_adopted(&uid);
+        ctx.forget_binding(&uid);
         ctx.waiters.stop_waiting(&claim);
         ctx.cache_behind_status_write(&uid, None);
         return Ok(Requeue::await_change());
@@ -344,18 +357,16 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
     }
     let first_seen = ctx.first_seen(&uid);
 
-    let adopted = ctx.adopted(&uid);
-    let bound = bound_sandbox(&ctx.sandboxes, &claim, adopted.as_deref());
-    // Our adoption succeeded but the cache still shows the member as the pool's: deciding now
-    // would start a second sandbox for this claim. The adoption's event is on its way.
-    if bound.is_none()
-        && let Some(member) = &adopted
-        && ctx
-            .sandboxes
-            .get(&ObjectRef::new(member).within(&ns))
-            .is_some_and(|s| s.metadata.deletion_timestamp.is_none())
-    {
-        return Ok(Requeue::requeue(ADOPTION_CACHE_RETRY));
+    let binding = ctx.binding(&uid);
+    let bound = bound_sandbox(&ctx.sandboxes, &claim, binding.as_deref());
+    match (&bound, binding) {
+        // The cache shows what we did: from here on it alone decides.
+        (Some(_), Some(_)) => ctx.forget_binding(&uid),
+        // We adopted or created a Sandbox for this claim and the cache does not show it as the
+        // claim's yet (the member still looks like the pool's, the new one is absent): deciding
+        // now would bind a second one. Its watch event is on its way.
+        (None, Some(_)) => return Ok(Requeue::requeue(BINDING_CACHE_RETRY)),
+        (_, None) => {}
     }
     let named = ctx.sandboxes.get(&ObjectRef::new(&name).within(&ns));
     let name_taken = bound.is_none() && named.is_some();
@@ -426,7 +437,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
                     return Ok(Requeue::requeue(LOST_RACE_RETRY));
                 };
                 ctx.tell(&claim, &decide::adopted_notice(&adopted.name_any()));
-                ctx.remember_adopted(&uid, adopted.name_any());
+                ctx.remember_binding(&uid, adopted.name_any());
                 adopted_now = Some(Arc::new(adopted));
                 ctx.count_creation(
                     &claim,
@@ -439,6 +450,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             Action::CreateSandbox(sandbox) => {
                 match sandboxes.create(&write::post(), sandbox).await {
                     Ok(created) => {
+                        ctx.remember_binding(&uid, created.name_any());
                         ctx.tell(&claim, &decide::provisioned_notice(&created.name_any()));
                         ctx.count_creation(
                             &claim,
@@ -501,10 +513,6 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             .map_err(fail(format!("patch status of claim {name}")))?;
         if written.resource_version() != claim.resource_version() {
             ctx.wrote_status_over(&uid, claim.resource_version());
-        }
-        // The status names the Sandbox from now on.
-        if bound_now.is_some() {
-            ctx.forget_adopted(&uid);
         }
         if plan.became_ready {
             let launch = bound_now

@@ -38,3 +38,45 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The claims, Sandboxes and Pods in `ns` with their status, for a failing test to print.
+pub async fn describe_namespace(client: &kube::Client, ns: &str) -> String {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Api, ListParams};
+    use sandbox_api::v1beta1::{Sandbox, SandboxClaim};
+
+    async fn list<K>(client: &kube::Client, ns: &str) -> String
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + std::fmt::Debug
+            + serde::de::DeserializeOwned
+            + serde::Serialize,
+        K::DynamicType: Default,
+    {
+        let kind = K::kind(&K::DynamicType::default()).to_string();
+        match Api::<K>::namespaced(client.clone(), ns)
+            .list(&ListParams::default())
+            .await
+        {
+            Ok(list) => list
+                .items
+                .iter()
+                .map(|o| {
+                    let v = serde_json::to_value(o).unwrap_or_default();
+                    format!(
+                        "{kind} {}: owners {} status {}\n",
+                        v["metadata"]["name"], v["metadata"]["ownerReferences"], v["status"]
+                    )
+                })
+                .collect(),
+            Err(e) => format!("{kind}: list failed: {e}\n"),
+        }
+    }
+    [
+        list::<SandboxClaim>(client, ns).await,
+        list::<Sandbox>(client, ns).await,
+        list::<Pod>(client, ns).await,
+    ]
+    .concat()
+}
