@@ -577,7 +577,7 @@ impl Scenario {
         problems
     }
 
-    /// `cluster.kind` only with provider kind, and the settings of kwok nodes only without it.
+    /// An `isolation` block needs the real node, names its RuntimeClasses and known checks.
     fn validate_isolation(&self, report: &mut impl FnMut(&dyn Located, String, String)) {
         let Some(isolation) = &self.isolation else {
             return;
@@ -628,6 +628,7 @@ impl Scenario {
         }
     }
 
+    /// `cluster.kind` only with provider kind, and the settings of kwok nodes only without it.
     fn validate_kind(&self, report: &mut impl FnMut(&dyn Located, String, String)) {
         let cluster = &self.cluster;
         let is_kind = cluster.provider == Provider::Kind;

@@ -364,8 +364,18 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
         (Some(_), Some(_)) => ctx.forget_binding(&uid),
         // We adopted or created a Sandbox for this claim and the cache does not show it as the
         // claim's yet (the member still looks like the pool's, the new one is absent): deciding
-        // now would bind a second one. Its watch event is on its way.
-        (None, Some(_)) => return Ok(Requeue::requeue(BINDING_CACHE_RETRY)),
+        // now would bind a second one. Its watch event is on its way, unless it is already
+        // being deleted: then the claim needs another.
+        (None, Some(sandbox)) => {
+            let deleting = ctx
+                .sandboxes
+                .get(&ObjectRef::new(&sandbox).within(&ns))
+                .is_some_and(|s| s.metadata.deletion_timestamp.is_some());
+            if !deleting {
+                return Ok(Requeue::requeue(BINDING_CACHE_RETRY));
+            }
+            ctx.forget_binding(&uid);
+        }
         (_, None) => {}
     }
     let named = ctx.sandboxes.get(&ObjectRef::new(&name).within(&ns));
