@@ -274,6 +274,14 @@ fn bench_options(
     {
         return Err(format!("kubeconfig {} is not a file", path.display()));
     }
+    if kubeconfig.is_some()
+        && let Some(field) = scenario.needs_own_cluster()
+    {
+        return Err(format!(
+            "{field} needs a cluster this run starts (it brings the node or loads the image): \
+             it cannot run against a kubeconfig"
+        ));
+    }
     let out = args
         .out
         .unwrap_or_else(|| bench::run::default_out(&scenario.name));

@@ -111,6 +111,25 @@ impl ClusterSpec {
     pub fn real_node(&self) -> bool {
         self.real_node.as_ref().is_some_and(|r| r.value)
     }
+
+    /// The RuntimeClasses a cluster the run starts will have, and what to call it; `None`
+    /// where the harness does not know them (kwok nodes, an existing cluster).
+    fn runtime_classes(&self) -> Option<(Vec<&'static str>, &'static str)> {
+        match self.provider {
+            Provider::Local if self.real_node() => Some((real_node_classes(), "the real node")),
+            Provider::Kind => Some((
+                self.kind
+                    .as_ref()
+                    .map(|k| k.value.runtimes())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(Runtime::runtime_class_name)
+                    .collect(),
+                "this kind cluster (cluster.kind.runtimes)",
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// `cluster.kind`: the cluster the kind provider creates or reuses.
@@ -188,10 +207,12 @@ pub struct TemplateSpec {
     /// Container image of the single container (never pulled on kwok nodes).
     #[serde(default = "default_image")]
     pub image: String,
+    /// A RuntimeClass the cluster has: on the real node `runc` or `gvisor`, on kind one of
+    /// `cluster.kind.runtimes` (`gvisor`, `kata-clh`); unchecked elsewhere.
     #[serde(default)]
-    pub runtime_class: Option<String>,
-    /// Run the harness's probe image (serving its report) instead of `image`; needs the real
-    /// node.
+    pub runtime_class: Option<Spanned<String>>,
+    /// Run the harness's probe image (serving its report) instead of `image`; needs a cluster
+    /// the run loads the image into: the real node or kind.
     #[serde(default)]
     pub probe: Option<Spanned<bool>>,
 }
@@ -200,6 +221,17 @@ impl TemplateSpec {
     pub fn probe(&self) -> bool {
         self.probe.as_ref().is_some_and(|p| p.value)
     }
+
+    pub fn runtime_class(&self) -> Option<&str> {
+        self.runtime_class.as_ref().map(|c| c.value.as_str())
+    }
+}
+
+/// The RuntimeClasses the local provider's real node has.
+fn real_node_classes() -> Vec<&'static str> {
+    crate::cluster::local::node::config::runtime_classes()
+        .map(|(class, _)| class)
+        .to_vec()
 }
 
 fn default_image() -> String {
@@ -379,6 +411,18 @@ impl Scenario {
         }
     }
 
+    /// The first field that needs images or a node only a cluster the run starts has (the
+    /// real node, the probe image), so no `--kubeconfig` can stand in for it.
+    pub fn needs_own_cluster(&self) -> Option<String> {
+        if self.cluster.real_node() {
+            return Some("cluster.realNode".into());
+        }
+        self.templates
+            .iter()
+            .position(TemplateSpec::probe)
+            .map(|i| format!("templates[{i}].probe"))
+    }
+
     /// Every impossible value, in file order.
     pub fn validate(&self, file: &Path) -> Vec<Problem> {
         let mut problems = Vec::new();
@@ -436,11 +480,14 @@ impl Scenario {
             if let Some(probe) = &t.probe
                 && probe.value
                 && !self.cluster.real_node()
+                && self.cluster.provider != Provider::Kind
             {
                 report(
                     probe,
                     format!("templates[{i}].probe"),
-                    "the probe image runs on the real node only: set cluster.realNode: true".into(),
+                    "the probe image is loaded into the real node and kind only: set \
+                     cluster.realNode: true or cluster.provider: kind"
+                        .into(),
                 );
             }
             if !is_dns_label(&t.name.value) {
@@ -448,6 +495,16 @@ impl Scenario {
                     &t.name,
                     format!("templates[{i}].name"),
                     "must be a DNS label".into(),
+                );
+            }
+            if let Some(class) = &t.runtime_class
+                && let Some((classes, place)) = self.cluster.runtime_classes()
+                && !classes.contains(&class.value.as_str())
+            {
+                report(
+                    class,
+                    format!("templates[{i}].runtimeClass"),
+                    format!("{place} has RuntimeClasses {classes:?}"),
                 );
             }
         }
@@ -589,7 +646,7 @@ impl Scenario {
                 "isolation checks run on the real node: set cluster.realNode: true".into(),
             );
         }
-        let classes = ["runc", "gvisor"];
+        let classes = real_node_classes();
         let mut class_fields = vec![("isolation.runtimeClass", &isolation.value.runtime_class)];
         class_fields.extend(
             isolation
@@ -1037,5 +1094,113 @@ load:
             .map(|l| l.split(": ").nth(1).unwrap().to_string())
             .collect();
         assert_eq!(fields, ["cluster.nodes", "cluster.podReadyDelay"]);
+    }
+
+    const REAL: &str = "\
+version: sandbox-bench/v1
+name: real
+cluster:
+  nodes: 0
+  realNode: true
+templates:
+  - {name: probe, probe: true, runtimeClass: gvisor}
+pools:
+  - {name: cold, template: probe, replicas: 0}
+isolation:
+  runtimeClass: gvisor
+  checks: [kernel_not_shared]
+load:
+  pool: cold
+  shape:
+    burst: {count: 2}
+";
+
+    #[test]
+    fn a_real_node_scenario_with_probes_and_isolation_is_valid() {
+        let s = parse(REAL).unwrap();
+        assert!(s.cluster.real_node());
+        assert!(s.templates[0].probe());
+        assert_eq!(s.templates[0].runtime_class(), Some("gvisor"));
+        assert_eq!(s.needs_own_cluster().as_deref(), Some("cluster.realNode"));
+        assert_eq!(parse(GOOD).unwrap().needs_own_cluster(), None);
+    }
+
+    #[test]
+    fn probes_and_isolation_need_a_cluster_the_run_brings_them_to() {
+        // kwok nodes only: neither the probe image nor the isolation checks have a place.
+        let kwok = REAL.replace("  nodes: 0\n  realNode: true\n", "  nodes: 1\n");
+        assert_eq!(
+            problems(&kwok),
+            [
+                "scenarios/x.yaml:10:3: isolation: isolation checks run on the real node: set \
+                 cluster.realNode: true",
+                "scenarios/x.yaml:6:26: templates[0].probe: the probe image is loaded into the \
+                 real node and kind only: set cluster.realNode: true or cluster.provider: kind",
+            ]
+        );
+        // kind loads the probe image; isolation checks remain the real node's.
+        let kind = KIND.replace(
+            "  - name: python\n",
+            "  - {name: python, probe: true, runtimeClass: kata-clh}\n",
+        );
+        let s = parse(&kind).unwrap();
+        assert_eq!(s.needs_own_cluster().as_deref(), Some("templates[0].probe"));
+        let real_on_kind =
+            KIND.replace("  provider: kind\n", "  provider: kind\n  realNode: true\n");
+        assert_eq!(
+            problems(&real_on_kind),
+            ["scenarios/x.yaml:5:13: cluster.realNode: only the local provider runs a real node"]
+        );
+    }
+
+    #[test]
+    fn runtime_classes_are_checked_against_the_cluster_the_run_starts() {
+        let kata_on_real_node = REAL.replace("runtimeClass: gvisor}", "runtimeClass: kata-clh}");
+        assert_eq!(
+            problems(&kata_on_real_node),
+            [
+                "scenarios/x.yaml:7:46: templates[0].runtimeClass: the real node has \
+                 RuntimeClasses [\"runc\", \"gvisor\"]"
+            ]
+        );
+        let kata_without_kata = KIND
+            .replace("runtimes: [gvisor, kata]", "runtimes: [gvisor]")
+            .replace(
+                "  - name: python\n",
+                "  - {name: python, runtimeClass: kata-clh}\n",
+            );
+        assert_eq!(
+            problems(&kata_without_kata),
+            [
+                "scenarios/x.yaml:12:34: templates[0].runtimeClass: this kind cluster \
+                 (cluster.kind.runtimes) has RuntimeClasses [\"gvisor\"]"
+            ]
+        );
+        // kwok nodes run no container: any class will do.
+        let kwok = GOOD.replace(
+            "  - name: python\n",
+            "  - {name: python, runtimeClass: anything}\n",
+        );
+        assert!(parse(&kwok).is_ok());
+    }
+
+    #[test]
+    fn isolation_names_known_classes_and_checks() {
+        let bad = REAL
+            .replace(
+                "  runtimeClass: gvisor\n  checks",
+                "  runtimeClass: kata\n  checks",
+            )
+            .replace("[kernel_not_shared]", "[kernel_not_shared, no_magic]");
+        let fields: Vec<String> = problems(&bad)
+            .iter()
+            .map(|l| l.split(": ").nth(1).unwrap().to_string())
+            .collect();
+        assert_eq!(fields, ["isolation.runtimeClass", "isolation.checks[1]"]);
+        let none = REAL.replace("[kernel_not_shared]", "[]");
+        assert_eq!(
+            problems(&none)[0].split(": ").nth(1),
+            Some("isolation.checks")
+        );
     }
 }

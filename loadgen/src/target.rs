@@ -118,6 +118,11 @@ impl Target {
         self.local.as_ref()
     }
 
+    /// The kind cluster, when the run created or reused one.
+    pub fn kind_cluster(&self) -> Option<&KindCluster> {
+        self.kind.as_ref()
+    }
+
     /// True when the run made the cluster and removes it afterwards (a local cluster, a kind
     /// cluster it created): what the run leaves there cannot outlive it.
     pub fn disposable(&self) -> bool {

@@ -162,6 +162,23 @@ fn bad_scenarios_and_flags_exit_2_before_any_cluster_starts() {
     assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
     let o = run(&["bench", "no/such/scenario.yaml"]);
     assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
+
+    // A scenario that needs the real node cannot run on someone else's cluster.
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, "apiVersion: v1\nkind: Config\n").unwrap();
+    let o = run(&[
+        "bench",
+        "../scenarios/isolation-smoke.yaml",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("cluster.realNode needs a cluster this run starts"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -234,4 +251,86 @@ fn compare_gates_on_regressions() {
         "-1",
     ]);
     assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
+}
+
+/// Fake `kind`, `docker` and `kubectl` whose "kind cluster" is a real local one: `kind create`
+/// hands out `kubeconfig`; every `kind` call is recorded in `<dir>/calls`.
+fn fake_kind_tools(dir: &Path, kubeconfig: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let kind = format!(
+        "#!/bin/sh\necho \"$*\" >> {calls}\ncase \"$1 $2\" in\n\
+         'version '*) echo 'kind v0.31.0 go1.25.5 linux/amd64' ;;\n\
+         'create cluster') while [ $# -gt 0 ]; do\n\
+         [ \"$1\" = --kubeconfig ] && cp {kubeconfig} \"$2\"; shift; done ;;\n\
+         esac\n",
+        calls = dir.join("calls").display(),
+        kubeconfig = kubeconfig.display()
+    );
+    let scripts = [
+        ("kind", kind),
+        ("docker", "#!/bin/sh\necho 28.5.1\n".to_string()),
+        (
+            "kubectl",
+            "#!/bin/sh\necho '{\"clientVersion\":{\"gitVersion\":\"v1.35.0\"}}'\n".to_string(),
+        ),
+    ];
+    for (name, text) in scripts {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+/// On kind, a scenario's probe templates get the probe image the harness builds, loaded into
+/// the cluster's nodes before anything is claimed (kind itself is faked over a real local
+/// cluster: this machine has no Docker).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kind_run_loads_the_probe_image_it_builds_into_the_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = common::start("fake-kind", &dir.path().join("cluster"), 1).await;
+    let tools = dir.path().join("tools");
+    std::fs::create_dir(&tools).unwrap();
+    fake_kind_tools(&tools, &cluster.info().kubeconfig);
+    let scenario = dir.path().join("kind-probe.yaml");
+    std::fs::write(
+        &scenario,
+        "version: sandbox-bench/v1\nname: kind-probe\ncluster:\n  provider: kind\n  kind: \
+         {name: fake}\ntemplates:\n  - {name: probe, probe: true}\npools:\n  - {name: warm, \
+         template: probe, replicas: 2}\nload:\n  pool: warm\n  shape:\n    burst: {count: 2}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let path = format!(
+        "{}:{}",
+        tools.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let controller = common::reference_controller();
+    let o = std::process::Command::new(common::BIN)
+        .args(["bench", scenario.to_str().unwrap(), "--controller-bin"])
+        .arg(&controller)
+        .arg("--out")
+        .arg(&out)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let log = text(&o);
+    assert_eq!(code(&o), Some(0), "{log}");
+    let archive = out.join("images/sandbox-probe.tar");
+    assert!(archive.is_file(), "{log}");
+    let calls = std::fs::read_to_string(tools.join("calls")).unwrap();
+    let load = format!("load image-archive {} --name fake", archive.display());
+    let created = calls.lines().position(|l| l.starts_with("create cluster"));
+    let loaded = calls.lines().position(|l| l == load);
+    assert!(
+        created.is_some() && loaded > created,
+        "the image is loaded once the cluster exists:\n{calls}\n{log}"
+    );
+    assert!(
+        calls.lines().any(|l| l == "delete cluster --name fake"),
+        "{calls}"
+    );
+    let results = Results::read(&out.join("results.json")).unwrap();
+    assert_eq!(results.phase(Phase::ClaimReady).unwrap().overall.count, 2);
+    cluster.stop().unwrap();
 }

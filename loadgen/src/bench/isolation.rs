@@ -40,8 +40,8 @@ pub const PROBE_PORT: u16 = 8080;
 /// How long the sandboxes and control pods get to start.
 const START_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// The probe container of a pod on the real node: serves its report, Ready once serving.
-pub fn probe_pod_spec(runtime_class: Option<&str>, port: u16) -> Value {
+/// The probe container of a pod (on `node`, when given): serves its report, Ready once serving.
+pub fn probe_pod_spec(runtime_class: Option<&str>, port: u16, node: Option<&str>) -> Value {
     let mut spec = json!({
         "containers": [{
             "name": "probe",
@@ -54,9 +54,11 @@ pub fn probe_pod_spec(runtime_class: Option<&str>, port: u16) -> Value {
                 "periodSeconds": 1
             }
         }],
-        "nodeSelector": {"kubernetes.io/hostname": NODE_NAME},
         "terminationGracePeriodSeconds": 1
     });
+    if let Some(node) = node {
+        spec["nodeSelector"] = json!({"kubernetes.io/hostname": node});
+    }
     if let Some(class) = runtime_class {
         spec["runtimeClassName"] = json!(class);
     }
@@ -224,6 +226,7 @@ fn template(name: &str, runtime_class: &str, open: bool, run_id: &str) -> Value 
         image: String::new(),
         runtime_class: Some(runtime_class.into()),
         probe: true,
+        node: Some(NODE_NAME.into()),
     };
     let mut template = template_object(&plan, run_id);
     if open {
@@ -250,7 +253,7 @@ fn control_pod(
     marker_dir: &str,
     port: u16,
 ) -> Value {
-    let mut spec = probe_pod_spec(Some(runtime_class), port);
+    let mut spec = probe_pod_spec(Some(runtime_class), port, Some(NODE_NAME));
     match role {
         "host-pid" => spec["hostPID"] = json!(true),
         "host-network" => spec["hostNetwork"] = json!(true),

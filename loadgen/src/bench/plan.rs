@@ -37,8 +37,10 @@ pub struct TemplatePlan {
     pub name: String,
     pub image: String,
     pub runtime_class: Option<String>,
-    /// Runs the harness's probe image on the real node instead of `image`.
+    /// Runs the harness's probe image instead of `image`.
     pub probe: bool,
+    /// The node its pods must run on: the real node, for a probe template beside kwok nodes.
+    pub node: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,8 +65,10 @@ impl BenchPlan {
                 .map(|t| TemplatePlan {
                     name: t.name.value.clone(),
                     image: t.image.clone(),
-                    runtime_class: t.runtime_class.clone(),
+                    runtime_class: t.runtime_class().map(str::to_string),
                     probe: t.probe(),
+                    node: (t.probe() && scenario.cluster.real_node())
+                        .then(|| crate::cluster::local::node::NODE_NAME.to_string()),
                 })
                 .collect(),
             pools: scenario
@@ -207,7 +211,11 @@ pub fn run_labels(run_id: &str) -> Value {
 pub fn template_object(template: &TemplatePlan, run_id: &str) -> Value {
     let runtime_class = template.runtime_class.as_deref();
     let pod = if template.probe {
-        super::isolation::probe_pod_spec(runtime_class, super::isolation::PROBE_PORT)
+        super::isolation::probe_pod_spec(
+            runtime_class,
+            super::isolation::PROBE_PORT,
+            template.node.as_deref(),
+        )
     } else {
         let mut pod = json!({
             "containers": [{"name": "main", "image": template.image}],
@@ -358,6 +366,35 @@ errorBudget: 0.05
         assert_eq!(
             a.schedule,
             BenchPlan::new(&scenario, None).unwrap().schedule
+        );
+    }
+
+    #[test]
+    fn probe_templates_are_pinned_to_the_real_node_only_where_kwok_nodes_are_beside_it() {
+        let pod = |cluster: &str| {
+            let text = format!(
+                "version: sandbox-bench/v1\nname: p\ncluster:\n{cluster}templates:\n  - {{name: \
+                 probe, probe: true}}\npools:\n  - {{name: cold, template: probe, replicas: \
+                 0}}\nload:\n  pool: cold\n  shape:\n    burst: {{count: 1}}\n"
+            );
+            let scenario = Scenario::parse(Path::new("x.yaml"), &text).unwrap();
+            let plan = BenchPlan::new(&scenario, None).unwrap();
+            template_object(&plan.templates[0], "r")["spec"]["podTemplate"]["spec"].clone()
+        };
+        let real = pod("  realNode: true\n");
+        assert_eq!(
+            real["nodeSelector"]["kubernetes.io/hostname"],
+            crate::cluster::local::node::NODE_NAME
+        );
+        assert_eq!(
+            real["containers"][0]["image"],
+            crate::node_images::PROBE_IMAGE
+        );
+        let kind = pod("  provider: kind\n");
+        assert!(kind.get("nodeSelector").is_none(), "{kind}");
+        assert_eq!(
+            kind["containers"][0]["image"],
+            crate::node_images::PROBE_IMAGE
         );
     }
 }

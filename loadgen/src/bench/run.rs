@@ -35,7 +35,7 @@ use crate::cluster::local::{LocalConfig, PodReadyDelay};
 use crate::controller::{ControllerKind, ControllerPlan, RunningController};
 use crate::exit;
 use crate::labels::{RUN_LABEL, run_id};
-use crate::scenario::{Cleanup, Scenario, duration};
+use crate::scenario::{Cleanup, Scenario, TemplateSpec, duration};
 use crate::target::Target;
 
 /// How long cleanup waits for the run's namespace to be gone on a local cluster, plus
@@ -116,6 +116,24 @@ fn infra(e: impl std::fmt::Display) -> BenchError {
     BenchError::Infrastructure(e.to_string())
 }
 
+/// Builds the probe image and loads it into every node of the run's kind cluster (kind's
+/// nodes bring their own pause image).
+async fn load_probe_image(target: &Target, out: &Path) -> Result<(), BenchError> {
+    let archive =
+        crate::node_images::probe_archive(&crate::node_images::node_bin_dir(), &out.join("images"))
+            .map_err(infra)?;
+    let cluster = target
+        .kind_cluster()
+        .ok_or_else(|| infra("the probe image is loaded only into a kind cluster"))?;
+    cluster.load_image_archive(&archive).await.map_err(infra)?;
+    eprintln!(
+        "loaded {} into kind cluster {}",
+        crate::node_images::PROBE_IMAGE,
+        target.name
+    );
+    Ok(())
+}
+
 pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
     let controller = ControllerPlan::resolve(
         options.controller,
@@ -133,10 +151,14 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
     let target = match (&options.kubeconfig, &options.kind) {
         (None, Some(kind)) => {
             // Dropping the start future on Ctrl-C drops the half-made cluster, which deletes it.
-            tokio::select! {
+            let target = tokio::select! {
                 started = Target::kind(kind.clone()) => started.map_err(infra)?,
                 _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
+            };
+            if options.scenario.templates.iter().any(TemplateSpec::probe) {
+                load_probe_image(&target, &options.out).await?;
             }
+            target
         }
         (None, None) => {
             let mut config = LocalConfig::new(
