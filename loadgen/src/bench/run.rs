@@ -116,16 +116,13 @@ fn infra(e: impl std::fmt::Display) -> BenchError {
     BenchError::Infrastructure(e.to_string())
 }
 
-/// Builds the probe image and loads it into every node of the run's kind cluster (kind's
-/// nodes bring their own pause image).
-async fn load_probe_image(target: &Target, out: &Path) -> Result<(), BenchError> {
-    let archive =
-        crate::node_images::probe_archive(&crate::node_images::node_bin_dir(), &out.join("images"))
-            .map_err(infra)?;
+/// Loads the probe image's archive into every node of the run's kind cluster (kind's nodes
+/// bring their own pause image).
+async fn load_probe_image(target: &Target, archive: &Path) -> Result<(), BenchError> {
     let cluster = target
         .kind_cluster()
         .ok_or_else(|| infra("the probe image is loaded only into a kind cluster"))?;
-    cluster.load_image_archive(&archive).await.map_err(infra)?;
+    cluster.load_image_archive(archive).await.map_err(infra)?;
     eprintln!(
         "loaded {} into kind cluster {}",
         crate::node_images::PROBE_IMAGE,
@@ -150,13 +147,28 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
     };
     let target = match (&options.kubeconfig, &options.kind) {
         (None, Some(kind)) => {
+            // Built before the cluster: a missing binary fails the run before minutes of
+            // `kind create`, not after.
+            let probe_archive = options
+                .scenario
+                .templates
+                .iter()
+                .any(TemplateSpec::probe)
+                .then(|| {
+                    crate::node_images::probe_archive(
+                        &crate::node_images::node_bin_dir(),
+                        &options.out.join("images"),
+                    )
+                })
+                .transpose()
+                .map_err(infra)?;
             // Dropping the start future on Ctrl-C drops the half-made cluster, which deletes it.
             let target = tokio::select! {
                 started = Target::kind(kind.clone()) => started.map_err(infra)?,
                 _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
             };
-            if options.scenario.templates.iter().any(TemplateSpec::probe) {
-                load_probe_image(&target, &options.out).await?;
+            if let Some(archive) = &probe_archive {
+                load_probe_image(&target, archive).await?;
             }
             target
         }
