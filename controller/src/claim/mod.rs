@@ -9,9 +9,11 @@
 //! Sandbox by owner UID.
 //!
 //! The cache lags our own writes, so a claim remembers the Sandbox this process just adopted or
-//! created for it until the cache shows it controlling that Sandbox, and decides nothing
-//! before then: a pass on the stale cache would see an unbound claim and bind a second one.
+//! created for it until the cache shows it controlling that Sandbox ([`bindings`]), and decides
+//! nothing before then: a pass on the stale cache would see an unbound claim and bind a second
+//! one.
 
+pub mod bindings;
 pub mod build;
 pub mod decide;
 pub mod waiters;
@@ -45,10 +47,6 @@ const RESERVATION_TTL: Duration = Duration::from_secs(10);
 const STALE_CLAIM_RETRY: Duration = Duration::from_secs(1);
 /// How soon a claim whose new Sandbox the cache does not show yet looks again.
 const BINDING_CACHE_RETRY: Duration = Duration::from_millis(50);
-/// How long a binding this process made is trusted over a cache that does not show it: a
-/// watch event normally arrives within milliseconds, so a binding unseen this long is assumed
-/// undone (its Sandbox deleted before the cache saw it) and the claim decides afresh.
-const BINDING_TTL: Duration = Duration::from_secs(10);
 /// Retry after losing every candidate to other claims: the cache catches up within milliseconds.
 const LOST_RACE_RETRY: Duration = Duration::from_millis(5);
 
@@ -66,10 +64,9 @@ pub struct Context {
     /// Claims waiting for a pool member that is still starting.
     pub waiters: waiters::Waiters,
     reservations: Mutex<HashMap<ObjectRef<Sandbox>, Instant>>,
-    /// The Sandbox this process last adopted or created for each claim (by UID), until the
-    /// cache shows the claim controlling it. Deciding from a cache without it would give the
-    /// claim a second Sandbox.
-    bindings: Mutex<HashMap<String, (String, Instant)>>,
+    /// The Sandbox this process last adopted or created for each claim, until the cache
+    /// shows it.
+    bindings: bindings::Bindings,
     /// The resourceVersion each claim (by UID) had when we last changed its status, until the
     /// cache shows a newer one.
     status_written_over: Mutex<HashMap<String, (String, Instant)>>,
@@ -100,7 +97,7 @@ impl Context {
             recorder: None,
             waiters: waiters::Waiters::default(),
             reservations: Mutex::default(),
-            bindings: Mutex::default(),
+            bindings: bindings::Bindings::default(),
             status_written_over: Mutex::default(),
             first_seen: Mutex::default(),
         }
@@ -200,32 +197,6 @@ impl Context {
             all.remove(claim_uid);
         }
         behind
-    }
-
-    /// The Sandbox this process bound the claim to and the cache may not show yet; forgotten
-    /// once older than [`BINDING_TTL`].
-    fn binding(&self, claim_uid: &str) -> Option<String> {
-        let mut all = self.bindings.lock().unwrap_or_else(PoisonError::into_inner);
-        let (sandbox, at) = all.get(claim_uid)?;
-        if at.elapsed() < BINDING_TTL {
-            return Some(sandbox.clone());
-        }
-        all.remove(claim_uid);
-        None
-    }
-
-    fn remember_binding(&self, claim_uid: &str, sandbox: String) {
-        self.bindings
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(claim_uid.to_string(), (sandbox, Instant::now()));
-    }
-
-    fn forget_binding(&self, claim_uid: &str) {
-        self.bindings
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(claim_uid);
     }
 
     fn tell(&self, claim: &SandboxClaim, notice: &Notice) {
@@ -345,7 +316,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
     let uid = claim.metadata.uid.clone().unwrap_or_default();
     if claim.metadata.deletion_timestamp.is_some() {
         ctx.forget_first_seen(&uid);
-        ctx.forget_binding(&uid);
+        ctx.bindings.forget(&uid);
         ctx.waiters.stop_waiting(&claim);
         ctx.cache_behind_status_write(&uid, None);
         return Ok(Requeue::await_change());
@@ -357,11 +328,11 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
     }
     let first_seen = ctx.first_seen(&uid);
 
-    let binding = ctx.binding(&uid);
+    let binding = ctx.bindings.get(&uid);
     let bound = bound_sandbox(&ctx.sandboxes, &claim, binding.as_deref());
     match (&bound, binding) {
         // The cache shows what we did: from here on it alone decides.
-        (Some(_), Some(_)) => ctx.forget_binding(&uid),
+        (Some(_), Some(_)) => ctx.bindings.forget(&uid),
         // We adopted or created a Sandbox for this claim and the cache does not show it as the
         // claim's yet (the member still looks like the pool's, the new one is absent): deciding
         // now would bind a second one. Its watch event is on its way, unless it is already
@@ -374,7 +345,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             if !deleting {
                 return Ok(Requeue::requeue(BINDING_CACHE_RETRY));
             }
-            ctx.forget_binding(&uid);
+            ctx.bindings.forget(&uid);
         }
         (_, None) => {}
     }
@@ -447,7 +418,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
                     return Ok(Requeue::requeue(LOST_RACE_RETRY));
                 };
                 ctx.tell(&claim, &decide::adopted_notice(&adopted.name_any()));
-                ctx.remember_binding(&uid, adopted.name_any());
+                ctx.bindings.remember(&uid, adopted.name_any());
                 adopted_now = Some(Arc::new(adopted));
                 ctx.count_creation(
                     &claim,
@@ -460,7 +431,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             Action::CreateSandbox(sandbox) => {
                 match sandboxes.create(&write::post(), sandbox).await {
                     Ok(created) => {
-                        ctx.remember_binding(&uid, created.name_any());
+                        ctx.bindings.remember(&uid, created.name_any());
                         ctx.tell(&claim, &decide::provisioned_notice(&created.name_any()));
                         ctx.count_creation(
                             &claim,
