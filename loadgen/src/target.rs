@@ -87,12 +87,20 @@ impl Target {
 
     /// A kind cluster: created from `config` (deleted again by [`stop`](Self::stop), or when
     /// this future or the target is dropped), or reused when `config.reuse` is set (left
-    /// running). The controller under test connects with the cluster's kubeconfig, out of
-    /// cluster, as with any existing cluster.
-    pub async fn kind(config: KindConfig) -> Result<Self, ClusterError> {
+    /// running), with the image `archives` loaded into every node. The controller under test
+    /// connects with the cluster's kubeconfig, out of cluster, as with any existing cluster.
+    pub async fn kind(config: KindConfig, archives: &[PathBuf]) -> Result<Self, ClusterError> {
         use crate::cluster::ClusterProvider;
         let mut cluster = KindCluster::new(config);
         let info = cluster.up().await?;
+        for archive in archives {
+            cluster.load_image_archive(archive).await?;
+            eprintln!(
+                "loaded {} into kind cluster {}",
+                archive.display(),
+                info.name
+            );
+        }
         let client = cluster.client().ok_or_else(|| ClusterError::Kubeconfig {
             path: info.kubeconfig.clone(),
             message: "the kind cluster has no client".into(),
@@ -116,11 +124,6 @@ impl Target {
     /// The local cluster, when the run started one.
     pub fn local(&self) -> Option<&LocalCluster> {
         self.local.as_ref()
-    }
-
-    /// The kind cluster, when the run created or reused one.
-    pub fn kind_cluster(&self) -> Option<&KindCluster> {
-        self.kind.as_ref()
     }
 
     /// True when the run made the cluster and removes it afterwards (a local cluster, a kind

@@ -35,7 +35,7 @@ use crate::cluster::local::{LocalConfig, PodReadyDelay};
 use crate::controller::{ControllerKind, ControllerPlan, RunningController};
 use crate::exit;
 use crate::labels::{RUN_LABEL, run_id};
-use crate::scenario::{Cleanup, Scenario, TemplateSpec, duration};
+use crate::scenario::{Cleanup, Scenario, duration};
 use crate::target::Target;
 
 /// How long cleanup waits for the run's namespace to be gone on a local cluster, plus
@@ -116,21 +116,6 @@ fn infra(e: impl std::fmt::Display) -> BenchError {
     BenchError::Infrastructure(e.to_string())
 }
 
-/// Loads the probe image's archive into every node of the run's kind cluster (kind's nodes
-/// bring their own pause image).
-async fn load_probe_image(target: &Target, archive: &Path) -> Result<(), BenchError> {
-    let cluster = target
-        .kind_cluster()
-        .ok_or_else(|| infra("the probe image is loaded only into a kind cluster"))?;
-    cluster.load_image_archive(archive).await.map_err(infra)?;
-    eprintln!(
-        "loaded {} into kind cluster {}",
-        crate::node_images::PROBE_IMAGE,
-        target.name
-    );
-    Ok(())
-}
-
 pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
     let controller = ControllerPlan::resolve(
         options.controller,
@@ -147,30 +132,24 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
     };
     let target = match (&options.kubeconfig, &options.kind) {
         (None, Some(kind)) => {
-            // Built before the cluster: a missing binary fails the run before minutes of
-            // `kind create`, not after.
-            let probe_archive = options
-                .scenario
-                .templates
-                .iter()
-                .any(TemplateSpec::probe)
-                .then(|| {
+            // The probe image (kind's nodes bring their own pause image), built before the
+            // cluster: a missing binary fails the run before minutes of `kind create`.
+            let archives: Vec<PathBuf> = if options.plan.templates.iter().any(|t| t.probe) {
+                vec![
                     crate::node_images::probe_archive(
                         &crate::node_images::node_bin_dir(),
                         &options.out.join("images"),
                     )
-                })
-                .transpose()
-                .map_err(infra)?;
-            // Dropping the start future on Ctrl-C drops the half-made cluster, which deletes it.
-            let target = tokio::select! {
-                started = Target::kind(kind.clone()) => started.map_err(infra)?,
-                _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
+                    .map_err(infra)?,
+                ]
+            } else {
+                Vec::new()
             };
-            if let Some(archive) = &probe_archive {
-                load_probe_image(&target, archive).await?;
+            // Dropping the start future on Ctrl-C drops the half-made cluster, which deletes it.
+            tokio::select! {
+                started = Target::kind(kind.clone(), &archives) => started.map_err(infra)?,
+                _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
             }
-            target
         }
         (None, None) => {
             let mut config = LocalConfig::new(
