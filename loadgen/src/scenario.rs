@@ -469,6 +469,7 @@ impl Scenario {
         }
         self.validate_kind(&mut report);
         let mut templates = BTreeSet::new();
+        let known_classes = self.cluster.runtime_classes();
         for (i, t) in self.templates.iter().enumerate() {
             if !templates.insert(t.name.value.as_str()) {
                 report(
@@ -498,7 +499,7 @@ impl Scenario {
                 );
             }
             if let Some(class) = &t.runtime_class
-                && let Some((classes, place)) = self.cluster.runtime_classes()
+                && let Some((classes, place)) = &known_classes
                 && !classes.contains(&class.value.as_str())
             {
                 report(
