@@ -4,6 +4,11 @@
 //! kube's own shared streams forward only applied objects, never deletions, so a controller
 //! fed by them would miss that an owned Pod was deleted or that a pool member went away. This
 //! fan-out forwards both.
+//!
+//! Reconciles wait for the caches they read through [`Synced`], never through kube's
+//! `Store::wait_until_ready`: that one keeps a single waker, so of many reconciles waiting on
+//! one store before its first listing only the last one is woken, and the others hang for
+//! good. A controller restarted with a backlog of claims lost all its workers to that.
 
 use std::sync::Arc;
 
@@ -12,13 +17,59 @@ use kube::Api;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
+use tokio::sync::watch;
 
 /// Events buffered per subscriber before the watch waits for slow consumers.
 const FANOUT_BUFFER: usize = 4096;
 
+/// Whether a cache holds a full listing; any number of tasks may wait for it.
+#[derive(Debug, Clone)]
+pub struct Synced {
+    kinds: Vec<(String, watch::Receiver<bool>)>,
+}
+
+impl Synced {
+    /// Synced once every gate in `parts` is.
+    pub fn all(parts: impl IntoIterator<Item = Synced>) -> Self {
+        Self {
+            kinds: parts.into_iter().flat_map(|p| p.kinds).collect(),
+        }
+    }
+
+    /// A gate opened by hand, for tests and for callers that hold no cache.
+    pub fn manual(kind: &str) -> (watch::Sender<bool>, Self) {
+        let (tx, rx) = watch::channel(false);
+        (
+            tx,
+            Self {
+                kinds: vec![(kind.to_string(), rx)],
+            },
+        )
+    }
+
+    /// Waits until every cache has listed once (at once afterwards); returns early only if a
+    /// cache's sync task is gone, which ends the process anyway.
+    pub async fn wait(&self) {
+        for (_, rx) in &self.kinds {
+            let mut rx = rx.clone();
+            let _ = rx.wait_for(|synced| *synced).await;
+        }
+    }
+
+    /// The kinds not listed yet, for `/readyz`.
+    pub fn pending(&self) -> Vec<&str> {
+        self.kinds
+            .iter()
+            .filter(|(_, rx)| !*rx.borrow())
+            .map(|(kind, _)| kind.as_str())
+            .collect()
+    }
+}
+
 /// A cache of every object of kind `K` in the cluster.
 pub struct SharedCache<K: kube::Resource<DynamicType = ()> + 'static> {
     pub store: Store<K>,
+    synced: Synced,
     // Kept so subscribers can be added after others have started receiving.
     inactive: async_broadcast::InactiveReceiver<Arc<K>>,
     sync: Option<futures::future::BoxFuture<'static, ()>>,
@@ -43,9 +94,15 @@ where
         sender.set_await_active(false);
         let inactive = receiver.deactivate();
         let fanout = sender;
+        let (synced_tx, synced) = Synced::manual(&K::kind(&()));
         let sync = watcher(api, watcher::Config::default().any_semantic())
             .default_backoff()
             .reflect(writer)
+            .inspect(move |event| {
+                if matches!(event, Ok(watcher::Event::InitDone)) {
+                    synced_tx.send_replace(true);
+                }
+            })
             .touched_objects()
             .for_each(move |object| {
                 let fanout = fanout.clone();
@@ -62,9 +119,15 @@ where
             .boxed();
         Self {
             store,
+            synced,
             inactive,
             sync: Some(sync),
         }
+    }
+
+    /// Opens once the store holds its first full listing.
+    pub fn synced(&self) -> Synced {
+        self.synced.clone()
     }
 
     /// Every object that changes or is deleted from now on.
@@ -78,5 +141,41 @@ where
         self.sync
             .take()
             .unwrap_or_else(|| futures::future::pending().boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn every_waiter_is_released_when_the_caches_sync() {
+        let (pods_tx, pods) = Synced::manual("Pod");
+        let (sandboxes_tx, sandboxes) = Synced::manual("Sandbox");
+        let both = Synced::all([pods, sandboxes]);
+        assert_eq!(both.pending(), ["Pod", "Sandbox"]);
+        // Many reconciles wait at once, as a restarted controller's workers do.
+        let waiters: Vec<_> = (0..64)
+            .map(|_| {
+                let both = both.clone();
+                tokio::spawn(async move { both.wait().await })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        pods_tx.send_replace(true);
+        assert_eq!(both.pending(), ["Sandbox"]);
+        sandboxes_tx.send_replace(true);
+        for waiter in waiters {
+            tokio::time::timeout(Duration::from_secs(5), waiter)
+                .await
+                .expect("a waiter was never woken")
+                .unwrap();
+        }
+        assert!(both.pending().is_empty());
+        // Afterwards waiting is immediate.
+        tokio::time::timeout(Duration::from_millis(100), both.wait())
+            .await
+            .unwrap();
     }
 }

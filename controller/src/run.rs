@@ -14,7 +14,7 @@ use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxTemplate, SandboxWarmPo
 use tokio::task::JoinSet;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
-use crate::cache::SharedCache;
+use crate::cache::{SharedCache, Synced};
 use crate::flags::Flags;
 use crate::metrics::Metrics;
 use crate::{claim, sandbox, template, warmpool};
@@ -51,6 +51,7 @@ pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>) {
         pods: pods.store.clone(),
         services: services.store.clone(),
         pvcs: pvcs.store.clone(),
+        synced: Synced::all([pods.synced(), services.synced(), pvcs.synced()]),
         recorder: Recorder::new(
             client.clone(),
             Reporter {
@@ -167,6 +168,7 @@ fn extensions(
     let template_ctx = Arc::new(template::Context {
         client: client.clone(),
         network_policies: network_policies.store.clone(),
+        synced: network_policies.synced(),
     });
     let template_controller =
         Controller::for_shared_stream(templates.subscribe(), templates.store.clone())
@@ -184,6 +186,7 @@ fn extensions(
         client.clone(),
         sandboxes.store.clone(),
         templates.store.clone(),
+        Synced::all([sandboxes.synced(), templates.synced()]),
         flags.sandbox_warm_pool_readiness_grace_period,
     );
     pool_ctx.unschedulable_recheck = flags.sandbox_warm_pool_unschedulable_recheck_interval;
@@ -237,6 +240,7 @@ fn extensions(
         sandboxes.store.clone(),
         pools.store.clone(),
         templates.store.clone(),
+        Synced::all([sandboxes.synced(), pools.synced(), templates.synced()]),
         pool_events,
         metrics.clone(),
     );

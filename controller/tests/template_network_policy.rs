@@ -25,6 +25,7 @@ async fn run_template_controller(client: kube::Client) {
     let ctx = Arc::new(template::Context {
         client: client.clone(),
         network_policies: network_policies.store.clone(),
+        synced: network_policies.synced(),
     });
     let controller = Controller::for_shared_stream(templates.subscribe(), templates.store.clone())
         .owns_shared_stream(network_policies.subscribe())

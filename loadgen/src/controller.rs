@@ -118,15 +118,30 @@ impl ControllerPlan {
     /// flag names: out of cluster there is no namespace for the leader Lease (both refuse to
     /// start without one), the health port is not needed, and metrics are served only on
     /// `metrics` (a free loopback address, so runs side by side do not clash).
-    pub fn args(&self, kubeconfig: &Path, metrics: Option<SocketAddr>) -> Vec<String> {
+    ///
+    /// With `lease_namespace`, replicas elect a leader by a Lease there instead.
+    pub fn args(
+        &self,
+        kubeconfig: &Path,
+        metrics: Option<SocketAddr>,
+        lease_namespace: Option<&str>,
+    ) -> Vec<String> {
         let metrics = metrics.map_or_else(|| "0".to_string(), |a| a.to_string());
         let mut args = vec![
             format!("--kubeconfig={}", kubeconfig.display()),
             "--extensions".to_string(),
-            "--leader-elect=false".to_string(),
+        ];
+        match lease_namespace {
+            Some(ns) => args.extend([
+                "--leader-elect=true".to_string(),
+                format!("--leader-election-namespace={ns}"),
+            ]),
+            None => args.push("--leader-elect=false".to_string()),
+        }
+        args.extend([
             format!("--metrics-bind-address={metrics}"),
             "--health-probe-bind-address=0".to_string(),
-        ];
+        ]);
         args.extend(self.extra_args.iter().cloned());
         args
     }
@@ -152,6 +167,18 @@ impl ControllerPlan {
         log: PathBuf,
         metrics: Option<SocketAddr>,
     ) -> Result<Option<RunningController>, ControllerError> {
+        self.start_replica(kubeconfig, log, metrics, None).await
+    }
+
+    /// [`start`](Self::start) for one of several replicas electing a leader by a Lease in
+    /// `lease_namespace`.
+    pub async fn start_replica(
+        &self,
+        kubeconfig: &Path,
+        log: PathBuf,
+        metrics: Option<SocketAddr>,
+        lease_namespace: Option<&str>,
+    ) -> Result<Option<RunningController>, ControllerError> {
         let Some(program) = &self.program else {
             return Ok(None);
         };
@@ -159,7 +186,8 @@ impl ControllerPlan {
             ControllerKind::Upstream => UPSTREAM_BINARY,
             _ => REFERENCE_BINARY,
         };
-        let mut component = Component::spawn(name, program, &self.args(kubeconfig, metrics), log)?;
+        let args = self.args(kubeconfig, metrics, lease_namespace);
+        let mut component = Component::spawn(name, program, &args, log)?;
         let start = Instant::now();
         while start.elapsed() < START_GRACE {
             component.ensure_running()?;
@@ -187,6 +215,21 @@ impl RunningController {
     /// Fails with the end of the log if the controller has exited.
     pub fn ensure_running(&mut self) -> Result<(), ProcessError> {
         self.component.ensure_running()
+    }
+
+    /// SIGKILL, as a crash or an OOM kill would end it.
+    pub fn kill(&mut self) {
+        self.component.kill();
+    }
+
+    /// Starts it again with the same flags after [`kill`](Self::kill); its log continues.
+    pub fn respawn(&mut self) -> Result<(), ProcessError> {
+        self.component.respawn()
+    }
+
+    /// SIGSTOP or SIGCONT to its process group.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) -> Result<(), ProcessError> {
+        self.component.signal(signal)
     }
 
     /// SIGTERM to the process group, SIGKILL after a grace period.
@@ -316,12 +359,16 @@ mod tests {
             "--metrics-bind-address=0",
             "--health-probe-bind-address=0",
         ];
-        assert_eq!(plan.args(Path::new("/k"), None), out_of_cluster);
+        assert_eq!(plan.args(Path::new("/k"), None, None), out_of_cluster);
         let metrics = "127.0.0.1:9100".parse().ok();
         assert!(
-            plan.args(Path::new("/k"), metrics)
+            plan.args(Path::new("/k"), metrics, None)
                 .contains(&"--metrics-bind-address=127.0.0.1:9100".to_string())
         );
+        let electing = plan.args(Path::new("/k"), None, Some("default"));
+        assert!(electing.contains(&"--leader-elect=true".to_string()));
+        assert!(electing.contains(&"--leader-election-namespace=default".to_string()));
+        assert!(!electing.contains(&"--leader-elect=false".to_string()));
 
         executable(dir.path(), UPSTREAM_BINARY);
         std::fs::create_dir(dir.path().join("crds")).unwrap();
@@ -335,7 +382,7 @@ mod tests {
         .unwrap();
         let mut with_extra = out_of_cluster.to_vec();
         with_extra.push("--zap-log-level=debug");
-        assert_eq!(plan.args(Path::new("/k"), None), with_extra);
+        assert_eq!(plan.args(Path::new("/k"), None, None), with_extra);
         let external =
             ControllerPlan::resolve(ControllerKind::External, None, None, vec![]).unwrap();
         assert!(external.program().is_none());

@@ -12,6 +12,7 @@ pub mod conformance;
 pub mod controller;
 pub mod crds;
 pub mod exit;
+pub mod faults;
 pub mod images;
 pub mod labels;
 pub mod namespaces;

@@ -278,8 +278,8 @@ fn bench_options(
         && let Some(field) = scenario.needs_own_cluster()
     {
         return Err(format!(
-            "{field} needs a cluster this run starts (it brings the node or loads the image): \
-             it cannot run against a kubeconfig"
+            "{field} needs a cluster this run starts (it brings the node, loads the image or \
+             restarts its processes): it cannot run against a kubeconfig"
         ));
     }
     let out = args
@@ -290,6 +290,15 @@ fn bench_options(
         .then(|| kind_config(scenario.cluster.kind.as_ref().map(|k| &k.value), &out));
     let controller = args.controller.unwrap_or(scenario.controller.kind);
     args.program.check(controller)?;
+    if controller == ControllerKind::External
+        && let Some(i) =
+            (scenario.faults.iter()).position(|f| f.value.kind().needs_controller_process())
+    {
+        return Err(format!(
+            "faults[{i}].{} needs a controller process the harness starts, not --controller external",
+            scenario.faults[i].value.kind().name()
+        ));
+    }
     if controller == ControllerKind::External && kubeconfig.is_none() {
         return Err(
             "an external controller runs against an existing cluster: pass --kubeconfig".into(),

@@ -15,6 +15,7 @@ use serde_saphyr::{Location, Spanned};
 
 pub use crate::cluster::kind::Runtime;
 pub use crate::controller::ControllerKind;
+use crate::faults::FaultSpec;
 use crate::schedule::Shape;
 
 pub const FORMAT_VERSION: &str = "sandbox-bench/v1";
@@ -55,7 +56,28 @@ pub struct Scenario {
     /// Isolation checks run from inside real sandboxes before the load.
     #[serde(default)]
     pub isolation: Option<Spanned<IsolationSpec>>,
+    /// Faults injected while the load runs.
+    #[serde(default)]
+    pub faults: Vec<Spanned<FaultSpec>>,
+    /// Invariants checked from the harness's own watches; checked with their defaults
+    /// whenever `faults` is given.
+    #[serde(default)]
+    pub invariants: Option<Spanned<InvariantsSpec>>,
 }
+
+/// `invariants`: how long after the last fault every claim must be Ready and every pool full.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InvariantsSpec {
+    /// Default [`DEFAULT_RECOVERY`].
+    #[serde(default)]
+    pub recovery: Option<Spanned<String>>,
+}
+
+/// How long after the last fault's repair claims and pools may take to recover.
+pub const DEFAULT_RECOVERY: Duration = Duration::from_secs(30);
+/// Upper bound on controller replicas.
+pub const MAX_REPLICAS: u32 = 5;
 
 /// `isolation`: the RuntimeClass under test and the checks that must hold for it, each run
 /// against a positive control under `control`.
@@ -198,6 +220,15 @@ pub struct ControllerSpec {
     /// Extra flags for the controller binary.
     #[serde(default)]
     pub flags: Vec<String>,
+    /// Processes of the controller, with leader election on when more than one (default 1).
+    #[serde(default)]
+    pub replicas: Option<Spanned<u32>>,
+}
+
+impl ControllerSpec {
+    pub fn replicas(&self) -> u32 {
+        self.replicas.as_ref().map_or(1, |r| r.value)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -417,6 +448,16 @@ impl Scenario {
         if self.cluster.real_node() {
             return Some("cluster.realNode".into());
         }
+        if let Some(i) = self
+            .faults
+            .iter()
+            .position(|f| f.value.kind().needs_local_cluster())
+        {
+            return Some(format!(
+                "faults[{i}].{}",
+                self.faults[i].value.kind().name()
+            ));
+        }
         self.templates
             .iter()
             .position(TemplateSpec::probe)
@@ -462,6 +503,7 @@ impl Scenario {
             );
         }
         self.validate_isolation(&mut report);
+        self.validate_faults(&mut report);
         if let Some(delay) = &self.cluster.pod_ready_delay
             && let Err(e) = duration(&delay.value)
         {
@@ -633,6 +675,62 @@ impl Scenario {
             );
         }
         problems
+    }
+
+    /// Each fault's timing, where it can strike, and the controller it needs.
+    fn validate_faults(&self, report: &mut impl FnMut(&dyn Located, String, String)) {
+        for (i, fault) in self.faults.iter().enumerate() {
+            let kind = fault.value.kind();
+            let at = format!("faults[{i}].{}", kind.name());
+            for (field, message) in fault.value.problems() {
+                report(fault, format!("{at}.{field}"), message);
+            }
+            if kind.needs_local_cluster() && self.cluster.provider != Provider::Local {
+                report(
+                    fault,
+                    at.clone(),
+                    "acts on the local provider's own processes or kwok nodes: set \
+                     cluster.provider: local"
+                        .into(),
+                );
+            }
+            if kind.needs_controller_process() && self.controller.kind == ControllerKind::External {
+                report(
+                    fault,
+                    at,
+                    "needs a controller process the harness starts: reference or upstream".into(),
+                );
+            }
+        }
+        if let Some(replicas) = &self.controller.replicas
+            && !(1..=MAX_REPLICAS).contains(&replicas.value)
+        {
+            report(
+                replicas,
+                "controller.replicas".into(),
+                format!("must be 1 to {MAX_REPLICAS}"),
+            );
+        }
+        if let Some(spec) = &self.invariants
+            && let Some(recovery) = &spec.value.recovery
+            && let Err(e) = duration(&recovery.value)
+        {
+            report(recovery, "invariants.recovery".into(), e);
+        }
+    }
+
+    /// Whether the run checks invariants: asked for, or faults given.
+    pub fn checks_invariants(&self) -> bool {
+        self.invariants.is_some() || !self.faults.is_empty()
+    }
+
+    /// The recovery bound of the invariants.
+    pub fn recovery(&self) -> Duration {
+        self.invariants
+            .as_ref()
+            .and_then(|i| i.value.recovery.as_ref())
+            .and_then(|r| duration(&r.value).ok())
+            .unwrap_or(DEFAULT_RECOVERY)
     }
 
     /// An `isolation` block needs the real node, names its RuntimeClasses and known checks.

@@ -182,6 +182,106 @@ fn bad_scenarios_and_flags_exit_2_before_any_cluster_starts() {
 }
 
 #[test]
+fn faults_that_cannot_work_where_the_run_goes_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, "apiVersion: v1\nkind: Config\n").unwrap();
+    let o = run(&[
+        "bench",
+        "../scenarios/chaos.yaml",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("faults[2].nodeLoss needs a cluster this run starts"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&[
+        "bench",
+        "../scenarios/chaos-smoke.yaml",
+        "--controller",
+        "external",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("faults[0].controllerKill needs a controller process"),
+        "{}",
+        text(&o)
+    );
+    let bad = dir.path().join("bad-faults.yaml");
+    let yaml = std::fs::read_to_string("../scenarios/chaos-smoke.yaml")
+        .unwrap()
+        .replace(
+            "podKill: {at: 1500ms, pods: 2}",
+            "podKill: {at: 1500ms, pods: 2, for: 1s}",
+        );
+    std::fs::write(&bad, yaml).unwrap();
+    let o = run(&["bench", "--check", bad.to_str().unwrap()]);
+    assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("faults[1].podKill.for: podKill has no outage"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// The chaos smoke: the controller killed twice and Pods deleted during the load; every
+/// fault fired, every invariant checked and held, and the reports say so.
+#[test]
+fn the_chaos_smoke_fires_every_fault_and_keeps_every_invariant() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = bench_with_reference(Path::new("../scenarios/chaos-smoke.yaml"), &out);
+    let log = text(&o);
+    assert_eq!(code(&o), Some(0), "{log}");
+    let results = Results::read(&out.join("results.json")).unwrap();
+    let faults = results.faults.as_ref().expect("faults in results.json");
+    assert_eq!(faults.counts.get("controllerKill"), Some(&2), "{faults:?}");
+    assert_eq!(faults.counts.get("podKill"), Some(&1), "{faults:?}");
+    assert!(faults.failed.is_empty(), "{faults:?}");
+    let kills: Vec<_> = faults
+        .fired
+        .iter()
+        .filter(|f| f.kind == "controllerKill")
+        .collect();
+    assert!(
+        kills
+            .iter()
+            .all(|k| k.restored_ms.unwrap() >= k.at_ms + 300),
+        "{kills:?}"
+    );
+    let invariants = results
+        .invariants
+        .as_ref()
+        .expect("invariants in results.json");
+    assert_eq!(invariants.checked.len(), 6);
+    assert!(
+        invariants.violations.is_empty(),
+        "{:?}\n{log}",
+        invariants.violations
+    );
+    assert_eq!(
+        results.phase(Phase::ClaimReady).unwrap().overall.count,
+        30,
+        "{log}"
+    );
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("sandbox-bench.invariants.chaos-smoke"),
+        "{junit}"
+    );
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("### Invariants ✅"), "{report}");
+    assert!(report.contains("| `controllerKill` | 2 |"), "{report}");
+}
+
+#[test]
 fn every_shipped_scenario_is_valid() {
     let mut checked = 0;
     for entry in std::fs::read_dir("../scenarios").unwrap() {

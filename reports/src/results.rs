@@ -35,6 +35,12 @@ pub struct Results {
     /// The isolation checks, when the scenario declares them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation: Option<crate::IsolationReport>,
+    /// The faults the scenario injected during the load, when it declares any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<crate::FaultsReport>,
+    /// The invariants checked from the harness's own watches, and what broke them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invariants: Option<crate::InvariantsReport>,
 }
 
 /// What ran, when, where.
@@ -160,6 +166,8 @@ impl Results {
                 .map(|(pool, recorder)| Ok((pool.clone(), recorder.summarize()?)))
                 .collect::<Result<_, ReportError>>()?,
             isolation: None,
+            faults: None,
+            invariants: None,
         })
     }
 

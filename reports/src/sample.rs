@@ -145,3 +145,32 @@ pub fn sample_isolation() -> crate::IsolationReport {
         probes: Default::default(),
     }
 }
+
+/// Two faults and an invariants report with one claim served late.
+pub fn sample_reliability() -> (crate::FaultsReport, crate::InvariantsReport) {
+    use crate::{FaultRecord, Invariant, InvariantsReport, Violation};
+    let mut faults = crate::FaultsReport::default();
+    faults.record(FaultRecord {
+        kind: "controllerKill".into(),
+        at_ms: 5_000,
+        restored_ms: Some(5_500),
+        detail: "SIGKILL pid 4242".into(),
+    });
+    faults.record(FaultRecord {
+        kind: "podKill".into(),
+        at_ms: 7_000,
+        restored_ms: None,
+        detail: "deleted 3 pods".into(),
+    });
+    let invariants = InvariantsReport {
+        checked: Invariant::ALL.to_vec(),
+        recovery_bound_ms: 30_000,
+        violations: vec![Violation {
+            invariant: Invariant::ClaimServed,
+            objects: vec!["sandboxclaim/claim-00007".into()],
+            at_ms: 41_000,
+            detail: "Ready 33500 ms after the last fault".into(),
+        }],
+    };
+    (faults, invariants)
+}

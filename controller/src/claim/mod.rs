@@ -55,6 +55,8 @@ pub struct Context {
     pub sandboxes: Store<Sandbox>,
     pub pools: Store<SandboxWarmPool>,
     pub templates: Store<SandboxTemplate>,
+    /// The Sandbox, pool and template caches' first listings.
+    pub synced: crate::cache::Synced,
     pub allowed_label_domains: Vec<String>,
     /// Tells a pool which member a claim adopted (its ownerRef no longer points at the pool).
     pub pool_events: mpsc::UnboundedSender<(ObjectRef<SandboxWarmPool>, String)>,
@@ -81,6 +83,7 @@ impl Context {
         sandboxes: Store<Sandbox>,
         pools: Store<SandboxWarmPool>,
         templates: Store<SandboxTemplate>,
+        synced: crate::cache::Synced,
         pool_events: mpsc::UnboundedSender<(ObjectRef<SandboxWarmPool>, String)>,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -89,6 +92,7 @@ impl Context {
             sandboxes,
             pools,
             templates,
+            synced,
             allowed_label_domains: build::DEFAULT_ALLOWED_LABEL_DOMAINS
                 .map(String::from)
                 .to_vec(),
@@ -306,11 +310,7 @@ pub enum Error {
 }
 
 pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Requeue, Error> {
-    let _ = futures::join!(
-        ctx.sandboxes.wait_until_ready(),
-        ctx.pools.wait_until_ready(),
-        ctx.templates.wait_until_ready()
-    );
+    ctx.synced.wait().await;
     let ns = claim.namespace().unwrap_or_default();
     let name = claim.name_any();
     let uid = claim.metadata.uid.clone().unwrap_or_default();

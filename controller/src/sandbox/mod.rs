@@ -32,6 +32,8 @@ pub struct Context {
     pub pods: Store<Pod>,
     pub services: Store<Service>,
     pub pvcs: Store<PersistentVolumeClaim>,
+    /// The Pod, Service and PVC caches' first listings.
+    pub synced: crate::cache::Synced,
     pub recorder: Recorder,
     pub cluster_domain: String,
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -57,11 +59,7 @@ struct Snapshot {
 impl Context {
     /// Waits until the Pod, Service and PVC caches hold a full listing (immediate afterwards).
     async fn children_cached(&self) {
-        let _ = futures::join!(
-            self.pods.wait_until_ready(),
-            self.services.wait_until_ready(),
-            self.pvcs.wait_until_ready()
-        );
+        self.synced.wait().await;
     }
 
     fn observe(&self, sandbox: &Sandbox) -> Snapshot {

@@ -32,6 +32,8 @@ const FOREIGN_POLICY_RETRY: Duration = Duration::from_secs(10);
 pub struct Context {
     pub client: kube::Client,
     pub network_policies: Store<NetworkPolicy>,
+    /// The NetworkPolicy cache's first listing.
+    pub synced: crate::cache::Synced,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +48,7 @@ pub enum Error {
 impl Context {
     /// Waits until the NetworkPolicy cache holds a full listing (immediate afterwards).
     async fn policies_cached(&self) {
-        let _ = self.network_policies.wait_until_ready().await;
+        self.synced.wait().await;
     }
 
     /// The NetworkPolicy named after the template, whoever owns it.

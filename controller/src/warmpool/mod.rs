@@ -47,6 +47,8 @@ pub struct Context {
     pub client: kube::Client,
     pub sandboxes: Store<Sandbox>,
     pub templates: Store<SandboxTemplate>,
+    /// The Sandbox and template caches' first listings.
+    pub synced: crate::cache::Synced,
     pub readiness_grace: Duration,
     pub unschedulable_recheck: Duration,
     /// `--enable-warm-pool-eviction`.
@@ -68,12 +70,14 @@ impl Context {
         client: kube::Client,
         sandboxes: Store<Sandbox>,
         templates: Store<SandboxTemplate>,
+        synced: crate::cache::Synced,
         readiness_grace: Duration,
     ) -> Self {
         Self {
             client,
             sandboxes,
             templates,
+            synced,
             readiness_grace,
             unschedulable_recheck: DEFAULT_UNSCHEDULABLE_RECHECK,
             safe_to_evict: true,
@@ -199,10 +203,7 @@ pub struct Error {
 }
 
 pub async fn reconcile(pool: Arc<SandboxWarmPool>, ctx: Arc<Context>) -> Result<Requeue, Error> {
-    let _ = futures::join!(
-        ctx.sandboxes.wait_until_ready(),
-        ctx.templates.wait_until_ready()
-    );
+    ctx.synced.wait().await;
     let ns = pool.namespace().unwrap_or_default();
     let name = pool.name_any();
     let key = ObjectRef::from_obj(pool.as_ref());

@@ -16,6 +16,7 @@ pub mod cleanup;
 pub mod clock;
 pub mod environment;
 pub mod fire;
+pub mod invariants;
 pub mod isolation;
 pub mod ledger;
 pub mod limiter;

@@ -1,5 +1,5 @@
 //! The watches that stamp what the API shows: one on the run's claims, one on the sandboxes of
-//! its namespace. Each event is stamped when it is received, before anything else is done
+//! its namespace, and, when the run checks invariants, one on its Pods. Each event is stamped when it is received, before anything else is done
 //! with it, and the claims' waiters (closed loops, churn) are told when a claim turns Ready.
 
 use std::collections::HashMap;
@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
@@ -14,6 +15,7 @@ use sandbox_api::v1beta1::{Sandbox, SandboxClaim};
 use tokio::sync::{mpsc, oneshot};
 
 use super::clock::RunClock;
+use super::invariants::Checker;
 use super::ledger::{Ledger, Transition};
 
 /// What the workers, the watches and the reaper share.
@@ -24,6 +26,8 @@ pub struct Shared {
     waiters: Mutex<HashMap<usize, oneshot::Sender<()>>>,
     /// Claims that turned Ready, with when, for the churn reaper.
     on_ready: Option<mpsc::UnboundedSender<(usize, Instant)>>,
+    /// The invariants, when the run checks them; fed every event the watches receive.
+    checker: Mutex<Option<Checker>>,
 }
 
 impl Shared {
@@ -31,12 +35,35 @@ impl Shared {
         clock: RunClock,
         ledger: Ledger,
         on_ready: Option<mpsc::UnboundedSender<(usize, Instant)>>,
+        checker: Option<Checker>,
     ) -> Self {
         Self {
             clock: Mutex::new(clock),
             ledger: Mutex::new(ledger),
             waiters: Mutex::new(HashMap::new()),
             on_ready,
+            checker: Mutex::new(checker),
+        }
+    }
+
+    /// The invariant checker as it stands, if the run has one; events after this are not
+    /// checked.
+    pub fn take_checker(&self) -> Option<Checker> {
+        self.checker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// Hands an event to the checker, if the run has one, at the run clock's `now_us`.
+    fn check(&self, now_us: u64, event: impl FnOnce(&mut Checker, u64)) {
+        if let Some(checker) = self
+            .checker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            event(checker, now_us / 1000);
         }
     }
 
@@ -74,7 +101,9 @@ impl Shared {
 
     fn claim_event(&self, claim: &SandboxClaim) {
         let now = Instant::now();
-        let transition = self.ledger().on_claim(claim, self.clock().us_at(now));
+        let now_us = self.clock().us_at(now);
+        let transition = self.ledger().on_claim(claim, now_us);
+        self.check(now_us, |c, ms| c.on_claim(claim, ms));
         if let Transition::ClaimReady(index) = transition {
             if let Some(waiter) = self
                 .waiters
@@ -93,6 +122,14 @@ impl Shared {
     fn sandbox_event(&self, sandbox: &Sandbox) {
         let now = self.clock().now_us();
         self.ledger().on_sandbox(sandbox, now);
+        self.check(now, |c, ms| c.on_sandbox(sandbox, ms));
+    }
+
+    fn sandbox_deleted(&self, sandbox: &Sandbox) {
+        if let Some(name) = &sandbox.metadata.name {
+            self.ledger().on_sandbox_deleted(name);
+        }
+        self.check(0, |c, _| c.on_sandbox_deleted(sandbox));
     }
 }
 
@@ -132,11 +169,7 @@ pub async fn watch_sandboxes(api: Api<Sandbox>, shared: Arc<Shared>, synced: one
             Ok(Some(Event::Apply(sandbox) | Event::InitApply(sandbox))) => {
                 shared.sandbox_event(&sandbox)
             }
-            Ok(Some(Event::Delete(sandbox))) => {
-                if let Some(name) = &sandbox.metadata.name {
-                    shared.ledger().on_sandbox_deleted(name);
-                }
-            }
+            Ok(Some(Event::Delete(sandbox))) => shared.sandbox_deleted(&sandbox),
             Ok(Some(Event::InitDone)) => {
                 if let Some(tx) = synced.take() {
                     let _ = tx.send(());
@@ -145,6 +178,31 @@ pub async fn watch_sandboxes(api: Api<Sandbox>, shared: Arc<Shared>, synced: one
             Ok(Some(Event::Init)) => {}
             Ok(None) => return,
             Err(error) => tracing::warn!(%error, "sandbox watch failed; retrying"),
+        }
+    }
+}
+
+/// Watches every Pod of the run's namespace for the invariant checker, until aborted.
+pub async fn watch_pods(api: Api<Pod>, shared: Arc<Shared>, synced: oneshot::Sender<()>) {
+    let mut synced = Some(synced);
+    let mut events = watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    loop {
+        match events.try_next().await {
+            Ok(Some(Event::Apply(pod) | Event::InitApply(pod))) => {
+                let now = shared.clock().now_us();
+                shared.check(now, |c, ms| c.on_pod(&pod, ms));
+            }
+            Ok(Some(Event::Delete(pod))) => shared.check(0, |c, _| c.on_pod_deleted(&pod)),
+            Ok(Some(Event::InitDone)) => {
+                if let Some(tx) = synced.take() {
+                    let _ = tx.send(());
+                }
+            }
+            Ok(Some(Event::Init)) => {}
+            Ok(None) => return,
+            Err(error) => tracing::warn!(%error, "pod watch failed; retrying"),
         }
     }
 }

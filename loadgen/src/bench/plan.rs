@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use sandbox_api::v1beta1::{SandboxClaim, SandboxClaimSpec, WarmPoolRef};
 use sandbox_reports::{ErrorBudget, LaunchType, Phase, Slo, SloSpec};
 
+use crate::faults::Strike;
 use crate::labels::RUN_LABEL;
 use crate::scenario::{Scenario, duration};
 use crate::schedule::{Schedule, Shape, schedule};
@@ -30,6 +31,12 @@ pub struct BenchPlan {
     /// `(rate, burst)` of the client-side limiter.
     pub client_limit: Option<(f64, u32)>,
     pub slos: SloSpec,
+    /// Fault strikes while the load runs, in time order.
+    pub faults: Vec<Strike>,
+    /// The recovery bound, when the run checks invariants.
+    pub invariants: Option<Duration>,
+    /// Controller processes (leader election on above one).
+    pub replicas: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +55,14 @@ pub struct PoolPlan {
     pub name: String,
     pub template: String,
     pub replicas: u32,
+}
+
+/// How long the load lasts: until the last intended send, or a closed loop's duration.
+fn load_length(schedule: &Schedule) -> Duration {
+    match schedule {
+        Schedule::Open(offsets) => offsets.last().copied().unwrap_or_default(),
+        Schedule::Closed { duration, .. } => *duration,
+    }
 }
 
 impl BenchPlan {
@@ -90,7 +105,6 @@ impl BenchPlan {
                 Shape::Constant { rate, .. } | Shape::Poisson { rate, .. } => Some(rate),
                 _ => None,
             },
-            schedule,
             seed,
             hold: scenario
                 .load
@@ -106,6 +120,17 @@ impl BenchPlan {
                 )
             }),
             slos: slos(scenario)?,
+            faults: crate::faults::spec::schedule(
+                &scenario
+                    .faults
+                    .iter()
+                    .map(|f| f.value.clone())
+                    .collect::<Vec<_>>(),
+                load_length(&schedule),
+            ),
+            invariants: scenario.checks_invariants().then(|| scenario.recovery()),
+            replicas: scenario.controller.replicas(),
+            schedule,
         })
     }
 
@@ -163,6 +188,25 @@ impl BenchPlan {
             lines.push(format!(
                 "  churn: each claim deleted {} after Ready",
                 humantime::format_duration(hold)
+            ));
+        }
+        if self.replicas > 1 {
+            lines.push(format!(
+                "  controller: {} replicas, leader election on",
+                self.replicas
+            ));
+        }
+        let mut counts = std::collections::BTreeMap::new();
+        for strike in &self.faults {
+            *counts.entry(strike.kind.name()).or_insert(0) += 1;
+        }
+        for (kind, count) in counts {
+            lines.push(format!("  fault {kind}: {count} strike(s) during the load"));
+        }
+        if let Some(recovery) = self.invariants {
+            lines.push(format!(
+                "  invariants: checked, recovery bound {}",
+                humantime::format_duration(recovery)
             ));
         }
         for slo in &self.slos.latency {

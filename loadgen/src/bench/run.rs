@@ -6,21 +6,23 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
-use sandbox_api::v1beta1::{Sandbox, SandboxClaim};
+use kube::api::ListParams;
+use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxWarmPool};
 use sandbox_reports::{
-    Analysis, CheckStatus, LaunchType, Record, ReportFiles, Results, RunMeta, evaluate,
-    write_records_file, write_reports,
+    Analysis, CheckStatus, FaultsReport, Invariant, InvariantsReport, LaunchType, Record,
+    ReportFiles, Results, RunMeta, Violation, evaluate, write_records_file, write_reports,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use super::clock::RunClock;
 use super::fire::{self, Sender};
+use super::invariants::{self, Checker};
 use super::ledger::Ledger;
 use super::limiter::Limiter;
 use super::observe::{self, Shared};
@@ -34,6 +36,7 @@ use crate::cluster::kind::KindConfig;
 use crate::cluster::local::{LocalConfig, PodReadyDelay};
 use crate::controller::{ControllerKind, ControllerPlan, RunningController};
 use crate::exit;
+use crate::faults;
 use crate::labels::{RUN_LABEL, run_id};
 use crate::scenario::{Cleanup, Scenario, duration};
 use crate::target::Target;
@@ -87,7 +90,14 @@ impl BenchOutcome {
             exit::INTERRUPTED
         } else if self.results.isolation.as_ref().is_some_and(|i| !i.passed()) {
             exit::ISOLATION_FAILED
-        } else if !self.results.slo.passed() || !self.leaks.is_empty() {
+        } else if !self.results.slo.passed()
+            || !self.leaks.is_empty()
+            || self
+                .results
+                .invariants
+                .as_ref()
+                .is_some_and(|i| !i.passed())
+        {
             exit::CHECK_FAILED
         } else {
             exit::OK
@@ -205,18 +215,36 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
     let log = options
         .out
         .join(format!("controller-{}.log", controller.kind.name()));
-    let mut running = controller
-        .start(&target.kubeconfig, log, metrics_addr)
-        .await
-        .map_err(infra)?;
-    if let Some(c) = &running {
+    let lease_namespace = (options.plan.replicas > 1).then_some(LEASE_NAMESPACE);
+    let mut replicas = Vec::new();
+    for replica in 0..options.plan.replicas {
+        // One log per replica; the first keeps the single controller's name.
+        let log = if replica == 0 {
+            log.clone()
+        } else {
+            options.out.join(format!(
+                "controller-{}-{replica}.log",
+                controller.kind.name()
+            ))
+        };
+        // Only the first replica serves the metrics the report scrapes.
+        let metrics = metrics_addr.filter(|_| replica == 0);
+        let Some(c) = controller
+            .start_replica(&target.kubeconfig, log, metrics, lease_namespace)
+            .await
+            .map_err(infra)?
+        else {
+            break;
+        };
         eprintln!(
             "controller {} running (pid {}), log: {}",
             controller.kind.name(),
             c.pid(),
             c.log().display()
         );
+        replicas.push(c);
     }
+    let running = std::sync::Mutex::new(replicas);
 
     // Everything that must not inherit the harness's priority has started.
     match super::priority::raise() {
@@ -230,15 +258,16 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
         &options,
         &target,
         &run_id,
-        running.as_ref().map(RunningController::pid),
+        &running,
         metrics_addr,
         u64::from(nodes),
     )
     .await;
-    if let Some(c) = running.as_mut()
-        && let Err(e) = c.ensure_running()
-    {
-        eprintln!("warning: the controller under test exited during the run: {e}");
+    let mut running = running.into_inner().unwrap_or_else(|e| e.into_inner());
+    for c in &mut running {
+        if let Err(e) = c.ensure_running() {
+            eprintln!("warning: the controller under test exited during the run: {e}");
+        }
     }
 
     let keep = match (&measured, options.scenario.cleanup) {
@@ -276,16 +305,13 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
         }
         (leaks, Vec::new())
     };
+    // The controller goes with the harness, even when the cluster stays for inspection.
+    for c in running {
+        c.stop();
+    }
     let kept = if keep && target.disposable() {
-        if let Some(c) = running.take() {
-            // The controller goes with the harness; the cluster stays for inspection.
-            c.stop();
-        }
         Some(target.detach())
     } else {
-        if let Some(c) = running {
-            c.stop();
-        }
         if let Err(e) = target.stop() {
             eprintln!("warning: removing the run's cluster: {e}");
         }
@@ -315,10 +341,11 @@ async fn measure(
     options: &BenchOptions,
     target: &Target,
     run_id: &str,
-    controller_pid: Option<u32>,
+    controllers: &Mutex<Vec<RunningController>>,
     metrics_addr: Option<SocketAddr>,
     nodes: u64,
 ) -> Result<Measured, BenchError> {
+    let controller_pid = lock(controllers).first().map(RunningController::pid);
     let plan = &options.plan;
     let client = &target.client;
     let started_at = Timestamp::now();
@@ -386,6 +413,7 @@ async fn measure(
         provisional,
         ledger,
         plan.hold.map(|_| ready_tx),
+        plan.invariants.map(|_| Checker::default()),
     ));
     let (claims_synced, claims_synced_rx) = oneshot::channel();
     let (sandboxes_synced, sandboxes_synced_rx) = oneshot::channel();
@@ -400,9 +428,20 @@ async fn measure(
         shared.clone(),
         sandboxes_synced,
     ));
+    let (pods_synced, pods_synced_rx) = oneshot::channel();
+    let watch_pods = plan.invariants.map(|_| {
+        tokio::spawn(observe::watch_pods(
+            Api::namespaced(client.clone(), &ns),
+            shared.clone(),
+            pods_synced,
+        ))
+    });
     let _ = tokio::time::timeout(Duration::from_secs(30), async {
         let _ = claims_synced_rx.await;
         let _ = sandboxes_synced_rx.await;
+        if watch_pods.is_some() {
+            let _ = pods_synced_rx.await;
+        }
     })
     .await;
     let reaper = plan
@@ -431,7 +470,7 @@ async fn measure(
     // After the warm-up, so the deltas hold the run's requests only.
     let processes = processes(target, controller_pid);
     let before = Scrape::take(client, metrics_addr, &processes).await;
-    shared.start_clock();
+    let clock = shared.start_clock();
     let wall = Instant::now();
     let total = plan.schedule.max_claims() as u64;
     eprintln!(
@@ -478,6 +517,23 @@ async fn measure(
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
+    let fault_targets = faults::inject::Targets {
+        client: client.clone(),
+        namespace: ns.clone(),
+        controllers,
+        cluster: target.local(),
+        lease_namespace: (plan.replicas > 1).then(|| LEASE_NAMESPACE.to_string()),
+    };
+    let mut fault_report = None;
+    let firing = async {
+        let injecting = async {
+            if !plan.faults.is_empty() {
+                fault_report =
+                    Some(faults::inject::run(&fault_targets, &plan.faults, clock.start()).await);
+            }
+        };
+        futures::join!(firing, injecting);
+    };
     let ticker = async {
         loop {
             let counts = shared.ledger().counts();
@@ -495,6 +551,9 @@ async fn measure(
         _ = tokio::signal::ctrl_c() => true,
     };
     stop.store(true, Ordering::SeqCst);
+    if interrupted && !plan.faults.is_empty() {
+        heal(&fault_targets);
+    }
     if interrupted {
         eprintln!("interrupted: stopped sending; writing what was measured");
         // Give creates already sent a moment to be answered, so they are not counted lost.
@@ -509,8 +568,27 @@ async fn measure(
         "{} sent, {} Ready, {} failed",
         counts.sent, counts.ready, counts.failed
     ));
+    let invariants = match plan.invariants {
+        Some(recovery) if !interrupted => Some(
+            final_checks(
+                client,
+                &ns,
+                plan,
+                &shared,
+                recovery,
+                fault_report
+                    .as_ref()
+                    .map_or(0, FaultsReport::last_restored_ms),
+            )
+            .await,
+        ),
+        _ => None,
+    };
     watch_claims.abort();
     watch_sandboxes.abort();
+    if let Some(task) = watch_pods {
+        task.abort();
+    }
     if let Some(reaper) = reaper {
         reaper.abort();
     }
@@ -520,6 +598,28 @@ async fn measure(
     // Creates still unanswered hold the ledger too; what they stamp from now on is not part
     // of the run.
     let records = shared.take_ledger().finish();
+    let invariants = invariants.map(|(mut found, recovery_ms, last_fault_ms)| {
+        if let Some(checker) = shared.take_checker() {
+            found.extend(checker.finish(
+                &records,
+                last_fault_ms,
+                recovery_ms,
+                clock.now_us() / 1000,
+            ));
+        }
+        found.sort_by_key(|v| (v.at_ms, v.invariant));
+        for (invariant, count) in invariants::tally(&found) {
+            eprintln!(
+                "invariant violated: {invariant} ({count}×): {}",
+                invariant.promise()
+            );
+        }
+        InvariantsReport {
+            checked: Invariant::ALL.to_vec(),
+            recovery_bound_ms: recovery_ms,
+            violations: found,
+        }
+    });
 
     let records_path = options.out.join("records.jsonl");
     write_records_file(&records_path, &records).map_err(infra)?;
@@ -542,6 +642,8 @@ async fn measure(
     let metrics = before.delta(&after, elapsed.as_secs_f64());
     let mut results = Results::new(meta, &analysis, slo, metrics).map_err(infra)?;
     results.isolation = isolation;
+    results.faults = fault_report;
+    results.invariants = invariants;
     let files = write_reports(&options.out, &results).map_err(infra)?;
     Ok(Measured {
         results,
@@ -661,6 +763,137 @@ impl Scrape {
         }
         metrics
     }
+}
+
+/// Where replicas keep their leader election Lease (it outlives the run's namespace).
+const LEASE_NAMESPACE: &str = "default";
+
+fn lock(controllers: &Mutex<Vec<RunningController>>) -> MutexGuard<'_, Vec<RunningController>> {
+    controllers.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// After Ctrl-C cut a fault short: resume paused replicas and start again whatever a strike
+/// had killed, so that cleanup finds a working cluster.
+fn heal(targets: &faults::inject::Targets<'_>) {
+    for c in lock(targets.controllers).iter_mut() {
+        let _ = c.signal(nix::sys::signal::Signal::SIGCONT);
+        if let Err(e) = c.respawn() {
+            eprintln!("warning: could not restart a killed controller replica: {e}");
+        }
+    }
+    if let Some(cluster) = targets.cluster {
+        for name in ["etcd", "kube-apiserver"] {
+            if let Err(e) = cluster.start_again(name) {
+                eprintln!("warning: could not restart {name}: {e}");
+            }
+        }
+    }
+}
+
+/// The invariants judged once the load is over: pools back at their replica count by the
+/// recovery bound, and no orphan Sandbox. Returns the violations with the recovery bound and
+/// the last fault's repair, in ms, for the claims' own check.
+async fn final_checks(
+    client: &kube::Client,
+    ns: &str,
+    plan: &BenchPlan,
+    shared: &Shared,
+    recovery: Duration,
+    last_fault_ms: u64,
+) -> (Vec<Violation>, u64, u64) {
+    let clock = shared.clock();
+    let recovery_ms = u64::try_from(recovery.as_millis()).unwrap_or(u64::MAX);
+    let deadline = clock.at(Duration::from_millis(last_fault_ms) + recovery);
+    let pools: Api<SandboxWarmPool> = Api::namespaced(client.clone(), ns);
+    let mut found = Vec::new();
+    eprintln!("invariants: waiting for the pools to refill (until the recovery bound)");
+    loop {
+        let fill: Vec<(String, u32, u32)> = match pools.list(&ListParams::default()).await {
+            Ok(list) => list
+                .items
+                .iter()
+                .filter(|p| {
+                    plan.pools
+                        .iter()
+                        .any(|want| Some(&want.name) == p.metadata.name.as_ref())
+                })
+                .map(|p| {
+                    let ready = p.status.as_ref().map_or(0, |s| s.ready_replicas);
+                    (
+                        p.metadata.name.clone().unwrap_or_default(),
+                        u32::try_from(
+                            p.spec
+                                .replicas
+                                .unwrap_or(sandbox_api::v1beta1::DEFAULT_REPLICAS),
+                        )
+                        .unwrap_or(0),
+                        u32::try_from(ready).unwrap_or(0),
+                    )
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the run's pools");
+                Vec::new()
+            }
+        };
+        let short = invariants::unfilled_pools(&fill, clock.now_us() / 1000);
+        if short.is_empty() && !fill.is_empty() {
+            break;
+        }
+        if Instant::now() >= deadline {
+            found.extend(short);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    match orphans(client, ns, clock.now_us() / 1000).await {
+        Ok(orphans) => found.extend(orphans),
+        Err(e) => tracing::warn!(error = %e, "cannot list the run's objects for orphans"),
+    }
+    (found, recovery_ms, last_fault_ms)
+}
+
+/// Sandboxes of `ns` whose controller is not a claim or pool that exists now.
+async fn orphans(
+    client: &kube::Client,
+    ns: &str,
+    at_ms: u64,
+) -> Result<Vec<Violation>, kube::Error> {
+    let lp = ListParams::default();
+    let mut owners = std::collections::BTreeSet::new();
+    for claim in Api::<SandboxClaim>::namespaced(client.clone(), ns)
+        .list(&lp)
+        .await?
+    {
+        owners.extend(claim.metadata.uid);
+    }
+    for pool in Api::<SandboxWarmPool>::namespaced(client.clone(), ns)
+        .list(&lp)
+        .await?
+    {
+        owners.extend(pool.metadata.uid);
+    }
+    let sandboxes: Vec<(String, Option<String>, bool)> =
+        Api::<Sandbox>::namespaced(client.clone(), ns)
+            .list(&lp)
+            .await?
+            .into_iter()
+            .map(|s| {
+                let controller = s
+                    .metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .find(|r| r.controller == Some(true))
+                    .map(|r| r.uid.clone());
+                (
+                    s.metadata.name.unwrap_or_default(),
+                    controller,
+                    s.metadata.deletion_timestamp.is_some(),
+                )
+            })
+            .collect();
+    Ok(invariants::orphans(&sandboxes, &owners, at_ms))
 }
 
 fn free_loopback_address() -> std::io::Result<SocketAddr> {

@@ -192,6 +192,62 @@ pub fn render_html(results: &Results) -> Result<String, ReportError> {
         body.push_str("</tbody>\n</table>\n");
     }
 
+    if let Some(invariants) = &results.invariants {
+        let _ = writeln!(
+            body,
+            "<h2>Invariants (recovery bound {})</h2>\n<table>\n\
+             <thead><tr><th></th><th>invariant</th><th>promise</th><th class=\"num\">violations</th></tr></thead>\n<tbody>",
+            format_ms(invariants.recovery_bound_ms as f64)
+        );
+        for &invariant in &invariants.checked {
+            let count = invariants.of(invariant).count();
+            let (class, mark) = if count == 0 {
+                ("pass", "pass")
+            } else {
+                ("fail", "FAIL")
+            };
+            let _ = writeln!(
+                body,
+                "<tr class=\"{class}\"><td>{mark}</td><td><code>{invariant}</code></td><td>{}</td><td class=\"num\">{count}</td></tr>",
+                escape(invariant.promise())
+            );
+        }
+        body.push_str("</tbody>\n</table>\n");
+        if !invariants.violations.is_empty() {
+            body.push_str(
+                "<table>\n<thead><tr><th>invariant</th><th class=\"num\">at</th><th>objects</th><th>what</th></tr></thead>\n<tbody>\n",
+            );
+            for v in &invariants.violations {
+                let _ = writeln!(
+                    body,
+                    "<tr class=\"fail\"><td><code>{}</code></td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
+                    v.invariant,
+                    format_ms(v.at_ms as f64),
+                    escape(&v.objects.join(", ")),
+                    escape(&v.detail)
+                );
+            }
+            body.push_str("</tbody>\n</table>\n");
+        }
+    }
+    if let Some(faults) = &results.faults {
+        body.push_str(
+            "<h2>Faults</h2>\n<table>\n<thead><tr><th>fault</th><th class=\"num\">at</th><th class=\"num\">restored</th><th>what</th></tr></thead>\n<tbody>\n",
+        );
+        for f in faults.fired.iter().chain(&faults.failed) {
+            let _ = writeln!(
+                body,
+                "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                escape(&f.kind),
+                format_ms(f.at_ms as f64),
+                f.restored_ms
+                    .map_or_else(|| "–".to_string(), |ms| format_ms(ms as f64)),
+                escape(&f.detail)
+            );
+        }
+        body.push_str("</tbody>\n</table>\n");
+    }
+
     if !results.errors.by_kind.is_empty() {
         body.push_str(
             "<h2>Errors</h2>\n<table>\n<thead><tr><th>kind</th><th class=\"num\">claims</th></tr></thead>\n<tbody>\n",
@@ -469,5 +525,17 @@ mod tests {
         assert_eq!(html.matches("<svg").count(), a.phases.len());
         assert!(html.contains("PASS: no regression (noise margin 5 %)"));
         assert!(html.contains("aria-label=\"claim_ready: A vs B\""));
+    }
+
+    #[test]
+    fn invariants_and_faults_have_their_tables() {
+        let mut results = sample_results().unwrap();
+        let (faults, invariants) = crate::sample::sample_reliability();
+        results.faults = Some(faults);
+        results.invariants = Some(invariants);
+        let html = render_html(&results);
+        assert!(html.contains("<h2>Invariants (recovery bound 30000 ms)</h2>"));
+        assert!(html.contains("<td>FAIL</td><td><code>claim_served</code></td>"));
+        assert!(html.contains("<td><code>controllerKill</code></td><td class=\"num\">5000 ms</td><td class=\"num\">5500 ms</td>"));
     }
 }

@@ -10,11 +10,17 @@ pub fn render_junit(results: &Results) -> String {
     let checks = &results.slo.checks;
     let failures = checks.iter().filter(|c| !c.outcome.passed()).count();
     let suite = format!("sandbox-bench.slo.{}", results.meta.scenario);
+    let invariant_cases = results.invariants.as_ref().map(invariant_cases);
+    let (all_tests, all_failures) = invariant_cases
+        .iter()
+        .flatten()
+        .fold((checks.len(), failures), |(tests, failed), case| {
+            (tests + 1, failed + usize::from(case.failure.is_some()))
+        });
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "<testsuites name=\"sandbox-bench\" tests=\"{}\" failures=\"{failures}\">",
-        checks.len()
+        "<testsuites name=\"sandbox-bench\" tests=\"{all_tests}\" failures=\"{all_failures}\">"
     );
     let _ = writeln!(
         out,
@@ -45,49 +51,101 @@ pub fn render_junit(results: &Results) -> String {
     if let Some(isolation) = &results.isolation {
         isolation_suite(&mut out, isolation, results);
     }
+    if let Some(cases) = invariant_cases {
+        let name = format!("sandbox-bench.invariants.{}", results.meta.scenario);
+        write_suite(&mut out, &name, &cases);
+    }
     out.push_str("</testsuites>\n");
     out
+}
+
+/// One test case: its name, what it said, and why it failed if it did.
+struct Case {
+    name: String,
+    said: String,
+    failure: Option<String>,
+}
+
+/// A `<testsuite>` of `cases`.
+fn write_suite(out: &mut String, name: &str, cases: &[Case]) {
+    let suite = escape(name);
+    let failures = cases.iter().filter(|c| c.failure.is_some()).count();
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{suite}\" tests=\"{}\" failures=\"{failures}\">",
+        cases.len()
+    );
+    for case in cases {
+        let name = escape(&case.name);
+        let said = escape(&case.said);
+        match &case.failure {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "    <testcase classname=\"{suite}\" name=\"{name}\">\n      <system-out>{said}</system-out>\n    </testcase>"
+                );
+            }
+            Some(failure) => {
+                let failure = escape(failure);
+                let _ = writeln!(
+                    out,
+                    "    <testcase classname=\"{suite}\" name=\"{name}\">\n      <failure message=\"{said}\">{failure}</failure>\n    </testcase>"
+                );
+            }
+        }
+    }
+    out.push_str("  </testsuite>\n");
+}
+
+/// One case per invariant checked; a violated one fails with every violation, one a line.
+fn invariant_cases(report: &crate::InvariantsReport) -> Vec<Case> {
+    report
+        .checked
+        .iter()
+        .map(|&invariant| {
+            let violations: Vec<String> = report
+                .of(invariant)
+                .map(|v| format!("at {} ms: {} ({})", v.at_ms, v.detail, v.objects.join(", ")))
+                .collect();
+            Case {
+                name: invariant.as_str().to_string(),
+                said: if violations.is_empty() {
+                    format!("held: {}", invariant.promise())
+                } else {
+                    format!("{} violation(s): {}", violations.len(), invariant.promise())
+                },
+                failure: (!violations.is_empty()).then(|| violations.join("\n")),
+            }
+        })
+        .collect()
 }
 
 /// One case per isolation check, so CI shows a breach (or a control that showed nothing) by
 /// name.
 fn isolation_suite(out: &mut String, isolation: &crate::IsolationReport, results: &Results) {
-    let suite = escape(&format!(
+    let name = format!(
         "sandbox-bench.isolation.{}.{}",
         results.meta.scenario, isolation.runtime_class
-    ));
-    let failures = isolation
+    );
+    let cases: Vec<Case> = isolation
         .checks
         .iter()
-        .filter(|c| c.status != crate::CheckStatus::Pass)
-        .count();
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{suite}\" tests=\"{}\" failures=\"{failures}\">",
-        isolation.checks.len()
-    );
-    for check in &isolation.checks {
-        let said = escape(&format!(
-            "{}: sandbox {}, control ({}) {}",
-            check.status.as_str(),
-            check.sandbox,
-            isolation.control_runtime_class,
-            check.control
-        ));
-        let name = escape(&check.name);
-        if check.status == crate::CheckStatus::Pass {
-            let _ = writeln!(
-                out,
-                "    <testcase classname=\"{suite}\" name=\"{name}\">\n      <system-out>{said}</system-out>\n    </testcase>"
+        .map(|check| {
+            let said = format!(
+                "{}: sandbox {}, control ({}) {}",
+                check.status.as_str(),
+                check.sandbox,
+                isolation.control_runtime_class,
+                check.control
             );
-        } else {
-            let _ = writeln!(
-                out,
-                "    <testcase classname=\"{suite}\" name=\"{name}\">\n      <failure message=\"{said}\">{said}</failure>\n    </testcase>"
-            );
-        }
-    }
-    out.push_str("  </testsuite>\n");
+            Case {
+                name: check.name.clone(),
+                failure: (check.status != crate::CheckStatus::Pass).then(|| said.clone()),
+                said,
+            }
+        })
+        .collect();
+    write_suite(out, &name, &cases);
 }
 
 #[cfg(test)]
@@ -125,5 +183,35 @@ mod tests {
             "name=\"egress_blocked\">\n      <failure message=\"control failed: sandbox blocked, control (runc) blocked\""
         ));
         assert_eq!(xml.matches("<testcase ").count(), 6);
+    }
+
+    #[test]
+    fn invariants_are_cases_of_their_own_suite_and_count_in_the_total() {
+        let mut results = sample_results().unwrap();
+        let (faults, invariants) = crate::sample::sample_reliability();
+        results.faults = Some(faults);
+        results.invariants = Some(invariants);
+        let xml = render_junit(&results);
+        assert!(xml.contains("<testsuites name=\"sandbox-bench\" tests=\"10\" failures=\"2\">"));
+        assert!(xml.contains(
+            "<testsuite name=\"sandbox-bench.invariants.default\" tests=\"6\" failures=\"1\">"
+        ));
+        assert!(xml.contains(
+            "name=\"claim_served\">\n      <failure message=\"1 violation(s): every claim is Ready within the recovery bound\">at 41000 ms: Ready 33500 ms after the last fault (sandboxclaim/claim-00007)</failure>"
+        ));
+        assert!(xml.contains("name=\"sandbox_has_one_claim\">\n      <system-out>held:"));
+        assert_balanced(&xml);
+    }
+
+    /// Every tag opened is closed, in order: the suites nest.
+    fn assert_balanced(xml: &str) {
+        assert_eq!(
+            xml.matches("<testsuite ").count(),
+            xml.matches("</testsuite>").count()
+        );
+        assert_eq!(
+            xml.matches("<testcase ").count(),
+            xml.matches("</testcase>").count()
+        );
     }
 }

@@ -125,6 +125,53 @@ pub fn render_markdown(results: &Results) -> String {
         out.push('\n');
     }
 
+    if let Some(invariants) = &results.invariants {
+        let verdict = if invariants.passed() { "✅" } else { "❌" };
+        let _ = writeln!(
+            out,
+            "### Invariants {verdict} (recovery bound {})\n\n| | invariant | violations |\n|---|---|--:|",
+            format_ms(invariants.recovery_bound_ms as f64)
+        );
+        for &invariant in &invariants.checked {
+            let count = invariants.of(invariant).count();
+            let mark = if count == 0 { "✅" } else { "❌" };
+            let _ = writeln!(
+                out,
+                "| {mark} | `{invariant}`: {} | {count} |",
+                invariant.promise()
+            );
+        }
+        if !invariants.violations.is_empty() {
+            out.push_str("\n| invariant | at | objects | what |\n|---|--:|---|---|\n");
+            for v in &invariants.violations {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} | {} |",
+                    v.invariant,
+                    format_ms(v.at_ms as f64),
+                    cell(&v.objects.join(", ")),
+                    cell(&v.detail)
+                );
+            }
+        }
+        out.push('\n');
+    }
+    if let Some(faults) = &results.faults {
+        out.push_str("### Faults\n\n| fault | fired |\n|---|--:|\n");
+        for (kind, count) in &faults.counts {
+            let _ = writeln!(out, "| `{}` | {count} |", cell(kind));
+        }
+        for failed in &faults.failed {
+            let _ = writeln!(
+                out,
+                "| `{}` (failed: {}) | 0 |",
+                cell(&failed.kind),
+                cell(&failed.detail)
+            );
+        }
+        out.push('\n');
+    }
+
     if !results.errors.by_kind.is_empty() {
         out.push_str("### Errors\n\n| kind | claims |\n|---|--:|\n");
         for (kind, count) in &results.errors.by_kind {
@@ -299,5 +346,25 @@ mod tests {
                 "missing {expected:?} in\n{markdown}"
             );
         }
+    }
+
+    #[test]
+    fn invariants_and_faults_get_sections_only_when_present() {
+        let mut results = sample_results().unwrap();
+        assert!(!render_markdown(&results).contains("### Invariants"));
+        let (faults, invariants) = crate::sample::sample_reliability();
+        results.faults = Some(faults);
+        results.invariants = Some(invariants);
+        let md = render_markdown(&results);
+        assert!(
+            md.contains("### Invariants ❌ (recovery bound 30000 ms)"),
+            "{md}"
+        );
+        assert!(md.contains(
+            "| ❌ | `claim_served`: every claim is Ready within the recovery bound | 1 |"
+        ));
+        assert!(md.contains("| ✅ | `one_pod_per_sandbox`: no Sandbox has two live Pods | 0 |"));
+        assert!(md.contains("| `claim_served` | 41000 ms | sandboxclaim/claim-00007 | Ready 33500 ms after the last fault |"));
+        assert!(md.contains("| `controllerKill` | 1 |"));
     }
 }

@@ -83,8 +83,9 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 pub struct LocalCluster {
     layout: Layout,
     state: ClusterState,
-    /// In start order; stopped in reverse.
-    components: Vec<Component>,
+    /// In start order; stopped in reverse. Locked only briefly: a fault restarts one while
+    /// the run reads the others' pids.
+    components: std::sync::Mutex<Vec<Component>>,
     client: Option<kube::Client>,
 }
 
@@ -143,7 +144,7 @@ impl LocalCluster {
                 components: Vec::new(),
             },
             layout,
-            components: Vec::new(),
+            components: std::sync::Mutex::new(Vec::new()),
             client: None,
         };
         let deadline = Instant::now() + config.timeout;
@@ -325,7 +326,7 @@ impl LocalCluster {
         let component =
             Component::spawn_with_env(name, program, &args, env, self.layout.log(name))?;
         self.state.components.push(ComponentState::of(&component));
-        self.components.push(component);
+        self.components_mut().push(component);
         Ok(())
     }
 
@@ -341,7 +342,7 @@ impl LocalCluster {
         Fut: Future<Output = Result<bool, kube::Error>>,
     {
         loop {
-            for c in &mut self.components {
+            for c in self.components_mut().iter_mut() {
                 c.ensure_running()?;
             }
             if matches!(check().await, Ok(true)) {
@@ -366,8 +367,49 @@ impl LocalCluster {
         }
     }
 
-    pub fn state(&self) -> &ClusterState {
-        &self.state
+    /// The cluster as `cluster status` and the state file know it, with the pids running now.
+    pub fn state(&self) -> ClusterState {
+        let mut state = self.state.clone();
+        state.components = self
+            .components_mut()
+            .iter()
+            .map(ComponentState::of)
+            .collect();
+        state
+    }
+
+    fn components_mut(&self) -> std::sync::MutexGuard<'_, Vec<Component>> {
+        self.components
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// SIGKILLs the component `name` (`etcd`, `kube-apiserver`, …), as a crash would.
+    pub fn kill(&self, name: &str) -> Result<u32, ClusterError> {
+        let mut all = self.components_mut();
+        let c = all
+            .iter_mut()
+            .find(|c| c.name == name)
+            .ok_or_else(|| ClusterError::Invalid(format!("no component {name}")))?;
+        let pid = c.pid();
+        c.kill();
+        Ok(pid)
+    }
+
+    /// Starts the component `name` again, on the same ports and data, after [`kill`]; returns
+    /// its new pid.
+    pub fn start_again(&self, name: &str) -> Result<u32, ClusterError> {
+        let mut all = self.components_mut();
+        let c = all
+            .iter_mut()
+            .find(|c| c.name == name)
+            .ok_or_else(|| ClusterError::Invalid(format!("no component {name}")))?;
+        c.respawn()?;
+        let pid = c.pid();
+        drop(all);
+        // `cluster down` of a kept cluster finds the new process by the state file.
+        self.state().save(&self.layout.state())?;
+        Ok(pid)
     }
 
     /// A client with admin rights.
@@ -384,12 +426,12 @@ impl LocalCluster {
     }
 
     fn stop_components(&mut self) {
-        if self.components.is_empty() {
+        if self.components_mut().is_empty() {
             // Already stopped (`stop` ran before `drop`), or detached.
             return;
         }
         let real_node = self.state.real_node.then(|| self.drain_real_node());
-        while let Some(mut c) = self.components.pop() {
+        while let Some(mut c) = self.components_mut().pop() {
             c.stop(STOP_GRACE);
         }
         if real_node.is_some() {
@@ -409,9 +451,10 @@ impl LocalCluster {
     }
 
     /// Leaves the processes running (for `cluster up`); [`stop_detached`] ends them later.
-    pub fn detach(mut self) -> ClusterState {
-        self.components.drain(..).for_each(Component::detach);
-        self.state.clone()
+    pub fn detach(self) -> ClusterState {
+        let state = self.state();
+        self.components_mut().drain(..).for_each(Component::detach);
+        state
     }
 }
 

@@ -3,7 +3,6 @@
 //! period. A process group of its own keeps a terminal's Ctrl-C away from the components, so
 //! the harness decides the order of shutdown.
 
-use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -28,6 +27,12 @@ pub enum ProcessError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot send {signal} to {name}: {errno}")]
+    Signal {
+        name: &'static str,
+        signal: &'static str,
+        errno: Errno,
+    },
     #[error("{name} exited early ({status}); last lines of {log}:\n{tail}")]
     Exited {
         name: &'static str,
@@ -45,6 +50,49 @@ pub struct Component {
     pub name: &'static str,
     pub log: PathBuf,
     child: Child,
+    /// How it was started, so that it can be started again the same way.
+    command: Launch,
+}
+
+#[derive(Debug, Clone)]
+struct Launch {
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Launch {
+    /// Starts the program in a process group of its own, its output appended to `log`
+    /// (created or truncated first unless `append`).
+    fn spawn(&self, name: &'static str, log: &Path, append: bool) -> Result<Child, ProcessError> {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(log)
+            .map_err(|source| ProcessError::Log {
+                path: log.to_path_buf(),
+                source,
+            })?;
+        let err = out.try_clone().map_err(|source| ProcessError::Log {
+            path: log.to_path_buf(),
+            source,
+        })?;
+        Command::new(&self.program)
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .map_err(|source| ProcessError::Spawn {
+                name,
+                program: self.program.clone(),
+                source,
+            })
+    }
 }
 
 impl Component {
@@ -66,28 +114,21 @@ impl Component {
         env: &[(&str, String)],
         log: PathBuf,
     ) -> Result<Self, ProcessError> {
-        let out = File::create(&log).map_err(|source| ProcessError::Log {
-            path: log.clone(),
-            source,
-        })?;
-        let err = out.try_clone().map_err(|source| ProcessError::Log {
-            path: log.clone(),
-            source,
-        })?;
-        let child = Command::new(program)
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0)
-            .spawn()
-            .map_err(|source| ProcessError::Spawn {
-                name,
-                program: program.to_path_buf(),
-                source,
-            })?;
-        Ok(Self { name, log, child })
+        let command = Launch {
+            program: program.to_path_buf(),
+            args: args.to_vec(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), v.clone()))
+                .collect(),
+        };
+        let child = command.spawn(name, &log, false)?;
+        Ok(Self {
+            name,
+            log,
+            child,
+            command,
+        })
     }
 
     pub fn pid(&self) -> u32 {
@@ -115,6 +156,34 @@ impl Component {
             log: self.log.clone(),
             tail: log_tail(&self.log, 20),
         }
+    }
+
+    /// SIGKILLs the component's process group and reaps it, as a crash would end it.
+    pub fn kill(&mut self) {
+        if let Ok(raw) = i32::try_from(self.child.id()) {
+            let _ = killpg(Pid::from_raw(raw), Signal::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+
+    /// Sends `signal` to the component's process group (SIGSTOP, SIGCONT).
+    pub fn signal(&self, signal: Signal) -> Result<(), ProcessError> {
+        let raw = i32::try_from(self.child.id()).unwrap_or(i32::MAX);
+        killpg(Pid::from_raw(raw), signal).map_err(|e| ProcessError::Signal {
+            name: self.name,
+            signal: signal.as_str(),
+            errno: e,
+        })
+    }
+
+    /// Starts the component again as it was first started, after it ended (see
+    /// [`kill`](Self::kill)); its log continues.
+    pub fn respawn(&mut self) -> Result<(), ProcessError> {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            return Ok(());
+        }
+        self.child = self.command.spawn(self.name, &self.log, true)?;
+        Ok(())
     }
 
     /// Stops the component's process group and reaps it. Idempotent.
@@ -238,5 +307,54 @@ mod tests {
         assert!(c.ensure_running().is_err(), "leader still running");
         std::thread::sleep(Duration::from_millis(100));
         assert!(!is_live(grandchild), "grandchild {grandchild} survived");
+    }
+
+    /// Waits until `path` holds at least `lines` lines.
+    fn wait_for_lines(path: &Path, lines: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            if text.lines().count() >= lines || Instant::now() >= deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_killed_component_starts_again_the_same_way_and_its_log_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("crashy.log");
+        let mut c = Component::spawn_with_env(
+            "crashy",
+            Path::new("/bin/sh"),
+            &["-c".into(), "echo \"up $GREETING\"; exec sleep 300".into()],
+            &[("GREETING", "again".into())],
+            log.clone(),
+        )
+        .unwrap();
+        assert_eq!(wait_for_lines(&log, 1), "up again\n");
+        let first = c.pid();
+        c.respawn().unwrap();
+        assert_eq!(c.pid(), first, "a running component is not started twice");
+        c.kill();
+        assert!(c.ensure_running().is_err(), "still running after SIGKILL");
+        c.respawn().unwrap();
+        assert_ne!(c.pid(), first);
+        assert!(c.ensure_running().is_ok());
+        assert_eq!(wait_for_lines(&log, 2), "up again\nup again\n");
+        c.signal(Signal::SIGSTOP).unwrap();
+        let state = || {
+            std::fs::read_to_string(format!("/proc/{}/stat", c.pid()))
+                .ok()
+                .and_then(|s| stat_field(&s, 3).map(str::to_string))
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while state().as_deref() != Some("T") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(state().as_deref(), Some("T"), "not stopped");
+        c.signal(Signal::SIGCONT).unwrap();
+        c.stop(Duration::from_millis(200));
     }
 }

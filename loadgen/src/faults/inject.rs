@@ -1,0 +1,340 @@
+//! Carries out a run's fault strikes, each at its time on the run's clock, and records what
+//! each did (or why it could not) for `results.json`.
+//!
+//! Strikes run concurrently: an outage (a paused leader, an API server down) may span other
+//! strikes. Every strike is bounded: a kill restarts after its outage, a pause resumes, a
+//! deletion is one request per object.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::Api;
+use kube::api::{DeleteParams, ListParams};
+use nix::sys::signal::Signal;
+use sandbox_reports::{FaultRecord, FaultsReport};
+
+use super::spec::{FaultKind, Strike};
+use crate::cluster::local::KWOK_NODE_LABEL as NODE_LABEL;
+use crate::cluster::local::LocalCluster;
+use crate::controller::RunningController;
+
+/// What the strikes act on.
+pub struct Targets<'a> {
+    pub client: kube::Client,
+    /// The run's namespace: Pods are deleted only there.
+    pub namespace: String,
+    /// The controller's processes, replica by replica.
+    pub controllers: &'a Mutex<Vec<RunningController>>,
+    /// The local cluster's processes, when the run started them.
+    pub cluster: Option<&'a LocalCluster>,
+    /// Where the leader's Lease lives, when replicas elect one.
+    pub lease_namespace: Option<String>,
+}
+
+/// Fires `strikes` at `clock_start + strike.at` and returns, once every strike and its outage
+/// is over, what fired.
+pub async fn run(targets: &Targets<'_>, strikes: &[Strike], clock_start: Instant) -> FaultsReport {
+    let report = Mutex::new(FaultsReport::default());
+    let ms = |at: Instant| {
+        u64::try_from(at.saturating_duration_since(clock_start).as_millis()).unwrap_or(u64::MAX)
+    };
+    // Each strike's ordinal among the strikes of its kind: kills take the replicas in turn.
+    let ordinals: Vec<usize> = strikes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| strikes[..i].iter().filter(|o| o.kind == s.kind).count())
+        .collect();
+    let all = strikes.iter().zip(ordinals).map(|(strike, n)| {
+        let report = &report;
+        async move {
+            tokio::time::sleep_until((clock_start + strike.at).into()).await;
+            let at = Instant::now();
+            let done = strike_once(targets, strike, n).await;
+            let mut report = report.lock().unwrap_or_else(|e| e.into_inner());
+            match done {
+                Ok(Struck { detail, restored }) => report.record(FaultRecord {
+                    kind: strike.kind.name().into(),
+                    at_ms: ms(at),
+                    restored_ms: restored.map(ms),
+                    detail,
+                }),
+                Err(why) => {
+                    tracing::warn!(fault = strike.kind.name(), %why, "fault not carried out");
+                    report.failed.push(FaultRecord {
+                        kind: strike.kind.name().into(),
+                        at_ms: ms(at),
+                        restored_ms: None,
+                        detail: why,
+                    });
+                }
+            }
+        }
+    });
+    futures::future::join_all(all).await;
+    report.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What one strike did, and when what it broke was back.
+struct Struck {
+    detail: String,
+    restored: Option<Instant>,
+}
+
+async fn strike_once(targets: &Targets<'_>, strike: &Strike, n: usize) -> Result<Struck, String> {
+    match strike.kind {
+        FaultKind::ControllerKill => kill_controller(targets, strike.outage, n).await,
+        FaultKind::ControllerPause => pause_controller(targets, strike.outage).await,
+        FaultKind::ApiserverRestart => restart(targets, "kube-apiserver", strike.outage).await,
+        FaultKind::EtcdRestart => restart(targets, "etcd", strike.outage).await,
+        FaultKind::NodeLoss => lose_node(targets).await,
+        FaultKind::PodKill => kill_pods(targets, strike.pods, n).await,
+    }
+}
+
+fn lock<'a>(
+    controllers: &'a Mutex<Vec<RunningController>>,
+) -> std::sync::MutexGuard<'a, Vec<RunningController>> {
+    controllers.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// SIGKILLs one replica (the `n`th kill takes replica `n mod replicas`, so every replica is
+/// killed in turn, the leader among them) and starts it again after `outage`.
+async fn kill_controller(
+    targets: &Targets<'_>,
+    outage: Duration,
+    n: usize,
+) -> Result<Struck, String> {
+    let (replica, pid) = {
+        let mut all = lock(targets.controllers);
+        if all.is_empty() {
+            return Err("no controller process to kill".into());
+        }
+        let replica = n % all.len();
+        let pid = all[replica].pid();
+        all[replica].kill();
+        (replica, pid)
+    };
+    tokio::time::sleep(outage).await;
+    let new_pid = {
+        let mut all = lock(targets.controllers);
+        all[replica]
+            .respawn()
+            .map_err(|e| format!("replica {replica} killed (pid {pid}) but not restarted: {e}"))?;
+        all[replica].pid()
+    };
+    Ok(Struck {
+        detail: format!("SIGKILL replica {replica} (pid {pid}), restarted as pid {new_pid}"),
+        restored: Some(Instant::now()),
+    })
+}
+
+/// SIGSTOPs the leading replica (or the only one) for `outage`, then SIGCONT: with a second
+/// replica, the paused leader's lease runs out and the other takes over while the paused one
+/// still believes it leads.
+async fn pause_controller(targets: &Targets<'_>, outage: Duration) -> Result<Struck, String> {
+    let holder = match &targets.lease_namespace {
+        Some(ns) => leader_holder(&targets.client, ns).await,
+        None => None,
+    };
+    let (replica, pid) = {
+        let all = lock(targets.controllers);
+        if all.is_empty() {
+            return Err("no controller process to pause".into());
+        }
+        let replica = holder
+            .as_deref()
+            .and_then(|h| all.iter().position(|c| leads(h, c.pid())))
+            .unwrap_or(0);
+        let pid = all[replica].pid();
+        all[replica]
+            .signal(Signal::SIGSTOP)
+            .map_err(|e| e.to_string())?;
+        (replica, pid)
+    };
+    tokio::time::sleep(outage).await;
+    lock(targets.controllers)[replica]
+        .signal(Signal::SIGCONT)
+        .map_err(|e| format!("replica {replica} paused but not resumed: {e}"))?;
+    Ok(Struck {
+        detail: format!(
+            "SIGSTOP replica {replica} (pid {pid}{}) for {}",
+            if holder.is_some() { ", the leader" } else { "" },
+            humantime::format_duration(outage)
+        ),
+        restored: Some(Instant::now()),
+    })
+}
+
+/// The leader election Lease both controllers use.
+const LEASE_NAME: &str = "a3317529.agent-sandbox.x-k8s.io";
+
+async fn leader_holder(client: &kube::Client, namespace: &str) -> Option<String> {
+    let leases: Api<Lease> = Api::namespaced(client.clone(), namespace);
+    leases
+        .get_opt(LEASE_NAME)
+        .await
+        .ok()
+        .flatten()?
+        .spec?
+        .holder_identity
+}
+
+/// Whether the Lease holder `holder` names the process `pid`: the reference controller holds
+/// as `<name>_<pid>`. Upstream's identity carries no pid; it is then not found and the first
+/// replica is taken.
+fn leads(holder: &str, pid: u32) -> bool {
+    holder
+        .rsplit_once('_')
+        .is_some_and(|(_, p)| p == pid.to_string())
+}
+
+/// Kills a control-plane process and starts it again on its ports and data after `outage`.
+async fn restart(targets: &Targets<'_>, name: &str, outage: Duration) -> Result<Struck, String> {
+    let cluster = targets
+        .cluster
+        .ok_or_else(|| format!("{name} restarts need the local provider"))?;
+    let pid = cluster.kill(name).map_err(|e| e.to_string())?;
+    tokio::time::sleep(outage).await;
+    let new_pid = cluster
+        .start_again(name)
+        .map_err(|e| format!("{name} killed (pid {pid}) but not restarted: {e}"))?;
+    Ok(Struck {
+        detail: format!("{name} SIGKILLed (pid {pid}), restarted as pid {new_pid}"),
+        restored: Some(Instant::now()),
+    })
+}
+
+/// Deletes the kwok node holding the most Pods of the run, and its Pods with no grace, as a
+/// node that dies and is removed would leave them. Refused when it is the last node.
+async fn lose_node(targets: &Targets<'_>) -> Result<Struck, String> {
+    let nodes: Api<Node> = Api::all(targets.client.clone());
+    let selector = format!("{}={}", NODE_LABEL.0, NODE_LABEL.1);
+    let listed = nodes
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| format!("cannot list kwok nodes: {e}"))?;
+    let names: Vec<String> = listed
+        .items
+        .iter()
+        .filter(|n| n.metadata.deletion_timestamp.is_none())
+        .filter_map(|n| n.metadata.name.clone())
+        .collect();
+    if names.len() < 2 {
+        return Err(format!(
+            "{} kwok node(s) left: losing the last would leave no room for any Pod",
+            names.len()
+        ));
+    }
+    let pods: Api<Pod> = Api::namespaced(targets.client.clone(), &targets.namespace);
+    let run_pods = pods
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| format!("cannot list Pods: {e}"))?
+        .items;
+    let on = |node: &str| {
+        run_pods
+            .iter()
+            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
+            .count()
+    };
+    let victim = names
+        .iter()
+        .max_by_key(|n| (on(n), std::cmp::Reverse((*n).clone())))
+        .cloned()
+        .unwrap_or_default();
+    nodes
+        .delete(&victim, &DeleteParams::default())
+        .await
+        .map_err(|e| format!("cannot delete node {victim}: {e}"))?;
+    let mut deleted = 0;
+    for pod in run_pods
+        .iter()
+        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(victim.as_str()))
+    {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        match pods
+            .delete(&name, &DeleteParams::default().grace_period(0))
+            .await
+        {
+            Ok(_) => deleted += 1,
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(format!("node {victim} deleted, but Pod {name}: {e}")),
+        }
+    }
+    Ok(Struck {
+        detail: format!("node {victim} deleted with its {deleted} Pod(s)"),
+        restored: None,
+    })
+}
+
+/// Deletes `count` live sandbox Pods of the run, picked evenly through the list by the strike
+/// number so that runs with the same schedule pick alike.
+async fn kill_pods(targets: &Targets<'_>, count: u32, n: usize) -> Result<Struck, String> {
+    let pods: Api<Pod> = Api::namespaced(targets.client.clone(), &targets.namespace);
+    let mut live: Vec<String> = pods
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| format!("cannot list Pods: {e}"))?
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter(|p| {
+            p.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|r| r.kind == "Sandbox" && r.controller == Some(true))
+        })
+        .filter_map(|p| p.metadata.name)
+        .collect();
+    live.sort();
+    if live.is_empty() {
+        return Err("no live sandbox Pod to delete".into());
+    }
+    let picked = pick(live.len(), count as usize, n);
+    let mut deleted = Vec::new();
+    for i in picked {
+        match pods.delete(&live[i], &DeleteParams::default()).await {
+            Ok(_) => deleted.push(live[i].clone()),
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(format!("cannot delete Pod {}: {e}", live[i])),
+        }
+    }
+    Ok(Struck {
+        detail: format!("deleted {} Pod(s): {}", deleted.len(), deleted.join(", ")),
+        restored: None,
+    })
+}
+
+/// `count` distinct indexes of `0..len`, spread evenly and shifted by the strike number `n`.
+fn pick(len: usize, count: usize, n: usize) -> Vec<usize> {
+    let count = count.min(len);
+    let step = len / count.max(1);
+    (0..count).map(|i| (n + i * step) % len).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_are_distinct_spread_and_bounded() {
+        assert_eq!(pick(10, 3, 0), [0, 3, 6]);
+        assert_eq!(pick(10, 3, 1), [1, 4, 7]);
+        assert_eq!(pick(2, 5, 0), [0, 1], "no more than there are");
+        let picked = pick(7, 7, 3);
+        let mut sorted = picked.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 7);
+    }
+
+    #[test]
+    fn the_leader_is_found_by_the_pid_in_its_identity() {
+        assert!(leads("sandbox-controller_4242", 4242));
+        assert!(!leads("sandbox-controller_4242", 424));
+        assert!(!leads("host-1_6f1c2b7e-uuid", 4242));
+    }
+}
