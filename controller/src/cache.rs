@@ -95,7 +95,9 @@ where
         let inactive = receiver.deactivate();
         let fanout = sender;
         let (synced_tx, synced) = Synced::manual(&K::kind(&()));
-        let sync = watcher(api, watcher::Config::default().any_semantic())
+        // A consistent listing, not `any_semantic`'s possibly stale one: a restarted controller
+        // must see every adoption its predecessor made, or it adopts a second member.
+        let sync = watcher(api, watcher::Config::default())
             .default_backoff()
             .reflect(writer)
             .inspect(move |event| {

@@ -1,8 +1,19 @@
 //! Leader election by Lease (`coordination.k8s.io/v1`), so several replicas can run and only
 //! one reconciles. The lease name is upstream's, so our controller and upstream's never lead
 //! at the same time in one namespace.
+//!
+//! What keeps two replicas from leading at once:
+//! - every take and renewal carries the read's `resourceVersion`, so of two candidates one wins;
+//! - another holder's lease counts as expired only after this process has seen it unchanged
+//!   for its whole duration on its own monotonic clock, never by comparing the holder's
+//!   `renewTime` with our wall clock (the machines' clocks may disagree);
+//! - a leader that has not renewed within [`RENEW_DEADLINE`] (shorter than the lease) stops its
+//!   work before anyone else may take over: every renewal has its own timeout, on a client that
+//!   no reconcile rate limit delays;
+//! - on SIGTERM the leader stops its work, then gives the lease up, so a successor need not
+//!   wait for it to expire.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
@@ -12,86 +23,230 @@ use serde_json::json;
 
 pub const LEASE_NAME: &str = "a3317529.agent-sandbox.x-k8s.io";
 pub const LEASE_DURATION: Duration = Duration::from_secs(15);
+/// A leader that has not renewed for this long stops working (client-go's `RenewDeadline`).
+pub const RENEW_DEADLINE: Duration = Duration::from_secs(10);
 pub const RENEW_EVERY: Duration = Duration::from_secs(2);
+/// One read-and-write of the lease must finish within this.
+pub const RENEW_TIMEOUT: Duration = Duration::from_secs(4);
 
-/// Whether `holder` may take or keep `lease` at `now`: it is free, ours, or expired.
-pub fn may_hold(lease: &Lease, holder: &str, now: Timestamp) -> bool {
-    let Some(spec) = &lease.spec else { return true };
+/// Another holder's lease as this process last saw it change, on this process's clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    holder: String,
+    /// The lease's `renewTime` as written, compared only for change.
+    renew_time: Option<String>,
+    duration: Duration,
+    since: Instant,
+}
+
+/// What a candidate may do with the lease it just read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Free, already ours, or expired: write it.
+    Take,
+    /// Held by another replica that renewed within its duration.
+    Wait,
+}
+
+/// Decides on `lease`, read at `now`, given what was `seen` of it before; returns the
+/// verdict and what to remember of it. Pure.
+pub fn judge(
+    lease: &Lease,
+    holder: &str,
+    seen: Option<&Observed>,
+    now: Instant,
+) -> (Verdict, Option<Observed>) {
+    let Some(spec) = &lease.spec else {
+        return (Verdict::Take, None);
+    };
     let current = spec.holder_identity.as_deref().unwrap_or_default();
     if current.is_empty() || current == holder {
-        return true;
+        return (Verdict::Take, None);
     }
     let duration = spec
         .lease_duration_seconds
-        .map_or(LEASE_DURATION.as_secs() as i64, i64::from);
-    spec.renew_time.as_ref().is_none_or(|renewed| {
-        renewed.0 + std::time::Duration::from_secs(duration.max(0) as u64) < now
-    })
+        .and_then(|s| u64::try_from(s).ok())
+        .map_or(LEASE_DURATION, Duration::from_secs);
+    let renew_time = spec.renew_time.as_ref().map(|t| t.0.to_string());
+    let observed = match seen {
+        Some(o) if o.holder == current && o.renew_time == renew_time => o.clone(),
+        // New to us, or renewed since: its duration counts from now.
+        _ => Observed {
+            holder: current.to_string(),
+            renew_time,
+            duration,
+            since: now,
+        },
+    };
+    let verdict = if now.duration_since(observed.since) > observed.duration {
+        Verdict::Take
+    } else {
+        Verdict::Wait
+    };
+    (verdict, Some(observed))
 }
 
-/// Takes or renews the lease once; `Ok(true)` when `holder` leads afterwards. The write carries
-/// the read's resourceVersion, so two candidates never both win.
-pub async fn try_lead(leases: &Api<Lease>, holder: &str) -> Result<bool, kube::Error> {
-    let now = Timestamp::now();
-    let mut spec = json!({
-        "holderIdentity": holder,
-        "leaseDurationSeconds": LEASE_DURATION.as_secs(),
-        "renewTime": MicroTime(now),
-    });
-    match leases.get_opt(LEASE_NAME).await? {
-        None => {
+/// A candidate for the lease: its identity and what it has seen of other holders.
+pub struct Candidate {
+    leases: Api<Lease>,
+    holder: String,
+    seen: Option<Observed>,
+}
+
+impl Candidate {
+    /// `leases` should come from a client without a rate limit: a renewal must not queue
+    /// behind reconciles.
+    pub fn new(leases: Api<Lease>, holder: String) -> Self {
+        Self {
+            leases,
+            holder,
+            seen: None,
+        }
+    }
+
+    /// Takes or renews the lease once, within [`RENEW_TIMEOUT`]; `Ok(true)` when this
+    /// candidate leads afterwards.
+    pub async fn try_lead(&mut self) -> Result<bool, kube::Error> {
+        match tokio::time::timeout(RENEW_TIMEOUT, self.try_lead_once()).await {
+            Ok(result) => result,
+            Err(_) => Err(kube::Error::Service(
+                format!("lease request took longer than {RENEW_TIMEOUT:?}").into(),
+            )),
+        }
+    }
+
+    async fn try_lead_once(&mut self) -> Result<bool, kube::Error> {
+        let now = Timestamp::now();
+        let mut spec = json!({
+            "holderIdentity": self.holder,
+            "leaseDurationSeconds": LEASE_DURATION.as_secs(),
+            "renewTime": MicroTime(now),
+        });
+        let Some(lease) = self.leases.get_opt(LEASE_NAME).await? else {
             spec["acquireTime"] = json!(MicroTime(now));
             let lease: Lease =
                 serde_json::from_value(json!({"metadata": {"name": LEASE_NAME}, "spec": spec}))
                     .map_err(kube::Error::SerdeError)?;
-            match leases.create(&PostParams::default(), &lease).await {
+            return match self.leases.create(&PostParams::default(), &lease).await {
                 Ok(_) => Ok(true),
                 Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
                 Err(e) => Err(e),
-            }
+            };
+        };
+        let (verdict, seen) = judge(&lease, &self.holder, self.seen.as_ref(), Instant::now());
+        self.seen = seen;
+        if verdict == Verdict::Wait {
+            return Ok(false);
         }
-        Some(lease) if may_hold(&lease, holder, now) => {
+        let ours = lease
+            .spec
+            .as_ref()
+            .and_then(|s| s.holder_identity.as_deref())
+            == Some(self.holder.as_str());
+        if !ours {
+            spec["acquireTime"] = json!(MicroTime(now));
+        }
+        let patch = json!({
+            "metadata": {"resourceVersion": lease.metadata.resource_version},
+            "spec": spec,
+        });
+        match self
+            .leases
+            .patch(LEASE_NAME, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Gives the lease up if this candidate still holds it, so that another replica can take
+    /// it at once (client-go's release on cancel).
+    pub async fn release(&self) -> Result<(), kube::Error> {
+        let release = async {
+            let Some(lease) = self.leases.get_opt(LEASE_NAME).await? else {
+                return Ok(());
+            };
+            let held = lease
+                .spec
+                .as_ref()
+                .and_then(|s| s.holder_identity.as_deref())
+                == Some(self.holder.as_str());
+            if !held {
+                return Ok(());
+            }
             let patch = json!({
                 "metadata": {"resourceVersion": lease.metadata.resource_version},
-                "spec": spec,
+                "spec": {"holderIdentity": null, "leaseDurationSeconds": 1,
+                         "renewTime": MicroTime(Timestamp::now())},
             });
-            match leases
+            self.leases
                 .patch(LEASE_NAME, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
-            {
-                Ok(_) => Ok(true),
-                Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
-                Err(e) => Err(e),
-            }
+                .map(drop)
+        };
+        match tokio::time::timeout(RENEW_TIMEOUT, release).await {
+            Ok(result) => result,
+            Err(_) => Err(kube::Error::Service("lease release timed out".into())),
         }
-        Some(_) => Ok(false),
     }
 }
 
-/// Waits until `holder` leads, then runs `work` while renewing the lease. Returns when `work`
-/// ends or leadership is lost; the caller then exits, so a new leader never overlaps this one.
-pub async fn lead<F: Future<Output = ()>>(leases: Api<Lease>, holder: String, work: F) {
-    while !try_lead(&leases, &holder).await.unwrap_or(false) {
-        tokio::time::sleep(RENEW_EVERY).await;
-    }
-    tracing::info!(%holder, lease = LEASE_NAME, "became leader");
-    let renew = async {
-        let mut last_renewed = std::time::Instant::now();
-        loop {
+/// Waits until `candidate` leads, calls `became_leader`, then runs `work` while renewing the
+/// lease. Returns when `work` ends, `stop` resolves, or leadership is lost (not renewed within
+/// [`RENEW_DEADLINE`], or taken); `work` is dropped first, then the lease is released. The
+/// caller then exits, so a new leader never overlaps this one.
+pub async fn lead<F: Future<Output = ()>>(
+    mut candidate: Candidate,
+    work: F,
+    became_leader: impl FnOnce(),
+    stop: impl Future<Output = ()>,
+) {
+    let waiting = async {
+        while !candidate.try_lead().await.unwrap_or(false) {
             tokio::time::sleep(RENEW_EVERY).await;
-            match try_lead(&leases, &holder).await {
-                Ok(true) => last_renewed = std::time::Instant::now(),
-                Ok(false) => return tracing::error!("another replica took the lease"),
-                Err(error) if last_renewed.elapsed() + RENEW_EVERY >= LEASE_DURATION => {
-                    return tracing::error!(%error, "could not renew the lease in time");
+        }
+    };
+    tokio::pin!(stop);
+    tokio::select! {
+        () = waiting => {}
+        () = &mut stop => return,
+    }
+    tracing::info!(holder = %candidate.holder, lease = LEASE_NAME, "became leader");
+    became_leader();
+    let renew = async {
+        let mut last_renewed = Instant::now();
+        loop {
+            let deadline = last_renewed + RENEW_DEADLINE;
+            tokio::select! {
+                () = tokio::time::sleep(RENEW_EVERY) => {}
+                // A process paused past its deadline wakes here first and stops.
+                () = tokio::time::sleep_until(deadline.into()) => {
+                    return tracing::error!("could not renew the lease within its deadline");
                 }
+            }
+            if Instant::now() >= deadline {
+                return tracing::error!("could not renew the lease within its deadline");
+            }
+            match candidate.try_lead().await {
+                Ok(true) => last_renewed = Instant::now(),
+                Ok(false) => return tracing::error!("another replica took the lease"),
                 Err(error) => tracing::warn!(%error, "lease renewal failed; retrying"),
             }
         }
     };
-    tokio::select! {
-        () = work => {}
-        () = renew => {}
+    let stopped = tokio::select! {
+        () = work => false,
+        () = renew => false,
+        () = stop => true,
+    };
+    // `work` is dropped here, before the lease is given up.
+    if stopped {
+        match candidate.release().await {
+            Ok(()) => tracing::info!("released the lease"),
+            Err(error) => tracing::warn!(%error, "could not release the lease"),
+        }
     }
 }
 
@@ -99,19 +254,47 @@ pub async fn lead<F: Future<Output = ()>>(leases: Api<Lease>, holder: String, wo
 mod tests {
     use super::*;
 
-    fn lease(holder: &str, renewed_secs_ago: i64) -> Lease {
-        let renewed = Timestamp::from_second(1_800_000_000 - renewed_secs_ago).unwrap();
+    fn lease(holder: &str, renewed: i64) -> Lease {
+        let renewed = Timestamp::from_second(1_800_000_000 + renewed).unwrap();
         serde_json::from_value(json!({"metadata": {"name": LEASE_NAME},
             "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15, "renewTime": MicroTime(renewed)}}))
         .unwrap()
     }
 
     #[test]
-    fn a_lease_is_taken_when_free_ours_or_expired_only() {
-        let now = Timestamp::from_second(1_800_000_000).unwrap();
-        assert!(may_hold(&lease("", 0), "me", now), "free");
-        assert!(may_hold(&lease("me", 0), "me", now), "ours");
-        assert!(!may_hold(&lease("other", 5), "me", now), "held and fresh");
-        assert!(may_hold(&lease("other", 20), "me", now), "expired");
+    fn a_free_or_own_lease_is_taken_at_once() {
+        let now = Instant::now();
+        assert_eq!(judge(&lease("", 0), "me", None, now).0, Verdict::Take);
+        assert_eq!(judge(&lease("me", 0), "me", None, now).0, Verdict::Take);
+        let empty: Lease = serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap();
+        assert_eq!(judge(&empty, "me", None, now).0, Verdict::Take);
+    }
+
+    #[test]
+    fn another_holder_expires_only_after_we_saw_it_unchanged_for_its_duration() {
+        let t0 = Instant::now();
+        // However old its renewTime reads by our wall clock, we have only just seen it.
+        let (verdict, seen) = judge(&lease("other", -3600), "me", None, t0);
+        assert_eq!(verdict, Verdict::Wait);
+        let seen = seen.unwrap();
+        let later = t0 + Duration::from_secs(10);
+        assert_eq!(
+            judge(&lease("other", -3600), "me", Some(&seen), later).0,
+            Verdict::Wait
+        );
+        let expired = t0 + Duration::from_secs(16);
+        assert_eq!(
+            judge(&lease("other", -3600), "me", Some(&seen), expired).0,
+            Verdict::Take
+        );
+        // A renewal in between starts its duration again.
+        let (verdict, renewed) = judge(&lease("other", 2), "me", Some(&seen), expired);
+        assert_eq!(verdict, Verdict::Wait);
+        assert_eq!(renewed.unwrap().since, expired);
+        // So does a new holder.
+        assert_eq!(
+            judge(&lease("third", -3600), "me", Some(&seen), expired).0,
+            Verdict::Wait
+        );
     }
 }

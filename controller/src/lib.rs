@@ -1,5 +1,6 @@
 //! The reference controller for the agent-sandbox API. See `controller/README.md`.
 
+pub mod backoff;
 pub mod cache;
 pub mod claim;
 pub mod conditions;
@@ -9,6 +10,7 @@ pub mod flags;
 pub mod leader;
 pub mod metrics;
 pub mod patch;
+pub mod readiness;
 pub mod run;
 pub mod sandbox;
 pub mod template;

@@ -5,6 +5,7 @@ use clap::Parser;
 use sandbox_controller::endpoints::{self, Routes};
 use sandbox_controller::flags::Flags;
 use sandbox_controller::metrics::Metrics;
+use sandbox_controller::readiness::{Readiness, Role};
 use sandbox_controller::webhook::wire::{self, Endpoint};
 use sandbox_controller::{leader, run};
 
@@ -39,7 +40,12 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
         tracing::warn!(flags = ?ignored, "accepted for compatibility with upstream, and ignored");
     }
     let metrics = Arc::new(Metrics::new());
-    serve_endpoints(&flags, &metrics);
+    let readiness = Readiness::new(if flags.leader_elect {
+        Role::Standby
+    } else {
+        Role::Leading
+    });
+    serve_endpoints(&flags, &metrics, &readiness);
 
     if let Some(bind) = flags.webhook_bind_address.0 {
         let endpoint = match &flags.webhook_url {
@@ -59,37 +65,52 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
         });
     }
 
-    let controllers = run::run(client.clone(), flags.clone(), metrics);
-    let work = async {
-        if flags.leader_elect {
-            let namespace = leader_namespace(&flags)?;
-            let holder = format!(
-                "{}_{}",
-                std::env::var("POD_NAME").unwrap_or_else(|_| "sandbox-controller".into()),
-                std::process::id()
-            );
-            leader::lead(
-                kube::Api::namespaced(client, &namespace),
-                holder,
-                controllers,
-            )
-            .await;
-        } else {
-            controllers.await;
+    let controllers = run::run(client.clone(), flags.clone(), metrics, readiness.clone());
+    if flags.leader_elect {
+        let namespace = leader_namespace(&flags)?;
+        let holder = format!(
+            "{}_{}",
+            std::env::var("POD_NAME").unwrap_or_else(|_| "sandbox-controller".into()),
+            std::process::id()
+        );
+        // Renewals go out on a client of their own, which no reconcile rate limit delays.
+        let leases = kube::Api::namespaced(run::lease_client(&flags).await?, &namespace);
+        leader::lead(
+            leader::Candidate::new(leases, holder),
+            controllers,
+            || readiness.set_role(Role::Leading),
+            shutdown_signal(),
+        )
+        .await;
+    } else {
+        tokio::select! {
+            () = controllers => {}
+            () = shutdown_signal() => {}
         }
-        anyhow::Ok(())
+    }
+    readiness.set_role(Role::Stopping);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGTERM (as the kubelet stops a Pod) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; stopping on Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
     };
     tokio::select! {
-        result = work => result,
-        _ = tokio::signal::ctrl_c() => {
-            tracing::info!("interrupted; stopping");
-            Ok(())
-        }
+        _ = term.recv() => tracing::info!("SIGTERM; stopping"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
     }
 }
 
 /// `/metrics` and the health probes, on one listener when they share an address.
-fn serve_endpoints(flags: &Flags, metrics: &Arc<Metrics>) {
+fn serve_endpoints(flags: &Flags, metrics: &Arc<Metrics>, readiness: &Readiness) {
     let (m, h) = (
         flags.metrics_bind_address.0,
         flags.health_probe_bind_address.0,
@@ -125,9 +146,9 @@ fn serve_endpoints(flags: &Flags, metrics: &Arc<Metrics>) {
         }
     }
     for (addr, routes) in listeners {
-        let metrics = metrics.clone();
+        let (metrics, readiness) = (metrics.clone(), readiness.clone());
         tokio::spawn(async move {
-            if let Err(error) = endpoints::serve(addr, routes, metrics).await {
+            if let Err(error) = endpoints::serve(addr, routes, metrics, readiness).await {
                 tracing::error!(%addr, %error, "endpoint listener stopped");
             }
         });

@@ -1,6 +1,7 @@
 //! Wiring: one shared cache per kind, one `kube::runtime::Controller` per kind.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
@@ -14,21 +15,17 @@ use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxTemplate, SandboxWarmPo
 use tokio::task::JoinSet;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
+use crate::backoff::Backoff;
 use crate::cache::{SharedCache, Synced};
 use crate::flags::Flags;
 use crate::metrics::Metrics;
+use crate::readiness::Readiness;
 use crate::{claim, sandbox, template, warmpool};
 
 /// The API client, from `--kubeconfig` or the environment, limited on the client side by
 /// `--kube-api-qps` and `--kube-api-burst` when a QPS is set.
 pub async fn client(flags: &Flags) -> anyhow::Result<kube::Client> {
-    let config = match &flags.kubeconfig {
-        Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path)?;
-            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
-        }
-        None => kube::Config::infer().await?,
-    };
+    let config = kube_config(flags).await?;
     let builder = kube::client::ClientBuilder::try_from(config)?;
     Ok(
         match crate::throttle::limiter(flags.kube_api_qps, flags.kube_api_burst) {
@@ -38,8 +35,29 @@ pub async fn client(flags: &Flags) -> anyhow::Result<kube::Client> {
     )
 }
 
-/// Runs every controller until the future is dropped.
-pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>) {
+/// A client for the leader Lease alone: no client-side rate limit, and every request bounded
+/// by [`leader::RENEW_TIMEOUT`](crate::leader::RENEW_TIMEOUT) (kube sets no read timeout).
+pub async fn lease_client(flags: &Flags) -> anyhow::Result<kube::Client> {
+    let mut config = kube_config(flags).await?;
+    config.read_timeout = Some(crate::leader::RENEW_TIMEOUT);
+    config.write_timeout = Some(crate::leader::RENEW_TIMEOUT);
+    config.connect_timeout = Some(crate::leader::RENEW_TIMEOUT);
+    Ok(kube::client::ClientBuilder::try_from(config)?.build())
+}
+
+async fn kube_config(flags: &Flags) -> anyhow::Result<kube::Config> {
+    Ok(match &flags.kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)?;
+            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
+        }
+        None => kube::Config::infer().await?,
+    })
+}
+
+/// Runs every controller until the future is dropped; `readiness` learns when the caches
+/// have listed.
+pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>, readiness: Readiness) {
     let mut sandboxes = SharedCache::<Sandbox>::new(Api::all(client.clone()));
     let mut pods = SharedCache::<Pod>::new(Api::all(client.clone()));
     let mut services = SharedCache::<Service>::new(Api::all(client.clone()));
@@ -62,14 +80,16 @@ pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>) {
         cluster_domain: flags.cluster_domain.clone(),
         metrics: metrics.clone(),
     });
+    // Each controller counts its own objects' failures: kinds share names.
+    let backoff = Arc::new(Backoff::default());
     let sandbox_controller =
         Controller::for_shared_stream(sandboxes.subscribe(), sandboxes.store.clone())
             .owns_shared_stream(pods.subscribe())
             .owns_shared_stream(services.subscribe())
             .with_config(config(flags.sandbox_concurrent_workers))
             .run(
-                timed("sandbox", &metrics, sandbox::reconcile),
-                sandbox::error_policy,
+                timed("sandbox", &metrics, &backoff, sandbox::reconcile),
+                backing_off(backoff.clone(), sandbox::error_policy),
                 ctx,
             )
             .for_each(|_| async {});
@@ -77,9 +97,18 @@ pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>) {
     // Every cache and controller is its own task, so that watch decoding, cache scans and
     // reconciles spread over the runtime's threads instead of sharing one.
     let mut tasks = JoinSet::new();
+    let mut synced = vec![
+        sandboxes.synced(),
+        pods.synced(),
+        services.synced(),
+        pvcs.synced(),
+    ];
     if flags.extensions {
-        extensions(&client, &flags, &sandboxes, &metrics, &mut tasks);
+        synced.extend(extensions(
+            &client, &flags, &sandboxes, &metrics, &mut tasks,
+        ));
     }
+    readiness.watch_caches(Synced::all(synced));
     tasks.spawn(sandbox_controller);
     for sync in [sandboxes.sync(), pods.sync(), services.sync(), pvcs.sync()] {
         tasks.spawn(sync);
@@ -94,10 +123,38 @@ pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>) {
     }
 }
 
-/// `reconcile` with its duration and result recorded under `controller`.
-fn timed<K, C, E, F, Fut>(
+/// The key an object's failures are counted under.
+fn backoff_key<K: kube::Resource>(object: &K) -> String {
+    let meta = object.meta();
+    format!(
+        "{}/{}",
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default()
+    )
+}
+
+/// An error policy that retries no sooner than `policy` says, and later the more often the
+/// object has failed in a row (counted by [`timed`] with the same `backoff`).
+pub fn backing_off<K, E, C>(
+    backoff: Arc<Backoff>,
+    policy: impl Fn(Arc<K>, &E, Arc<C>) -> Duration,
+) -> impl Fn(Arc<K>, &E, Arc<C>) -> kube::runtime::controller::Action
+where
+    K: kube::Resource,
+{
+    move |object, error, ctx| {
+        let key = backoff_key(object.as_ref());
+        let floor = policy(object, error, ctx);
+        kube::runtime::controller::Action::requeue(backoff.delay(&key, floor))
+    }
+}
+
+/// `reconcile` with its duration and result recorded under `controller`, and its failures
+/// counted in `backoff`.
+pub fn timed<K, C, E, F, Fut>(
     controller: &'static str,
     metrics: &Arc<Metrics>,
+    backoff: &Arc<Backoff>,
     reconcile: F,
 ) -> impl FnMut(
     Arc<K>,
@@ -107,13 +164,14 @@ fn timed<K, C, E, F, Fut>(
 where
     F: Fn(Arc<K>, Arc<C>) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = Result<kube::runtime::controller::Action, E>> + Send + 'static,
-    K: Send + Sync + 'static,
+    K: kube::Resource + Send + Sync + 'static,
     C: Send + Sync + 'static,
     E: Send + 'static,
 {
-    let metrics = metrics.clone();
+    let (metrics, backoff) = (metrics.clone(), backoff.clone());
     move |object, ctx| {
-        let (metrics, reconcile) = (metrics.clone(), reconcile.clone());
+        let (metrics, backoff, reconcile) = (metrics.clone(), backoff.clone(), reconcile.clone());
+        let key = backoff_key(object.as_ref());
         Box::pin(async move {
             let start = std::time::Instant::now();
             // Its own task: kube's runner polls every reconcile of a controller from one task,
@@ -126,6 +184,10 @@ where
                 Err(_) => futures::future::pending().await,
             };
             metrics.reconciled(controller, result.is_ok(), start.elapsed().as_secs_f64());
+            match &result {
+                Ok(_) => backoff.succeeded(&key),
+                Err(_) => backoff.failed(&key),
+            }
             result
         })
     }
@@ -152,14 +214,15 @@ fn config(workers: u16) -> ControllerConfig {
 }
 
 /// The SandboxTemplate, SandboxWarmPool and SandboxClaim controllers (`--extensions`),
-/// subscribed to the shared Sandbox cache now, spawned into `tasks` with their caches.
+/// subscribed to the shared Sandbox cache now, spawned into `tasks` with their caches, whose
+/// sync gates it returns.
 fn extensions(
     client: &kube::Client,
     flags: &Flags,
     sandboxes: &SharedCache<Sandbox>,
     metrics: &Arc<Metrics>,
     tasks: &mut JoinSet<()>,
-) {
+) -> [Synced; 4] {
     let mut templates = SharedCache::<SandboxTemplate>::new(Api::all(client.clone()));
     let mut pools = SharedCache::<SandboxWarmPool>::new(Api::all(client.clone()));
     let mut claims = SharedCache::<SandboxClaim>::new(Api::all(client.clone()));
@@ -170,13 +233,14 @@ fn extensions(
         network_policies: network_policies.store.clone(),
         synced: network_policies.synced(),
     });
+    let backoff = Arc::new(Backoff::default());
     let template_controller =
         Controller::for_shared_stream(templates.subscribe(), templates.store.clone())
             .owns_shared_stream(network_policies.subscribe())
             .with_config(config(flags.sandbox_template_concurrent_workers))
             .run(
-                timed("sandboxtemplate", metrics, template::reconcile),
-                template::error_policy,
+                timed("sandboxtemplate", metrics, &backoff, template::reconcile),
+                backing_off(backoff.clone(), template::error_policy),
                 template_ctx,
             )
             .for_each(|_| async {});
@@ -210,6 +274,7 @@ fn extensions(
             pool
         })
     };
+    let backoff = Arc::new(Backoff::default());
     let pool_controller = Controller::for_shared_stream(pools.subscribe(), pools.store.clone())
         .watches_shared_stream(sandboxes.subscribe(), |s: Arc<Sandbox>| {
             warmpool::pools_of_member(&s)
@@ -229,8 +294,8 @@ fn extensions(
         .reconcile_on(departures)
         .with_config(config(flags.sandbox_warm_pool_concurrent_workers))
         .run(
-            timed("sandboxwarmpool", metrics, warmpool::reconcile),
-            warmpool::error_policy,
+            timed("sandboxwarmpool", metrics, &backoff, warmpool::reconcile),
+            backing_off(backoff.clone(), warmpool::error_policy),
             pool_ctx,
         )
         .for_each(|_| async {});
@@ -248,6 +313,7 @@ fn extensions(
         .then(|| crate::events::recorder(client, claim::REPORTING_CONTROLLER));
     let claim_ctx = Arc::new(claim_ctx);
     let waiting = claim_ctx.clone();
+    let backoff = Arc::new(Backoff::default());
     let claim_controller = Controller::for_shared_stream(claims.subscribe(), claims.store.clone())
         .owns_shared_stream(sandboxes.subscribe())
         // A pool member becoming usable wakes a claim waiting for one, not its next retry.
@@ -256,8 +322,8 @@ fn extensions(
         })
         .with_config(config(flags.sandbox_claim_concurrent_workers))
         .run(
-            timed("sandboxclaim", metrics, claim::reconcile),
-            claim::error_policy,
+            timed("sandboxclaim", metrics, &backoff, claim::reconcile),
+            backing_off(backoff.clone(), claim::error_policy),
             claim_ctx,
         )
         .for_each(|_| async {});
@@ -273,35 +339,73 @@ fn extensions(
     ] {
         tasks.spawn(sync);
     }
+    [
+        templates.synced(),
+        pools.synced(),
+        claims.synced(),
+        network_policies.synced(),
+    ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, Instant};
-
-    async fn block_for_100ms(_: Arc<()>, _: Arc<()>) -> Result<Requeue, std::io::Error> {
-        // Blocking on purpose: only separate tasks on separate threads can overlap this.
-        std::thread::sleep(Duration::from_millis(100));
-        Ok(Requeue::await_change())
-    }
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use std::sync::{Condvar, Mutex};
 
     type Requeue = kube::runtime::controller::Action;
+
+    fn object(name: &str) -> Arc<ConfigMap> {
+        let mut cm = ConfigMap::default();
+        cm.metadata.name = Some(name.into());
+        cm.metadata.namespace = Some("ns".into());
+        Arc::new(cm)
+    }
+
+    /// Two threads meeting: each arrives and waits (blocking its thread, on purpose) until the
+    /// other has arrived too, or gives up after a while.
+    #[derive(Default)]
+    struct Meeting {
+        arrived: Mutex<u32>,
+        all_here: Condvar,
+    }
+
+    impl Meeting {
+        fn meet(&self) -> bool {
+            let mut arrived = self.arrived.lock().unwrap();
+            *arrived += 1;
+            self.all_here.notify_all();
+            let (arrived, timeout) = self
+                .all_here
+                .wait_timeout_while(arrived, Duration::from_secs(5), |n| *n < 2)
+                .unwrap();
+            !timeout.timed_out() && *arrived >= 2
+        }
+    }
+
+    async fn meet(_: Arc<ConfigMap>, meeting: Arc<Meeting>) -> Result<Requeue, std::io::Error> {
+        if meeting.meet() {
+            Ok(Requeue::await_change())
+        } else {
+            Err(std::io::Error::other("ran alone"))
+        }
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reconciles_run_in_parallel_on_their_own_tasks_and_are_timed() {
         let metrics = Arc::new(Metrics::new());
-        let mut reconcile = timed("test", &metrics, block_for_100ms);
-        let start = Instant::now();
+        let backoff = Arc::new(Backoff::default());
+        let mut reconcile = timed("test", &metrics, &backoff, meet);
+        let meeting = Arc::new(Meeting::default());
+        // Both block their threads until the other arrives: only reconciles on two threads at
+        // once can both succeed.
         let (a, b) = futures::join!(
-            reconcile(Arc::new(()), Arc::new(())),
-            reconcile(Arc::new(()), Arc::new(()))
+            reconcile(object("a"), meeting.clone()),
+            reconcile(object("b"), meeting.clone())
         );
-        let elapsed = start.elapsed();
-        assert!(a.is_ok() && b.is_ok());
         assert!(
-            elapsed < Duration::from_millis(190),
-            "two 100 ms reconciles took {elapsed:?}: they ran one after the other"
+            a.is_ok() && b.is_ok(),
+            "the reconciles ran one after the other"
         );
         assert!(
             metrics.encode().contains(
@@ -312,29 +416,87 @@ mod tests {
         );
     }
 
-    async fn panics(_: Arc<()>, _: Arc<()>) -> Result<Requeue, std::io::Error> {
+    async fn fails(_: Arc<ConfigMap>, _: Arc<()>) -> Result<Requeue, std::io::Error> {
+        Err(std::io::Error::other("rejected"))
+    }
+
+    async fn succeeds(_: Arc<ConfigMap>, _: Arc<()>) -> Result<Requeue, std::io::Error> {
+        Ok(Requeue::await_change())
+    }
+
+    #[tokio::test]
+    async fn failures_back_off_per_object_and_a_success_starts_over() {
+        let metrics = Arc::new(Metrics::new());
+        let backoff = Arc::new(Backoff::default());
+        let mut failing = timed("test", &metrics, &backoff, fails);
+        let mut passing = timed("test", &metrics, &backoff, succeeds);
+        let policy = backing_off(
+            backoff.clone(),
+            |_: Arc<ConfigMap>, _: &std::io::Error, _: Arc<()>| Duration::ZERO,
+        );
+        let error = std::io::Error::other("x");
+        for _ in 0..3 {
+            let _ = failing(object("a"), Arc::new(())).await;
+        }
+        let _ = failing(object("b"), Arc::new(())).await;
+        assert_eq!(
+            policy(object("a"), &error, Arc::new(())),
+            Requeue::requeue(Duration::from_secs(2))
+        );
+        assert_eq!(
+            policy(object("b"), &error, Arc::new(())),
+            Requeue::requeue(crate::backoff::FIRST_DELAY)
+        );
+        let _ = passing(object("a"), Arc::new(())).await;
+        let _ = failing(object("a"), Arc::new(())).await;
+        assert_eq!(
+            policy(object("a"), &error, Arc::new(())),
+            Requeue::requeue(crate::backoff::FIRST_DELAY)
+        );
+    }
+
+    async fn panics(_: Arc<ConfigMap>, _: Arc<()>) -> Result<Requeue, std::io::Error> {
         panic!("bug in a reconcile");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panicking_reconcile_still_panics_its_controller() {
         let metrics = Arc::new(Metrics::new());
-        let mut reconcile = timed("test", &metrics, panics);
-        let outer = tokio::spawn(reconcile(Arc::new(()), Arc::new(())));
+        let mut reconcile = timed("test", &metrics, &Default::default(), panics);
+        let outer = tokio::spawn(reconcile(object("a"), Arc::new(())));
         let err = outer.await.unwrap_err();
         assert!(err.is_panic(), "{err}");
+    }
+
+    /// Tells, when dropped, that the task holding it ended.
+    struct DropSignal(Option<tokio::sync::oneshot::Sender<()>>);
+
+    impl Drop for DropSignal {
+        fn drop(&mut self) {
+            if let Some(tx) = self.0.take() {
+                let _ = tx.send(());
+            }
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn dropping_a_reconcile_aborts_its_task() {
         let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = finished.clone();
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let (dropped_tx, dropped) = tokio::sync::oneshot::channel();
         let task = AbortOnDrop(tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _signal = DropSignal(Some(dropped_tx));
+            let _ = started_tx.send(());
+            tokio::time::sleep(Duration::from_secs(3600)).await;
             flag.store(true, std::sync::atomic::Ordering::SeqCst);
         }));
+        started.await.unwrap();
         drop(task);
-        tokio::time::sleep(Duration::from_millis(120)).await;
+        tokio::time::timeout(Duration::from_secs(10), dropped)
+            .await
+            .expect("the task was not aborted")
+            .unwrap();
         assert!(!finished.load(std::sync::atomic::Ordering::SeqCst));
     }
 }

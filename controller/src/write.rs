@@ -29,6 +29,18 @@ pub fn delete_if(uid: &str) -> DeleteParams {
     }
 }
 
+/// Deletes the object only if it is still the one with `uid` at `resource_version`: unchanged
+/// since the decision read it.
+pub fn delete_if_unchanged(uid: &str, resource_version: &str) -> DeleteParams {
+    DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: Some(uid.to_string()),
+            resource_version: (!resource_version.is_empty()).then(|| resource_version.to_string()),
+        }),
+        ..DeleteParams::default()
+    }
+}
+
 /// The API answered with this HTTP status.
 pub fn is_status(e: &kube::Error, code: u16) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == code)

@@ -1,6 +1,7 @@
 //! The `sandbox-controller` binary against a real API server: it takes the leader Lease, serves
-//! `/metrics` and the health probes, and serves the conversion webhook it points the CRDs at,
-//! so a `v1alpha1` Sandbox written with `replicas: 0` reads back at `v1beta1` as Suspended.
+//! `/metrics` and the health probes (`/readyz` once it leads with its caches listed), serves
+//! the conversion webhook it points the CRDs at, so a `v1alpha1` Sandbox written with
+//! `replicas: 0` reads back at `v1beta1` as Suspended, and gives the Lease up on SIGTERM.
 
 mod common;
 
@@ -117,13 +118,27 @@ async fn the_binary_leads_serves_metrics_and_converts_v1alpha1() {
     })
     .await;
     assert!(text.contains("agent_sandbox_build_info"), "{text}");
+    // Ready: it leads and its caches have listed.
+    common::eventually("/readyz", Duration::from_secs(30), || async {
+        http_get(metrics, "/readyz").filter(|r| r.ends_with("leading, caches synced"))
+    })
+    .await;
 
+    // SIGTERM, as the kubelet stops a Pod: it stops and gives the lease up for a successor.
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(controller.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
     let status = controller.wait().unwrap();
     assert!(status.success(), "{status}");
+    let released = leases
+        .get("a3317529.agent-sandbox.x-k8s.io")
+        .await
+        .unwrap()
+        .spec
+        .unwrap();
+    assert_eq!(released.holder_identity, None, "{released:?}");
+    assert_eq!(released.lease_duration_seconds, Some(1));
     cluster.stop().unwrap();
 }

@@ -34,6 +34,7 @@ async fn a_sandbox_runs_suspends_resumes_and_heals() {
         client.clone(),
         flags,
         Default::default(),
+        Default::default(),
     ));
 
     let sandboxes: Api<Sandbox> = Api::namespaced(client.clone(), "default");

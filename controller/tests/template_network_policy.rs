@@ -29,7 +29,11 @@ async fn run_template_controller(client: kube::Client) {
     });
     let controller = Controller::for_shared_stream(templates.subscribe(), templates.store.clone())
         .owns_shared_stream(network_policies.subscribe())
-        .run(template::reconcile, template::error_policy, ctx)
+        .run(
+            template::reconcile,
+            sandbox_controller::run::backing_off(Default::default(), template::error_policy),
+            ctx,
+        )
         .for_each(|_| async {});
     futures::join!(templates.sync(), network_policies.sync(), controller);
 }

@@ -35,6 +35,7 @@ async fn claims_adopt_warm_sandboxes_and_the_pool_replenishes() {
         client.clone(),
         flags,
         Default::default(),
+        Default::default(),
     ));
 
     let pp = PostParams::default();

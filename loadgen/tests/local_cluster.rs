@@ -94,7 +94,7 @@ async fn two_clusters_run_side_by_side() {
 
     let pids: Vec<u32> = [&a, &b]
         .iter()
-        .flat_map(|c| c.state().components.iter().map(|s| s.pid))
+        .flat_map(|c| c.state().components.into_iter().map(|s| s.pid))
         .collect();
     a.stop().unwrap();
     // b must survive a's shutdown.

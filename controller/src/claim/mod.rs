@@ -9,9 +9,10 @@
 //! Sandbox by owner UID.
 //!
 //! The cache lags our own writes, so a claim remembers the Sandbox this process just adopted or
-//! created for it until the cache shows it controlling that Sandbox ([`bindings`]), and decides
-//! nothing before then: a pass on the stale cache would see an unbound claim and bind a second
-//! one.
+//! created for it (or tried to, when the write got no answer) until the cache shows it
+//! controlling that Sandbox ([`bindings`]), and decides nothing before then: a pass on the stale
+//! cache would see an unbound claim and bind a second one. A binding the cache does not show
+//! in time is settled by reading the Sandbox from the API server, never by forgetting it.
 
 pub mod bindings;
 pub mod build;
@@ -34,6 +35,7 @@ use tokio::sync::mpsc;
 use crate::events::{self, Notice};
 use crate::metrics::{ClaimCreation, ClaimLatency, Metrics};
 use crate::write;
+use bindings::Judgement;
 use decide::{Action, Observed};
 
 /// Reporting controller of this controller's Events, as upstream names its recorder.
@@ -329,25 +331,51 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
     let first_seen = ctx.first_seen(&uid);
 
     let binding = ctx.bindings.get(&uid);
-    let bound = bound_sandbox(&ctx.sandboxes, &claim, binding.as_deref());
-    match (&bound, binding) {
-        // The cache shows what we did: from here on it alone decides.
-        (Some(_), Some(_)) => ctx.bindings.forget(&uid),
-        // We adopted or created a Sandbox for this claim and the cache does not show it as the
-        // claim's yet (the member still looks like the pool's, the new one is absent): deciding
-        // now would bind a second one. Its watch event is on its way, unless it is already
-        // being deleted: then the claim needs another.
-        (None, Some(sandbox)) => {
-            let deleting = ctx
-                .sandboxes
-                .get(&ObjectRef::new(&sandbox).within(&ns))
-                .is_some_and(|s| s.metadata.deletion_timestamp.is_some());
-            if !deleting {
-                return Ok(Requeue::requeue(BINDING_CACHE_RETRY));
+    let bound = bound_sandbox(
+        &ctx.sandboxes,
+        &claim,
+        binding.as_ref().map(|b| b.sandbox.as_str()),
+    );
+    if let Some(binding) = binding {
+        // We adopted or created a Sandbox for this claim. Until the cache shows it as the
+        // claim's (the member still looks like the pool's, the new one is absent), deciding
+        // would bind a second one.
+        let cached = ctx
+            .sandboxes
+            .get(&ObjectRef::new(&binding.sandbox).within(&ns));
+        let judgement = match &bound {
+            Some(_) => Judgement::Shown,
+            None => bindings::judge(&binding, cached.as_deref(), &uid, Instant::now()),
+        };
+        match judgement {
+            Judgement::Shown | Judgement::Lost => ctx.bindings.forget(&uid),
+            Judgement::Wait => return Ok(Requeue::requeue(BINDING_CACHE_RETRY)),
+            Judgement::Verify => {
+                let sandboxes: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &ns);
+                let live = sandboxes
+                    .get_opt(&binding.sandbox)
+                    .await
+                    .map_err(|source| Error::Api {
+                        what: format!("read Sandbox {} to settle a binding", binding.sandbox),
+                        source,
+                    })?;
+                let ours = live.as_ref().is_some_and(|s| {
+                    s.metadata.deletion_timestamp.is_none()
+                        && crate::sandbox::children::is_controlled_by(&s.metadata, &uid)
+                });
+                if ours {
+                    // The write holds; the cache is behind. Wait for it, never bind again.
+                    ctx.bindings.confirmed(&uid);
+                    return Ok(Requeue::requeue(BINDING_CACHE_RETRY));
+                }
+                ctx.bindings.forget(&uid);
+                if live.is_some() {
+                    // Not ours (our write never landed, or was undone): once the cache shows
+                    // it as it is, the claim decides afresh.
+                    return Ok(Requeue::requeue(BINDING_CACHE_RETRY));
+                }
             }
-            ctx.bindings.forget(&uid);
         }
-        (_, None) => {}
     }
     let named = ctx.sandboxes.get(&ObjectRef::new(&name).within(&ns));
     let name_taken = bound.is_none() && named.is_some();
@@ -412,13 +440,20 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
     for action in &plan.actions {
         match action {
             Action::Adopt(adoptions) => {
-                let Some(adopted) =
-                    adopt(&ctx, &sandboxes, &ns, pool_name, adoptions, &patch_params).await?
+                let Some(adopted) = adopt(
+                    &ctx,
+                    &sandboxes,
+                    &ns,
+                    &uid,
+                    pool_name,
+                    adoptions,
+                    &patch_params,
+                )
+                .await?
                 else {
                     return Ok(Requeue::requeue(LOST_RACE_RETRY));
                 };
                 ctx.tell(&claim, &decide::adopted_notice(&adopted.name_any()));
-                ctx.bindings.remember(&uid, adopted.name_any());
                 adopted_now = Some(Arc::new(adopted));
                 ctx.count_creation(
                     &claim,
@@ -431,7 +466,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             Action::CreateSandbox(sandbox) => {
                 match sandboxes.create(&write::post(), sandbox).await {
                     Ok(created) => {
-                        ctx.bindings.remember(&uid, created.name_any());
+                        ctx.bindings.remember(&uid, created.name_any(), None);
                         ctx.tell(&claim, &decide::provisioned_notice(&created.name_any()));
                         ctx.count_creation(
                             &claim,
@@ -444,6 +479,11 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
                     // The cache has not caught up with our own create; look again shortly.
                     Err(e) if write::is_status(&e, 409) => {
                         return Ok(Requeue::requeue(Duration::from_millis(200)));
+                    }
+                    // No answer: the create may have landed. Settle that before deciding again.
+                    Err(e) if !matches!(e, kube::Error::Api(_)) => {
+                        ctx.bindings.remember(&uid, sandbox.name_any(), None);
+                        return Err(fail(format!("create Sandbox for claim {name}"))(e));
                     }
                     Err(e) => return Err(fail(format!("create Sandbox for claim {name}"))(e)),
                 }
@@ -524,11 +564,13 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
 }
 
 /// Tries the adoptions in order; returns the Sandbox adopted, as the API returned it, if one
-/// was.
+/// was, and remembers it as the claim's binding. A patch that got no answer may have landed:
+/// it is remembered too, so that the claim settles it before trying another member.
 async fn adopt(
     ctx: &Context,
     sandboxes: &Api<Sandbox>,
     ns: &str,
+    claim_uid: &str,
     pool: &str,
     adoptions: &[decide::Adoption],
     params: &PatchParams,
@@ -538,11 +580,16 @@ async fn adopt(
         if !ctx.try_reserve(&key) {
             continue;
         }
+        let replaced = a.patch["metadata"]["resourceVersion"]
+            .as_str()
+            .map(str::to_string);
         match sandboxes
             .patch(&a.sandbox, params, &Patch::Merge(&a.patch))
             .await
         {
             Ok(adopted) => {
+                ctx.bindings
+                    .remember(claim_uid, adopted.name_any(), replaced);
                 // The member left the pool; its ownerRef no longer leads the pool to it.
                 let _ = ctx
                     .pool_events
@@ -552,6 +599,10 @@ async fn adopt(
             // Someone else changed or took it first: try the next one.
             Err(e) if write::is_status(&e, 409) || write::is_not_found(&e) => ctx.release(&key),
             Err(e) => {
+                if !matches!(e, kube::Error::Api(_)) {
+                    ctx.bindings
+                        .remember(claim_uid, a.sandbox.clone(), replaced);
+                }
                 ctx.release(&key);
                 return Err(Error::Api {
                     what: format!("adopt Sandbox {}", a.sandbox),
@@ -563,9 +614,10 @@ async fn adopt(
     Ok(None)
 }
 
-pub fn error_policy(claim: Arc<SandboxClaim>, error: &Error, _ctx: Arc<Context>) -> Requeue {
+/// Logs a failed reconcile; the retry backs off per claim from no floor of its own.
+pub fn error_policy(claim: Arc<SandboxClaim>, error: &Error, _ctx: Arc<Context>) -> Duration {
     tracing::warn!(claim = %claim.name_any(), %error, "reconcile failed");
-    Requeue::requeue(Duration::from_millis(500))
+    Duration::ZERO
 }
 
 #[cfg(test)]

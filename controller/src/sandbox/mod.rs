@@ -174,11 +174,12 @@ fn record_creation_latency(ctx: &Context, sandbox: &Sandbox) {
 }
 
 /// Retries failed reconciles; kube's controller adds per-object backoff on top of this.
-pub fn error_policy(sandbox: Arc<Sandbox>, error: &Error, _ctx: Arc<Context>) -> Requeue {
+/// Logs a failed reconcile; the retry backs off per Sandbox from no floor of its own.
+pub fn error_policy(sandbox: Arc<Sandbox>, error: &Error, _ctx: Arc<Context>) -> Duration {
     tracing::warn!(
         sandbox = sandbox.metadata.name.as_deref().unwrap_or_default(),
         %error,
         "reconcile failed"
     );
-    Requeue::requeue(Duration::from_millis(500))
+    Duration::ZERO
 }

@@ -88,14 +88,16 @@ pub async fn reconcile(
 
 /// Retries failed reconciles: soon after a failed write, slower while a foreign policy is in
 /// the way.
-pub fn error_policy(template: Arc<SandboxTemplate>, error: &Error, _ctx: Arc<Context>) -> Requeue {
+/// Logs a failed reconcile and says how soon to retry at the earliest; the retry backs off
+/// further per template while it keeps failing.
+pub fn error_policy(template: Arc<SandboxTemplate>, error: &Error, _ctx: Arc<Context>) -> Duration {
     tracing::warn!(
         template = template.metadata.name.as_deref().unwrap_or_default(),
         %error,
         "reconcile failed"
     );
-    Requeue::requeue(match error {
+    match error {
         Error::Apply(_) => APPLY_RETRY,
         Error::Decided(_) => FOREIGN_POLICY_RETRY,
-    })
+    }
 }

@@ -49,9 +49,12 @@ pub struct Observed<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     Create(Box<Sandbox>),
+    /// Deletes the member only as the cache saw it: a claim that adopted it since changed its
+    /// resourceVersion, and the delete then fails instead of taking the claim's Sandbox.
     Delete {
         name: String,
         uid: String,
+        resource_version: String,
     },
     /// A merge patch of a member's metadata (adoption of an orphan, the warm label).
     Patch {
@@ -288,6 +291,7 @@ fn delete(m: &Sandbox) -> Action {
     Action::Delete {
         name: m.name_any(),
         uid: m.metadata.uid.clone().unwrap_or_default(),
+        resource_version: m.metadata.resource_version.clone().unwrap_or_default(),
     }
 }
 

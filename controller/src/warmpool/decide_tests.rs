@@ -38,6 +38,7 @@ fn member(name: &str, age: i64, ready: bool, edit: impl FnOnce(&mut Value)) -> S
     .unwrap();
     v["metadata"]["name"] = json!(name);
     v["metadata"]["uid"] = json!(format!("{name}-uid"));
+    v["metadata"]["resourceVersion"] = json!(format!("{}", 1000 + age));
     v["metadata"]["creationTimestamp"] = json!(at(NOW - age));
     v["status"] = json!({"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" },
         "reason": "R", "message": "", "lastTransitionTime": at(NOW - age)}]});
@@ -186,10 +187,15 @@ fn scale_down_removes_not_ready_members_first_then_the_newest() {
         member("new-ready", 10, true, |_| {}),
         member("not-ready", 50, false, |_| {}),
     ];
-    assert_eq!(
-        deleted(&decide_with(&p, &members, Some(&t), 0)),
-        ["not-ready", "new-ready"]
-    );
+    let plan = decide_with(&p, &members, Some(&t), 0);
+    assert_eq!(deleted(&plan), ["not-ready", "new-ready"]);
+    // Each delete holds the member to the version the decision saw, so a claim's adoption
+    // in between makes it fail rather than take the claim's Sandbox.
+    assert!(plan.actions.contains(&Action::Delete {
+        name: "new-ready".into(),
+        uid: "new-ready-uid".into(),
+        resource_version: "1010".into(),
+    }));
 }
 
 #[test]

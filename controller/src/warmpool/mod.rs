@@ -252,10 +252,18 @@ pub async fn reconcile(pool: Arc<SandboxWarmPool>, ctx: Arc<Context>) -> Result<
         match action {
             // Issued together below: one at a time, a deficit of n takes n round trips.
             Action::Create(member) => creates.push(member.as_ref()),
-            Action::Delete { name: member, uid } => {
-                match sandboxes.delete(member, &write::delete_if(uid)).await {
+            Action::Delete {
+                name: member,
+                uid,
+                resource_version,
+            } => {
+                match sandboxes
+                    .delete(member, &write::delete_if_unchanged(uid, resource_version))
+                    .await
+                {
                     Ok(_) => ctx.expect(&key, None, Some(member.clone())),
-                    // Gone already, or replaced by a namesake the precondition protects.
+                    // Gone already, changed since (adopted by a claim), or replaced by a
+                    // namesake: the preconditions protect each; the next pass decides again.
                     Err(e) if write::is_not_found(&e) || write::is_status(&e, 409) => {}
                     Err(e) => return Err(fail(format!("delete member {member}"))(e)),
                 }
@@ -305,9 +313,10 @@ pub async fn reconcile(pool: Arc<SandboxWarmPool>, ctx: Arc<Context>) -> Result<
         .map_or_else(Requeue::await_change, Requeue::requeue))
 }
 
-pub fn error_policy(pool: Arc<SandboxWarmPool>, error: &Error, _ctx: Arc<Context>) -> Requeue {
+/// Logs a failed reconcile; the retry backs off per pool from no floor of its own.
+pub fn error_policy(pool: Arc<SandboxWarmPool>, error: &Error, _ctx: Arc<Context>) -> Duration {
     tracing::warn!(pool = %pool.name_any(), %error, "reconcile failed");
-    Requeue::requeue(Duration::from_millis(500))
+    Duration::ZERO
 }
 
 /// The pool a Sandbox event concerns: its controlling pool. A member that a claim adopted no

@@ -219,6 +219,24 @@ impl Checker {
         self.live_pods.remove(&sandbox_uid);
     }
 
+    /// A watch listed every Sandbox again (after a gap): those it did not list were deleted
+    /// while it was away, and no Delete event will come for them.
+    pub fn sandboxes_relisted(&mut self, listed: &HashSet<String>) {
+        for (uid, seen) in &mut self.sandboxes {
+            if !listed.contains(uid) {
+                seen.deleted = true;
+            }
+        }
+        self.live_pods.retain(|sandbox, _| listed.contains(sandbox));
+    }
+
+    /// A watch listed every Pod again: those it did not list are gone.
+    pub fn pods_relisted(&mut self, listed: &HashSet<String>) {
+        for pods in self.live_pods.values_mut() {
+            pods.retain(|pod| listed.contains(pod));
+        }
+    }
+
     /// A Pod as the watch shows it at `at_ms`.
     pub fn on_pod(&mut self, pod: &Pod, at_ms: u64) {
         let Some(owner) = controller_of_kind(&pod.metadata, "Sandbox") else {
@@ -479,6 +497,22 @@ mod tests {
         c.on_pod(&pod("p3", "s1", false), 4);
         assert_eq!(kinds(&c.violations), [Invariant::OnePodPerSandbox]);
         assert_eq!(c.violations[0].at_ms, 4);
+    }
+
+    #[test]
+    fn a_relist_forgets_pods_and_sandboxes_deleted_during_a_watch_gap() {
+        let mut c = Checker::default();
+        c.on_pod(&pod("p1", "s1", false), 1);
+        // The watch was away while p1 went; the relist shows only its namesake's successor.
+        c.pods_relisted(&HashSet::new());
+        c.on_pod(&pod("p2", "s1", false), 2);
+        assert!(c.violations.is_empty(), "{:?}", c.violations);
+
+        let mut gap = Checker::default();
+        gap.on_sandbox(&sandbox("pool-x", "s1", Some(("SandboxClaim", "ua"))), 1);
+        gap.sandboxes_relisted(&HashSet::new());
+        gap.on_sandbox(&sandbox("a", "s2", Some(("SandboxClaim", "ua"))), 2);
+        assert!(gap.violations.is_empty(), "s1 was deleted in the gap");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! its namespace, and, when the run checks invariants, one on its Pods. Each event is stamped when it is received, before anything else is done
 //! with it, and the claims' waiters (closed loops, churn) are told when a claim turns Ready.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -119,10 +119,14 @@ impl Shared {
         }
     }
 
-    fn sandbox_event(&self, sandbox: &Sandbox) {
+    /// Stamps a Sandbox event; the checker sees it too unless `relisting` (see
+    /// [`Relist`]).
+    fn sandbox_event(&self, sandbox: &Sandbox, relisting: bool) {
         let now = self.clock().now_us();
         self.ledger().on_sandbox(sandbox, now);
-        self.check(now, |c, ms| c.on_sandbox(sandbox, ms));
+        if !relisting {
+            self.check(now, |c, ms| c.on_sandbox(sandbox, ms));
+        }
     }
 
     fn sandbox_deleted(&self, sandbox: &Sandbox) {
@@ -164,18 +168,27 @@ pub async fn watch_sandboxes(api: Api<Sandbox>, shared: Arc<Shared>, synced: one
     let mut events = watcher::watcher(api, watcher::Config::default())
         .default_backoff()
         .boxed();
+    let mut relist = Relist::default();
     loop {
         match events.try_next().await {
-            Ok(Some(Event::Apply(sandbox) | Event::InitApply(sandbox))) => {
-                shared.sandbox_event(&sandbox)
+            Ok(Some(Event::Apply(sandbox))) => shared.sandbox_event(&sandbox, false),
+            Ok(Some(Event::InitApply(sandbox))) => {
+                shared.sandbox_event(&sandbox, true);
+                relist.add(sandbox);
             }
             Ok(Some(Event::Delete(sandbox))) => shared.sandbox_deleted(&sandbox),
             Ok(Some(Event::InitDone)) => {
+                let (listed, objects) = relist.take();
+                let now = shared.clock().now_us();
+                shared.check(now, |c, ms| {
+                    c.sandboxes_relisted(&listed);
+                    objects.iter().for_each(|s| c.on_sandbox(s, ms));
+                });
                 if let Some(tx) = synced.take() {
                     let _ = tx.send(());
                 }
             }
-            Ok(Some(Event::Init)) => {}
+            Ok(Some(Event::Init)) => relist = Relist::default(),
             Ok(None) => return,
             Err(error) => tracing::warn!(%error, "sandbox watch failed; retrying"),
         }
@@ -188,21 +201,58 @@ pub async fn watch_pods(api: Api<Pod>, shared: Arc<Shared>, synced: oneshot::Sen
     let mut events = watcher::watcher(api, watcher::Config::default())
         .default_backoff()
         .boxed();
+    let mut relist = Relist::default();
     loop {
         match events.try_next().await {
-            Ok(Some(Event::Apply(pod) | Event::InitApply(pod))) => {
+            Ok(Some(Event::Apply(pod))) => {
                 let now = shared.clock().now_us();
                 shared.check(now, |c, ms| c.on_pod(&pod, ms));
             }
+            Ok(Some(Event::InitApply(pod))) => relist.add(pod),
             Ok(Some(Event::Delete(pod))) => shared.check(0, |c, _| c.on_pod_deleted(&pod)),
             Ok(Some(Event::InitDone)) => {
+                let (listed, pods) = relist.take();
+                let now = shared.clock().now_us();
+                shared.check(now, |c, ms| {
+                    c.pods_relisted(&listed);
+                    pods.iter().for_each(|p| c.on_pod(p, ms));
+                });
                 if let Some(tx) = synced.take() {
                     let _ = tx.send(());
                 }
             }
-            Ok(Some(Event::Init)) => {}
+            Ok(Some(Event::Init)) => relist = Relist::default(),
             Ok(None) => return,
             Err(error) => tracing::warn!(%error, "pod watch failed; retrying"),
         }
+    }
+}
+
+/// A watch's listing in progress (its first, or a relist after a gap). The checker sees the
+/// listing whole, once it is done: objects deleted during the gap get no Delete event, so they
+/// are known only by their absence, and must be forgotten before their successors are checked.
+struct Relist<K> {
+    uids: HashSet<String>,
+    objects: Vec<K>,
+}
+
+impl<K> Default for Relist<K> {
+    fn default() -> Self {
+        Self {
+            uids: HashSet::new(),
+            objects: Vec::new(),
+        }
+    }
+}
+
+impl<K: kube::Resource> Relist<K> {
+    fn add(&mut self, object: K) {
+        self.uids.extend(object.meta().uid.clone());
+        self.objects.push(object);
+    }
+
+    fn take(&mut self) -> (HashSet<String>, Vec<K>) {
+        let done = std::mem::take(self);
+        (done.uids, done.objects)
     }
 }

@@ -806,7 +806,9 @@ async fn final_checks(
     let deadline = clock.at(Duration::from_millis(last_fault_ms) + recovery);
     let pools: Api<SandboxWarmPool> = Api::namespaced(client.clone(), ns);
     let mut found = Vec::new();
-    eprintln!("invariants: waiting for the pools to refill (until the recovery bound)");
+    eprintln!(
+        "invariants: waiting for the pools to refill and orphans to be collected (until the recovery bound)"
+    );
     loop {
         let fill: Vec<(String, u32, u32)> = match pools.list(&ListParams::default()).await {
             Ok(list) => list
@@ -836,19 +838,25 @@ async fn final_checks(
                 Vec::new()
             }
         };
-        let short = invariants::unfilled_pools(&fill, clock.now_us() / 1000);
-        if short.is_empty() && !fill.is_empty() {
+        let now_ms = clock.now_us() / 1000;
+        let short = invariants::unfilled_pools(&fill, now_ms);
+        // A Sandbox whose claim is gone waits for the garbage collector, which may lag.
+        let orphaned = match orphans(client, ns, now_ms).await {
+            Ok(orphans) => orphans,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the run's objects for orphans");
+                Vec::new()
+            }
+        };
+        if short.is_empty() && orphaned.is_empty() && !fill.is_empty() {
             break;
         }
         if Instant::now() >= deadline {
             found.extend(short);
+            found.extend(orphaned);
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    match orphans(client, ns, clock.now_us() / 1000).await {
-        Ok(orphans) => found.extend(orphans),
-        Err(e) => tracing::warn!(error = %e, "cannot list the run's objects for orphans"),
     }
     (found, recovery_ms, last_fault_ms)
 }

@@ -5,6 +5,7 @@
 //! strikes. Every strike is bounded: a kill restarts after its outage, a pause resumes, a
 //! deletion is one request per object.
 
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,7 @@ pub struct Targets<'a> {
 /// is over, what fired.
 pub async fn run(targets: &Targets<'_>, strikes: &[Strike], clock_start: Instant) -> FaultsReport {
     let report = Mutex::new(FaultsReport::default());
+    let paused = Mutex::new(BTreeSet::new());
     let ms = |at: Instant| {
         u64::try_from(at.saturating_duration_since(clock_start).as_millis()).unwrap_or(u64::MAX)
     };
@@ -47,11 +49,11 @@ pub async fn run(targets: &Targets<'_>, strikes: &[Strike], clock_start: Instant
         .map(|(i, s)| strikes[..i].iter().filter(|o| o.kind == s.kind).count())
         .collect();
     let all = strikes.iter().zip(ordinals).map(|(strike, n)| {
-        let report = &report;
+        let (report, paused) = (&report, &paused);
         async move {
             tokio::time::sleep_until((clock_start + strike.at).into()).await;
             let at = Instant::now();
-            let done = strike_once(targets, strike, n).await;
+            let done = strike_once(targets, paused, strike, n).await;
             let mut report = report.lock().unwrap_or_else(|e| e.into_inner());
             match done {
                 Ok(Struck { detail, restored }) => report.record(FaultRecord {
@@ -82,14 +84,60 @@ struct Struck {
     restored: Option<Instant>,
 }
 
-async fn strike_once(targets: &Targets<'_>, strike: &Strike, n: usize) -> Result<Struck, String> {
+/// Replicas paused right now (by index): kills leave them be, so a pause lasts its length.
+type Paused = Mutex<BTreeSet<usize>>;
+
+/// API strikes retried this often, a second apart, when the API server cannot be reached (it
+/// may be the one a concurrent strike restarted).
+const API_ATTEMPTS: usize = 5;
+
+/// Runs `strike` until it succeeds, or fails other than by an unreachable API server.
+async fn with_retries<F, Fut>(mut strike: F) -> Result<Struck, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Struck, ApiStrikeError>>,
+{
+    let mut last = String::new();
+    for _ in 0..API_ATTEMPTS {
+        match strike().await {
+            Ok(done) => return Ok(done),
+            Err(ApiStrikeError::Unreachable(why)) => last = why,
+            Err(ApiStrikeError::Refused(why)) => return Err(why),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err(format!("{last} ({API_ATTEMPTS} attempts)"))
+}
+
+/// Why an API strike failed: worth another try, or not.
+enum ApiStrikeError {
+    Unreachable(String),
+    Refused(String),
+}
+
+impl ApiStrikeError {
+    fn of(what: String, e: &kube::Error) -> Self {
+        let why = format!("{what}: {e}");
+        match e {
+            kube::Error::Api(_) => ApiStrikeError::Refused(why),
+            _ => ApiStrikeError::Unreachable(why),
+        }
+    }
+}
+
+async fn strike_once(
+    targets: &Targets<'_>,
+    paused: &Paused,
+    strike: &Strike,
+    n: usize,
+) -> Result<Struck, String> {
     match strike.kind {
-        FaultKind::ControllerKill => kill_controller(targets, strike.outage, n).await,
-        FaultKind::ControllerPause => pause_controller(targets, strike.outage).await,
+        FaultKind::ControllerKill => kill_controller(targets, paused, strike.outage, n).await,
+        FaultKind::ControllerPause => pause_controller(targets, paused, strike.outage).await,
         FaultKind::ApiserverRestart => restart(targets, "kube-apiserver", strike.outage).await,
         FaultKind::EtcdRestart => restart(targets, "etcd", strike.outage).await,
-        FaultKind::NodeLoss => lose_node(targets).await,
-        FaultKind::PodKill => kill_pods(targets, strike.pods, n).await,
+        FaultKind::NodeLoss => with_retries(|| lose_node(targets)).await,
+        FaultKind::PodKill => with_retries(|| kill_pods(targets, strike.pods, n)).await,
     }
 }
 
@@ -99,19 +147,23 @@ fn lock<'a>(
     controllers.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// SIGKILLs one replica (the `n`th kill takes replica `n mod replicas`, so every replica is
-/// killed in turn, the leader among them) and starts it again after `outage`.
+/// SIGKILLs one replica (the `n`th kill takes the `n mod k`th of the `k` replicas not paused,
+/// so every replica is killed in turn, the leader among them) and starts it again after
+/// `outage`.
 async fn kill_controller(
     targets: &Targets<'_>,
+    paused: &Paused,
     outage: Duration,
     n: usize,
 ) -> Result<Struck, String> {
     let (replica, pid) = {
         let mut all = lock(targets.controllers);
-        if all.is_empty() {
-            return Err("no controller process to kill".into());
+        let paused = paused.lock().unwrap_or_else(|e| e.into_inner());
+        let running: Vec<usize> = (0..all.len()).filter(|i| !paused.contains(i)).collect();
+        if running.is_empty() {
+            return Err("no running controller replica to kill".into());
         }
-        let replica = n % all.len();
+        let replica = running[n % running.len()];
         let pid = all[replica].pid();
         all[replica].kill();
         (replica, pid)
@@ -133,7 +185,11 @@ async fn kill_controller(
 /// SIGSTOPs the leading replica (or the only one) for `outage`, then SIGCONT: with a second
 /// replica, the paused leader's lease runs out and the other takes over while the paused one
 /// still believes it leads.
-async fn pause_controller(targets: &Targets<'_>, outage: Duration) -> Result<Struck, String> {
+async fn pause_controller(
+    targets: &Targets<'_>,
+    paused: &Paused,
+    outage: Duration,
+) -> Result<Struck, String> {
     let holder = match &targets.lease_namespace {
         Some(ns) => leader_holder(&targets.client, ns).await,
         None => None,
@@ -151,12 +207,19 @@ async fn pause_controller(targets: &Targets<'_>, outage: Duration) -> Result<Str
         all[replica]
             .signal(Signal::SIGSTOP)
             .map_err(|e| e.to_string())?;
+        paused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(replica);
         (replica, pid)
     };
     tokio::time::sleep(outage).await;
-    lock(targets.controllers)[replica]
-        .signal(Signal::SIGCONT)
-        .map_err(|e| format!("replica {replica} paused but not resumed: {e}"))?;
+    let resumed = lock(targets.controllers)[replica].signal(Signal::SIGCONT);
+    paused
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&replica);
+    resumed.map_err(|e| format!("replica {replica} paused but not resumed: {e}"))?;
     Ok(Struck {
         detail: format!(
             "SIGSTOP replica {replica} (pid {pid}{}) for {}",
@@ -208,13 +271,13 @@ async fn restart(targets: &Targets<'_>, name: &str, outage: Duration) -> Result<
 
 /// Deletes the kwok node holding the most Pods of the run, and its Pods with no grace, as a
 /// node that dies and is removed would leave them. Refused when it is the last node.
-async fn lose_node(targets: &Targets<'_>) -> Result<Struck, String> {
+async fn lose_node(targets: &Targets<'_>) -> Result<Struck, ApiStrikeError> {
     let nodes: Api<Node> = Api::all(targets.client.clone());
     let selector = format!("{}={}", NODE_LABEL.0, NODE_LABEL.1);
     let listed = nodes
         .list(&ListParams::default().labels(&selector))
         .await
-        .map_err(|e| format!("cannot list kwok nodes: {e}"))?;
+        .map_err(|e| ApiStrikeError::of("cannot list kwok nodes".into(), &e))?;
     let names: Vec<String> = listed
         .items
         .iter()
@@ -222,16 +285,16 @@ async fn lose_node(targets: &Targets<'_>) -> Result<Struck, String> {
         .filter_map(|n| n.metadata.name.clone())
         .collect();
     if names.len() < 2 {
-        return Err(format!(
+        return Err(ApiStrikeError::Refused(format!(
             "{} kwok node(s) left: losing the last would leave no room for any Pod",
             names.len()
-        ));
+        )));
     }
     let pods: Api<Pod> = Api::namespaced(targets.client.clone(), &targets.namespace);
     let run_pods = pods
         .list(&ListParams::default())
         .await
-        .map_err(|e| format!("cannot list Pods: {e}"))?
+        .map_err(|e| ApiStrikeError::of("cannot list Pods".into(), &e))?
         .items;
     let on = |node: &str| {
         run_pods
@@ -247,7 +310,7 @@ async fn lose_node(targets: &Targets<'_>) -> Result<Struck, String> {
     nodes
         .delete(&victim, &DeleteParams::default())
         .await
-        .map_err(|e| format!("cannot delete node {victim}: {e}"))?;
+        .map_err(|e| ApiStrikeError::of(format!("cannot delete node {victim}"), &e))?;
     let mut deleted = 0;
     for pod in run_pods
         .iter()
@@ -260,7 +323,11 @@ async fn lose_node(targets: &Targets<'_>) -> Result<Struck, String> {
         {
             Ok(_) => deleted += 1,
             Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(format!("node {victim} deleted, but Pod {name}: {e}")),
+            Err(e) => {
+                return Err(ApiStrikeError::Refused(format!(
+                    "node {victim} deleted, but Pod {name}: {e}"
+                )));
+            }
         }
     }
     Ok(Struck {
@@ -271,12 +338,12 @@ async fn lose_node(targets: &Targets<'_>) -> Result<Struck, String> {
 
 /// Deletes `count` live sandbox Pods of the run, picked evenly through the list by the strike
 /// number so that runs with the same schedule pick alike.
-async fn kill_pods(targets: &Targets<'_>, count: u32, n: usize) -> Result<Struck, String> {
+async fn kill_pods(targets: &Targets<'_>, count: u32, n: usize) -> Result<Struck, ApiStrikeError> {
     let pods: Api<Pod> = Api::namespaced(targets.client.clone(), &targets.namespace);
     let mut live: Vec<String> = pods
         .list(&ListParams::default())
         .await
-        .map_err(|e| format!("cannot list Pods: {e}"))?
+        .map_err(|e| ApiStrikeError::of("cannot list Pods".into(), &e))?
         .items
         .into_iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
@@ -291,7 +358,9 @@ async fn kill_pods(targets: &Targets<'_>, count: u32, n: usize) -> Result<Struck
         .collect();
     live.sort();
     if live.is_empty() {
-        return Err("no live sandbox Pod to delete".into());
+        return Err(ApiStrikeError::Refused(
+            "no live sandbox Pod to delete".into(),
+        ));
     }
     let picked = pick(live.len(), count as usize, n);
     let mut deleted = Vec::new();
@@ -299,7 +368,12 @@ async fn kill_pods(targets: &Targets<'_>, count: u32, n: usize) -> Result<Struck
         match pods.delete(&live[i], &DeleteParams::default()).await {
             Ok(_) => deleted.push(live[i].clone()),
             Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(format!("cannot delete Pod {}: {e}", live[i])),
+            Err(e) => {
+                return Err(ApiStrikeError::of(
+                    format!("cannot delete Pod {}", live[i]),
+                    &e,
+                ));
+            }
         }
     }
     Ok(Struck {

@@ -533,7 +533,7 @@ mod tests {
         let (faults, invariants) = crate::sample::sample_reliability();
         results.faults = Some(faults);
         results.invariants = Some(invariants);
-        let html = render_html(&results);
+        let html = render_html(&results).unwrap();
         assert!(html.contains("<h2>Invariants (recovery bound 30000 ms)</h2>"));
         assert!(html.contains("<td>FAIL</td><td><code>claim_served</code></td>"));
         assert!(html.contains("<td><code>controllerKill</code></td><td class=\"num\">5000 ms</td><td class=\"num\">5500 ms</td>"));
