@@ -76,7 +76,8 @@ conformance controller="reference" *args: setup
 # Defaults: scenarios/default.yaml, a local cluster, the reference controller. Examples:
 # `just bench`, `just bench scenario=scenarios/burst.yaml controller=upstream`,
 # `just bench kubeconfig=~/.kube/config`, `just bench scenario=scenarios/smoke.yaml --seed 7`.
-# Exit codes: 0 SLOs met, 1 SLO breach or leak, 2 bad scenario or flags, 3 infrastructure.
+# Exit codes: 0 SLOs met, 1 SLO breach, invariant violated or leak, 2 bad scenario or flags,
+# 3 infrastructure, 4 isolation check failed.
 bench *args: setup node-bins
     #!/usr/bin/env bash
     set -euo pipefail

@@ -254,11 +254,6 @@ fn bench_options(
     scenario: Scenario,
     plan: BenchPlan,
 ) -> Result<Option<BenchOptions>, String> {
-    if args.check {
-        println!("{}", plan.describe());
-        println!("{}: valid", args.scenario.display());
-        return Ok(None);
-    }
     let provider = scenario.cluster.provider;
     let kubeconfig = match (args.kubeconfig, provider) {
         (Some(path), _) => Some(path),
@@ -284,7 +279,7 @@ fn bench_options(
     }
     let out = args
         .out
-        .unwrap_or_else(|| bench::run::default_out(&scenario.name));
+        .unwrap_or_else(|| bench::run::default_out(&scenario.name.value));
     // `--kubeconfig` wins over the scenario's cluster, as for every provider.
     let kind = (provider == Provider::Kind && kubeconfig.is_none())
         .then(|| kind_config(scenario.cluster.kind.as_ref().map(|k| &k.value), &out));
@@ -308,6 +303,12 @@ fn bench_options(
         return Err(
             "--bin-dir is for the local cluster; it has no use with a kubeconfig or kind".into(),
         );
+    }
+    // `--check` refuses every combination a run would refuse, then stops.
+    if args.check {
+        println!("{}", plan.describe());
+        println!("{}: valid", args.scenario.display());
+        return Ok(None);
     }
     let mut controller_args = scenario.controller.flags.clone();
     controller_args.extend(args.program.controller_args);

@@ -36,7 +36,7 @@ pub const PHASES: [&str; 5] = [
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Scenario {
     pub version: Spanned<String>,
-    pub name: String,
+    pub name: Spanned<String>,
     #[serde(default)]
     pub description: String,
     #[serde(default)]
@@ -482,6 +482,16 @@ impl Scenario {
                 &self.version,
                 "version".into(),
                 format!("must be {FORMAT_VERSION:?}"),
+            );
+        }
+        // The name becomes the report directory's: no path separators, no `..`.
+        if !is_dns_label(&self.name.value) {
+            report(
+                &self.name,
+                "name".into(),
+                "must be a DNS label (lowercase letters, digits and '-'); it names the report \
+                 directory"
+                    .into(),
             );
         }
         let min_nodes = u32::from(!self.cluster.real_node());
@@ -1062,6 +1072,61 @@ errorBudget: 0.01
             ),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn a_name_that_is_no_dns_label_cannot_name_the_report_directory() {
+        for name in ["../../etc", "Default", "a/b", "\"\""] {
+            let bad = GOOD.replace("name: default", &format!("name: {name}"));
+            let p = problems(&bad);
+            assert!(
+                p.iter()
+                    .any(|l| l.starts_with("scenarios/x.yaml:2:7: name: must be a DNS label")),
+                "{name}: {p:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn faults_name_their_entry_and_field_and_where_they_cannot_work() {
+        let with = |faults: &str, extra: &str| format!("{GOOD}{extra}faults:\n{faults}");
+        let p = problems(&with("  - podKill: {at: 1s, for: 2s}\n", ""));
+        assert!(
+            p.iter()
+                .any(|l| l.contains("faults[0].podKill.for: podKill has no outage")),
+            "{p:?}"
+        );
+        let p = problems(&with("  - etcdRestart: {at: 1s}\n", "").replace(
+            "cluster:\n",
+            "cluster:\n  provider: kubeconfig\n  kubeconfig: /k\n",
+        ));
+        assert!(
+            p.iter()
+                .any(|l| l.contains("faults[0].etcdRestart: acts on the local provider")),
+            "{p:?}"
+        );
+        let p = problems(&with(
+            "  - controllerKill: {every: 5s}\n",
+            "controller:\n  kind: external\n  replicas: 9\n",
+        ));
+        assert!(
+            p.iter()
+                .any(|l| l.contains("faults[0].controllerKill: needs a controller process")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|l| l.contains("controller.replicas: must be 1 to 5")),
+            "{p:?}"
+        );
+        let ok = parse(&with(
+            "  - controllerKill: {every: 5s}\n",
+            "invariants:\n  recovery: 45s\n",
+        ))
+        .unwrap();
+        assert!(ok.checks_invariants());
+        assert_eq!(ok.recovery(), Duration::from_secs(45));
+        assert!(!parse(GOOD).unwrap().checks_invariants());
     }
 
     #[test]

@@ -611,3 +611,106 @@ fn the_ttl_counts_from_the_mirrored_finished_condition() {
     );
     assert_eq!(ready_of(&world.decide_at(&c, NOW + 25)).1, "ClaimExpired");
 }
+
+/// Arbitrary claims, members and clocks: the decision never panics, and never both adopts and
+/// creates, nor binds while the claim is expired or being deleted.
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Seconds that jiff can represent, with room for the decision's own arithmetic.
+    fn seconds() -> impl Strategy<Value = i64> {
+        -50_000_000_000i64..50_000_000_000i64
+    }
+
+    fn condition() -> impl Strategy<Value = Value> {
+        (
+            prop::sample::select(vec!["Ready", "Finished", "Other"]),
+            prop::sample::select(vec!["True", "False", "Unknown"]),
+            prop::sample::select(vec![
+                "ClaimExpired",
+                "SandboxExpired",
+                "DependenciesReady",
+                "",
+            ]),
+            seconds(),
+        )
+            .prop_map(|(kind, status, why, t)| {
+                json!({"type": kind, "status": status, "reason": why, "message": "",
+                       "lastTransitionTime": at(t)})
+            })
+    }
+
+    prop_compose! {
+        fn arbitrary_claim()(
+            ttl in prop::option::of(any::<i32>()),
+            shutdown in prop::option::of(seconds()),
+            policy in prop::option::of(prop::sample::select(vec!["Delete", "DeleteForeground", "Retain"])),
+            created in seconds(),
+            deleting in any::<bool>(),
+            env in any::<bool>(),
+            conditions in prop::collection::vec(condition(), 0..4),
+            recorded in prop::option::of("[a-z0-9-]{0,12}"),
+        ) -> SandboxClaim {
+            claim(|v| {
+                v["metadata"]["creationTimestamp"] = json!(at(created));
+                if deleting {
+                    v["metadata"]["deletionTimestamp"] = json!(at(NOW));
+                }
+                let mut lifecycle = json!({});
+                if let Some(ttl) = ttl {
+                    lifecycle["ttlSecondsAfterFinished"] = json!(ttl);
+                }
+                if let Some(t) = shutdown {
+                    lifecycle["shutdownTime"] = json!(at(t));
+                }
+                if let Some(p) = policy {
+                    lifecycle["shutdownPolicy"] = json!(p);
+                }
+                v["spec"]["lifecycle"] = lifecycle;
+                if env {
+                    v["spec"]["env"] = json!([{"name": "TASK", "value": "1"}]);
+                }
+                v["status"] = json!({"conditions": conditions,
+                                     "sandbox": {"name": recorded.unwrap_or_default()}});
+            })
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_claim_is_decided_without_a_panic_and_binds_at_most_once(
+            c in arbitrary_claim(),
+            members in prop::collection::vec((any::<bool>(), any::<bool>()), 0..6),
+            has_bound in any::<bool>(),
+            name_taken in any::<bool>(),
+            has_pool in any::<bool>(),
+            has_template in any::<bool>(),
+            now in seconds(),
+        ) {
+            let world = World {
+                bound: has_bound.then(|| bound(Some(("True", "DependenciesReady")), |_| {})),
+                name_taken,
+                pool: has_pool.then(pool),
+                template: has_template.then(|| template(|_| {})),
+                candidates: members
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (ready, ip))| member(&format!("pool-{i}"), *ready, *ip))
+                    .collect(),
+            };
+            let plan = world.decide_at(&c, now);
+            let binds = plan
+                .actions
+                .iter()
+                .filter(|a| matches!(a, Action::Adopt(_) | Action::CreateSandbox(_)))
+                .count();
+            prop_assert!(binds <= 1, "{plan:?}");
+            if c.metadata.deletion_timestamp.is_some() || has_bound {
+                prop_assert_eq!(binds, 0, "{:?}", plan);
+            }
+        }
+    }
+}

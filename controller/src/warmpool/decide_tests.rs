@@ -494,3 +494,35 @@ fn a_member_a_claim_adopted_is_replaced_before_the_cache_shows_the_adoption() {
         "a departed member is not the pool's to delete"
     );
 }
+
+/// Arbitrary replica counts (negative, zero, up to `i32::MAX`),
+/// member states and pending writes: the decision never panics and never creates past the
+/// replica count nor deletes more members than exist.
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_pool_is_decided_without_a_panic_within_its_bounds(
+            replicas in any::<i32>(),
+            members in prop::collection::vec((0i64..100_000, any::<bool>()), 0..12),
+            pending in 0usize..1_000,
+            has_template in any::<bool>(),
+        ) {
+            let p = pool(|v| v["spec"]["replicas"] = json!(replicas));
+            let t = template("python:3");
+            let members: Vec<Sandbox> = members
+                .iter()
+                .enumerate()
+                .map(|(i, (age, ready))| member(&format!("m-{i}"), *age, *ready, |_| {}))
+                .collect();
+            let plan = decide_with(&p, &members, has_template.then_some(&t), pending);
+            let wanted = usize::try_from(replicas.max(0)).unwrap_or(0);
+            prop_assert!(creates(&plan) <= wanted, "{plan:?}");
+            prop_assert!(deleted(&plan).len() <= members.len());
+        }
+    }
+}

@@ -73,7 +73,7 @@ impl BenchPlan {
         let schedule = schedule(&shape, seed, crate::scenario::MAX_CLAIMS as usize);
         let parse = |d: &str| duration(d);
         Ok(Self {
-            name: scenario.name.clone(),
+            name: scenario.name.value.clone(),
             templates: scenario
                 .templates
                 .iter()
