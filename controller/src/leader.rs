@@ -49,10 +49,13 @@ pub enum Verdict {
 }
 
 /// Decides on `lease`, read at `now`, given what was `seen` of it before; returns the
-/// verdict and what to remember of it. Pure.
+/// verdict and what to remember of it. A holder named by `predecessor` (this Pod's earlier
+/// process: same Pod name, another pid) is dead, since a Pod's container starts again only
+/// after the last one ended, and its lease is taken at once. Pure.
 pub fn judge(
     lease: &Lease,
     holder: &str,
+    predecessor: Option<&str>,
     seen: Option<&Observed>,
     now: Instant,
 ) -> (Verdict, Option<Observed>) {
@@ -60,7 +63,8 @@ pub fn judge(
         return (Verdict::Take, None);
     };
     let current = spec.holder_identity.as_deref().unwrap_or_default();
-    if current.is_empty() || current == holder {
+    let ours_before = predecessor.is_some_and(|prefix| current.starts_with(prefix));
+    if current.is_empty() || current == holder || ours_before {
         return (Verdict::Take, None);
     }
     let duration = spec
@@ -90,16 +94,28 @@ pub fn judge(
 pub struct Candidate {
     leases: Api<Lease>,
     holder: String,
+    /// `<pod name>_`, when the Pod's name is known: earlier processes of this Pod hold as that.
+    predecessor: Option<String>,
     seen: Option<Observed>,
+}
+
+/// This process's identity: `<pod name>_<pid>`; and, when the Pod's name is known (`POD_NAME`),
+/// the prefix its earlier processes held the lease as.
+pub fn identity(pod_name: Option<&str>, pid: u32) -> (String, Option<String>) {
+    match pod_name {
+        Some(pod) => (format!("{pod}_{pid}"), Some(format!("{pod}_"))),
+        None => (format!("sandbox-controller_{pid}"), None),
+    }
 }
 
 impl Candidate {
     /// `leases` should come from a client without a rate limit: a renewal must not queue
     /// behind reconciles.
-    pub fn new(leases: Api<Lease>, holder: String) -> Self {
+    pub fn new(leases: Api<Lease>, (holder, predecessor): (String, Option<String>)) -> Self {
         Self {
             leases,
             holder,
+            predecessor,
             seen: None,
         }
     }
@@ -133,7 +149,13 @@ impl Candidate {
                 Err(e) => Err(e),
             };
         };
-        let (verdict, seen) = judge(&lease, &self.holder, self.seen.as_ref(), Instant::now());
+        let (verdict, seen) = judge(
+            &lease,
+            &self.holder,
+            self.predecessor.as_deref(),
+            self.seen.as_ref(),
+            Instant::now(),
+        );
         self.seen = seen;
         if verdict == Verdict::Wait {
             return Ok(false);
@@ -264,36 +286,74 @@ mod tests {
     #[test]
     fn a_free_or_own_lease_is_taken_at_once() {
         let now = Instant::now();
-        assert_eq!(judge(&lease("", 0), "me", None, now).0, Verdict::Take);
-        assert_eq!(judge(&lease("me", 0), "me", None, now).0, Verdict::Take);
+        assert_eq!(judge(&lease("", 0), "me", None, None, now).0, Verdict::Take);
+        assert_eq!(
+            judge(&lease("me", 0), "me", None, None, now).0,
+            Verdict::Take
+        );
         let empty: Lease = serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap();
-        assert_eq!(judge(&empty, "me", None, now).0, Verdict::Take);
+        assert_eq!(judge(&empty, "me", None, None, now).0, Verdict::Take);
     }
 
     #[test]
     fn another_holder_expires_only_after_we_saw_it_unchanged_for_its_duration() {
         let t0 = Instant::now();
         // However old its renewTime reads by our wall clock, we have only just seen it.
-        let (verdict, seen) = judge(&lease("other", -3600), "me", None, t0);
+        let (verdict, seen) = judge(&lease("other", -3600), "me", None, None, t0);
         assert_eq!(verdict, Verdict::Wait);
         let seen = seen.unwrap();
         let later = t0 + Duration::from_secs(10);
         assert_eq!(
-            judge(&lease("other", -3600), "me", Some(&seen), later).0,
+            judge(&lease("other", -3600), "me", None, Some(&seen), later).0,
             Verdict::Wait
         );
         let expired = t0 + Duration::from_secs(16);
         assert_eq!(
-            judge(&lease("other", -3600), "me", Some(&seen), expired).0,
+            judge(&lease("other", -3600), "me", None, Some(&seen), expired).0,
             Verdict::Take
         );
         // A renewal in between starts its duration again.
-        let (verdict, renewed) = judge(&lease("other", 2), "me", Some(&seen), expired);
+        let (verdict, renewed) = judge(&lease("other", 2), "me", None, Some(&seen), expired);
         assert_eq!(verdict, Verdict::Wait);
         assert_eq!(renewed.unwrap().since, expired);
         // So does a new holder.
         assert_eq!(
-            judge(&lease("third", -3600), "me", Some(&seen), expired).0,
+            judge(&lease("third", -3600), "me", None, Some(&seen), expired).0,
+            Verdict::Wait
+        );
+    }
+
+    #[test]
+    fn a_restarted_pod_takes_its_dead_predecessors_lease_at_once() {
+        let now = Instant::now();
+        let (me, predecessor) = identity(Some("ctrl-0"), 200);
+        assert_eq!(me, "ctrl-0_200");
+        let prefix = predecessor.as_deref();
+        assert_eq!(
+            judge(&lease("ctrl-0_100", 0), &me, prefix, None, now).0,
+            Verdict::Take
+        );
+        // Another Pod's lease is not ours, however alike the names.
+        assert_eq!(
+            judge(&lease("ctrl-01_100", 0), &me, prefix, None, now).0,
+            Verdict::Wait
+        );
+        assert_eq!(
+            judge(&lease("ctrl-1_100", 0), &me, prefix, None, now).0,
+            Verdict::Wait
+        );
+        // Without a Pod name two processes on one machine would look alike: no shortcut.
+        let (anonymous, none) = identity(None, 200);
+        assert_eq!(none, None);
+        assert_eq!(
+            judge(
+                &lease("sandbox-controller_100", 0),
+                &anonymous,
+                None,
+                None,
+                now
+            )
+            .0,
             Verdict::Wait
         );
     }

@@ -68,11 +68,8 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     let controllers = run::run(client.clone(), flags.clone(), metrics, readiness.clone());
     if flags.leader_elect {
         let namespace = leader_namespace(&flags)?;
-        let holder = format!(
-            "{}_{}",
-            std::env::var("POD_NAME").unwrap_or_else(|_| "sandbox-controller".into()),
-            std::process::id()
-        );
+        let pod_name = std::env::var("POD_NAME").ok().filter(|n| !n.is_empty());
+        let holder = leader::identity(pod_name.as_deref(), std::process::id());
         // Renewals go out on a client of their own, which no reconcile rate limit delays.
         let leases = kube::Api::namespaced(run::lease_client(&flags).await?, &namespace);
         leader::lead(

@@ -170,15 +170,21 @@ impl ControllerPlan {
         self.start_replica(kubeconfig, log, metrics, None).await
     }
 
-    /// [`start`](Self::start) for one of several replicas electing a leader by a Lease in
-    /// `lease_namespace`.
+    /// [`start`](Self::start) for one of several replicas electing a leader by a Lease:
+    /// `election` is the Lease's namespace and this replica's Pod name (`POD_NAME`, as a
+    /// Deployment's Pod has; a restarted replica keeps it).
     pub async fn start_replica(
         &self,
         kubeconfig: &Path,
         log: PathBuf,
         metrics: Option<SocketAddr>,
-        lease_namespace: Option<&str>,
+        election: Option<(&str, &str)>,
     ) -> Result<Option<RunningController>, ControllerError> {
+        let lease_namespace = election.map(|(ns, _)| ns);
+        let env: Vec<(&str, String)> = election
+            .map(|(_, pod)| ("POD_NAME", pod.to_string()))
+            .into_iter()
+            .collect();
         let Some(program) = &self.program else {
             return Ok(None);
         };
@@ -187,7 +193,7 @@ impl ControllerPlan {
             _ => REFERENCE_BINARY,
         };
         let args = self.args(kubeconfig, metrics, lease_namespace);
-        let mut component = Component::spawn(name, program, &args, log)?;
+        let mut component = Component::spawn_with_env(name, program, &args, &env, log)?;
         let start = Instant::now();
         while start.elapsed() < START_GRACE {
             component.ensure_running()?;

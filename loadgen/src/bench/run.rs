@@ -229,8 +229,10 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
         };
         // Only the first replica serves the metrics the report scrapes.
         let metrics = metrics_addr.filter(|_| replica == 0);
+        let pod_name = format!("sandbox-controller-{replica}");
+        let election = lease_namespace.map(|ns| (ns, pod_name.as_str()));
         let Some(c) = controller
-            .start_replica(&target.kubeconfig, log, metrics, lease_namespace)
+            .start_replica(&target.kubeconfig, log, metrics, election)
             .await
             .map_err(infra)?
         else {
@@ -525,14 +527,24 @@ async fn measure(
         lease_namespace: (plan.replicas > 1).then(|| LEASE_NAMESPACE.to_string()),
     };
     let mut fault_report = None;
+    let held = faults::inject::Held::default();
     let firing = async {
         let injecting = async {
             if !plan.faults.is_empty() {
-                fault_report =
-                    Some(faults::inject::run(&fault_targets, &plan.faults, clock.start()).await);
+                fault_report = Some(
+                    faults::inject::run(&fault_targets, &plan.faults, clock.start(), &held).await,
+                );
             }
         };
-        futures::join!(firing, injecting);
+        let both = async { futures::join!(firing, injecting) };
+        if plan.faults.is_empty() {
+            both.await;
+        } else {
+            tokio::select! {
+                _ = both => {}
+                () = faults::inject::supervise(controllers, &held) => {}
+            }
+        }
     };
     let ticker = async {
         loop {
@@ -765,6 +777,10 @@ impl Scrape {
     }
 }
 
+/// How long past the recovery bound a Sandbox may wait for the garbage collector: churn
+/// deletes claims until the end, and the collector works through them in its own time.
+const GC_GRACE: Duration = Duration::from_secs(30);
+
 /// Where replicas keep their leader election Lease (it outlives the run's namespace).
 const LEASE_NAMESPACE: &str = "default";
 
@@ -851,7 +867,10 @@ async fn final_checks(
         if short.is_empty() && orphaned.is_empty() && !fill.is_empty() {
             break;
         }
-        if Instant::now() >= deadline {
+        // Orphans whose claim was deleted just before the bound get the collector's grace.
+        if Instant::now() >= deadline
+            && (orphaned.is_empty() || Instant::now() >= deadline + GC_GRACE)
+        {
             found.extend(short);
             found.extend(orphaned);
             break;

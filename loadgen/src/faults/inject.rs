@@ -36,9 +36,14 @@ pub struct Targets<'a> {
 
 /// Fires `strikes` at `clock_start + strike.at` and returns, once every strike and its outage
 /// is over, what fired.
-pub async fn run(targets: &Targets<'_>, strikes: &[Strike], clock_start: Instant) -> FaultsReport {
+pub async fn run(
+    targets: &Targets<'_>,
+    strikes: &[Strike],
+    clock_start: Instant,
+    held: &Held,
+) -> FaultsReport {
     let report = Mutex::new(FaultsReport::default());
-    let paused = Mutex::new(BTreeSet::new());
+    let paused = &held.0;
     let ms = |at: Instant| {
         u64::try_from(at.saturating_duration_since(clock_start).as_millis()).unwrap_or(u64::MAX)
     };
@@ -49,7 +54,7 @@ pub async fn run(targets: &Targets<'_>, strikes: &[Strike], clock_start: Instant
         .map(|(i, s)| strikes[..i].iter().filter(|o| o.kind == s.kind).count())
         .collect();
     let all = strikes.iter().zip(ordinals).map(|(strike, n)| {
-        let (report, paused) = (&report, &paused);
+        let report = &report;
         async move {
             tokio::time::sleep_until((clock_start + strike.at).into()).await;
             let at = Instant::now();
@@ -84,7 +89,12 @@ struct Struck {
     restored: Option<Instant>,
 }
 
-/// Replicas paused right now (by index): kills leave them be, so a pause lasts its length.
+/// Replicas a strike holds down right now (paused, or killed and not yet restarted), by
+/// index: kills leave them be, so a pause lasts its length, and the supervisor leaves them be,
+/// so an outage lasts its length.
+#[derive(Debug, Default)]
+pub struct Held(Mutex<BTreeSet<usize>>);
+
 type Paused = Mutex<BTreeSet<usize>>;
 
 /// API strikes retried this often, a second apart, when the API server cannot be reached (it
@@ -141,6 +151,16 @@ async fn strike_once(
     }
 }
 
+/// Marks `replica` held down by a strike, or released.
+fn hold(set: &Paused, replica: usize, held: bool) {
+    let mut set = set.lock().unwrap_or_else(|e| e.into_inner());
+    if held {
+        set.insert(replica);
+    } else {
+        set.remove(&replica);
+    }
+}
+
 fn lock<'a>(
     controllers: &'a Mutex<Vec<RunningController>>,
 ) -> std::sync::MutexGuard<'a, Vec<RunningController>> {
@@ -152,13 +172,13 @@ fn lock<'a>(
 /// `outage`.
 async fn kill_controller(
     targets: &Targets<'_>,
-    paused: &Paused,
+    paused_set: &Paused,
     outage: Duration,
     n: usize,
 ) -> Result<Struck, String> {
     let (replica, pid) = {
         let mut all = lock(targets.controllers);
-        let paused = paused.lock().unwrap_or_else(|e| e.into_inner());
+        let paused = paused_set.lock().unwrap_or_else(|e| e.into_inner());
         let running: Vec<usize> = (0..all.len()).filter(|i| !paused.contains(i)).collect();
         if running.is_empty() {
             return Err("no running controller replica to kill".into());
@@ -166,13 +186,16 @@ async fn kill_controller(
         let replica = running[n % running.len()];
         let pid = all[replica].pid();
         all[replica].kill();
+        drop(paused);
+        hold(paused_set, replica, true);
         (replica, pid)
     };
     tokio::time::sleep(outage).await;
     let new_pid = {
         let mut all = lock(targets.controllers);
-        all[replica]
-            .respawn()
+        let restarted = all[replica].respawn();
+        hold(paused_set, replica, false);
+        restarted
             .map_err(|e| format!("replica {replica} killed (pid {pid}) but not restarted: {e}"))?;
         all[replica].pid()
     };
@@ -207,18 +230,12 @@ async fn pause_controller(
         all[replica]
             .signal(Signal::SIGSTOP)
             .map_err(|e| e.to_string())?;
-        paused
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(replica);
+        hold(paused, replica, true);
         (replica, pid)
     };
     tokio::time::sleep(outage).await;
     let resumed = lock(targets.controllers)[replica].signal(Signal::SIGCONT);
-    paused
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&replica);
+    hold(paused, replica, false);
     resumed.map_err(|e| format!("replica {replica} paused but not resumed: {e}"))?;
     Ok(Struck {
         detail: format!(
@@ -254,6 +271,9 @@ fn leads(holder: &str, pid: u32) -> bool {
 }
 
 /// Kills a control-plane process and starts it again on its ports and data after `outage`.
+/// kwok, which plays every node's kubelet, is started again with it: unlike a kubelet it does
+/// not always resume its Pod watch once the control plane is back, and its nodes' Pods would
+/// then never turn Ready, which no controller could be blamed for.
 async fn restart(targets: &Targets<'_>, name: &str, outage: Duration) -> Result<Struck, String> {
     let cluster = targets
         .cluster
@@ -263,10 +283,38 @@ async fn restart(targets: &Targets<'_>, name: &str, outage: Duration) -> Result<
     let new_pid = cluster
         .start_again(name)
         .map_err(|e| format!("{name} killed (pid {pid}) but not restarted: {e}"))?;
+    let kwok = cluster
+        .kill(KWOK)
+        .and_then(|_| cluster.start_again(KWOK))
+        .map_err(|e| format!("{name} restarted, but kwok not: {e}"))?;
     Ok(Struck {
-        detail: format!("{name} SIGKILLed (pid {pid}), restarted as pid {new_pid}"),
+        detail: format!(
+            "{name} SIGKILLed (pid {pid}), restarted as pid {new_pid}; kwok restarted as pid {kwok}"
+        ),
         restored: Some(Instant::now()),
     })
+}
+
+const KWOK: &str = "kwok";
+
+/// Starts again every replica that exited on its own (a leader that lost its lease stops), a
+/// second after it is found gone, as the kubelet restarts a Pod's container; runs until
+/// dropped.
+pub async fn supervise(controllers: &Mutex<Vec<RunningController>>, held: &Held) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let held = held.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for (replica, c) in lock(controllers).iter_mut().enumerate() {
+            if !held.contains(&replica) && c.ensure_running().is_err() {
+                match c.respawn() {
+                    Ok(()) => eprintln!("controller replica {replica} had exited; started again"),
+                    Err(e) => {
+                        eprintln!("controller replica {replica} exited and cannot start: {e}")
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Deletes the kwok node holding the most Pods of the run, and its Pods with no grace, as a
