@@ -119,8 +119,8 @@ impl Shared {
         }
     }
 
-    /// Stamps a Sandbox event; the checker sees it too unless `relisting` (see
-    /// [`Relist`]).
+    /// Stamps a Sandbox event; the checker sees it too unless `relisting` (a listing is
+    /// checked whole, see [`Seen::Listed`]).
     fn sandbox_event(&self, sandbox: &Sandbox, relisting: bool) {
         let now = self.clock().now_us();
         self.ledger().on_sandbox(sandbox, now);
@@ -137,6 +137,58 @@ impl Shared {
     }
 }
 
+/// What a watch shows, one step at a time.
+enum Seen<K> {
+    /// Created or changed.
+    Changed(K),
+    Deleted(K),
+    /// A whole listing: the first, or a relist after a gap in the watch. Objects deleted during
+    /// the gap get no Delete event; they are known only by their absence from `uids`, so the
+    /// listing is handed over whole, once it is complete.
+    Listed {
+        objects: Vec<K>,
+        uids: HashSet<String>,
+    },
+}
+
+/// Follows `api` until the task is aborted, handing each step to `on`; `synced` fires after
+/// the first listing.
+async fn follow<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    synced: oneshot::Sender<()>,
+    mut on: impl FnMut(Seen<K>),
+) where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    K::DynamicType: Default,
+{
+    let kind = K::kind(&K::DynamicType::default()).to_string();
+    let mut synced = Some(synced);
+    let mut events = watcher::watcher(api, config).default_backoff().boxed();
+    let mut listing = Vec::new();
+    loop {
+        match events.try_next().await {
+            Ok(Some(Event::Apply(object))) => on(Seen::Changed(object)),
+            Ok(Some(Event::Delete(object))) => on(Seen::Deleted(object)),
+            Ok(Some(Event::Init)) => listing.clear(),
+            Ok(Some(Event::InitApply(object))) => listing.push(object),
+            Ok(Some(Event::InitDone)) => {
+                let objects = std::mem::take(&mut listing);
+                let uids = objects
+                    .iter()
+                    .filter_map(|o| o.meta().uid.clone())
+                    .collect();
+                on(Seen::Listed { objects, uids });
+                if let Some(tx) = synced.take() {
+                    let _ = tx.send(());
+                }
+            }
+            Ok(None) => return,
+            Err(error) => tracing::warn!(%error, %kind, "watch failed; retrying"),
+        }
+    }
+}
+
 /// Watches the run's claims until the task is aborted; `synced` fires after the initial list.
 pub async fn watch_claims(
     api: Api<SandboxClaim>,
@@ -145,114 +197,43 @@ pub async fn watch_claims(
     synced: oneshot::Sender<()>,
 ) {
     let config = watcher::Config::default().labels(&selector);
-    let mut synced = Some(synced);
-    let mut events = watcher::watcher(api, config).default_backoff().boxed();
-    loop {
-        match events.try_next().await {
-            Ok(Some(Event::Apply(claim) | Event::InitApply(claim))) => shared.claim_event(&claim),
-            Ok(Some(Event::InitDone)) => {
-                if let Some(tx) = synced.take() {
-                    let _ = tx.send(());
-                }
-            }
-            Ok(Some(Event::Delete(_) | Event::Init)) => {}
-            Ok(None) => return,
-            Err(error) => tracing::warn!(%error, "claim watch failed; retrying"),
-        }
-    }
+    follow(api, config, synced, |seen| match seen {
+        Seen::Changed(claim) => shared.claim_event(&claim),
+        Seen::Listed { objects, .. } => objects.iter().for_each(|c| shared.claim_event(c)),
+        Seen::Deleted(_) => {}
+    })
+    .await;
 }
 
 /// Watches every sandbox of the run's namespace until the task is aborted.
 pub async fn watch_sandboxes(api: Api<Sandbox>, shared: Arc<Shared>, synced: oneshot::Sender<()>) {
-    let mut synced = Some(synced);
-    let mut events = watcher::watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
-    let mut relist = Relist::default();
-    loop {
-        match events.try_next().await {
-            Ok(Some(Event::Apply(sandbox))) => shared.sandbox_event(&sandbox, false),
-            Ok(Some(Event::InitApply(sandbox))) => {
-                shared.sandbox_event(&sandbox, true);
-                relist.add(sandbox);
-            }
-            Ok(Some(Event::Delete(sandbox))) => shared.sandbox_deleted(&sandbox),
-            Ok(Some(Event::InitDone)) => {
-                let (listed, objects) = relist.take();
-                let now = shared.clock().now_us();
-                shared.check(now, |c, ms| {
-                    c.sandboxes_relisted(&listed);
-                    objects.iter().for_each(|s| c.on_sandbox(s, ms));
-                });
-                if let Some(tx) = synced.take() {
-                    let _ = tx.send(());
-                }
-            }
-            Ok(Some(Event::Init)) => relist = Relist::default(),
-            Ok(None) => return,
-            Err(error) => tracing::warn!(%error, "sandbox watch failed; retrying"),
+    follow(api, watcher::Config::default(), synced, |seen| match seen {
+        Seen::Changed(sandbox) => shared.sandbox_event(&sandbox, false),
+        Seen::Deleted(sandbox) => shared.sandbox_deleted(&sandbox),
+        Seen::Listed { objects, uids } => {
+            objects.iter().for_each(|s| shared.sandbox_event(s, true));
+            let now = shared.clock().now_us();
+            shared.check(now, |c, ms| {
+                c.sandboxes_relisted(&uids);
+                objects.iter().for_each(|s| c.on_sandbox(s, ms));
+            });
         }
-    }
+    })
+    .await;
 }
 
 /// Watches every Pod of the run's namespace for the invariant checker, until aborted.
 pub async fn watch_pods(api: Api<Pod>, shared: Arc<Shared>, synced: oneshot::Sender<()>) {
-    let mut synced = Some(synced);
-    let mut events = watcher::watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
-    let mut relist = Relist::default();
-    loop {
-        match events.try_next().await {
-            Ok(Some(Event::Apply(pod))) => {
-                let now = shared.clock().now_us();
-                shared.check(now, |c, ms| c.on_pod(&pod, ms));
+    follow(api, watcher::Config::default(), synced, |seen| {
+        let now = shared.clock().now_us();
+        shared.check(now, |c, ms| match seen {
+            Seen::Changed(pod) => c.on_pod(&pod, ms),
+            Seen::Deleted(pod) => c.on_pod_deleted(&pod),
+            Seen::Listed { objects, uids } => {
+                c.pods_relisted(&uids);
+                objects.iter().for_each(|p| c.on_pod(p, ms));
             }
-            Ok(Some(Event::InitApply(pod))) => relist.add(pod),
-            Ok(Some(Event::Delete(pod))) => shared.check(0, |c, _| c.on_pod_deleted(&pod)),
-            Ok(Some(Event::InitDone)) => {
-                let (listed, pods) = relist.take();
-                let now = shared.clock().now_us();
-                shared.check(now, |c, ms| {
-                    c.pods_relisted(&listed);
-                    pods.iter().for_each(|p| c.on_pod(p, ms));
-                });
-                if let Some(tx) = synced.take() {
-                    let _ = tx.send(());
-                }
-            }
-            Ok(Some(Event::Init)) => relist = Relist::default(),
-            Ok(None) => return,
-            Err(error) => tracing::warn!(%error, "pod watch failed; retrying"),
-        }
-    }
-}
-
-/// A watch's listing in progress (its first, or a relist after a gap). The checker sees the
-/// listing whole, once it is done: objects deleted during the gap get no Delete event, so they
-/// are known only by their absence, and must be forgotten before their successors are checked.
-struct Relist<K> {
-    uids: HashSet<String>,
-    objects: Vec<K>,
-}
-
-impl<K> Default for Relist<K> {
-    fn default() -> Self {
-        Self {
-            uids: HashSet::new(),
-            objects: Vec::new(),
-        }
-    }
-}
-
-impl<K: kube::Resource> Relist<K> {
-    fn add(&mut self, object: K) {
-        self.uids.extend(object.meta().uid.clone());
-        self.objects.push(object);
-    }
-
-    fn take(&mut self) -> (HashSet<String>, Vec<K>) {
-        let done = std::mem::take(self);
-        (done.uids, done.objects)
-    }
+        });
+    })
+    .await;
 }

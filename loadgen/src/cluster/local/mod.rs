@@ -384,29 +384,36 @@ impl LocalCluster {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// SIGKILLs the component `name` (`etcd`, `kube-apiserver`, …), as a crash would.
-    pub fn kill(&self, name: &str) -> Result<u32, ClusterError> {
+    /// Runs `act` on the component `name` (`etcd`, `kube-apiserver`, `kwok`, …).
+    fn with_component<T>(
+        &self,
+        name: &str,
+        act: impl FnOnce(&mut Component) -> Result<T, ClusterError>,
+    ) -> Result<T, ClusterError> {
         let mut all = self.components_mut();
         let c = all
             .iter_mut()
             .find(|c| c.name == name)
             .ok_or_else(|| ClusterError::Invalid(format!("no component {name}")))?;
-        let pid = c.pid();
-        c.kill();
-        Ok(pid)
+        act(c)
     }
 
-    /// Starts the component `name` again, on the same ports and data, after [`kill`]; returns
+    /// SIGKILLs the component `name`, as a crash would; returns the pid it had.
+    pub fn kill(&self, name: &str) -> Result<u32, ClusterError> {
+        self.with_component(name, |c| {
+            let pid = c.pid();
+            c.kill();
+            Ok(pid)
+        })
+    }
+
+    /// Starts the component `name` again, on the same ports and data, after [`kill`](Self::kill); returns
     /// its new pid.
     pub fn start_again(&self, name: &str) -> Result<u32, ClusterError> {
-        let mut all = self.components_mut();
-        let c = all
-            .iter_mut()
-            .find(|c| c.name == name)
-            .ok_or_else(|| ClusterError::Invalid(format!("no component {name}")))?;
-        c.respawn()?;
-        let pid = c.pid();
-        drop(all);
+        let pid = self.with_component(name, |c| {
+            c.respawn()?;
+            Ok(c.pid())
+        })?;
         // `cluster down` of a kept cluster finds the new process by the state file.
         self.state().save(&self.layout.state())?;
         Ok(pid)
