@@ -86,6 +86,7 @@ pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>, read
         Controller::for_shared_stream(sandboxes.subscribe(), sandboxes.store.clone())
             .owns_shared_stream(pods.subscribe())
             .owns_shared_stream(services.subscribe())
+            .reconcile_all_on(resync())
             .with_config(config(flags.sandbox_concurrent_workers))
             .run(
                 timed("sandbox", &metrics, &backoff, sandbox::reconcile),
@@ -209,6 +210,18 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
+/// How often every object is reconciled whatever the watches said: a relist after a watch gap
+/// replaces a cache without an event for what was deleted meanwhile, so an owner whose child
+/// vanished then would otherwise not look again.
+pub const RESYNC_EVERY: Duration = Duration::from_secs(300);
+
+/// A tick every [`RESYNC_EVERY`], the first one period from now.
+fn resync() -> impl futures::Stream<Item = ()> + Send + 'static {
+    let start = tokio::time::Instant::now() + RESYNC_EVERY;
+    tokio_stream::wrappers::IntervalStream::new(tokio::time::interval_at(start, RESYNC_EVERY))
+        .map(|_| ())
+}
+
 fn config(workers: u16) -> ControllerConfig {
     ControllerConfig::default().concurrency(workers)
 }
@@ -237,6 +250,7 @@ fn extensions(
     let template_controller =
         Controller::for_shared_stream(templates.subscribe(), templates.store.clone())
             .owns_shared_stream(network_policies.subscribe())
+            .reconcile_all_on(resync())
             .with_config(config(flags.sandbox_template_concurrent_workers))
             .run(
                 timed("sandboxtemplate", metrics, &backoff, template::reconcile),
@@ -292,6 +306,7 @@ fn extensions(
                 .collect::<Vec<_>>()
         })
         .reconcile_on(departures)
+        .reconcile_all_on(resync())
         .with_config(config(flags.sandbox_warm_pool_concurrent_workers))
         .run(
             timed("sandboxwarmpool", metrics, &backoff, warmpool::reconcile),
@@ -320,6 +335,7 @@ fn extensions(
         .watches_shared_stream(sandboxes.subscribe(), move |s: Arc<Sandbox>| {
             waiting.waiters.wake_for(&s)
         })
+        .reconcile_all_on(resync())
         .with_config(config(flags.sandbox_claim_concurrent_workers))
         .run(
             timed("sandboxclaim", metrics, &backoff, claim::reconcile),
