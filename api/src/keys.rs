@@ -169,6 +169,10 @@ pub const WARM_POOL_POLICY_DEFAULT: &str = "default";
 
 /// Field manager the core controller uses for its creates.
 pub const FIELD_MANAGER: &str = "sandbox-controller";
+
+/// The leader election Lease, upstream's name: our controller and upstream's never lead at
+/// the same time in one namespace.
+pub const LEADER_LEASE_NAME: &str = "a3317529.agent-sandbox.x-k8s.io";
 /// Reporting controller of the core Sandbox controller's events.
 pub const SANDBOX_REPORTING_CONTROLLER: &str = "sandbox-controller";
 /// Reporting controller of the warm-pool controller's events.

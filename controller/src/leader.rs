@@ -21,7 +21,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-pub const LEASE_NAME: &str = "a3317529.agent-sandbox.x-k8s.io";
+pub const LEASE_NAME: &str = sandbox_api::keys::LEADER_LEASE_NAME;
 pub const LEASE_DURATION: Duration = Duration::from_secs(15);
 /// A leader that has not renewed for this long stops working (client-go's `RenewDeadline`).
 pub const RENEW_DEADLINE: Duration = Duration::from_secs(10);

@@ -247,13 +247,10 @@ async fn pause_controller(
     })
 }
 
-/// The leader election Lease both controllers use.
-const LEASE_NAME: &str = "a3317529.agent-sandbox.x-k8s.io";
-
 async fn leader_holder(client: &kube::Client, namespace: &str) -> Option<String> {
     let leases: Api<Lease> = Api::namespaced(client.clone(), namespace);
     leases
-        .get_opt(LEASE_NAME)
+        .get_opt(sandbox_api::keys::LEADER_LEASE_NAME)
         .await
         .ok()
         .flatten()?
