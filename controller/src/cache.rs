@@ -19,6 +19,8 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
+use crate::quarantine::{self, Lenient, Quarantine};
+
 /// Events buffered per subscriber before the watch waits for slow consumers.
 const FANOUT_BUFFER: usize = 4096;
 
@@ -85,9 +87,12 @@ where
         + Sync
         + 'static,
 {
-    /// A cache of `api`; nothing is fetched until [`SharedCache::sync`] is polled.
-    pub fn new(api: Api<K>) -> Self {
+    /// A cache of `api`; nothing is fetched until [`SharedCache::sync`] is polled. Objects
+    /// that do not decode as `K` are reported to `quarantine` and left out.
+    pub fn new(api: Api<K>, quarantine: Quarantine) -> Self {
         let (store, writer) = reflector::store();
+        let reader = store.clone();
+        let api = Api::<Lenient<K>>::all(api.into_client());
         let (mut sender, receiver) = async_broadcast::broadcast(FANOUT_BUFFER);
         // Consumers are controllers that drain their triggers into their own queues; waiting
         // for them is backpressure, never a lost event.
@@ -99,6 +104,12 @@ where
         // must see every adoption its predecessor made, or it adopts a second member.
         let sync = watcher(api, watcher::Config::default())
             .default_backoff()
+            .filter_map(move |event| {
+                let event = event
+                    .map(|event| quarantine::sift(event, &reader, &quarantine))
+                    .transpose();
+                async move { event }
+            })
             .reflect(writer)
             .inspect(move |event| {
                 if matches!(event, Ok(watcher::Event::InitDone)) {

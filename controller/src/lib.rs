@@ -10,6 +10,7 @@ pub mod flags;
 pub mod leader;
 pub mod metrics;
 pub mod patch;
+pub mod quarantine;
 pub mod readiness;
 pub mod run;
 pub mod sandbox;

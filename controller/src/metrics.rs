@@ -209,7 +209,14 @@ pub struct Metrics {
     pub creation_latency_ms: Family<SandboxLatency, Histogram>,
     pub reconcile_total: Family<Reconcile, Counter>,
     pub reconcile_time_seconds: Family<ControllerLabel, Histogram>,
+    /// Objects set aside because they did not decode, by kind (see `quarantine`).
+    pub undecodable_objects: Family<KindLabel, Counter>,
     pub registry: Registry,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: String,
 }
 
 impl Metrics {
@@ -232,6 +239,7 @@ impl Metrics {
         let reconcile_time = Family::<ControllerLabel, Histogram>::new_with_constructor(
             (|| Histogram::new(RECONCILE_BUCKETS_S)) as fn() -> Histogram,
         );
+        let undecodable_objects = Family::<KindLabel, Counter>::default();
         let build_info = Family::<BuildInfo, Gauge<i64, std::sync::atomic::AtomicI64>>::default();
         build_info
             .get_or_create(&BuildInfo {
@@ -286,6 +294,11 @@ impl Metrics {
             "Duration of one reconcile",
             reconcile_time.clone(),
         );
+        registry.register(
+            "agent_sandbox_undecodable_objects",
+            "Object versions the controller could not decode and ignores, by kind",
+            undecodable_objects.clone(),
+        );
         registry.register("agent_sandbox_build_info", "Build metadata", build_info);
         Self {
             claim_creation,
@@ -296,6 +309,7 @@ impl Metrics {
             creation_latency_ms: creation_latency,
             reconcile_total,
             reconcile_time_seconds: reconcile_time,
+            undecodable_objects,
             registry,
         }
     }
@@ -314,6 +328,13 @@ impl Metrics {
                 controller: controller.into(),
             })
             .observe(seconds);
+    }
+
+    /// Counts one undecodable object version of `kind`.
+    pub fn undecodable(&self, kind: &str) {
+        self.undecodable_objects
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .inc();
     }
 
     /// The text exposition format.

@@ -19,6 +19,7 @@ use crate::backoff::Backoff;
 use crate::cache::{SharedCache, Synced};
 use crate::flags::Flags;
 use crate::metrics::Metrics;
+use crate::quarantine::Quarantine;
 use crate::readiness::Readiness;
 use crate::{claim, sandbox, template, warmpool};
 
@@ -58,10 +59,18 @@ async fn kube_config(flags: &Flags) -> anyhow::Result<kube::Config> {
 /// Runs every controller until the future is dropped; `readiness` learns when the caches
 /// have listed.
 pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>, readiness: Readiness) {
-    let mut sandboxes = SharedCache::<Sandbox>::new(Api::all(client.clone()));
-    let mut pods = SharedCache::<Pod>::new(Api::all(client.clone()));
-    let mut services = SharedCache::<Service>::new(Api::all(client.clone()));
-    let mut pvcs = SharedCache::<PersistentVolumeClaim>::new(Api::all(client.clone()));
+    let quarantine = Quarantine::new(
+        Some(crate::events::recorder(
+            &client,
+            keys::SANDBOX_REPORTING_CONTROLLER,
+        )),
+        metrics.clone(),
+    );
+    let mut sandboxes = SharedCache::<Sandbox>::new(Api::all(client.clone()), quarantine.clone());
+    let mut pods = SharedCache::<Pod>::new(Api::all(client.clone()), quarantine.clone());
+    let mut services = SharedCache::<Service>::new(Api::all(client.clone()), quarantine.clone());
+    let mut pvcs =
+        SharedCache::<PersistentVolumeClaim>::new(Api::all(client.clone()), quarantine.clone());
     metrics.sandboxes.watch(sandboxes.store.clone());
 
     let ctx = Arc::new(sandbox::Context {
@@ -106,7 +115,12 @@ pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>, read
     ];
     if flags.extensions {
         synced.extend(extensions(
-            &client, &flags, &sandboxes, &metrics, &mut tasks,
+            &client,
+            &flags,
+            &sandboxes,
+            &metrics,
+            &quarantine,
+            &mut tasks,
         ));
     }
     readiness.watch_caches(Synced::all(synced));
@@ -234,12 +248,16 @@ fn extensions(
     flags: &Flags,
     sandboxes: &SharedCache<Sandbox>,
     metrics: &Arc<Metrics>,
+    quarantine: &Quarantine,
     tasks: &mut JoinSet<()>,
 ) -> [Synced; 4] {
-    let mut templates = SharedCache::<SandboxTemplate>::new(Api::all(client.clone()));
-    let mut pools = SharedCache::<SandboxWarmPool>::new(Api::all(client.clone()));
-    let mut claims = SharedCache::<SandboxClaim>::new(Api::all(client.clone()));
-    let mut network_policies = SharedCache::<NetworkPolicy>::new(Api::all(client.clone()));
+    let mut templates =
+        SharedCache::<SandboxTemplate>::new(Api::all(client.clone()), quarantine.clone());
+    let mut pools =
+        SharedCache::<SandboxWarmPool>::new(Api::all(client.clone()), quarantine.clone());
+    let mut claims = SharedCache::<SandboxClaim>::new(Api::all(client.clone()), quarantine.clone());
+    let mut network_policies =
+        SharedCache::<NetworkPolicy>::new(Api::all(client.clone()), quarantine.clone());
 
     let template_ctx = Arc::new(template::Context {
         client: client.clone(),

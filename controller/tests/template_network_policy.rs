@@ -20,8 +20,10 @@ use serde_json::{Value, json};
 
 /// Runs only the template controller, wired as `run.rs` wires it.
 async fn run_template_controller(client: kube::Client) {
-    let mut templates = SharedCache::<SandboxTemplate>::new(Api::all(client.clone()));
-    let mut network_policies = SharedCache::<NetworkPolicy>::new(Api::all(client.clone()));
+    let mut templates =
+        SharedCache::<SandboxTemplate>::new(Api::all(client.clone()), Default::default());
+    let mut network_policies =
+        SharedCache::<NetworkPolicy>::new(Api::all(client.clone()), Default::default());
     let ctx = Arc::new(template::Context {
         client: client.clone(),
         network_policies: network_policies.store.clone(),

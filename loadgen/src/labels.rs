@@ -2,8 +2,14 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Label on everything a run creates: the run id. Cleanup deletes by it and nothing else.
+/// Label on everything a run creates: the run id. Cleanup deletes by it and nothing else,
+/// and every delete of a run checks it first (see [`crate::guarded_delete`]).
 pub const RUN_LABEL: &str = "sandbox-bench/run";
+
+/// Label (key, value) on every kwok node a local cluster of the harness creates. kwok's own
+/// `type=kwok` marks any kwok node, the harness's or not; nodes outlive a run's namespace, so
+/// they cannot carry the run label, and nodeLoss deletes only nodes carrying this one.
+pub const HARNESS_NODE_LABEL: (&str, &str) = ("sandbox-bench/node", "kwok");
 
 /// A short id, unique enough to keep runs on one cluster apart: five base-36 digits from the
 /// clock and the process id.

@@ -13,6 +13,7 @@ pub mod controller;
 pub mod crds;
 pub mod exit;
 pub mod faults;
+pub mod guarded_delete;
 pub mod images;
 pub mod labels;
 pub mod namespaces;

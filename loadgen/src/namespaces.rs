@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 pub use crate::labels::{RUN_LABEL, run_id};
 
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, GetParams, ListParams, PostParams};
 use serde_json::json;
+
+use crate::guarded_delete::{self, GuardedDeleteError, RequiredLabel};
 
 /// Label on every namespace of a run: the case it belongs to.
 pub const CASE_LABEL: &str = "sandbox-bench/case";
@@ -62,16 +64,48 @@ pub async fn create_labelled(
     }
 }
 
-/// Starts deleting a namespace (not waiting for it to go); a missing one is fine.
-pub async fn delete(client: &kube::Client, namespace: &str) -> Result<(), kube::Error> {
-    match Api::<Namespace>::all(client.clone())
-        .delete(namespace, &DeleteParams::background())
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(e),
-    }
+/// The run id a namespace the harness made belongs to: the last `-`-separated part of its
+/// name, as [`name`] and `bench::setup::namespace` build them (run ids hold no `-`). Callers
+/// that hold only a namespace's name get from here the run label value to check it against.
+pub fn run_id_of(namespace: &str) -> Option<&str> {
+    namespace
+        .rsplit_once('-')
+        .map(|(_, id)| id)
+        .filter(|id| !id.is_empty())
+}
+
+/// Starts deleting a namespace of the harness (not waiting for it to go); a missing one is
+/// fine. The run it must belong to is read from its name ([`run_id_of`]); one without that
+/// run's label is refused and left in place.
+pub async fn delete(client: &kube::Client, namespace: &str) -> Result<(), GuardedDeleteError> {
+    let required = RequiredLabel::run_of_namespace(namespace)?;
+    delete_checked(client, namespace, &required).await
+}
+
+/// Starts deleting `namespace` if it carries the run label of run `run_id` (not waiting for it
+/// to go); a missing one is fine, one without the label is refused and left in place.
+pub async fn delete_of_run(
+    client: &kube::Client,
+    namespace: &str,
+    run_id: &str,
+) -> Result<(), GuardedDeleteError> {
+    delete_checked(client, namespace, &RequiredLabel::run(run_id)).await
+}
+
+async fn delete_checked(
+    client: &kube::Client,
+    namespace: &str,
+    required: &RequiredLabel,
+) -> Result<(), GuardedDeleteError> {
+    guarded_delete::delete_named(
+        &Api::<Namespace>::all(client.clone()),
+        namespace,
+        required,
+        &GetParams::default(),
+        &DeleteParams::background(),
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Deletes every namespace of run `run_id` and, given `wait`, waits up to that long for them
@@ -82,15 +116,17 @@ pub async fn sweep(
     wait: Option<Duration>,
 ) -> Result<Vec<String>, kube::Error> {
     let api = Api::<Namespace>::all(client.clone());
+    let required = RequiredLabel::run(run_id);
     let selector = ListParams::default().labels(&format!("{RUN_LABEL}={run_id}"));
     let start = Instant::now();
     loop {
         let left: Vec<Namespace> = api.list(&selector).await?.items;
         for ns in &left {
-            if ns.metadata.deletion_timestamp.is_none()
-                && let Some(name) = &ns.metadata.name
-            {
-                delete(client, name).await?;
+            if ns.metadata.deletion_timestamp.is_none() {
+                // Listed by the label, so the check holds; it is made all the same, on the
+                // object listed, and pins the delete to its uid.
+                let checked = required.check(ns).map_err(GuardedDeleteError::from)?;
+                guarded_delete::delete(&api, &checked, &DeleteParams::background()).await?;
             }
         }
         let names: Vec<String> = left.into_iter().filter_map(|n| n.metadata.name).collect();
@@ -110,5 +146,16 @@ mod tests {
     #[test]
     fn namespaces_are_named_by_case_and_run() {
         assert_eq!(name("claim-race", "abcde"), "conformance-claim-race-abcde");
+    }
+
+    #[test]
+    fn the_run_id_is_read_back_from_the_names_the_harness_gives() {
+        assert_eq!(run_id_of(&name("claim-race", "abcde")), Some("abcde"));
+        assert_eq!(
+            run_id_of(&crate::bench::setup::namespace("x1y2z")),
+            Some("x1y2z")
+        );
+        assert_eq!(run_id_of("default"), None);
+        assert_eq!(run_id_of("trailing-"), None);
     }
 }

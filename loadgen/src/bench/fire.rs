@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use kube::Api;
-use kube::api::{DeleteParams, PostParams};
+use kube::api::{DeleteParams, GetParams, PostParams};
 use sandbox_api::v1beta1::SandboxClaim;
 use sandbox_reports::{LaunchType, Record};
 use tokio::sync::mpsc;
@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 use super::limiter::Limiter;
 use super::observe::Shared;
 use super::plan::{BenchPlan, claim_object};
+use crate::guarded_delete::{self, Deleted, GuardedDeleteError, RequiredLabel};
 
 /// Longest a single create may take before the claim counts as failed.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -207,22 +208,32 @@ pub async fn closed_loop(
 }
 
 /// Deletes each claim `hold` after it turned Ready, until the channel closes or the task is
-/// aborted; the deletions' own tasks end with it.
+/// aborted; the deletions' own tasks end with it. Each delete is guarded: the claim must carry
+/// the run label of the run its namespace is named after, and the delete is pinned to the uid
+/// checked. The check reads the claim's metadata from the API server's cache (no etcd read on
+/// this path); a refused claim is logged, as a failed delete is, and left in place.
 pub async fn reap(
     api: Api<SandboxClaim>,
     shared: Arc<Shared>,
     hold: Duration,
     mut ready: mpsc::UnboundedReceiver<(usize, Instant)>,
 ) {
+    let required = match RequiredLabel::run_of_namespace(api.namespace().unwrap_or_default()) {
+        Ok(required) => Arc::new(required),
+        Err(refusal) => {
+            tracing::warn!(%refusal, "churn deletes no claim");
+            return;
+        }
+    };
     let mut deletions = JoinSet::new();
     while let Some((index, at)) = ready.recv().await {
         let Some(name) = shared.ledger().record(index).map(|r| r.claim.clone()) else {
             continue;
         };
-        let api = api.clone();
+        let (api, required) = (api.clone(), required.clone());
         deletions.spawn(async move {
             tokio::time::sleep_until((at + hold).into()).await;
-            if let Err(error) = api.delete(&name, &DeleteParams::background()).await {
+            if let Err(error) = delete_claim(&api, &name, &required).await {
                 tracing::warn!(%error, claim = name, "could not delete a held claim");
             }
         });
@@ -230,6 +241,22 @@ pub async fn reap(
         while deletions.try_join_next().is_some() {}
     }
     while deletions.join_next().await.is_some() {}
+}
+
+/// Deletes the held claim `name` if it carries `required`.
+async fn delete_claim(
+    api: &Api<SandboxClaim>,
+    name: &str,
+    required: &RequiredLabel,
+) -> Result<Deleted, GuardedDeleteError> {
+    guarded_delete::delete_named(
+        api,
+        name,
+        required,
+        &GetParams::any(),
+        &DeleteParams::background(),
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, ListParams};
 use nix::sys::signal::Signal;
@@ -20,11 +20,16 @@ use super::spec::{FaultKind, Strike};
 use crate::cluster::local::KWOK_NODE_LABEL as NODE_LABEL;
 use crate::cluster::local::LocalCluster;
 use crate::controller::RunningController;
+use crate::guarded_delete::{
+    self, Checked, CheckedNamespace, Deleted, GuardedDeleteError, Refusal, RequiredLabel,
+};
+use crate::labels::HARNESS_NODE_LABEL;
 
 /// What the strikes act on.
 pub struct Targets<'a> {
     pub client: kube::Client,
-    /// The run's namespace: Pods are deleted only there.
+    /// The run's namespace: Pods are deleted only there, and only while it carries the run
+    /// label of the run it is named after.
     pub namespace: String,
     /// The controller's processes, replica by replica.
     pub controllers: &'a Mutex<Vec<RunningController>>,
@@ -315,62 +320,80 @@ pub async fn supervise(controllers: &Mutex<Vec<RunningController>>, held: &Held)
 }
 
 /// Deletes the kwok node holding the most Pods of the run, and its Pods with no grace, as a
-/// node that dies and is removed would leave them. Refused when it is the last node.
+/// node that dies and is removed would leave them. Refused when it is the last node. Only a
+/// node of a cluster this run started, carrying the harness's node label, is deleted, and
+/// only the sandbox Pods of the run's namespace with it: everything is checked before the
+/// first delete, so a refusal leaves the node and every Pod in place.
 async fn lose_node(targets: &Targets<'_>) -> Result<Struck, ApiStrikeError> {
+    if targets.cluster.is_none() {
+        return Err(ApiStrikeError::Refused(
+            "nodeLoss deletes only kwok nodes of a cluster this run started".into(),
+        ));
+    }
     let nodes: Api<Node> = Api::all(targets.client.clone());
-    let selector = format!("{}={}", NODE_LABEL.0, NODE_LABEL.1);
+    let harness = RequiredLabel::harness_node();
+    let selector = format!(
+        "{}={},{}={}",
+        NODE_LABEL.0, NODE_LABEL.1, HARNESS_NODE_LABEL.0, HARNESS_NODE_LABEL.1
+    );
     let listed = nodes
         .list(&ListParams::default().labels(&selector))
         .await
         .map_err(|e| ApiStrikeError::of("cannot list kwok nodes".into(), &e))?;
-    let names: Vec<String> = listed
+    let live: Vec<&Node> = listed
         .items
         .iter()
         .filter(|n| n.metadata.deletion_timestamp.is_none())
-        .filter_map(|n| n.metadata.name.clone())
         .collect();
-    if names.len() < 2 {
+    if live.len() < 2 {
         return Err(ApiStrikeError::Refused(format!(
-            "{} kwok node(s) left: losing the last would leave no room for any Pod",
-            names.len()
+            "{} kwok node(s) of the harness ({}={}) left: losing the last would leave no room \
+             for any Pod",
+            live.len(),
+            HARNESS_NODE_LABEL.0,
+            HARNESS_NODE_LABEL.1
         )));
     }
+    let run_namespace = check_run_namespace(targets).await?;
     let pods: Api<Pod> = Api::namespaced(targets.client.clone(), &targets.namespace);
     let run_pods = pods
         .list(&ListParams::default())
         .await
         .map_err(|e| ApiStrikeError::of("cannot list Pods".into(), &e))?
         .items;
-    let on = |node: &str| {
+    let on = |node: &Node| {
+        let name = node.metadata.name.as_deref();
         run_pods
             .iter()
-            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
-            .count()
+            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == name)
+            .collect::<Vec<_>>()
     };
-    let victim = names
-        .iter()
-        .max_by_key(|n| (on(n), std::cmp::Reverse((*n).clone())))
-        .cloned()
-        .unwrap_or_default();
-    nodes
-        .delete(&victim, &DeleteParams::default())
+    let Some(victim) = live.into_iter().max_by_key(|n| {
+        (
+            on(n).len(),
+            std::cmp::Reverse(n.metadata.name.clone().unwrap_or_default()),
+        )
+    }) else {
+        return Err(ApiStrikeError::Refused("no kwok node to lose".into()));
+    };
+    let node = harness.check(victim).map_err(refused)?;
+    let doomed: Vec<Checked> = on(victim)
+        .into_iter()
+        .map(|p| run_namespace.check_sandbox_pod(p))
+        .collect::<Result<_, _>>()
+        .map_err(refused)?;
+    let victim = &node.object().name;
+    guarded_delete::delete(&nodes, &node, &DeleteParams::default())
         .await
-        .map_err(|e| ApiStrikeError::of(format!("cannot delete node {victim}"), &e))?;
+        .map_err(|e| strike_error(&e))?;
     let mut deleted = 0;
-    for pod in run_pods
-        .iter()
-        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(victim.as_str()))
-    {
-        let name = pod.metadata.name.clone().unwrap_or_default();
-        match pods
-            .delete(&name, &DeleteParams::default().grace_period(0))
-            .await
-        {
-            Ok(_) => deleted += 1,
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
+    for pod in &doomed {
+        match guarded_delete::delete(&pods, pod, &DeleteParams::default().grace_period(0)).await {
+            Ok(Deleted::Deleted) => deleted += 1,
+            Ok(Deleted::Gone) => {}
             Err(e) => {
                 return Err(ApiStrikeError::Refused(format!(
-                    "node {victim} deleted, but Pod {name}: {e}"
+                    "node {victim} deleted, but {e}"
                 )));
             }
         }
@@ -381,27 +404,53 @@ async fn lose_node(targets: &Targets<'_>) -> Result<Struck, ApiStrikeError> {
     })
 }
 
+/// Reads the run's namespace and checks it carries the run label of the run it is named
+/// after: the sandbox Pods in it carry none of their own, so it vouches for them.
+async fn check_run_namespace(targets: &Targets<'_>) -> Result<CheckedNamespace, ApiStrikeError> {
+    let required = RequiredLabel::run_of_namespace(&targets.namespace).map_err(refused)?;
+    let namespace = Api::<Namespace>::all(targets.client.clone())
+        .get_opt(&targets.namespace)
+        .await
+        .map_err(|e| {
+            ApiStrikeError::of(format!("cannot read namespace {}", targets.namespace), &e)
+        })?
+        .ok_or_else(|| {
+            ApiStrikeError::Refused(format!("namespace {} is gone", targets.namespace))
+        })?;
+    required.check_namespace(&namespace).map_err(refused)
+}
+
+/// A refused delete fails the strike, without retries.
+fn refused(refusal: Refusal) -> ApiStrikeError {
+    ApiStrikeError::Refused(refusal.to_string())
+}
+
+/// A guarded delete that failed: refused, or failed as any API strike does.
+fn strike_error(error: &GuardedDeleteError) -> ApiStrikeError {
+    let why = error.to_string();
+    match error.kube_error() {
+        None | Some(kube::Error::Api(_)) => ApiStrikeError::Refused(why),
+        Some(_) => ApiStrikeError::Unreachable(why),
+    }
+}
+
 /// Deletes `count` live sandbox Pods of the run, picked evenly through the list by the strike
-/// number so that runs with the same schedule pick alike.
+/// number so that runs with the same schedule pick alike. Each is checked (a Pod a Sandbox
+/// controls, in the namespace checked for the run label) and deleted by its uid, so a Pod the
+/// controller recreated under the same name since the list is left alone.
 async fn kill_pods(targets: &Targets<'_>, count: u32, n: usize) -> Result<Struck, ApiStrikeError> {
+    let run_namespace = check_run_namespace(targets).await?;
     let pods: Api<Pod> = Api::namespaced(targets.client.clone(), &targets.namespace);
-    let mut live: Vec<String> = pods
+    let mut live: Vec<Pod> = pods
         .list(&ListParams::default())
         .await
         .map_err(|e| ApiStrikeError::of("cannot list Pods".into(), &e))?
         .items
         .into_iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .filter(|p| {
-            p.metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|r| r.kind == "Sandbox" && r.controller == Some(true))
-        })
-        .filter_map(|p| p.metadata.name)
+        .filter(|p| run_namespace.check_sandbox_pod(p).is_ok())
         .collect();
-    live.sort();
+    live.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     if live.is_empty() {
         return Err(ApiStrikeError::Refused(
             "no live sandbox Pod to delete".into(),
@@ -410,15 +459,11 @@ async fn kill_pods(targets: &Targets<'_>, count: u32, n: usize) -> Result<Struck
     let picked = pick(live.len(), count as usize, n);
     let mut deleted = Vec::new();
     for i in picked {
-        match pods.delete(&live[i], &DeleteParams::default()).await {
-            Ok(_) => deleted.push(live[i].clone()),
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => {
-                return Err(ApiStrikeError::of(
-                    format!("cannot delete Pod {}", live[i]),
-                    &e,
-                ));
-            }
+        let pod = run_namespace.check_sandbox_pod(&live[i]).map_err(refused)?;
+        match guarded_delete::delete(&pods, &pod, &DeleteParams::default()).await {
+            Ok(Deleted::Deleted) => deleted.push(pod.object().name.clone()),
+            Ok(Deleted::Gone) => {}
+            Err(e) => return Err(strike_error(&e)),
         }
     }
     Ok(Struck {

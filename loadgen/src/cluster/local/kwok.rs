@@ -113,6 +113,7 @@ pub fn node(name: &str, pods: u32) -> Result<Node, serde_json::Error> {
             "name": name,
             "labels": {
                 NODE_LABEL.0: NODE_LABEL.1,
+                crate::labels::HARNESS_NODE_LABEL.0: crate::labels::HARNESS_NODE_LABEL.1,
                 "kubernetes.io/hostname": name,
                 "kubernetes.io/os": "linux",
                 "kubernetes.io/arch": "amd64",
