@@ -212,6 +212,11 @@ pub mod reason {
     pub const DEPENDENCIES_NOT_READY: &str = "DependenciesNotReady";
     /// Ready=False: `shutdownTime` passed. On claims: the bound Sandbox expired on its own.
     pub const SANDBOX_EXPIRED: &str = "SandboxExpired";
+    /// Ready=False, terminal for the object's generation: the API server rejected a child (or,
+    /// for a claim, its Sandbox) as invalid, so retrying the same spec cannot succeed (upstream
+    /// v1.0.4, #1630). Also the Warning Event's reason. A claim bound to such a Sandbox
+    /// forwards it.
+    pub const INVALID_CONFIGURATION: &str = "InvalidConfiguration";
 
     // Sandbox `Suspended`.
 

@@ -15,6 +15,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::fence::Fence;
+
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
@@ -219,26 +221,36 @@ impl Candidate {
 /// lease. Returns when `work` ends, `stop` resolves, or leadership is lost (not renewed within
 /// [`RENEW_DEADLINE`], or taken); `work` is dropped first, then the lease is released. The
 /// caller then exits, so a new leader never overlaps this one.
+///
+/// `fence` is opened for [`RENEW_DEADLINE`] from the start of each successful take or renewal
+/// and closed when leadership ends, before the lease is released (see [`crate::fence`]).
 pub async fn lead<F: Future<Output = ()>>(
     mut candidate: Candidate,
     work: F,
     became_leader: impl FnOnce(),
     stop: impl Future<Output = ()>,
+    fence: &Fence,
 ) {
     let waiting = async {
-        while !candidate.try_lead().await.unwrap_or(false) {
+        loop {
+            let asked = Instant::now();
+            if candidate.try_lead().await.unwrap_or(false) {
+                fence.hold_until(asked + RENEW_DEADLINE);
+                break asked;
+            }
             tokio::time::sleep(RENEW_EVERY).await;
         }
     };
     tokio::pin!(stop);
-    tokio::select! {
-        () = waiting => {}
+    let won = tokio::select! {
+        won = waiting => won,
         () = &mut stop => return,
-    }
+    };
     tracing::info!(holder = %candidate.holder, lease = LEASE_NAME, "became leader");
     became_leader();
     let renew = async {
-        let mut last_renewed = Instant::now();
+        // When the last successful renewal was sent: others count the lease from no earlier.
+        let mut last_renewed = won;
         loop {
             let deadline = last_renewed + RENEW_DEADLINE;
             tokio::select! {
@@ -251,8 +263,12 @@ pub async fn lead<F: Future<Output = ()>>(
             if Instant::now() >= deadline {
                 return tracing::error!("could not renew the lease within its deadline");
             }
+            let asked = Instant::now();
             match candidate.try_lead().await {
-                Ok(true) => last_renewed = Instant::now(),
+                Ok(true) => {
+                    last_renewed = asked;
+                    fence.hold_until(asked + RENEW_DEADLINE);
+                }
                 Ok(false) => return tracing::error!("another replica took the lease"),
                 Err(error) => tracing::warn!(%error, "lease renewal failed; retrying"),
             }
@@ -263,7 +279,8 @@ pub async fn lead<F: Future<Output = ()>>(
         () = renew => false,
         () = stop => true,
     };
-    // `work` is dropped here, before the lease is given up.
+    // `work` is dropped here, and the fence closed, before the lease is given up.
+    fence.close();
     if stopped {
         match candidate.release().await {
             Ok(()) => tracing::info!("released the lease"),

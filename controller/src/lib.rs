@@ -6,6 +6,7 @@ pub mod claim;
 pub mod conditions;
 pub mod endpoints;
 pub mod events;
+pub mod fence;
 pub mod flags;
 pub mod leader;
 pub mod metrics;

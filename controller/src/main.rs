@@ -3,6 +3,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use sandbox_controller::endpoints::{self, Routes};
+use sandbox_controller::fence::Fence;
 use sandbox_controller::flags::Flags;
 use sandbox_controller::metrics::Metrics;
 use sandbox_controller::readiness::{Readiness, Role};
@@ -34,7 +35,13 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(flags: Flags) -> anyhow::Result<()> {
-    let client = run::client(&flags).await?;
+    // The webhook's CRD patch is made by every replica, leader or not: never fenced.
+    let unfenced = run::client(&flags, None).await?;
+    let fence = flags.leader_elect.then(|| Arc::new(Fence::default()));
+    let client = match &fence {
+        Some(fence) => run::client(&flags, Some(fence.clone())).await?,
+        None => unfenced.clone(),
+    };
     let ignored = flags.ignored.given();
     if !ignored.is_empty() {
         tracing::warn!(flags = ?ignored, "accepted for compatibility with upstream, and ignored");
@@ -56,7 +63,7 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
             },
         };
         // Every replica serves conversions, leader or not.
-        let server = wire::start(&client, bind, &endpoint).await?;
+        let server = wire::start(&unfenced, bind, &endpoint).await?;
         tracing::info!(addr = %server.local_addr()?, ?endpoint, "conversion webhook serving");
         tokio::spawn(async move {
             if let Err(error) = server.run().await {
@@ -66,7 +73,7 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
     }
 
     let controllers = run::run(client.clone(), flags.clone(), metrics, readiness.clone());
-    if flags.leader_elect {
+    if let Some(fence) = fence {
         let namespace = leader_namespace(&flags)?;
         let pod_name = std::env::var("POD_NAME").ok().filter(|n| !n.is_empty());
         let holder = leader::identity(pod_name.as_deref(), std::process::id());
@@ -77,6 +84,7 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
             controllers,
             || readiness.set_role(Role::Leading),
             shutdown_signal(),
+            &fence,
         )
         .await;
     } else {

@@ -17,6 +17,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::backoff::Backoff;
 use crate::cache::{SharedCache, Synced};
+use crate::fence::{Fence, FenceLayer};
 use crate::flags::Flags;
 use crate::metrics::Metrics;
 use crate::quarantine::Quarantine;
@@ -24,16 +25,20 @@ use crate::readiness::Readiness;
 use crate::{claim, sandbox, template, warmpool};
 
 /// The API client, from `--kubeconfig` or the environment, limited on the client side by
-/// `--kube-api-qps` and `--kube-api-burst` when a QPS is set.
-pub async fn client(flags: &Flags) -> anyhow::Result<kube::Client> {
+/// `--kube-api-qps` and `--kube-api-burst` when a QPS is set, and with writes refused while
+/// `fence` is closed (leader election on and the Lease not held).
+pub async fn client(flags: &Flags, fence: Option<Arc<Fence>>) -> anyhow::Result<kube::Client> {
     let config = kube_config(flags).await?;
     let builder = kube::client::ClientBuilder::try_from(config)?;
-    Ok(
-        match crate::throttle::limiter(flags.kube_api_qps, flags.kube_api_burst) {
-            Some(limit) => builder.with_layer(&limit).build(),
-            None => builder.build(),
-        },
-    )
+    let limit = crate::throttle::limiter(flags.kube_api_qps, flags.kube_api_burst);
+    // The fence outermost: it asks after any wait for a token, just before the request leaves.
+    let fence = fence.map(FenceLayer::new);
+    Ok(match (limit, fence) {
+        (Some(limit), Some(fence)) => builder.with_layer(&limit).with_layer(&fence).build(),
+        (Some(limit), None) => builder.with_layer(&limit).build(),
+        (None, Some(fence)) => builder.with_layer(&fence).build(),
+        (None, None) => builder.build(),
+    })
 }
 
 /// A client for the leader Lease alone: no client-side rate limit, and every request bounded
@@ -47,13 +52,29 @@ pub async fn lease_client(flags: &Flags) -> anyhow::Result<kube::Client> {
 }
 
 async fn kube_config(flags: &Flags) -> anyhow::Result<kube::Config> {
-    Ok(match &flags.kubeconfig {
+    let mut config = match &flags.kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path)?;
             kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
         }
         None => kube::Config::infer().await?,
-    })
+    };
+    config.headers.push((
+        hyper::header::USER_AGENT,
+        hyper::header::HeaderValue::from_str(&user_agent())?,
+    ));
+    Ok(config)
+}
+
+/// `sandbox-controller/<version> (<identity>)`: the process's leader identity, so an audit
+/// log tells replicas (and restarts of one) apart.
+fn user_agent() -> String {
+    let pod = std::env::var("POD_NAME").ok().filter(|n| !n.is_empty());
+    let (identity, _) = crate::leader::identity(pod.as_deref(), std::process::id());
+    format!(
+        "sandbox-controller/{} ({identity})",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// Runs every controller until the future is dropped; `readiness` learns when the caches

@@ -50,3 +50,9 @@ pub fn is_status(e: &kube::Error, code: u16) -> bool {
 pub fn is_not_found(e: &kube::Error) -> bool {
     is_status(e, 404)
 }
+
+/// The API server rejected the request as malformed (400) or invalid (422): sent again
+/// unchanged, it fails again.
+pub fn is_permanent(e: &kube::Error) -> bool {
+    is_status(e, 400) || is_status(e, 422)
+}

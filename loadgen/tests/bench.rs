@@ -195,7 +195,7 @@ fn faults_that_cannot_work_where_the_run_goes_exit_2() {
     assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr)
-            .contains("faults[2].nodeLoss needs a cluster this run starts"),
+            .contains("faults[3].nodeLoss needs a cluster this run starts"),
         "{}",
         text(&o)
     );

@@ -86,16 +86,20 @@ pub enum Invariant {
     NoOrphanSandbox,
     /// Every pool is back at its replica count (Ready) within the recovery bound.
     PoolRefilled,
+    /// No write by a controller replica lands after another replica took the leader Lease
+    /// (judged from the API server's audit log, on a local cluster with replicas).
+    LeaderFenced,
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 6] = [
+    pub const ALL: [Invariant; 7] = [
         Invariant::SandboxHasOneClaim,
         Invariant::ClaimHasOneSandbox,
         Invariant::ClaimServed,
         Invariant::OnePodPerSandbox,
         Invariant::NoOrphanSandbox,
         Invariant::PoolRefilled,
+        Invariant::LeaderFenced,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +110,7 @@ impl Invariant {
             Invariant::OnePodPerSandbox => "one_pod_per_sandbox",
             Invariant::NoOrphanSandbox => "no_orphan_sandbox",
             Invariant::PoolRefilled => "pool_refilled",
+            Invariant::LeaderFenced => "leader_fenced",
         }
     }
 
@@ -118,6 +123,9 @@ impl Invariant {
             Invariant::OnePodPerSandbox => "no Sandbox has two live Pods",
             Invariant::NoOrphanSandbox => "every Sandbox has a live owner",
             Invariant::PoolRefilled => "every pool returns to its replica count",
+            Invariant::LeaderFenced => {
+                "no replica writes after another replica took the leader Lease"
+            }
         }
     }
 }

@@ -129,6 +129,8 @@ pub fn decide(o: Observed<'_>) -> Plan {
             o.now,
         );
         plan.error = Some(message);
+    } else if rejected_for_good(claim, &current) {
+        return plan; // until the spec changes (a new generation)
     } else {
         match bind(&o, &mut plan) {
             Binding::Pending(after) => {
@@ -169,6 +171,33 @@ pub fn decide(o: Observed<'_>) -> Plan {
         && conditions::is_true(&status.conditions, condition::READY);
     plan.status = status_patch(&current, &status);
     plan
+}
+
+/// Whether the API server rejected this generation's Sandbox as invalid (Ready=False/
+/// InvalidConfiguration observed at the current generation, with no Sandbox bound): creating
+/// it again would be rejected again.
+fn rejected_for_good(claim: &SandboxClaim, current: &SandboxClaimStatus) -> bool {
+    current.sandbox.name.is_empty()
+        && conditions::find(&current.conditions, condition::READY).is_some_and(|c| {
+            c.reason == reason::INVALID_CONFIGURATION
+                && c.observed_generation == claim.metadata.generation
+        })
+}
+
+/// The status write after the API server rejected the claim's Sandbox for good:
+/// Ready=False/InvalidConfiguration with the server's message at the current generation, so
+/// that [`decide`] stops retrying until the spec changes. `None` when already so.
+pub fn rejected_by_server(claim: &SandboxClaim, message: &str, now: &Time) -> Option<Value> {
+    let current = claim.status.clone().unwrap_or_default();
+    let mut status = current.clone();
+    set_ready(
+        &mut status,
+        reason::INVALID_CONFIGURATION,
+        message.to_string(),
+        claim.metadata.generation.unwrap_or_default(),
+        now,
+    );
+    status_patch(&current, &status)
 }
 
 /// How the claim got (or did not get) a Sandbox in this pass.

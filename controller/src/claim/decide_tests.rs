@@ -714,3 +714,51 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_sandbox_rejected_as_invalid_is_not_created_again_until_the_spec_changes() {
+    let fresh = claim(|_| {});
+    let patch = rejected_by_server(&fresh, "create Sandbox for claim c1: invalid", &at(NOW))
+        .expect("the first rejection is written");
+    let mut rejected = fresh.clone();
+    let mut status = serde_json::to_value(SandboxClaimStatus::default()).unwrap();
+    merge_patch(&mut status, &patch["status"]);
+    rejected.status = Some(serde_json::from_value(status).unwrap());
+    let ready = conditions::find(
+        &rejected.status.as_ref().unwrap().conditions,
+        condition::READY,
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            ready.status.as_str(),
+            ready.reason.as_str(),
+            ready.observed_generation
+        ),
+        ("False", "InvalidConfiguration", Some(3))
+    );
+    assert_eq!(
+        rejected_by_server(&rejected, "create Sandbox for claim c1: invalid", &at(NOW)),
+        None
+    );
+    // Same generation: nothing written, nothing created, even by a restarted controller.
+    assert_eq!(World::default().decide(&rejected), Plan::default());
+    // A new generation: the Sandbox is tried again.
+    rejected.metadata.generation = Some(4);
+    assert!(matches!(
+        &World::default().decide(&rejected).actions[..],
+        [Action::CreateSandbox(_)]
+    ));
+}
+
+#[test]
+fn a_bound_sandbox_rejected_as_invalid_is_forwarded() {
+    let world = World {
+        bound: Some(bound(Some(("False", "InvalidConfiguration")), |_| {})),
+        ..World::default()
+    };
+    assert_eq!(
+        ready_of(&world.decide(&claim(|_| {}))),
+        ("False".into(), "InvalidConfiguration".into())
+    );
+}

@@ -485,6 +485,10 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
                         ctx.bindings.remember(&uid, sandbox.name_any(), None);
                         return Err(fail(format!("create Sandbox for claim {name}"))(e));
                     }
+                    Err(e) if write::is_permanent(&e) => {
+                        let error = fail(format!("create Sandbox for claim {name}"))(e);
+                        return rejected(&ctx, &claims, &claim, &error).await;
+                    }
                     Err(e) => return Err(fail(format!("create Sandbox for claim {name}"))(e)),
                 }
             }
@@ -561,6 +565,38 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
     Ok(plan
         .requeue_after
         .map_or_else(Requeue::await_change, Requeue::requeue))
+}
+
+/// The API server rejected the claim's Sandbox for good: Ready=False/InvalidConfiguration
+/// with its message and a Warning Event, then nothing more until the spec changes (the
+/// condition, at this generation, tells every later pass so, across restarts).
+async fn rejected(
+    ctx: &Context,
+    claims: &Api<SandboxClaim>,
+    claim: &SandboxClaim,
+    error: &Error,
+) -> Result<Requeue, Error> {
+    let name = claim.name_any();
+    let message = error.to_string();
+    tracing::warn!(claim = %name, %message, "rejected by the API server; waiting for the spec to change");
+    if let Some(status) = decide::rejected_by_server(claim, &message, &crate::sandbox::now()) {
+        claims
+            .patch_status(&name, &write::merge(), &Patch::Merge(&status))
+            .await
+            .map_err(|source| Error::Api {
+                what: format!("patch status of claim {name}"),
+                source,
+            })?;
+        ctx.tell(
+            claim,
+            &crate::events::Notice::warning(
+                keys::reason::INVALID_CONFIGURATION,
+                keys::event::ACTION_RECONCILING,
+                message,
+            ),
+        );
+    }
+    Ok(Requeue::await_change())
 }
 
 /// Tries the adoptions in order; returns the Sandbox adopted, as the API returned it, if one

@@ -19,6 +19,13 @@ pub struct ApplyError {
 }
 
 impl ApplyError {
+    /// The API server rejected the write as malformed or invalid (400, 422): the same write
+    /// fails again until the spec it came from changes. Quota (403), conflicts (409) and
+    /// server errors are not permanent.
+    pub fn permanent(&self) -> bool {
+        crate::write::is_permanent(&self.source)
+    }
+
     /// Creates in a namespace being deleted fail with this cause; retrying soon is pointless.
     pub fn namespace_terminating(&self) -> bool {
         matches!(&self.source, kube::Error::Api(status)

@@ -128,6 +128,36 @@ fn pod_uid(pod: &Pod) -> String {
     pod.metadata.uid.clone().unwrap_or_default()
 }
 
+/// Whether the API server rejected a child of this generation of the Sandbox as invalid
+/// (Ready=False/InvalidConfiguration observed at the current generation): the same writes
+/// would be rejected again, so nothing is written until the spec changes.
+fn rejected_for_good(sandbox: &Sandbox, current: &SandboxStatus) -> bool {
+    conditions::find(&current.conditions, condition::READY).is_some_and(|c| {
+        c.reason == reason::INVALID_CONFIGURATION
+            && c.observed_generation == Some(generation(sandbox))
+    })
+}
+
+/// The status write after the API server rejected one of the Sandbox's writes for good:
+/// Ready=False/InvalidConfiguration with the server's message, at the current generation, so
+/// that [`decide`] stops retrying until the spec changes. `None` when already so.
+pub fn rejected_by_server(sandbox: &Sandbox, message: &str, now: &Time) -> Option<Value> {
+    let current = sandbox.status.clone().unwrap_or_default();
+    let mut status = current.clone();
+    conditions::set(
+        &mut status.conditions,
+        Desired::new(
+            condition::READY,
+            FALSE,
+            reason::INVALID_CONFIGURATION,
+            message,
+        ),
+        generation(sandbox),
+        now,
+    );
+    status_patch(&current, &status)
+}
+
 /// Two passes (spec §2.10): first mark Ready=False/SandboxExpired, then tear down.
 fn decide_expired(o: &Observed<'_>, current: &SandboxStatus) -> Plan {
     let mut status = current.clone();
@@ -199,6 +229,9 @@ struct PodOutcome<'a> {
 }
 
 fn decide_live(o: &Observed<'_>, current: &SandboxStatus) -> Plan {
+    if rejected_for_good(o.sandbox, current) {
+        return Plan::default(); // until the spec changes (a new generation)
+    }
     let mut plan = Plan::default();
     let mut errors: Vec<String> = Vec::new();
 

@@ -662,3 +662,57 @@ fn a_node_name_change_alone_waits_for_the_next_write_while_not_ready() {
         None
     );
 }
+
+#[test]
+fn a_rejected_generation_writes_nothing_until_the_spec_changes() {
+    let sb = sandbox(|v| v["metadata"]["annotations"] = json!({}));
+    let rejection = rejected_by_server(&sb, "create Pod sandbox: Pod is invalid", &at(NOW))
+        .expect("the first rejection is written");
+    let mut marked = sb.clone();
+    let plan = Plan {
+        status: Some(rejection),
+        ..Plan::default()
+    };
+    marked.status = Some(serde_json::from_value(written(&sb, &plan)).unwrap());
+    let status = serde_json::to_value(marked.status.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        ready(&status),
+        (
+            "False".into(),
+            "InvalidConfiguration".into(),
+            "create Pod sandbox: Pod is invalid".into()
+        )
+    );
+    assert_eq!(
+        condition(&status, "Ready").unwrap()["observedGeneration"],
+        2
+    );
+    assert_eq!(
+        rejected_by_server(&marked, "create Pod sandbox: Pod is invalid", &at(NOW)),
+        None
+    );
+
+    // Same generation: no Pod is tried again, no status rewritten, even after a restart.
+    assert_eq!(World::default().decide(&marked), Plan::default());
+    // A new generation (the spec changed): the Pod is tried again.
+    marked.metadata.generation = Some(3);
+    assert!(matches!(
+        &World::default().decide(&marked).actions[..],
+        [Action::CreatePod(_)]
+    ));
+}
+
+#[test]
+fn an_expiry_still_applies_to_a_rejected_sandbox() {
+    let mut sb = sandbox(|v| v["spec"]["shutdownTime"] = json!("2020-01-01T00:00:00Z"));
+    let status = rejected_by_server(&sb, "invalid", &at(NOW)).unwrap();
+    sb = after(
+        &sb,
+        &Plan {
+            status: Some(status),
+            ..Plan::default()
+        },
+    );
+    let plan = World::default().decide(&sb);
+    assert_eq!(ready(&written(&sb, &plan)).1, "SandboxExpired");
+}

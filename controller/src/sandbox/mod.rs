@@ -119,11 +119,13 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Reque
     let name = sandbox.metadata.name.as_deref().unwrap_or_default();
     tracing::debug!(sandbox = %format!("{ns}/{name}"), actions = plan.actions.len(),
         status = plan.status.is_some(), "reconciled");
-    match apply::apply(&apply::Apis::namespaced(&ctx.client, ns), name, &plan).await {
+    let apis = apply::Apis::namespaced(&ctx.client, ns);
+    match apply::apply(&apis, name, &plan).await {
         // As upstream v1.0: wait for the namespace to go instead of backing off on errors.
         Err(e) if e.namespace_terminating() => {
             return Ok(Requeue::requeue(NAMESPACE_TERMINATING_RETRY));
         }
+        Err(e) if e.permanent() => return rejected(&ctx, &apis, &sandbox, &e).await,
         result => result?,
     }
     if plan.became_ready && plan.status.is_some() {
@@ -143,6 +145,44 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Reque
     Ok(plan
         .requeue_after
         .map_or_else(Requeue::await_change, Requeue::requeue))
+}
+
+/// The API server rejected one of the Sandbox's writes for good: Ready=False/
+/// InvalidConfiguration with its message and a Warning Event, then nothing more until the spec
+/// changes (the condition, at this generation, tells every later pass so, across restarts).
+async fn rejected(
+    ctx: &Context,
+    apis: &apply::Apis,
+    sandbox: &Sandbox,
+    error: &apply::ApplyError,
+) -> Result<Requeue, Error> {
+    let message = error.to_string();
+    tracing::warn!(
+        sandbox = sandbox.metadata.name.as_deref().unwrap_or_default(),
+        %message,
+        "rejected by the API server; waiting for the spec to change"
+    );
+    let name = sandbox.metadata.name.as_deref().unwrap_or_default();
+    if let Some(status) = decide::rejected_by_server(sandbox, &message, &now()) {
+        apis.sandboxes
+            .patch_status(
+                name,
+                &crate::write::merge(),
+                &kube::api::Patch::Merge(&status),
+            )
+            .await
+            .map_err(|source| apply::ApplyError {
+                what: format!("patch status of Sandbox {name}"),
+                source,
+            })?;
+        let notice = crate::events::Notice::warning(
+            keys::reason::INVALID_CONFIGURATION,
+            keys::event::ACTION_RECONCILING,
+            message,
+        );
+        crate::events::publish(Some(&ctx.recorder), &notice, sandbox.object_ref(&()));
+    }
+    Ok(Requeue::await_change())
 }
 
 /// `agent_sandbox_creation_latency_ms`: creation to first Ready. Creation times have one-second
@@ -173,7 +213,6 @@ fn record_creation_latency(ctx: &Context, sandbox: &Sandbox) {
         .observe(elapsed.as_secs_f64() * 1000.0);
 }
 
-/// Retries failed reconciles; kube's controller adds per-object backoff on top of this.
 /// Logs a failed reconcile; the retry backs off per Sandbox from no floor of its own.
 pub fn error_policy(sandbox: Arc<Sandbox>, error: &Error, _ctx: Arc<Context>) -> Duration {
     tracing::warn!(

@@ -1,15 +1,19 @@
 //! The HTTPS endpoint the apiserver calls: `POST /convert` (a `ConversionReview`) and
 //! `GET /healthz`. HTTP/1.1 over rustls with the `ring` provider; the apiserver's webhook
-//! client falls back to HTTP/1.1 when the server offers no `h2`.
+//! client speaks only HTTP/1.1 to webhooks anyway.
+//!
+//! Every connection and request is bounded by [`Limits`]: a connection slot per connection,
+//! deadlines for the handshake, the headers (and keep-alive idleness), the body, the whole
+//! request and each write, and a conversion slot per request body in memory.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -17,17 +21,14 @@ use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
+use super::limits::Limits;
 use super::review;
+use super::slot_body::SlotBody;
+use super::write_timeout::WriteTimeout;
 
-/// Largest request body accepted. A review may carry a whole list of objects, each up to the
-/// apiserver's ~3 MiB request limit.
-const MAX_BODY_BYTES: usize = 64 << 20;
-/// A client that has not finished its TLS handshake by then is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// A client that has not sent its request headers by then is dropped.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -58,14 +59,24 @@ pub enum ServeError {
 pub struct Server {
     listener: TcpListener,
     acceptor: TlsAcceptor,
+    limits: Limits,
 }
 
 impl Server {
-    /// Parses the PEMs and binds `addr`.
+    /// Parses the PEMs and binds `addr`, with the default [`Limits`].
     pub async fn bind(addr: SocketAddr, cert_pem: &str, key_pem: &str) -> Result<Self, ServeError> {
         let acceptor = TlsAcceptor::from(Arc::new(tls_config(cert_pem, key_pem)?));
         let listener = TcpListener::bind(addr).await?;
-        Ok(Self { listener, acceptor })
+        Ok(Self {
+            listener,
+            acceptor,
+            limits: Limits::default(),
+        })
+    }
+
+    /// The same server with other limits.
+    pub fn with_limits(self, limits: Limits) -> Self {
+        Self { limits, ..self }
     }
 
     /// The address actually bound.
@@ -76,10 +87,26 @@ impl Server {
     /// Accepts connections until the future is dropped; each connection runs on its own task,
     /// so one slow client cannot hold up the rest.
     pub async fn run(self) -> Result<(), ServeError> {
+        let limits = self.limits;
+        let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+        let conversions = Arc::new(Semaphore::new(limits.max_concurrent_conversions.max(1)));
         loop {
+            // The slot is taken before `accept`: at the limit, new connections wait in the
+            // listen backlog (see `Limits::max_connections`).
+            let Ok(slot) = connections.clone().acquire_owned().await else {
+                // Only a closed semaphore fails, and this one is never closed.
+                return Ok(());
+            };
             match self.listener.accept().await {
                 Ok((stream, peer)) => {
-                    tokio::spawn(handle_connection(self.acceptor.clone(), stream, peer));
+                    let connection = Connection {
+                        acceptor: self.acceptor.clone(),
+                        limits,
+                        conversions: conversions.clone(),
+                        peer,
+                        _slot: slot,
+                    };
+                    tokio::spawn(connection.serve(stream));
                 }
                 Err(error) => {
                     tracing::warn!(%error, "webhook accept failed");
@@ -124,31 +151,71 @@ fn tls_config(cert_pem: &str, key_pem: &str) -> Result<ServerConfig, ServeError>
     Ok(config)
 }
 
-async fn handle_connection(acceptor: TlsAcceptor, stream: TcpStream, peer: SocketAddr) {
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(error)) => {
-            tracing::debug!(%peer, %error, "webhook TLS handshake failed");
-            return;
+/// One accepted connection and its connection slot, held until it ends.
+struct Connection {
+    acceptor: TlsAcceptor,
+    limits: Limits,
+    conversions: Arc<Semaphore>,
+    peer: SocketAddr,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Connection {
+    async fn serve(self, stream: TcpStream) {
+        let Self {
+            acceptor,
+            limits,
+            conversions,
+            peer,
+            _slot,
+        } = self;
+        let stream = WriteTimeout::new(stream, limits.write_timeout);
+        let tls =
+            match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(error)) => {
+                    tracing::debug!(%peer, %error, "webhook TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "webhook TLS handshake timed out");
+                    return;
+                }
+            };
+        let service = service_fn(move |request| {
+            let conversions = conversions.clone();
+            async move {
+                let answer = tokio::time::timeout(
+                    limits.request_timeout,
+                    route(request, limits, conversions),
+                );
+                Ok::<_, Infallible>(answer.await.unwrap_or_else(|_| {
+                    closing(reply(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "text/plain",
+                        format!("not answered within {:?}", limits.request_timeout),
+                    ))
+                }))
+            }
+        });
+        let served = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .serve_connection(TokioIo::new(tls), service)
+            .await;
+        if let Err(error) = served {
+            tracing::debug!(%peer, %error, "webhook connection ended with an error");
         }
-        Err(_) => {
-            tracing::debug!(%peer, "webhook TLS handshake timed out");
-            return;
-        }
-    };
-    let served = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(tls), service_fn(route))
-        .await;
-    if let Err(error) = served {
-        tracing::debug!(%peer, %error, "webhook connection ended with an error");
     }
 }
 
-async fn route(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let response = match (request.method(), request.uri().path()) {
-        (&Method::POST, "/convert") => convert(request.into_body()).await,
+async fn route(
+    request: Request<Incoming>,
+    limits: Limits,
+    conversions: Arc<Semaphore>,
+) -> Response<SlotBody> {
+    match (request.method(), request.uri().path()) {
+        (&Method::POST, "/convert") => convert(request.into_body(), limits, conversions).await,
         (&Method::GET, "/healthz") => reply(StatusCode::OK, "text/plain", "ok"),
         (_, "/convert" | "/healthz") => reply(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -156,50 +223,90 @@ async fn route(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infa
             "method not allowed",
         ),
         _ => reply(StatusCode::NOT_FOUND, "text/plain", "not found"),
-    };
-    Ok(response)
+    }
 }
 
 /// Reads a `ConversionReview` and answers it. Conversion failures are reported inside a 200
 /// review response, as the apiserver expects; only a body that is not JSON at all gets a 4xx.
-async fn convert(body: Incoming) -> Response<Full<Bytes>> {
-    let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.is::<LengthLimitError>() => {
-            return reply(
+///
+/// The body is read only once a conversion slot is free, and the slot is held until the
+/// response has been handed to the connection (even if the request times out meanwhile), so
+/// `max_concurrent_conversions` bounds the requests and responses in memory.
+async fn convert(
+    body: Incoming,
+    limits: Limits,
+    conversions: Arc<Semaphore>,
+) -> Response<SlotBody> {
+    let Ok(slot) = conversions.acquire_owned().await else {
+        // Only a closed semaphore fails, and this one is never closed.
+        return reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "no conversion slots",
+        );
+    };
+    let read = Limited::new(body, limits.max_body_bytes).collect();
+    let bytes = match tokio::time::timeout(limits.body_read_timeout, read).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(error)) if error.is::<LengthLimitError>() => {
+            return closing(reply(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "text/plain",
-                format!("body exceeds {MAX_BODY_BYTES} bytes"),
-            );
+                format!("body exceeds {} bytes", limits.max_body_bytes),
+            ));
         }
-        Err(error) => {
-            return reply(
+        Ok(Err(error)) => {
+            return closing(reply(
                 StatusCode::BAD_REQUEST,
                 "text/plain",
                 format!("reading body: {error}"),
-            );
+            ));
         }
-    };
-    let request = match serde_json::from_slice(&bytes) {
-        Ok(request) => request,
-        Err(error) => {
-            return reply(
-                StatusCode::BAD_REQUEST,
+        Err(_) => {
+            return closing(reply(
+                StatusCode::REQUEST_TIMEOUT,
                 "text/plain",
-                format!("body is not JSON: {error}"),
-            );
+                format!("body not received within {:?}", limits.body_read_timeout),
+            ));
         }
     };
-    let response = review(request);
-    reply(StatusCode::OK, "application/json", response.to_string())
+    // Converting a large review takes CPU for a while; off the async workers it neither stalls
+    // other connections nor escapes `request_timeout`. The slot goes with it, so a conversion
+    // that outlives its request still counts until it ends, and then with the response until
+    // the connection has taken it.
+    let answered = tokio::task::spawn_blocking(move || (answer(&bytes), slot));
+    match answered.await {
+        Ok((response, slot)) => response.map(|body| body.holding(slot)),
+        Err(error) => reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            format!("conversion failed: {error}"),
+        ),
+    }
+}
+
+/// The response to a complete request body.
+fn answer(body: &[u8]) -> Response<SlotBody> {
+    match serde_json::from_slice(body) {
+        Ok(request) => reply(
+            StatusCode::OK,
+            "application/json",
+            review(request).to_string(),
+        ),
+        Err(error) => reply(
+            StatusCode::BAD_REQUEST,
+            "text/plain",
+            format!("body is not JSON: {error}"),
+        ),
+    }
 }
 
 fn reply(
     status: StatusCode,
     content_type: &'static str,
     body: impl Into<Bytes>,
-) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body.into()));
+) -> Response<SlotBody> {
+    let mut response = Response::new(SlotBody::new(body));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -207,81 +314,22 @@ fn reply(
     response
 }
 
+/// `response` with `Connection: close`, for answers after which the rest of the request (an
+/// unread or half-read body) leaves the connection unusable.
+fn closing(mut response: Response<SlotBody>) -> Response<SlotBody> {
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 #[cfg(test)]
 mod tests {
-    use rustls::pki_types::ServerName;
-    use rustls::{ClientConfig, RootCertStore};
     use serde_json::{Value, json};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::task::JoinHandle;
-    use tokio_rustls::TlsConnector;
 
     use super::*;
+    use crate::webhook::test_client::{request, start};
     use crate::webhook::{fixtures, self_signed};
-
-    /// A running server on a loopback port and the CA that signed its certificate.
-    struct Running {
-        addr: SocketAddr,
-        ca_pem: String,
-        task: JoinHandle<Result<(), ServeError>>,
-    }
-
-    impl Drop for Running {
-        fn drop(&mut self) {
-            self.task.abort();
-        }
-    }
-
-    async fn start() -> Running {
-        let (ca_pem, cert_pem, key_pem) = self_signed(&["localhost".to_owned()]).unwrap();
-        let server = Server::bind(([127, 0, 0, 1], 0).into(), &cert_pem, &key_pem)
-            .await
-            .unwrap();
-        let addr = server.local_addr().unwrap();
-        let task = tokio::spawn(server.run());
-        Running { addr, ca_pem, task }
-    }
-
-    fn client(ca_pem: &str) -> TlsConnector {
-        let mut roots = RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        TlsConnector::from(Arc::new(config))
-    }
-
-    /// Sends one HTTP/1.1 request over TLS (verifying the server as `localhost` against
-    /// `ca_pem`) and returns the status code and body.
-    async fn request(
-        addr: SocketAddr,
-        ca_pem: &str,
-        method: &str,
-        path: &str,
-        body: &str,
-    ) -> std::io::Result<(u16, String)> {
-        let tcp = TcpStream::connect(addr).await?;
-        let name = ServerName::try_from("localhost").unwrap();
-        let mut tls = client(ca_pem).connect(name, tcp).await?;
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        tls.write_all(head.as_bytes()).await?;
-        tls.write_all(body.as_bytes()).await?;
-        let mut raw = Vec::new();
-        tls.read_to_end(&mut raw).await?;
-        let raw = String::from_utf8(raw).unwrap();
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        Ok((status, body.to_owned()))
-    }
 
     #[tokio::test]
     async fn converts_a_review_over_tls() {

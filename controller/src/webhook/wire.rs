@@ -9,6 +9,8 @@ use kube::api::{Api, Patch, PatchParams};
 use sandbox_api::crds::{CONVERSION_REVIEW_VERSIONS, WEBHOOK_CONVERT_PATH};
 use serde_json::{Value, json};
 
+use super::ca_secret::{self, CaSecretError};
+use super::certs::Ca;
 use super::{CertError, ServeError, Server};
 
 /// Where the API server reaches the webhook.
@@ -24,6 +26,8 @@ pub enum Endpoint {
 pub enum WireError {
     #[error("webhook certificates: {0}")]
     Certs(#[from] CertError),
+    #[error("shared webhook CA: {0}")]
+    SharedCa(#[from] CaSecretError),
     #[error("webhook server: {0}")]
     Serve(#[from] ServeError),
     #[error("point CRD {crd} at the webhook: {source}")]
@@ -56,22 +60,26 @@ pub fn conversion_patch(endpoint: &Endpoint, ca_pem: &str) -> Value {
     }}})
 }
 
-/// Generates a serving certificate for `endpoint`, binds the webhook on `bind`, and points the
+/// Signs a serving certificate for `endpoint`, binds the webhook on `bind`, and points the
 /// CRDs at it. The returned server must be run for conversions to work.
+///
+/// Behind a Service every replica serves, so all of them sign with the CA shared through a
+/// Secret in the Service's namespace ([`ca_secret`]) and write the same `caBundle`. At a URL
+/// (a controller outside the cluster, which may have no namespace of its own) only this process
+/// answers, so a CA of its own does.
 pub async fn start(
     client: &kube::Client,
     bind: SocketAddr,
     endpoint: &Endpoint,
 ) -> Result<Server, WireError> {
-    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
-    if let Endpoint::Service { name, namespace } = endpoint {
-        names.insert(0, format!("{name}.{namespace}.svc"));
-        names.push(format!("{name}.{namespace}.svc.cluster.local"));
-    }
-    let (ca, cert, key) = super::self_signed(&names)?;
-    let server = Server::bind(bind, &cert, &key).await?;
+    let ca = match endpoint {
+        Endpoint::Service { namespace, .. } => ca_secret::shared_ca(client, namespace).await?,
+        Endpoint::Url(_) => Ca::generate()?,
+    };
+    let serving = ca.serving(&serving_names(endpoint))?;
+    let server = Server::bind(bind, &serving.cert_pem, &serving.key_pem).await?;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let patch = conversion_patch(endpoint, &ca);
+    let patch = conversion_patch(endpoint, ca.cert_pem());
     for crd in sandbox_api::crds::all() {
         let name = crd.metadata.name.unwrap_or_default();
         crds.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -82,6 +90,17 @@ pub async fn start(
             })?;
     }
     Ok(server)
+}
+
+/// The names the serving certificate is valid for: loopback always (for a URL endpoint and
+/// local checks), and the Service's DNS names behind a Service.
+pub fn serving_names(endpoint: &Endpoint) -> Vec<String> {
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    if let Endpoint::Service { name, namespace } = endpoint {
+        names.insert(0, format!("{name}.{namespace}.svc"));
+        names.push(format!("{name}.{namespace}.svc.cluster.local"));
+    }
+    names
 }
 
 #[cfg(test)]

@@ -16,8 +16,9 @@ use sandbox_api::v1beta1::{Sandbox, SandboxClaim};
 use sandbox_reports::{Invariant, Record, Violation};
 
 /// The Ready reasons after which a claim is finished without a Sandbox, as the spec names them:
-/// it was refused for good or it expired.
-pub const TERMINAL_REASONS: [&str; 5] = [
+/// it was refused for good, the API server rejected its Sandbox as invalid, or it expired.
+pub const TERMINAL_REASONS: [&str; 6] = [
+    reason::INVALID_CONFIGURATION,
     reason::INVALID_METADATA,
     reason::ENV_VARS_INJECTION_REJECTED,
     reason::VOLUME_CLAIM_TEMPLATES_ERROR,

@@ -15,6 +15,7 @@
 pub mod cleanup;
 pub mod clock;
 pub mod environment;
+pub mod fencing;
 pub mod fire;
 pub mod invariants;
 pub mod isolation;

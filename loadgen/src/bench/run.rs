@@ -21,6 +21,7 @@ use sandbox_reports::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::clock::RunClock;
+use super::fencing;
 use super::fire::{self, Sender};
 use super::invariants::{self, Checker};
 use super::ledger::Ledger;
@@ -33,7 +34,7 @@ use super::scrape::{self, Samples};
 use super::{cleanup, environment, setup};
 use crate::binaries::Binaries;
 use crate::cluster::kind::KindConfig;
-use crate::cluster::local::{LocalConfig, PodReadyDelay};
+use crate::cluster::local::{ClientIdentity, LocalConfig, PodReadyDelay};
 use crate::controller::{ControllerKind, ControllerPlan, RunningController};
 use crate::exit;
 use crate::faults;
@@ -168,6 +169,17 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
                 Binaries::locate(options.bin_dir.clone()),
             );
             config.nodes = nodes;
+            // Replicas connect as users of their own and the API server audits them, for the
+            // fencing invariant.
+            if options.plan.replicas > 1 {
+                config.clients = (0..options.plan.replicas)
+                    .map(|replica| ClientIdentity {
+                        name: replica_name(replica),
+                        group: Some("system:masters".into()),
+                    })
+                    .collect();
+                config.audit = true;
+            }
             if options.scenario.cluster.real_node() {
                 let images = options.out.join("images");
                 config.real_node = Some(
@@ -229,10 +241,15 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
         };
         // Only the first replica serves the metrics the report scrapes.
         let metrics = metrics_addr.filter(|_| replica == 0);
-        let pod_name = format!("sandbox-controller-{replica}");
+        let pod_name = replica_name(replica);
         let election = lease_namespace.map(|ns| (ns, pod_name.as_str()));
+        let kubeconfig = target
+            .local()
+            .map(|cluster| cluster.kubeconfig_of(&pod_name))
+            .filter(|own| own.exists())
+            .unwrap_or_else(|| target.kubeconfig.clone());
         let Some(c) = controller
-            .start_replica(&target.kubeconfig, log, metrics, election)
+            .start_replica(&kubeconfig, log, metrics, election)
             .await
             .map_err(infra)?
         else {
@@ -610,7 +627,14 @@ async fn measure(
     // Creates still unanswered hold the ledger too; what they stamp from now on is not part
     // of the run.
     let records = shared.take_ledger().finish();
+    let run_start = Timestamp::now() - Duration::from_micros(clock.now_us());
+    let fencing = fencing_checks(target, plan, run_start);
     let invariants = invariants.map(|(mut found, recovery_ms, last_fault_ms)| {
+        let mut checked = Invariant::ALL.to_vec();
+        match fencing {
+            Some(breaches) => found.extend(breaches),
+            None => checked.retain(|i| *i != Invariant::LeaderFenced),
+        }
         if let Some(checker) = shared.take_checker() {
             found.extend(checker.finish(
                 &records,
@@ -627,7 +651,7 @@ async fn measure(
             );
         }
         InvariantsReport {
-            checked: Invariant::ALL.to_vec(),
+            checked,
             recovery_bound_ms: recovery_ms,
             violations: found,
         }
@@ -804,6 +828,37 @@ fn heal(targets: &faults::inject::Targets<'_>) {
             }
         }
     }
+}
+
+/// Replica `i`'s Pod name, and its user name where it connects as a user of its own.
+fn replica_name(replica: u32) -> String {
+    format!("sandbox-controller-{replica}")
+}
+
+/// The fencing invariant from the local cluster's audit log, if the replicas were audited;
+/// `None` when they were not (one replica, or a cluster the run did not start).
+fn fencing_checks(
+    target: &Target,
+    plan: &BenchPlan,
+    run_start: Timestamp,
+) -> Option<Vec<Violation>> {
+    let log = target.local()?.audit_log();
+    if plan.replicas < 2 || !log.exists() {
+        return None;
+    }
+    let text = match std::fs::read_to_string(&log) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("warning: cannot read the audit log {}: {e}", log.display());
+            return None;
+        }
+    };
+    let (events, skipped) = fencing::parse(&text);
+    if skipped > 0 {
+        eprintln!("note: {skipped} audit line(s) could not be read (a server killed mid-line)");
+    }
+    let replicas: Vec<String> = (0..plan.replicas).map(replica_name).collect();
+    Some(fencing::check(&events, &replicas, run_start))
 }
 
 /// The invariants judged once the load is over: pools back at their replica count by the

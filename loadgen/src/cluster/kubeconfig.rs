@@ -9,6 +9,11 @@ use super::local::Pki;
 /// A kubeconfig with one cluster, one user (`system:masters` client certificate) and one
 /// context, all named after the cluster.
 pub fn render(name: &str, server: &str, pki: &Pki) -> String {
+    render_for(name, server, &pki.ca_cert, &pki.admin_cert, &pki.admin_key)
+}
+
+/// The same kubeconfig for another client certificate.
+pub fn render_for(name: &str, server: &str, ca_pem: &str, cert_pem: &str, key_pem: &str) -> String {
     let b64 = |pem: &str| STANDARD.encode(pem);
     format!(
         "apiVersion: v1\n\
@@ -20,9 +25,9 @@ pub fn render(name: &str, server: &str, pki: &Pki) -> String {
          contexts:\n\
          - name: {name}\n  context:\n    cluster: {name}\n    user: {name}-admin\n\
          current-context: {name}\n",
-        ca = b64(&pki.ca_cert),
-        cert = b64(&pki.admin_cert),
-        key = b64(&pki.admin_key),
+        ca = b64(ca_pem),
+        cert = b64(cert_pem),
+        key = b64(key_pem),
     )
 }
 
@@ -33,7 +38,7 @@ mod tests {
 
     #[test]
     fn the_kubeconfig_parses_and_points_at_the_server_with_embedded_credentials() {
-        let pki = Pki::generate().unwrap();
+        let pki = Pki::generate(&[]).unwrap();
         let text = render("dev", "https://127.0.0.1:6443", &pki);
         let kc = Kubeconfig::from_yaml(&text).unwrap();
         assert_eq!(kc.current_context.as_deref(), Some("dev"));

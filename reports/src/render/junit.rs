@@ -192,9 +192,9 @@ mod tests {
         results.faults = Some(faults);
         results.invariants = Some(invariants);
         let xml = render_junit(&results);
-        assert!(xml.contains("<testsuites name=\"sandbox-bench\" tests=\"10\" failures=\"2\">"));
+        assert!(xml.contains("<testsuites name=\"sandbox-bench\" tests=\"11\" failures=\"2\">"));
         assert!(xml.contains(
-            "<testsuite name=\"sandbox-bench.invariants.default\" tests=\"6\" failures=\"1\">"
+            "<testsuite name=\"sandbox-bench.invariants.default\" tests=\"7\" failures=\"1\">"
         ));
         assert!(xml.contains(
             "name=\"claim_served\">\n      <failure message=\"1 violation(s): every claim is Ready within the recovery bound\">at 41000 ms: Ready 33500 ms after the last fault (sandboxclaim/claim-00007)</failure>"

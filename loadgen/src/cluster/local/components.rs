@@ -22,6 +22,17 @@ impl Layout {
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.join("kubeconfig")
     }
+    /// The kubeconfig of the extra client identity `name`.
+    pub fn client_kubeconfig(&self, name: &str) -> PathBuf {
+        self.dir.join("kubeconfigs").join(name)
+    }
+    pub fn audit_policy(&self) -> PathBuf {
+        self.dir.join("audit-policy.yaml")
+    }
+    /// The API server's audit log (JSON lines), when the cluster audits.
+    pub fn audit_log(&self) -> PathBuf {
+        self.logs().join("audit.log")
+    }
     pub fn pki(&self, file: &str) -> PathBuf {
         self.dir.join("pki").join(file)
     }
@@ -76,8 +87,25 @@ pub fn etcd_args(layout: &Layout, ports: &Ports) -> Vec<String> {
     ]
 }
 
-pub fn apiserver_args(layout: &Layout, ports: &Ports) -> Vec<String> {
-    vec![
+/// The audit policy of a cluster that audits: every request of the extra client identities
+/// (`users`) at `Metadata` level (who, what, when, the answer's code), nothing of anyone
+/// else, and only the finished request (no `RequestReceived` stage).
+pub fn audit_policy(users: &[String]) -> String {
+    let users = serde_json::to_string(users).unwrap_or_else(|_| "[]".into());
+    format!(
+        "apiVersion: audit.k8s.io/v1\n\
+         kind: Policy\n\
+         omitStages: [\"RequestReceived\"]\n\
+         rules:\n\
+         - level: Metadata\n  users: {users}\n\
+         - level: None\n"
+    )
+}
+
+/// The API server's flags; with `audit`, its audit log is written (synchronously, so a
+/// killed server has logged every request it answered) to [`Layout::audit_log`].
+pub fn apiserver_args(layout: &Layout, ports: &Ports, audit: bool) -> Vec<String> {
+    let mut args = vec![
         flag(
             "etcd-servers",
             format!("http://127.0.0.1:{}", ports.etcd_client),
@@ -113,7 +141,17 @@ pub fn apiserver_args(layout: &Layout, ports: &Ports) -> Vec<String> {
         // `/debug/pprof` for the admin user: where a benchmark's API-server time goes
         // (`kubectl get --raw '/debug/pprof/profile?seconds=10'`).
         flag("profiling", true),
-    ]
+    ];
+    if audit {
+        args.extend([
+            flag("audit-policy-file", path(&layout.audit_policy())),
+            flag("audit-log-path", path(&layout.audit_log())),
+            flag("audit-log-format", "json"),
+            flag("audit-log-mode", "blocking"),
+            flag("audit-log-maxsize", 0),
+        ]);
+    }
+    args
 }
 
 /// Flags shared by the controller-manager and the scheduler.
@@ -201,7 +239,7 @@ mod tests {
     #[test]
     fn apiserver_binds_loopback_and_uses_generated_credentials() {
         let (l, p) = fixture();
-        let args = apiserver_args(&l, &p);
+        let args = apiserver_args(&l, &p, false);
         for wanted in [
             "--etcd-servers=http://127.0.0.1:1001",
             "--bind-address=127.0.0.1",
@@ -215,6 +253,30 @@ mod tests {
         ] {
             assert!(has(&args, wanted), "missing {wanted} in {args:?}");
         }
+        assert!(!args.iter().any(|a| a.starts_with("--audit")), "{args:?}");
+        let audited = apiserver_args(&l, &p, true);
+        for wanted in [
+            "--audit-policy-file=/c/audit-policy.yaml",
+            "--audit-log-path=/c/logs/audit.log",
+            "--audit-log-format=json",
+            "--audit-log-mode=blocking",
+        ] {
+            assert!(has(&audited, wanted), "missing {wanted} in {audited:?}");
+        }
+    }
+
+    #[test]
+    fn the_audit_policy_logs_only_the_named_users() {
+        let policy = audit_policy(&["sandbox-controller-0".into(), "sandbox-controller-1".into()]);
+        let v: serde_json::Value = serde_saphyr::from_str(&policy).unwrap();
+        assert_eq!(v["kind"], "Policy");
+        assert_eq!(v["omitStages"][0], "RequestReceived");
+        assert_eq!(v["rules"][0]["level"], "Metadata");
+        assert_eq!(
+            v["rules"][0]["users"],
+            serde_json::json!(["sandbox-controller-0", "sandbox-controller-1"])
+        );
+        assert_eq!(v["rules"][1]["level"], "None");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use kube::api::{Api, ListParams, PostParams};
 
 pub use components::Layout;
 pub use kwok::{KwokConfigError, NODE_LABEL as KWOK_NODE_LABEL, PodReadyDelay};
-pub use pki::Pki;
+pub use pki::{ClientIdentity, Pki};
 pub use ports::{Ports, free_port, is_listening};
 pub use process::{Component, ProcessError};
 pub use state::{ClusterState, ComponentState};
@@ -48,6 +48,12 @@ pub struct LocalConfig {
     pub timeout: Duration,
     /// A real node (kubelet, containerd, runc, gVisor) beside the kwok nodes.
     pub real_node: Option<node::RealNodeConfig>,
+    /// Users besides the admin, each with a client certificate and a kubeconfig of its own
+    /// ([`LocalCluster::kubeconfig_of`]).
+    pub clients: Vec<pki::ClientIdentity>,
+    /// The API server writes an audit log of the `clients`' requests
+    /// ([`LocalCluster::audit_log`]).
+    pub audit: bool,
 }
 
 impl LocalConfig {
@@ -61,6 +67,8 @@ impl LocalConfig {
             pod_ready: PodReadyDelay::default(),
             timeout: Duration::from_secs(120),
             real_node: None,
+            clients: Vec::new(),
+            audit: false,
         }
     }
 }
@@ -101,7 +109,7 @@ impl LocalCluster {
         refuse_if_running(&layout)?;
         prepare_dir(&layout)?;
 
-        let pki = pki::Pki::generate().map_err(ClusterError::Pki)?;
+        let pki = pki::Pki::generate(&config.clients).map_err(ClusterError::Pki)?;
         for (file, pem) in [
             ("ca.crt", &pki.ca_cert),
             ("apiserver.crt", &pki.serving_cert),
@@ -122,6 +130,29 @@ impl LocalCluster {
             &layout.kubeconfig(),
             &super::kubeconfig::render(&config.name, &server, &pki),
         )?;
+        if let Some(dir) = layout.client_kubeconfig("x").parent() {
+            std::fs::create_dir_all(dir).map_err(|source| ClusterError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        for client in &pki.clients {
+            let name = &client.identity.name;
+            write(
+                &layout.client_kubeconfig(name),
+                &super::kubeconfig::render_for(
+                    &config.name,
+                    &server,
+                    &pki.ca_cert,
+                    &client.cert,
+                    &client.key,
+                ),
+            )?;
+        }
+        if config.audit {
+            let users: Vec<String> = config.clients.iter().map(|c| c.name.clone()).collect();
+            write(&layout.audit_policy(), &components::audit_policy(&users))?;
+        }
         write(
             &layout.scheduler_config(),
             &components::scheduler_config(&layout),
@@ -173,7 +204,7 @@ impl LocalCluster {
         self.spawn(
             "kube-apiserver",
             &bins.path(Binary::KubeApiserver)?,
-            components::apiserver_args(&layout, &ports),
+            components::apiserver_args(&layout, &ports, config.audit),
         )?;
         let client = connect(&layout.kubeconfig(), None).await?;
         self.client = Some(client.clone());
@@ -422,6 +453,17 @@ impl LocalCluster {
     /// A client with admin rights.
     pub fn client(&self) -> Option<kube::Client> {
         self.client.clone()
+    }
+
+    /// The kubeconfig of one of the [`LocalConfig::clients`], by name.
+    pub fn kubeconfig_of(&self, client: &str) -> PathBuf {
+        self.layout.client_kubeconfig(client)
+    }
+
+    /// The API server's audit log, written when the cluster was started with
+    /// [`LocalConfig::audit`].
+    pub fn audit_log(&self) -> PathBuf {
+        self.layout.audit_log()
     }
 
     /// Stops every component, newest first, and checks that none of the cluster's ports is
