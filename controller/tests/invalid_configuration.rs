@@ -7,8 +7,7 @@ mod common;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use sandbox_api::keys::reason::INVALID_CONFIGURATION;
 use sandbox_api::v1beta1::Sandbox;
 use sandbox_controller::flags::Flags;
@@ -55,23 +54,7 @@ async fn a_pod_rejected_as_invalid_is_reported_and_retried_only_after_a_spec_cha
     assert!(rejected.message.contains("image"), "{}", rejected.message);
     assert_eq!(rejected.observed_generation, Some(1));
 
-    let events: Api<Event> = Api::namespaced(client.clone(), "default");
-    let event = common::eventually("a Warning Event", Duration::from_secs(30), || {
-        let events = events.clone();
-        async move {
-            events
-                .list(&ListParams::default())
-                .await
-                .ok()?
-                .items
-                .into_iter()
-                .find(|e| {
-                    e.reason.as_deref() == Some(INVALID_CONFIGURATION)
-                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("agent")
-                })
-        }
-    })
-    .await;
+    let event = common::event_about(&client, "default", INVALID_CONFIGURATION, "agent").await;
     assert_eq!(event.type_.as_deref(), Some("Warning"));
 
     // The fix is a new generation, and with it a Pod.

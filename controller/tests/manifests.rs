@@ -14,17 +14,16 @@ use clap::Parser;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::ServiceAccount;
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
-use kube::discovery::{ApiResource, Discovery};
+use kube::api::{Api, DynamicObject, PostParams};
+use kube::discovery::ApiResource;
 use sandbox_api::v1beta1::SandboxClaim;
 use sandbox_controller::flags::Flags;
 use serde_json::{Value, json};
 
-const MANIFESTS: &str = include_str!("../../deploy/controller.yaml");
 const NS: &str = "agent-sandbox-system";
 
 fn documents() -> Vec<Value> {
-    serde_saphyr::from_multiple::<Value>(MANIFESTS).unwrap()
+    common::manifest_documents()
 }
 
 #[test]
@@ -57,35 +56,7 @@ async fn the_manifests_apply_and_their_rbac_is_enough_to_serve_a_claim() {
     let (cluster, client) = common::cluster_with_crds("manifests", dir.path()).await;
 
     // Server-side apply of every document: the API server validates each one.
-    let discovery = Discovery::new(client.clone()).run().await.unwrap();
-    for doc in documents() {
-        let (group, version) = match doc["apiVersion"].as_str().unwrap().split_once('/') {
-            Some((g, v)) => (g.to_string(), v.to_string()),
-            None => (
-                String::new(),
-                doc["apiVersion"].as_str().unwrap().to_string(),
-            ),
-        };
-        let kind = doc["kind"].as_str().unwrap();
-        let gvk = kube::api::GroupVersionKind::gvk(&group, &version, kind);
-        let (ar, caps): (ApiResource, _) = discovery.resolve_gvk(&gvk).unwrap();
-        let api: Api<DynamicObject> = match caps.scope {
-            kube::discovery::Scope::Namespaced => Api::namespaced_with(
-                client.clone(),
-                doc["metadata"]["namespace"].as_str().unwrap(),
-                &ar,
-            ),
-            kube::discovery::Scope::Cluster => Api::all_with(client.clone(), &ar),
-        };
-        let name = doc["metadata"]["name"].as_str().unwrap();
-        api.patch(
-            name,
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&doc),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{kind} {name}: {e}"));
-    }
+    common::apply_documents(&client, documents()).await;
 
     // A kubeconfig holding only the ServiceAccount's token.
     let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), NS);

@@ -8,7 +8,6 @@ mod common;
 
 use std::time::Duration;
 
-use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use kube::discovery::ApiResource;
@@ -127,24 +126,9 @@ async fn an_undecodable_claim_is_reported_and_the_others_are_served() {
         },
     )
     .await;
-    let events: Api<Event> = Api::namespaced(client.clone(), "default");
-    let event = common::eventually(
-        "a Warning Event on the unreadable pool",
-        Duration::from_secs(30),
-        || {
-            let events = events.clone();
-            async move {
-                let list = events.list(&ListParams::default()).await.ok()?;
-                list.items.into_iter().find(|e| {
-                    e.reason.as_deref() == Some(quarantine::REASON)
-                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("huge")
-                        && e.regarding.as_ref().and_then(|r| r.kind.as_deref())
-                            == Some("SandboxClaim")
-                })
-            }
-        },
-    )
-    .await;
+    let event = common::event_about(&client, "default", quarantine::REASON, "huge").await;
+    let kind = event.regarding.as_ref().and_then(|r| r.kind.as_deref());
+    assert_eq!(kind, Some("SandboxClaim"));
     assert_eq!(event.type_.as_deref(), Some("Warning"));
     let note = event.note.unwrap_or_default();
     assert!(

@@ -20,9 +20,8 @@ use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::discovery::Discovery;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
@@ -30,12 +29,11 @@ use sandbox_bench::cluster::local::LocalCluster;
 use sandbox_controller::webhook::Server;
 use sandbox_controller::webhook::ca_secret::{CERT_KEY, KEY_KEY, SECRET_NAME};
 use sandbox_controller::webhook::wire::{self, Endpoint};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-const MANIFESTS: &str = include_str!("../../deploy/controller.yaml");
 /// The controller's namespace in the manifests, where the webhook Service and CA Secret live.
 const NS: &str = "agent-sandbox-system";
 const SERVICE: &str = "agent-sandbox-webhook-service";
@@ -117,7 +115,6 @@ async fn handshake(server: Server, bundle: &[u8], namespace: &str) -> Certificat
 
 /// Server-side applies the manifests' Namespace, ServiceAccount and RBAC.
 async fn apply_rbac(client: &kube::Client) {
-    let discovery = Discovery::new(client.clone()).run().await.unwrap();
     let kinds = [
         "Namespace",
         "ServiceAccount",
@@ -126,35 +123,10 @@ async fn apply_rbac(client: &kube::Client) {
         "Role",
         "RoleBinding",
     ];
-    for doc in serde_saphyr::from_multiple::<Value>(MANIFESTS).unwrap() {
-        let kind = doc["kind"].as_str().unwrap();
-        if !kinds.contains(&kind) {
-            continue;
-        }
-        let (group, version) = doc["apiVersion"]
-            .as_str()
-            .unwrap()
-            .split_once('/')
-            .unwrap_or(("", doc["apiVersion"].as_str().unwrap()));
-        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
-        let (resource, caps) = discovery.resolve_gvk(&gvk).unwrap();
-        let api: Api<DynamicObject> = match caps.scope {
-            kube::discovery::Scope::Namespaced => Api::namespaced_with(
-                client.clone(),
-                doc["metadata"]["namespace"].as_str().unwrap(),
-                &resource,
-            ),
-            kube::discovery::Scope::Cluster => Api::all_with(client.clone(), &resource),
-        };
-        let name = doc["metadata"]["name"].as_str().unwrap();
-        api.patch(
-            name,
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&doc),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{kind} {name}: {e}"));
-    }
+    let docs = common::manifest_documents()
+        .into_iter()
+        .filter(|doc| doc["kind"].as_str().is_some_and(|k| kinds.contains(&k)));
+    common::apply_documents(client, docs).await;
 }
 
 /// A client authenticated as the manifests' ServiceAccount, once its RBAC is in effect.

@@ -80,3 +80,76 @@ pub async fn describe_namespace(client: &kube::Client, ns: &str) -> String {
     ]
     .concat()
 }
+
+/// The documents of `deploy/controller.yaml`.
+pub fn manifest_documents() -> Vec<serde_json::Value> {
+    serde_saphyr::from_multiple(include_str!("../../../deploy/controller.yaml"))
+        .expect("deploy/controller.yaml parses")
+}
+
+/// Server-side applies `docs` (any kinds the API server serves), each through discovery; the
+/// API server validates every one.
+pub async fn apply_documents(
+    client: &kube::Client,
+    docs: impl IntoIterator<Item = serde_json::Value>,
+) {
+    use kube::api::{Api, DynamicObject, Patch, PatchParams};
+    use kube::discovery::{Discovery, Scope};
+
+    let discovery = Discovery::new(client.clone()).run().await.unwrap();
+    for doc in docs {
+        let api_version = doc["apiVersion"].as_str().unwrap();
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let kind = doc["kind"].as_str().unwrap();
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+        let (resource, caps) = discovery.resolve_gvk(&gvk).unwrap();
+        let api: Api<DynamicObject> = match caps.scope {
+            Scope::Namespaced => Api::namespaced_with(
+                client.clone(),
+                doc["metadata"]["namespace"].as_str().unwrap(),
+                &resource,
+            ),
+            Scope::Cluster => Api::all_with(client.clone(), &resource),
+        };
+        let name = doc["metadata"]["name"].as_str().unwrap();
+        api.patch(
+            name,
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&doc),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{kind} {name}: {e}"));
+    }
+}
+
+/// The first Event in `namespace` with `reason` about the object named `name`, once there.
+pub async fn event_about(
+    client: &kube::Client,
+    namespace: &str,
+    reason: &str,
+    name: &str,
+) -> k8s_openapi::api::events::v1::Event {
+    use kube::api::{Api, ListParams};
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(client.clone(), namespace);
+    eventually(
+        &format!("a {reason} Event about {name}"),
+        Duration::from_secs(30),
+        || {
+            let events = events.clone();
+            async move {
+                events
+                    .list(&ListParams::default())
+                    .await
+                    .ok()?
+                    .items
+                    .into_iter()
+                    .find(|e| {
+                        e.reason.as_deref() == Some(reason)
+                            && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                    })
+            }
+        },
+    )
+    .await
+}
