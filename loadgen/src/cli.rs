@@ -88,8 +88,13 @@ pub struct ControllerProgram {
 impl ControllerProgram {
     /// The flags that name a build must fit the controller `kind`.
     pub fn check(&self, kind: ControllerKind) -> Result<(), String> {
-        if self.controller_bin.is_some() && kind != ControllerKind::Reference {
-            return Err("--controller-bin applies only to --controller reference".into());
+        if self.controller_bin.is_some()
+            && !matches!(kind, ControllerKind::Reference | ControllerKind::Floor)
+        {
+            return Err(
+                "--controller-bin applies only to --controller reference (or floor, whose pools it fills)"
+                    .into(),
+            );
         }
         if self.upstream_dir.is_some() && kind != ControllerKind::Upstream {
             return Err("--upstream-dir applies only to --controller upstream".into());
@@ -239,6 +244,12 @@ impl ConformanceArgs {
     pub fn validate(&self) -> Result<(), String> {
         let kind = self.controller;
         self.program.check(kind)?;
+        if kind == ControllerKind::Floor {
+            return Err(
+                "--controller floor measures warm claims in a benchmark; it implements nothing                  else of the spec, so it has no conformance to check"
+                    .into(),
+            );
+        }
         if kind == ControllerKind::External && self.kubeconfig.is_none() {
             return Err(
                 "--controller external needs --kubeconfig: an external controller \

@@ -25,6 +25,10 @@ pub enum ControllerKind {
     Upstream,
     /// One already running against the cluster; the suite starts and installs nothing.
     External,
+    /// No controller: the harness serves each warm claim with the fewest writes the spec
+    /// allows (`bench::floor`), after the reference controller has filled the pools. Benchmarks
+    /// only: the line no controller can beat on the same machine.
+    Floor,
 }
 
 impl ControllerKind {
@@ -33,6 +37,7 @@ impl ControllerKind {
             ControllerKind::Reference => "reference",
             ControllerKind::Upstream => "upstream",
             ControllerKind::External => "external",
+            ControllerKind::Floor => "floor",
         }
     }
 }
@@ -94,7 +99,10 @@ impl ControllerPlan {
         extra_args: Vec<String>,
     ) -> Result<Self, ControllerError> {
         let (program, crds) = match kind {
-            ControllerKind::Reference => (Some(reference_binary(controller_bin)?), Crds::Ours),
+            // The floor's pools are filled by the reference controller.
+            ControllerKind::Reference | ControllerKind::Floor => {
+                (Some(reference_binary(controller_bin)?), Crds::Ours)
+            }
             ControllerKind::Upstream => {
                 let (program, crds) = upstream_build(upstream_dir)?;
                 (Some(program), Crds::Upstream(crds))

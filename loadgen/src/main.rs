@@ -294,6 +294,9 @@ fn bench_options(
             scenario.faults[i].value.kind().name()
         ));
     }
+    if controller == ControllerKind::Floor {
+        floor_fits(&scenario, &plan)?;
+    }
     if controller == ControllerKind::External && kubeconfig.is_none() {
         return Err(
             "an external controller runs against an existing cluster: pass --kubeconfig".into(),
@@ -325,6 +328,30 @@ fn bench_options(
         bin_dir: args.bin_dir,
         out,
     }))
+}
+
+/// The floor serves warm claims only, from pools that hold every claim, with nothing failing
+/// around it: anything else is a scenario the floor cannot play.
+fn floor_fits(scenario: &Scenario, plan: &BenchPlan) -> Result<(), String> {
+    if !scenario.faults.is_empty() {
+        return Err("faults: --controller floor plays no controller process to strike".into());
+    }
+    if plan.replicas > 1 {
+        return Err("controller.replicas: --controller floor is one process, the harness".into());
+    }
+    let claims = plan.schedule.max_claims();
+    for (i, pool) in plan.pools.iter().enumerate() {
+        let sent = (0..claims)
+            .filter(|&c| plan.pool_of(c) == pool.name)
+            .count();
+        if sent > pool.replicas as usize {
+            return Err(format!(
+                "pools[{i}].replicas: --controller floor does not refill, so pool {} needs a                  member for each of its {sent} claims (it has {})",
+                pool.name, pool.replicas
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The kind cluster of a run: the scenario's `cluster.kind`, with the pinned defaults for

@@ -434,3 +434,77 @@ async fn a_kind_run_loads_the_probe_image_it_builds_into_the_cluster() {
     assert_eq!(results.phase(Phase::ClaimReady).unwrap().overall.count, 2);
     cluster.stop().unwrap();
 }
+
+/// The floor: the reference controller fills the pool and stops, then the harness serves each
+/// warm claim itself with one adoption patch and one status patch, and reports its own CPU.
+#[test]
+fn the_floor_serves_each_warm_claim_with_two_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let controller = common::reference_controller();
+    let o = run(&[
+        "bench",
+        "../scenarios/smoke.yaml",
+        "--controller",
+        "floor",
+        "--controller-bin",
+        controller.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let log = text(&o);
+    assert_eq!(code(&o), Some(0), "{log}");
+    let results = Results::read(&out.join("results.json")).unwrap();
+    assert_eq!(
+        results.phase(Phase::ClaimReady).unwrap().overall.count,
+        20,
+        "{log}"
+    );
+    let processes = &results.metrics["processes"];
+    assert!(
+        processes["floor"]["cpu_seconds"].as_f64().is_some(),
+        "{processes}"
+    );
+    assert!(
+        processes.get("controller").is_none(),
+        "the filler is stopped: {processes}"
+    );
+    let requests = &results.metrics["apiserver_requests"];
+    let writes = |key: &str| requests[key].as_f64().unwrap_or(0.0);
+    assert_eq!(writes("PATCH sandboxes 200"), 20.0, "{requests}");
+    assert_eq!(writes("PATCH sandboxclaims 200"), 20.0, "{requests}");
+    assert_eq!(writes("POST sandboxes 201"), 0.0, "no refill: {requests}");
+    assert!(
+        results
+            .meta
+            .environment
+            .controller
+            .as_deref()
+            .is_some_and(|c| c.starts_with("floor")),
+        "{log}"
+    );
+}
+
+#[test]
+fn scenarios_the_floor_cannot_play_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small.yaml");
+    let yaml = std::fs::read_to_string("../scenarios/smoke.yaml")
+        .unwrap()
+        .replace("replicas: 30", "replicas: 10");
+    std::fs::write(&small, yaml).unwrap();
+    for (scenario, field) in [
+        (small.to_str().unwrap(), "pools[0].replicas"),
+        ("../scenarios/chaos-smoke.yaml", "faults"),
+    ] {
+        let o = run(&["bench", scenario, "--controller", "floor", "--check"]);
+        assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(&format!("error: {field}:")),
+            "{}",
+            text(&o)
+        );
+    }
+    let o = run(&["conformance", "--controller", "floor"]);
+    assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
+}

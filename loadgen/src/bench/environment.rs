@@ -21,6 +21,7 @@ pub async fn fingerprint(
             pinned("UPSTREAM_AGENT_SANDBOX_VERSION").unwrap_or("unknown")
         ),
         ControllerKind::External => "external".into(),
+        ControllerKind::Floor => format!("floor {}", env!("CARGO_PKG_VERSION")),
     };
     Environment {
         kubernetes,

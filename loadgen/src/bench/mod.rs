@@ -17,6 +17,7 @@ pub mod clock;
 pub mod environment;
 pub mod fencing;
 pub mod fire;
+pub mod floor;
 pub mod invariants;
 pub mod isolation;
 pub mod ledger;

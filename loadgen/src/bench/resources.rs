@@ -41,15 +41,39 @@ impl ProcessUse {
     }
 }
 
+/// What a report row reads: a process, or one thread of the harness (the floor's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    Process(u32),
+    /// A thread of this process: its own CPU time; memory is the process's and not told
+    /// apart, so it reads as 0.
+    Thread(u32),
+}
+
+impl Probe {
+    pub fn sample(self) -> Option<ProcessSample> {
+        match self {
+            Probe::Process(pid) => sample(pid),
+            Probe::Thread(tid) => {
+                let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+                parse(&stat, "VmRSS:\t0 kB\nVmHWM:\t0 kB\n", ticks_per_second())
+            }
+        }
+    }
+}
+
+fn ticks_per_second() -> f64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64
+}
+
 /// Reads `/proc/<pid>`; `None` when the process is gone or not readable.
 pub fn sample(pid: u32) -> Option<ProcessSample> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100);
-    parse(&stat, &status, ticks as f64)
+    parse(&stat, &status, ticks_per_second())
 }
 
 /// CPU ticks from `stat` (utime and stime, fields 14 and 15) and memory from `status`.
@@ -70,6 +94,36 @@ pub fn parse(stat: &str, status: &str, ticks_per_second: f64) -> Option<ProcessS
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_thread_reads_its_own_cpu_time() {
+        let tid: u32 = std::fs::read_link("/proc/thread-self")
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let before = Probe::Thread(tid).sample().unwrap();
+        // Burn a little CPU on this thread, until the kernel has counted a tick of it.
+        let mut x = 0u64;
+        while Probe::Thread(tid).sample().unwrap().cpu_seconds == before.cpu_seconds {
+            for i in 0..1_000_000u64 {
+                x = x.wrapping_mul(31).wrapping_add(i);
+            }
+        }
+        std::hint::black_box(x);
+        assert_eq!(before.rss_bytes, 0);
+        assert!(Probe::Thread(u32::MAX).sample().is_none());
+        assert!(
+            Probe::Process(std::process::id())
+                .sample()
+                .unwrap()
+                .rss_bytes
+                > 0
+        );
+    }
 
     #[test]
     fn cpu_and_memory_come_from_the_right_fields() {

@@ -23,13 +23,14 @@ use tokio::sync::{mpsc, oneshot};
 use super::clock::RunClock;
 use super::fencing;
 use super::fire::{self, Sender};
+use super::floor::Floor;
 use super::invariants::{self, Checker};
 use super::ledger::Ledger;
 use super::limiter::Limiter;
 use super::observe::{self, Shared};
 use super::plan::BenchPlan;
 use super::progress::Progress;
-use super::resources::{self, ProcessSample, ProcessUse};
+use super::resources::{Probe, ProcessSample, ProcessUse};
 use super::scrape::{self, Samples};
 use super::{cleanup, environment, setup};
 use crate::binaries::Binaries;
@@ -466,6 +467,25 @@ async fn measure(
     let reaper = plan
         .hold
         .map(|hold| tokio::spawn(fire::reap(claims.clone(), shared.clone(), hold, ready_rx)));
+    // The floor takes over from the controller that filled the pools.
+    let floor = match options.controller {
+        ControllerKind::Floor => {
+            for filler in std::mem::take(&mut *lock(controllers)) {
+                filler.stop();
+            }
+            let selector = format!("{RUN_LABEL}={run_id}");
+            let floor = Floor::start(&target.kubeconfig, &ns, &selector)
+                .await
+                .map_err(infra)?;
+            eprintln!("floor: serving the claims itself (thread {})", floor.tid);
+            Some(floor)
+        }
+        _ => None,
+    };
+    let (controller_pid, metrics_addr) = match &floor {
+        Some(_) => (None, None),
+        None => (controller_pid, metrics_addr),
+    };
 
     // Creates go out from a runtime and a client of their own, so that decoding a flood of
     // watch events never queues a send behind it.
@@ -487,7 +507,12 @@ async fn measure(
         )));
     }
     // After the warm-up, so the deltas hold the run's requests only.
-    let processes = processes(target, controller_pid);
+    let mut processes = processes(target, controller_pid);
+    processes.extend(
+        floor
+            .as_ref()
+            .map(|f| ("floor".to_string(), Probe::Thread(f.tid))),
+    );
     let before = Scrape::take(client, metrics_addr, &processes).await;
     let clock = shared.start_clock();
     let wall = Instant::now();
@@ -622,6 +647,7 @@ async fn measure(
         reaper.abort();
     }
     let after = Scrape::take(client, metrics_addr, &processes).await;
+    drop(floor);
     drop(sender);
     sending.runtime.shutdown_background();
     // Creates still unanswered hold the ledger too; what they stamp from now on is not part
@@ -716,15 +742,15 @@ impl SendRuntime {
 
 /// The processes whose CPU and memory the report shows: the controller, and on a local
 /// cluster the API server and etcd.
-fn processes(target: &Target, controller_pid: Option<u32>) -> Vec<(String, u32)> {
-    let mut out: Vec<(String, u32)> = controller_pid
-        .map(|pid| ("controller".to_string(), pid))
+fn processes(target: &Target, controller_pid: Option<u32>) -> Vec<(String, Probe)> {
+    let mut out: Vec<(String, Probe)> = controller_pid
+        .map(|pid| ("controller".to_string(), Probe::Process(pid)))
         .into_iter()
         .collect();
     if let Some(cluster) = target.local() {
         for c in &cluster.state().components {
             if c.name == "kube-apiserver" || c.name == "etcd" {
-                out.push((c.name.clone(), c.pid));
+                out.push((c.name.clone(), Probe::Process(c.pid)));
             }
         }
     }
@@ -742,7 +768,7 @@ impl Scrape {
     async fn take(
         client: &kube::Client,
         controller: Option<SocketAddr>,
-        processes: &[(String, u32)],
+        processes: &[(String, Probe)],
     ) -> Self {
         let controller = match controller {
             Some(addr) => match scrape::http_metrics(addr).await {
@@ -763,7 +789,7 @@ impl Scrape {
         };
         let processes = processes
             .iter()
-            .filter_map(|(name, pid)| Some((name.clone(), resources::sample(*pid)?)))
+            .filter_map(|(name, probe)| Some((name.clone(), probe.sample()?)))
             .collect();
         Self {
             controller,
