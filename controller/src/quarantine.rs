@@ -6,8 +6,9 @@
 //! a field written under an older, looser schema would fail every listing of its kind, and
 //! every reconcile of that kind would wait for a cache that never lists. Each object is
 //! decoded on its own instead ([`Lenient`]); one that fails keeps its metadata and the error
-//! ([`Undecodable`]), is left out of the cache (an earlier, readable version stays), and is
-//! reported once per version as a log line, a counter and a Warning Event on the object
+//! ([`Undecodable`]) and is left out of the cache: a change that cannot be read leaves the
+//! last readable version in place until the next relist, which lists the object no more. It
+//! is reported once per version as a log line, a counter and a Warning Event on the object
 //! ([`Quarantine`]).
 
 use std::borrow::Cow;

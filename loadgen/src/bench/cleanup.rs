@@ -20,7 +20,7 @@ pub async fn clean_up(
     wait: Duration,
 ) -> Result<Vec<String>, kube::Error> {
     let ns = namespace(run_id);
-    namespaces::delete(client, &ns).await?;
+    namespaces::delete_of_run(client, &ns, run_id).await?;
     let namespaces_api = Api::<Namespace>::all(client.clone());
     let start = Instant::now();
     while namespaces_api.get_opt(&ns).await?.is_some() && start.elapsed() < wait {
