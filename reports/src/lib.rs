@@ -16,6 +16,7 @@ pub mod render;
 pub mod results;
 pub mod sample;
 pub mod slo;
+pub mod steps;
 pub mod timeline;
 
 pub use analysis::{Analysis, LatencyRecorder};
@@ -30,3 +31,4 @@ pub use render::junit::render_junit;
 pub use render::markdown::{render_comparison_markdown, render_markdown};
 pub use results::{Environment, Machine, Results, RunMeta, SCHEMA};
 pub use slo::{ErrorBudget, Slo, SloOutcome, SloReport, SloSpec, SloVerdict, Verdict, evaluate};
+pub use steps::{Step, StepPhase, StepSummary, StepsReport, per_step};

@@ -41,6 +41,9 @@ pub struct Results {
     /// The invariants checked from the harness's own watches, and what broke them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invariants: Option<crate::InvariantsReport>,
+    /// Step by step, when the load was a `step` shape: percentiles and the knees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<crate::StepsReport>,
 }
 
 /// What ran, when, where.
@@ -168,6 +171,7 @@ impl Results {
             isolation: None,
             faults: None,
             invariants: None,
+            steps: None,
         })
     }
 

@@ -37,6 +37,8 @@ pub struct BenchPlan {
     pub invariants: Option<Duration>,
     /// Controller processes (leader election on above one).
     pub replicas: u32,
+    /// The steps of a `step` load, for the per-step report; empty for other shapes.
+    pub steps: Vec<sandbox_reports::Step>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +57,27 @@ pub struct PoolPlan {
     pub name: String,
     pub template: String,
     pub replicas: u32,
+}
+
+/// A `step` shape's steps, each from where the previous one ended.
+fn steps_of(shape: &Shape) -> Vec<sandbox_reports::Step> {
+    let Shape::Step { steps } = shape else {
+        return Vec::new();
+    };
+    let us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    let mut start = Duration::ZERO;
+    steps
+        .iter()
+        .map(|&(rate, length)| {
+            let step = sandbox_reports::Step {
+                rate_per_s: rate,
+                from_us: us(start),
+                to_us: us(start + length),
+            };
+            start += length;
+            step
+        })
+        .collect()
 }
 
 /// How long the load lasts: until the last intended send, or a closed loop's duration.
@@ -130,6 +153,7 @@ impl BenchPlan {
             ),
             invariants: scenario.checks_invariants().then(|| scenario.recovery()),
             replicas: scenario.controller.replicas(),
+            steps: steps_of(&shape),
             schedule,
         })
     }

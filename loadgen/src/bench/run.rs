@@ -16,7 +16,8 @@ use kube::api::ListParams;
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxWarmPool};
 use sandbox_reports::{
     Analysis, CheckStatus, FaultsReport, Invariant, InvariantsReport, LaunchType, Record,
-    ReportFiles, Results, RunMeta, Violation, evaluate, write_records_file, write_reports,
+    ReportFiles, Results, RunMeta, Violation, evaluate, per_step, write_records_file,
+    write_reports,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -706,6 +707,9 @@ async fn measure(
     results.isolation = isolation;
     results.faults = fault_report;
     results.invariants = invariants;
+    if !plan.steps.is_empty() {
+        results.steps = Some(per_step(&records, &plan.steps).map_err(infra)?);
+    }
     let files = write_reports(&options.out, &results).map_err(infra)?;
     Ok(Measured {
         results,

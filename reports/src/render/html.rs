@@ -146,6 +146,10 @@ pub fn render_html(results: &Results) -> Result<String, ReportError> {
         summary_table(&mut body, phases);
     }
 
+    if let Some(steps) = &results.steps {
+        steps_table(&mut body, steps);
+    }
+
     if !results.slo.checks.is_empty() {
         body.push_str(
             "<h2>SLOs</h2>\n<table>\n<thead><tr><th></th><th>SLO</th><th>result</th></tr></thead>\n<tbody>\n",
@@ -443,6 +447,40 @@ pub fn render_comparison_html(
         );
     }
     Ok(page("sandbox-bench comparison", &body))
+}
+
+/// The per-step table of a stepped load, with its knees.
+fn steps_table(body: &mut String, steps: &crate::StepsReport) {
+    let _ = writeln!(
+        body,
+        "<h2>Step by step</h2>\n<p>Knee: claim Ready p99 ≤ 100 ms up to <strong>{} claims/s</strong>, \
+         &lt; 1 s up to <strong>{} claims/s</strong> (every claim Ready; warm claims when there are any).</p>\n\
+         <table>\n<thead><tr><th class=\"num\">rate</th><th class=\"num\">claims</th><th class=\"num\">not Ready</th>\
+         <th class=\"num\">acked p99</th><th class=\"num\">bound p99</th><th class=\"num\">claim Ready p50</th>\
+         <th class=\"num\">p90</th><th class=\"num\">p99</th></tr></thead>\n<tbody>",
+        steps.knee_100ms, steps.knee_1s
+    );
+    for step in &steps.steps {
+        let p = |phase: Phase, pick: fn(&crate::StepPhase) -> f64| {
+            step.phase(phase)
+                .map_or("–".to_string(), |s| format_ms(pick(s)))
+        };
+        let _ = writeln!(
+            body,
+            "<tr><td class=\"num\">{}/s</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            step.rate_per_s,
+            step.claims,
+            step.not_ready,
+            p(Phase::Acked, |s| s.p99_ms),
+            p(Phase::Bound, |s| s.p99_ms),
+            p(Phase::ClaimReady, |s| s.p50_ms),
+            p(Phase::ClaimReady, |s| s.p90_ms),
+            p(Phase::ClaimReady, |s| s.p99_ms),
+        );
+    }
+    body.push_str("</tbody>\n</table>\n");
 }
 
 #[cfg(test)]

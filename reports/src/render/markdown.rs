@@ -111,6 +111,10 @@ pub fn render_markdown(results: &Results) -> String {
         out.push('\n');
     }
 
+    if let Some(steps) = &results.steps {
+        out.push_str(&steps_markdown(steps));
+    }
+
     if !results.slo.checks.is_empty() {
         out.push_str("### SLOs\n\n| | SLO | result |\n|---|---|---|\n");
         for check in &results.slo.checks {
@@ -240,11 +244,78 @@ pub fn render_comparison_markdown(comparison: &Comparison) -> String {
     out
 }
 
+/// The per-step table of a stepped load, with its knees.
+fn steps_markdown(steps: &crate::StepsReport) -> String {
+    let mut out = format!(
+        "### Step by step\n\nKnee: claim Ready p99 ≤ 100 ms up to **{} claims/s**, < 1 s up to **{} claims/s** \
+         (every claim Ready; warm claims when there are any).\n\n\
+         | rate | claims | not Ready | acked p50 / p99 | bound p50 / p99 | claim Ready p50 / p90 / p99 |\n\
+         |--:|--:|--:|--:|--:|--:|\n",
+        steps.knee_100ms, steps.knee_1s
+    );
+    for step in &steps.steps {
+        let two = |phase: Phase| {
+            step.phase(phase).map_or("–".to_string(), |p| {
+                format!("{} / {}", format_ms(p.p50_ms), format_ms(p.p99_ms))
+            })
+        };
+        let ready = step.phase(Phase::ClaimReady).map_or("–".to_string(), |p| {
+            format!(
+                "{} / {} / {}",
+                format_ms(p.p50_ms),
+                format_ms(p.p90_ms),
+                format_ms(p.p99_ms)
+            )
+        });
+        let _ = writeln!(
+            out,
+            "| {}/s | {} | {} | {} | {} | {ready} |",
+            step.rate_per_s,
+            step.claims,
+            step.not_ready,
+            two(Phase::Acked),
+            two(Phase::Bound)
+        );
+    }
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::compare::compare;
     use crate::sample::sample_results;
+
+    #[test]
+    fn a_stepped_run_shows_each_step_and_its_knees() {
+        let mut results = sample_results().unwrap();
+        let records = crate::sample::sample_records();
+        let last = records.iter().map(|r| r.intended_us).max().unwrap() + 1;
+        let steps = [
+            crate::Step {
+                rate_per_s: 5.0,
+                from_us: 0,
+                to_us: last / 2,
+            },
+            crate::Step {
+                rate_per_s: 7.5,
+                from_us: last / 2,
+                to_us: last,
+            },
+        ];
+        results.steps = Some(crate::per_step(&records, &steps).unwrap());
+        let md = render_markdown(&results);
+        assert!(md.contains("### Step by step"), "{md}");
+        assert!(md.contains("| 5/s |") && md.contains("| 7.5/s |"), "{md}");
+        assert!(
+            md.contains("Knee: claim Ready p99 ≤ 100 ms up to **"),
+            "{md}"
+        );
+        let html = crate::render_html(&results).unwrap();
+        assert!(html.contains("<h2>Step by step</h2>") && html.contains("7.5/s"));
+        assert!(!render_markdown(&sample_results().unwrap()).contains("Step by step"));
+    }
 
     #[test]
     fn isolation_and_pools_get_sections_only_when_present() {

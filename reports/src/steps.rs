@@ -1,0 +1,189 @@
+//! A stepped load, step by step: each step's claims (by intended send time) with their
+//! acknowledgement, binding and Ready percentiles, and the knee: the highest rate up to which
+//! every step kept its warm claims within a bound.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{LatencyRecorder, LaunchType, Phase, Record, ReportError};
+
+/// One step of the load: `rate_per_s` claims per second, intended from `from_us` to `to_us`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    pub rate_per_s: f64,
+    pub from_us: u64,
+    pub to_us: u64,
+}
+
+/// Percentiles of one phase within one step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepPhase {
+    pub phase: Phase,
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// What one step's claims saw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepSummary {
+    pub rate_per_s: f64,
+    pub from_ms: u64,
+    pub to_ms: u64,
+    pub claims: u64,
+    /// Claims of the step never Ready.
+    pub not_ready: u64,
+    /// Acked, bound and claim Ready of the step's warm claims (all claims when none is warm).
+    pub phases: Vec<StepPhase>,
+}
+
+impl StepSummary {
+    pub fn phase(&self, phase: Phase) -> Option<&StepPhase> {
+        self.phases.iter().find(|p| p.phase == phase)
+    }
+
+    /// Every claim Ready, with claim Ready p99 within `bound_ms` (`inclusive`: `≤`, else `<`).
+    fn within(&self, bound_ms: f64, inclusive: bool) -> bool {
+        self.not_ready == 0
+            && self.phase(Phase::ClaimReady).is_some_and(|p| {
+                if inclusive {
+                    p.p99_ms <= bound_ms
+                } else {
+                    p.p99_ms < bound_ms
+                }
+            })
+    }
+}
+
+/// The steps of a run and its knees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepsReport {
+    pub steps: Vec<StepSummary>,
+    /// The highest rate up to which every step had claim Ready p99 ≤ 100 ms and every claim
+    /// Ready; 0 if the first step missed.
+    pub knee_100ms: f64,
+    /// The same with p99 < 1 s.
+    pub knee_1s: f64,
+}
+
+/// The phases a step reports.
+const PHASES: [Phase; 3] = [Phase::Acked, Phase::Bound, Phase::ClaimReady];
+
+/// Summarises `records` over `steps`.
+pub fn per_step(records: &[Record], steps: &[Step]) -> Result<StepsReport, ReportError> {
+    let summaries = steps
+        .iter()
+        .map(|step| summarize(records, step))
+        .collect::<Result<Vec<_>, _>>()?;
+    let knee = |bound_ms: f64, inclusive: bool| {
+        summaries
+            .iter()
+            .take_while(|s| s.within(bound_ms, inclusive))
+            .map(|s| s.rate_per_s)
+            .fold(0.0, f64::max)
+    };
+    Ok(StepsReport {
+        knee_100ms: knee(100.0, true),
+        knee_1s: knee(1000.0, false),
+        steps: summaries,
+    })
+}
+
+fn summarize(records: &[Record], step: &Step) -> Result<StepSummary, ReportError> {
+    let in_step: Vec<&Record> = records
+        .iter()
+        .filter(|r| (step.from_us..step.to_us).contains(&r.intended_us))
+        .collect();
+    let mut recorder = LatencyRecorder::new()?;
+    for record in &in_step {
+        recorder.ingest(record);
+    }
+    let warm = in_step.iter().any(|r| r.launch == LaunchType::Warm);
+    let mut phases = Vec::new();
+    for phase in PHASES {
+        let histogram = recorder.histogram(phase, warm.then_some(LaunchType::Warm))?;
+        if histogram.is_empty() {
+            continue;
+        }
+        let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+        phases.push(StepPhase {
+            phase,
+            count: histogram.len(),
+            p50_ms: ms(0.50),
+            p90_ms: ms(0.90),
+            p99_ms: ms(0.99),
+        });
+    }
+    Ok(StepSummary {
+        rate_per_s: step.rate_per_s,
+        from_ms: step.from_us / 1000,
+        to_ms: step.to_us / 1000,
+        claims: in_step.len() as u64,
+        not_ready: in_step
+            .iter()
+            .filter(|r| r.claim_ready_us.is_none())
+            .count() as u64,
+        phases,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A warm claim intended at `at_ms`, Ready `ready_ms` later (or never).
+    fn claim(at_ms: u64, ready_ms: Option<u64>) -> Record {
+        let at = at_ms * 1000;
+        let mut r = Record::new("c", "warm", LaunchType::Warm, at);
+        r.sent_us = Some(at);
+        r.acked_us = Some(at + 1000);
+        if let Some(ms) = ready_ms {
+            r.bound_us = Some(at + ms * 1000);
+            r.claim_ready_us = Some(at + ms * 1000);
+        }
+        r
+    }
+
+    fn steps() -> Vec<Step> {
+        [
+            (5.0, 0, 10_000),
+            (10.0, 10_000, 20_000),
+            (20.0, 20_000, 30_000),
+        ]
+        .map(|(rate_per_s, from, to)| Step {
+            rate_per_s,
+            from_us: from * 1000,
+            to_us: to * 1000,
+        })
+        .to_vec()
+    }
+
+    #[test]
+    fn each_claim_counts_in_the_step_it_was_meant_for_and_the_knees_follow() {
+        let mut records = Vec::new();
+        records.extend((0..100).map(|i| claim(i * 100, Some(50))));
+        records.extend((0..100).map(|i| claim(10_000 + i * 100, Some(500))));
+        records.extend((0..100).map(|i| claim(20_000 + i * 100, Some(3_000))));
+        let report = per_step(&records, &steps()).unwrap();
+        let counts: Vec<u64> = report.steps.iter().map(|s| s.claims).collect();
+        assert_eq!(counts, [100, 100, 100]);
+        let p99 = |i: usize| report.steps[i].phase(Phase::ClaimReady).unwrap().p99_ms;
+        assert!((49.9..50.1).contains(&p99(0)), "{}", p99(0));
+        assert!((499.0..501.0).contains(&p99(1)), "{}", p99(1));
+        assert_eq!((report.knee_100ms, report.knee_1s), (5.0, 10.0));
+    }
+
+    #[test]
+    fn a_claim_never_ready_fails_its_step_and_a_later_good_step_does_not_count() {
+        let mut records = Vec::new();
+        records.extend((0..100).map(|i| claim(i * 100, Some(20))));
+        records.push(claim(10_500, None));
+        records.extend((0..100).map(|i| claim(10_000 + i * 100, Some(20))));
+        records.extend((0..100).map(|i| claim(20_000 + i * 100, Some(20))));
+        let report = per_step(&records, &steps()).unwrap();
+        assert_eq!(report.steps[1].not_ready, 1);
+        assert_eq!((report.knee_100ms, report.knee_1s), (5.0, 5.0));
+        let none = per_step(&[claim(0, Some(5_000))], &steps()).unwrap();
+        assert_eq!((none.knee_100ms, none.knee_1s), (0.0, 0.0));
+    }
+}
