@@ -94,6 +94,25 @@ bench *args: setup node-bins
     if [[ " ${flags[*]-} " == *" --controller upstream "* ]]; then ci/setup-upstream >/dev/null; fi
     SANDBOX_BENCH_BIN_DIR="$(ci/setup)" SANDBOX_BENCH_NODE_BIN_DIR="$PWD/target/node" exec target/release/sandbox-bench bench "$scenario" ${flags[@]+"${flags[@]}"}
 
+# `just knee`, `just knee controllers=reference,floor`,
+# `just knee scenario=scenarios/knee-smoke.yaml --require reference.knee_1s>=10`;
+# output in runs/knee/<scenario>-<UTC time>/ (knee.json, knee.md, one run per controller).
+# Where each controller gives way (warm claims, stepped rate): knee_100ms and knee_1s.
+knee *args: setup node-bins
+    #!/usr/bin/env bash
+    set -euo pipefail
+    scenario=scenarios/knee.yaml; flags=()
+    for arg in {{args}}; do
+        case "$arg" in
+            scenario=*) scenario="${arg#scenario=}" ;;
+            controllers=*) flags+=(--controllers "${arg#controllers=}") ;;
+            *) flags+=("$arg") ;;
+        esac
+    done
+    cargo build --quiet --locked --release -p sandbox-controller -p sandbox-bench
+    if [[ " ${flags[*]-} " != *" --controllers "* || " ${flags[*]-} " == *upstream* ]]; then ci/setup-upstream >/dev/null; fi
+    SANDBOX_BENCH_BIN_DIR="$(ci/setup)" SANDBOX_BENCH_NODE_BIN_DIR="$PWD/target/node" exec target/release/sandbox-bench knee "$scenario" ${flags[@]+"${flags[@]}"}
+
 # Compare runs: `just compare runs/bench/a runs/bench/b`; exit 1 on a regression.
 compare baseline +candidates:
     cargo run --quiet --locked --release -p sandbox-bench -- compare {{baseline}} {{candidates}}

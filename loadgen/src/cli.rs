@@ -34,6 +34,38 @@ pub enum Command {
     /// Compare runs side by side: ratios of p50 and p99 per phase and a regression verdict
     /// (exit 1 on regression).
     Compare(CompareArgs),
+    /// Where each controller gives way: the stepped scenario against each controller in turn
+    /// (a fresh local cluster each), with the highest rate at which warm claim Ready p99 stayed
+    /// ≤ 100 ms (`knee_100ms`) and < 1 s (`knee_1s`). Writes knee.json and knee.md. Exit codes:
+    /// 0 done, 1 a --require bound failed, 2 bad input, 3 infrastructure.
+    Knee(KneeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KneeArgs {
+    /// A scenario whose load is a `step` shape.
+    #[arg(default_value = "scenarios/knee.yaml")]
+    pub scenario: PathBuf,
+    /// The controllers, in the order they run.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_values_t = [ControllerKind::Reference, ControllerKind::Upstream, ControllerKind::Floor]
+    )]
+    pub controllers: Vec<ControllerKind>,
+    /// A bound the run must meet, e.g. `reference.knee_100ms>=20`; repeat for more.
+    #[arg(long = "require")]
+    pub requires: Vec<String>,
+    /// Output directory (default: runs/knee/<scenario>-<UTC time>); each controller's run in
+    /// a directory of its own inside.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub program: ControllerProgram,
+    /// Directory holding the pinned binaries of the local cluster.
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -68,7 +100,7 @@ pub struct BenchArgs {
 }
 
 /// Which build of the controller under test runs, and with which extra flags.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ControllerProgram {
     /// The sandbox-controller binary (reference only; default: next to sandbox-bench).
     #[arg(long)]

@@ -15,6 +15,7 @@ pub mod exit;
 pub mod faults;
 pub mod guarded_delete;
 pub mod images;
+pub mod knee;
 pub mod labels;
 pub mod namespaces;
 pub mod node_images;

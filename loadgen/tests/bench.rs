@@ -508,3 +508,58 @@ fn scenarios_the_floor_cannot_play_exit_2() {
     let o = run(&["conformance", "--controller", "floor"]);
     assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
 }
+
+/// `sandbox-bench knee` end to end: the stepped smoke against the floor and the reference, each
+/// on a fresh cluster; knee.json and knee.md hold both, and a bound that fails exits 1.
+#[test]
+fn the_knee_runs_each_controller_and_judges_the_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("knee");
+    let controller = common::reference_controller();
+    let o = run(&[
+        "knee",
+        "../scenarios/knee-smoke.yaml",
+        "--controllers",
+        "floor,reference",
+        "--controller-bin",
+        controller.to_str().unwrap(),
+        "--require",
+        "floor.knee_1s>=10",
+        "--require",
+        "reference.knee_100ms>=1000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let log = text(&o);
+    assert_eq!(code(&o), Some(1), "{log}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("required: reference.knee_100ms>=1000: measured"),
+        "{log}"
+    );
+    assert!(!stderr.contains("required: floor"), "{log}");
+    let report: sandbox_bench::knee::KneeReport =
+        serde_json::from_str(&std::fs::read_to_string(out.join("knee.json")).unwrap()).unwrap();
+    assert_eq!(report.schema, "sandbox-bench/knee/v1");
+    let names: Vec<&str> = report.controllers.keys().map(String::as_str).collect();
+    assert_eq!(names, ["floor", "reference"]);
+    for run in report.controllers.values() {
+        assert_eq!(run.steps.len(), 2, "{log}");
+        assert_eq!(run.steps.iter().map(|s| s.claims).sum::<u64>(), 30, "{log}");
+        assert!(run.writes_per_claim >= 3.0, "{log}");
+        assert!(std::path::Path::new(&run.run).join("report.html").exists());
+    }
+    assert!(
+        std::fs::read_to_string(out.join("knee.md"))
+            .unwrap()
+            .contains("| floor |")
+    );
+
+    let o = run(&["knee", "../scenarios/smoke.yaml", "--controllers", "floor"]);
+    assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("load.shape"),
+        "{}",
+        text(&o)
+    );
+}
