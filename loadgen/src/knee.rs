@@ -188,7 +188,8 @@ pub fn render_markdown(report: &KneeReport) -> String {
     }
     out.push_str(
         "\nknee_100ms: the highest rate up to which every step kept warm claim Ready p99 ≤ 100 ms \
-         with every claim Ready; knee_1s: the same with p99 < 1 s.\n",
+         with every claim Ready; knee_1s: the same with p99 < 1 s. A knee at the last step's \
+         rate means no step gave way: the controller's real knee lies beyond the scenario.\n",
     );
     for (name, run) in &report.controllers {
         let _ = writeln!(
