@@ -183,7 +183,7 @@ impl RequiredLabel {
     /// The run label of the run that `namespace` (a name the harness made: `bench-<id>`,
     /// `conformance-<case>-<id>`) belongs to.
     pub fn run_of_namespace(namespace: &str) -> Result<Self, Refusal> {
-        crate::namespaces::run_id_of(namespace)
+        crate::labels::run_id_of(namespace)
             .map(Self::run)
             .ok_or_else(|| Refusal::NoRunId {
                 namespace: namespace.to_string(),

@@ -27,6 +27,17 @@ pub fn run_id() -> String {
     id
 }
 
+/// The run id a namespace the harness made belongs to: the last `-`-separated part of its
+/// name, as `namespaces::name` and `bench::setup::namespace` build them (run ids hold no `-`).
+/// Callers that hold only a namespace's name get from here the run label value to check it
+/// against.
+pub fn run_id_of(namespace: &str) -> Option<&str> {
+    namespace
+        .rsplit_once('-')
+        .map(|(_, id)| id)
+        .filter(|id| !id.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-pub use crate::labels::{RUN_LABEL, run_id};
+pub use crate::labels::{RUN_LABEL, run_id, run_id_of};
 
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, DeleteParams, GetParams, ListParams, PostParams};
@@ -62,16 +62,6 @@ pub async fn create_labelled(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// The run id a namespace the harness made belongs to: the last `-`-separated part of its
-/// name, as [`name`] and `bench::setup::namespace` build them (run ids hold no `-`). Callers
-/// that hold only a namespace's name get from here the run label value to check it against.
-pub fn run_id_of(namespace: &str) -> Option<&str> {
-    namespace
-        .rsplit_once('-')
-        .map(|(_, id)| id)
-        .filter(|id| !id.is_empty())
 }
 
 /// Starts deleting a namespace of the harness (not waiting for it to go); a missing one is
