@@ -472,7 +472,8 @@ fn the_floor_serves_each_warm_claim_with_two_writes() {
     let requests = &results.metrics["apiserver_requests"];
     let writes = |key: &str| requests[key].as_f64().unwrap_or(0.0);
     assert_eq!(writes("PATCH sandboxes 200"), 20.0, "{requests}");
-    assert_eq!(writes("PATCH sandboxclaims 200"), 20.0, "{requests}");
+    assert_eq!(writes("PATCH sandboxclaims/status 200"), 20.0, "{requests}");
+    assert_eq!(writes("PATCH sandboxclaims 200"), 0.0, "{requests}");
     assert_eq!(writes("POST sandboxes 201"), 0.0, "no refill: {requests}");
     assert!(
         results

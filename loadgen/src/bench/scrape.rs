@@ -74,15 +74,21 @@ pub fn counter_deltas(before: &Samples, after: &Samples, keep: impl Fn(&str) -> 
         .collect()
 }
 
-/// API server requests during the run by `VERB resource code`, from
-/// `apiserver_request_total`; the code shows conflicts (409) and throttling (429).
+/// API server requests during the run by `VERB resource[/subresource] code`, from
+/// `apiserver_request_total`: the subresource tells a claim's status patch from its spec, the
+/// scheduler's `pods/binding` from a Pod's create and kwok's `pods/status` from a label
+/// patch; the code shows conflicts (409) and throttling (429).
 pub fn apiserver_requests(before: &Samples, after: &Samples) -> BTreeMap<String, f64> {
     let mut by = BTreeMap::new();
     for (series, delta) in counter_deltas(before, after, |n| n == "apiserver_request_total") {
         let verb = label(&series, "verb").unwrap_or("?");
         let resource = label(&series, "resource").unwrap_or("?");
         let code = label(&series, "code").unwrap_or("?");
-        *by.entry(format!("{verb} {resource} {code}")).or_insert(0.0) += delta;
+        let key = match label(&series, "subresource").filter(|s| !s.is_empty()) {
+            Some(sub) => format!("{verb} {resource}/{sub} {code}"),
+            None => format!("{verb} {resource} {code}"),
+        };
+        *by.entry(key).or_insert(0.0) += delta;
     }
     by
 }
@@ -139,6 +145,7 @@ process_resident_memory_bytes 1.2e+07
 apiserver_request_total{code="200",resource="sandboxes",verb="PUT"} 54
 apiserver_request_total{code="409",resource="sandboxes",verb="PUT"} 3
 apiserver_request_total{code="200",resource="pods",verb="LIST",subresource=""} 2
+apiserver_request_total{code="200",resource="sandboxclaims",subresource="status",verb="PATCH"} 50
 agent_sandbox_claim_startup_latency_ms_bucket{le="10"} 40
 agent_sandbox_claim_startup_latency_ms_count 53
 process_resident_memory_bytes 2.5e+07
@@ -154,7 +161,7 @@ broken_line{a="b"} not-a-number
             3.0
         );
         assert!(!s.keys().any(|k| k.starts_with("broken_line")));
-        assert_eq!(s.len(), 7);
+        assert_eq!(s.len(), 8);
     }
 
     #[test]
@@ -179,12 +186,13 @@ broken_line{a="b"} not-a-number
     }
 
     #[test]
-    fn api_server_requests_are_summed_by_verb_and_resource() {
+    fn api_server_requests_are_summed_by_verb_resource_and_subresource() {
         let by = apiserver_requests(&parse(BEFORE), &parse(AFTER));
         assert_eq!(by["POST sandboxclaims 201"], 50.0);
         assert_eq!(by["PUT sandboxes 200"], 50.0);
         assert_eq!(by["PUT sandboxes 409"], 2.0);
         assert_eq!(by["LIST pods 200"], 2.0);
+        assert_eq!(by["PATCH sandboxclaims/status 200"], 50.0);
     }
 
     #[tokio::test]
