@@ -59,12 +59,7 @@ impl ControllerKnee {
             .map_or(0.0, |requests| {
                 requests
                     .iter()
-                    .filter(|(key, _)| {
-                        matches!(
-                            key.split_whitespace().next(),
-                            Some("POST" | "PUT" | "PATCH" | "DELETE")
-                        )
-                    })
+                    .filter(|(key, _)| crate::bench::scrape::is_write(key))
                     .filter_map(|(_, n)| n.as_f64())
                     .sum::<f64>()
             });
@@ -172,18 +167,13 @@ pub fn render_markdown(report: &KneeReport) -> String {
         report.scenario
     );
     for (name, run) in &report.controllers {
-        let cpu: Vec<String> = run
-            .cpu_seconds_per_claim
-            .iter()
-            .map(|(process, s)| format!("{process} {:.1} ms", s * 1000.0))
-            .collect();
         let _ = writeln!(
             out,
             "| {name} | {}/s | {}/s | {:.1} | {} |",
             run.knee_100ms,
             run.knee_1s,
             run.writes_per_claim,
-            cpu.join(", ")
+            cpu_list(&run.cpu_seconds_per_claim)
         );
     }
     out.push_str(
@@ -194,27 +184,43 @@ pub fn render_markdown(report: &KneeReport) -> String {
     for (name, run) in &report.controllers {
         let _ = writeln!(
             out,
-            "\n### {name}\n\n| rate | claims | not Ready | claim Ready p50 | p90 | p99 |\n|--:|--:|--:|--:|--:|--:|"
+            "\n### {name}\n\n| rate | claims | not Ready | claim Ready p50 | p90 | p99 | writes per claim | CPU per claim |\n|--:|--:|--:|--:|--:|--:|--:|---|"
         );
         for step in &run.steps {
             let ready = step.phase(Phase::ClaimReady);
             let ms = |pick: fn(&sandbox_reports::StepPhase) -> f64| {
                 ready.map_or("–".into(), |p| format!("{:.1} ms", pick(p)))
             };
+            let writes = step
+                .writes_per_claim
+                .map_or("–".into(), |w| format!("{w:.1}"));
             let _ = writeln!(
                 out,
-                "| {}/s | {} | {} | {} | {} | {} |",
+                "| {}/s | {} | {} | {} | {} | {} | {writes} | {} |",
                 step.rate_per_s,
                 step.claims,
                 step.not_ready,
                 ms(|p| p.p50_ms),
                 ms(|p| p.p90_ms),
-                ms(|p| p.p99_ms)
+                ms(|p| p.p99_ms),
+                cpu_list(&step.cpu_seconds_per_claim)
             );
         }
         let _ = writeln!(out, "\nRun: `{}`", run.run);
     }
     out
+}
+
+/// `process 1.2 ms, …` from CPU seconds per claim by process; `–` when none was read.
+fn cpu_list(cpu_seconds_per_claim: &BTreeMap<String, f64>) -> String {
+    if cpu_seconds_per_claim.is_empty() {
+        return "–".into();
+    }
+    cpu_seconds_per_claim
+        .iter()
+        .map(|(process, s)| format!("{process} {:.1} ms", s * 1000.0))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -239,6 +245,8 @@ mod tests {
                     p90_ms: 20.0,
                     p99_ms: 40.0,
                 }],
+                cpu_seconds_per_claim: [("kube-apiserver".to_string(), 0.025)].into(),
+                writes_per_claim: Some(3.5),
             }],
             cpu_seconds_per_claim: [("kube-apiserver".to_string(), 0.02)].into(),
             writes_per_claim: 3.0,
@@ -296,7 +304,9 @@ mod tests {
         assert!(md.contains("| reference | 10/s | 20/s |"), "{md}");
         assert!(
             md.contains("### reference")
-                && md.contains("| 5/s | 100 | 0 | 12.0 ms | 20.0 ms | 40.0 ms |"),
+                && md.contains(
+                    "| 5/s | 100 | 0 | 12.0 ms | 20.0 ms | 40.0 ms | 3.5 | kube-apiserver 25.0 ms |"
+                ),
             "{md}"
         );
     }

@@ -546,6 +546,13 @@ fn the_knee_runs_each_controller_and_judges_the_bounds() {
     assert_eq!(names, ["floor", "reference"]);
     for run in report.controllers.values() {
         assert_eq!(run.steps.len(), 2, "{log}");
+        for step in &run.steps {
+            assert!(step.writes_per_claim.is_some_and(|w| w >= 1.0), "{step:?}");
+            assert!(
+                step.cpu_seconds_per_claim.contains_key("kube-apiserver"),
+                "{step:?}"
+            );
+        }
         assert_eq!(run.steps.iter().map(|s| s.claims).sum::<u64>(), 30, "{log}");
         assert!(run.writes_per_claim >= 3.0, "{log}");
         assert!(std::path::Path::new(&run.run).join("report.html").exists());

@@ -35,6 +35,13 @@ pub struct StepSummary {
     pub not_ready: u64,
     /// Acked, bound and claim Ready of the step's warm claims (all claims when none is warm).
     pub phases: Vec<StepPhase>,
+    /// CPU seconds per claim of the step, by process, spent during the step's window (filled
+    /// in by the harness, which reads the processes at each step's end).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub cpu_seconds_per_claim: std::collections::BTreeMap<String, f64>,
+    /// API writes (POST, PUT, PATCH, DELETE, by every client) per claim during the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes_per_claim: Option<f64>,
 }
 
 impl StepSummary {
@@ -124,6 +131,8 @@ fn summarize(records: &[Record], step: &Step) -> Result<StepSummary, ReportError
             .filter(|r| r.claim_ready_us.is_none())
             .count() as u64,
         phases,
+        cpu_seconds_per_claim: Default::default(),
+        writes_per_claim: None,
     })
 }
 

@@ -516,6 +516,26 @@ async fn measure(
     );
     let before = Scrape::take(client, metrics_addr, &processes).await;
     let clock = shared.start_clock();
+    // A stepped load: the processes and the API server read again at each step's end.
+    let step_ends = (!plan.steps.is_empty()).then(|| {
+        let (client, processes) = (client.clone(), processes.clone());
+        let ends: Vec<Duration> = plan
+            .steps
+            .iter()
+            .map(|s| Duration::from_micros(s.to_us))
+            .collect();
+        tokio::spawn(async move {
+            let mut scrapes = Vec::new();
+            for end in ends {
+                tokio::time::sleep_until(clock.at(end).into()).await;
+                scrapes.push((
+                    clock.now_us(),
+                    Scrape::take(&client, None, &processes).await,
+                ));
+            }
+            scrapes
+        })
+    });
     let wall = Instant::now();
     let total = plan.schedule.max_claims() as u64;
     eprintln!(
@@ -708,7 +728,14 @@ async fn measure(
     results.faults = fault_report;
     results.invariants = invariants;
     if !plan.steps.is_empty() {
-        results.steps = Some(per_step(&records, &plan.steps).map_err(infra)?);
+        let mut steps = per_step(&records, &plan.steps).map_err(infra)?;
+        if let Some(task) = step_ends {
+            match tokio::time::timeout(Duration::from_secs(5), task).await {
+                Ok(Ok(scrapes)) => add_step_resources(&mut steps.steps, &before, &scrapes),
+                _ => eprintln!("note: the per-step resource readings are missing"),
+            }
+        }
+        results.steps = Some(steps);
     }
     let files = write_reports(&options.out, &results).map_err(infra)?;
     Ok(Measured {
@@ -717,6 +744,41 @@ async fn measure(
         records: records_path,
         interrupted,
     })
+}
+
+/// Each step's CPU per claim by process, and API writes per claim, from the readings taken at
+/// the start of the load (`before`) and at each step's end (`(run µs, reading)`).
+fn add_step_resources(
+    steps: &mut [sandbox_reports::StepSummary],
+    before: &Scrape,
+    ends: &[(u64, Scrape)],
+) {
+    let mut previous = (0u64, before);
+    for (step, (at_us, end)) in steps.iter_mut().zip(ends) {
+        let claims = step.claims.max(1) as f64;
+        let seconds = at_us.saturating_sub(previous.0) as f64 / 1e6;
+        let delta = previous.1.delta(end, seconds);
+        if let Some(processes) = delta.get("processes").and_then(|p| p.as_object()) {
+            step.cpu_seconds_per_claim = processes
+                .iter()
+                .filter_map(|(name, used)| {
+                    Some((name.clone(), used["cpu_seconds"].as_f64()? / claims))
+                })
+                .collect();
+        }
+        step.writes_per_claim = delta
+            .get("apiserver_requests")
+            .and_then(|r| r.as_object())
+            .map(|requests| {
+                requests
+                    .iter()
+                    .filter(|(key, _)| scrape::is_write(key))
+                    .filter_map(|(_, n)| n.as_f64())
+                    .sum::<f64>()
+                    / claims
+            });
+        previous = (*at_us, end);
+    }
 }
 
 /// The runtime creates are sent from, with a client whose connections live on it.

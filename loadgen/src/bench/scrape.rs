@@ -93,6 +93,14 @@ pub fn apiserver_requests(before: &Samples, after: &Samples) -> BTreeMap<String,
     by
 }
 
+/// Whether an [`apiserver_requests`] key counts a write (POST, PUT, PATCH, DELETE).
+pub fn is_write(key: &str) -> bool {
+    matches!(
+        key.split_whitespace().next(),
+        Some("POST" | "PUT" | "PATCH" | "DELETE")
+    )
+}
+
 /// `GET /metrics` over plain HTTP from a loopback address (the controller's endpoint).
 pub async fn http_metrics(addr: SocketAddr) -> std::io::Result<String> {
     let request = async {
@@ -193,6 +201,20 @@ broken_line{a="b"} not-a-number
         assert_eq!(by["PUT sandboxes 409"], 2.0);
         assert_eq!(by["LIST pods 200"], 2.0);
         assert_eq!(by["PATCH sandboxclaims/status 200"], 50.0);
+        let writes: Vec<&str> = by
+            .keys()
+            .map(String::as_str)
+            .filter(|k| is_write(k))
+            .collect();
+        assert_eq!(
+            writes,
+            [
+                "PATCH sandboxclaims/status 200",
+                "POST sandboxclaims 201",
+                "PUT sandboxes 200",
+                "PUT sandboxes 409"
+            ]
+        );
     }
 
     #[tokio::test]
