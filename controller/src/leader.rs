@@ -15,13 +15,13 @@
 
 use std::time::{Duration, Instant};
 
-use crate::fence::Fence;
-
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
+
+use crate::fence::Fence;
 
 pub const LEASE_NAME: &str = sandbox_api::keys::LEADER_LEASE_NAME;
 pub const LEASE_DURATION: Duration = Duration::from_secs(15);
