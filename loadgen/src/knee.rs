@@ -38,37 +38,15 @@ impl ControllerKnee {
     /// From a bench run of a stepped load; `None` when the run has no steps.
     pub fn of(results: &Results, run: &str) -> Option<Self> {
         let steps = results.steps.clone()?;
-        let claims = steps.steps.iter().map(|s| s.claims).sum::<u64>().max(1) as f64;
-        let cpu_seconds_per_claim = results
-            .metrics
-            .get("processes")
-            .and_then(|p| p.as_object())
-            .map(|processes| {
-                processes
-                    .iter()
-                    .filter_map(|(name, used)| {
-                        Some((name.clone(), used["cpu_seconds"].as_f64()? / claims))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let writes = results
-            .metrics
-            .get("apiserver_requests")
-            .and_then(|r| r.as_object())
-            .map_or(0.0, |requests| {
-                requests
-                    .iter()
-                    .filter(|(key, _)| crate::bench::scrape::is_write(key))
-                    .filter_map(|(_, n)| n.as_f64())
-                    .sum::<f64>()
-            });
+        let claims = steps.steps.iter().map(|s| s.claims).sum::<u64>();
+        let (cpu_seconds_per_claim, writes_per_claim) =
+            crate::bench::scrape::per_claim(&results.metrics, claims);
         Some(Self {
             knee_100ms: steps.knee_100ms,
             knee_1s: steps.knee_1s,
             steps: steps.steps,
             cpu_seconds_per_claim,
-            writes_per_claim: writes / claims,
+            writes_per_claim: writes_per_claim.unwrap_or(0.0),
             run: run.to_string(),
         })
     }

@@ -285,10 +285,7 @@ async fn knee(args: KneeArgs) -> u8 {
         }
     };
     let out = args.out.clone().unwrap_or_else(|| {
-        bench::run::default_out(&scenario.name.value)
-            .file_name()
-            .map(|name| std::path::Path::new("runs/knee").join(name))
-            .unwrap_or_else(|| "runs/knee".into())
+        bench::run::timestamped_out(std::path::Path::new("runs/knee"), &scenario.name.value)
     });
     // Every controller's options first: a bad combination fails before any run.
     let mut runs = Vec::new();

@@ -755,28 +755,10 @@ fn add_step_resources(
 ) {
     let mut previous = (0u64, before);
     for (step, (at_us, end)) in steps.iter_mut().zip(ends) {
-        let claims = step.claims.max(1) as f64;
         let seconds = at_us.saturating_sub(previous.0) as f64 / 1e6;
         let delta = previous.1.delta(end, seconds);
-        if let Some(processes) = delta.get("processes").and_then(|p| p.as_object()) {
-            step.cpu_seconds_per_claim = processes
-                .iter()
-                .filter_map(|(name, used)| {
-                    Some((name.clone(), used["cpu_seconds"].as_f64()? / claims))
-                })
-                .collect();
-        }
-        step.writes_per_claim = delta
-            .get("apiserver_requests")
-            .and_then(|r| r.as_object())
-            .map(|requests| {
-                requests
-                    .iter()
-                    .filter(|(key, _)| scrape::is_write(key))
-                    .filter_map(|(_, n)| n.as_f64())
-                    .sum::<f64>()
-                    / claims
-            });
+        (step.cpu_seconds_per_claim, step.writes_per_claim) =
+            scrape::per_claim(&delta, step.claims);
         previous = (*at_us, end);
     }
 }
@@ -1077,6 +1059,11 @@ fn free_loopback_address() -> std::io::Result<SocketAddr> {
 
 /// The default report directory: `runs/bench/<scenario>-<UTC time>`.
 pub fn default_out(scenario: &str) -> PathBuf {
+    timestamped_out(Path::new("runs/bench"), scenario)
+}
+
+/// `<root>/<scenario>-<UTC time>`.
+pub fn timestamped_out(root: &Path, scenario: &str) -> PathBuf {
     let now = Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
-    Path::new("runs/bench").join(format!("{scenario}-{now}"))
+    root.join(format!("{scenario}-{now}"))
 }

@@ -101,6 +101,39 @@ pub fn is_write(key: &str) -> bool {
     )
 }
 
+/// From a run's (or a window's) metrics as `results.json` keeps them: CPU seconds per claim by
+/// process, and API writes per claim (`None` without API server readings).
+pub fn per_claim(
+    metrics: &BTreeMap<String, serde_json::Value>,
+    claims: u64,
+) -> (BTreeMap<String, f64>, Option<f64>) {
+    let claims = claims.max(1) as f64;
+    let cpu = metrics
+        .get("processes")
+        .and_then(|p| p.as_object())
+        .map(|processes| {
+            processes
+                .iter()
+                .filter_map(|(name, used)| {
+                    Some((name.clone(), used["cpu_seconds"].as_f64()? / claims))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let writes = metrics
+        .get("apiserver_requests")
+        .and_then(|r| r.as_object())
+        .map(|requests| {
+            requests
+                .iter()
+                .filter(|(key, _)| is_write(key))
+                .filter_map(|(_, n)| n.as_f64())
+                .sum::<f64>()
+                / claims
+        });
+    (cpu, writes)
+}
+
 /// `GET /metrics` over plain HTTP from a loopback address (the controller's endpoint).
 pub async fn http_metrics(addr: SocketAddr) -> std::io::Result<String> {
     let request = async {

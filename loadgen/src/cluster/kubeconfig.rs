@@ -4,16 +4,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::local::Pki;
-
-/// A kubeconfig with one cluster, one user (`system:masters` client certificate) and one
-/// context, all named after the cluster.
-pub fn render(name: &str, server: &str, pki: &Pki) -> String {
-    render_for(name, server, &pki.ca_cert, &pki.admin_cert, &pki.admin_key)
-}
-
-/// The same kubeconfig for another client certificate.
-pub fn render_for(name: &str, server: &str, ca_pem: &str, cert_pem: &str, key_pem: &str) -> String {
+/// A kubeconfig with one cluster, one user (a client certificate and its key) and one context,
+/// all named after the cluster; `ca_pem` is the cluster's CA.
+pub fn render(name: &str, server: &str, ca_pem: &str, cert_pem: &str, key_pem: &str) -> String {
     let b64 = |pem: &str| STANDARD.encode(pem);
     format!(
         "apiVersion: v1\n\
@@ -38,16 +31,16 @@ mod tests {
 
     #[test]
     fn the_kubeconfig_parses_and_points_at_the_server_with_embedded_credentials() {
-        let pki = Pki::generate(&[]).unwrap();
-        let text = render("dev", "https://127.0.0.1:6443", &pki);
+        let ca = "-----BEGIN CERTIFICATE-----\nY2E=\n-----END CERTIFICATE-----\n";
+        let text = render("dev", "https://127.0.0.1:6443", ca, "cert", "key");
         let kc = Kubeconfig::from_yaml(&text).unwrap();
         assert_eq!(kc.current_context.as_deref(), Some("dev"));
         let cluster = kc.clusters[0].cluster.as_ref().unwrap();
         assert_eq!(cluster.server.as_deref(), Some("https://127.0.0.1:6443"));
-        let ca = STANDARD
+        let decoded = STANDARD
             .decode(cluster.certificate_authority_data.as_ref().unwrap())
             .unwrap();
-        assert_eq!(String::from_utf8(ca).unwrap(), pki.ca_cert);
+        assert_eq!(String::from_utf8(decoded).unwrap(), ca);
         let user = kc.auth_infos[0].auth_info.as_ref().unwrap();
         assert!(user.client_certificate_data.is_some());
     }

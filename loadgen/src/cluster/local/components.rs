@@ -22,9 +22,13 @@ impl Layout {
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.join("kubeconfig")
     }
+    /// Where the extra client identities' kubeconfigs are.
+    pub fn client_kubeconfigs(&self) -> PathBuf {
+        self.dir.join("kubeconfigs")
+    }
     /// The kubeconfig of the extra client identity `name`.
     pub fn client_kubeconfig(&self, name: &str) -> PathBuf {
-        self.dir.join("kubeconfigs").join(name)
+        self.client_kubeconfigs().join(name)
     }
     pub fn audit_policy(&self) -> PathBuf {
         self.dir.join("audit-policy.yaml")

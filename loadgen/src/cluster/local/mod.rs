@@ -128,19 +128,21 @@ impl LocalCluster {
         let server = format!("https://127.0.0.1:{}", ports.apiserver);
         write(
             &layout.kubeconfig(),
-            &super::kubeconfig::render(&config.name, &server, &pki),
+            &super::kubeconfig::render(
+                &config.name,
+                &server,
+                &pki.ca_cert,
+                &pki.admin_cert,
+                &pki.admin_key,
+            ),
         )?;
-        if let Some(dir) = layout.client_kubeconfig("x").parent() {
-            std::fs::create_dir_all(dir).map_err(|source| ClusterError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
+        let dir = layout.client_kubeconfigs();
+        std::fs::create_dir_all(&dir).map_err(|source| ClusterError::Io { path: dir, source })?;
         for client in &pki.clients {
             let name = &client.identity.name;
             write(
                 &layout.client_kubeconfig(name),
-                &super::kubeconfig::render_for(
+                &super::kubeconfig::render(
                     &config.name,
                     &server,
                     &pki.ca_cert,
