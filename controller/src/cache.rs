@@ -19,6 +19,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
+use crate::index::{self, Index};
 use crate::quarantine::{self, Lenient, Quarantine};
 
 /// Events buffered per subscriber before the watch waits for slow consumers.
@@ -69,12 +70,22 @@ impl Synced {
 }
 
 /// A cache of every object of kind `K` in the cluster.
-pub struct SharedCache<K: kube::Resource<DynamicType = ()> + 'static> {
+pub struct SharedCache<K: kube::Resource<DynamicType = ()> + Clone + 'static> {
     pub store: Store<K>,
     synced: Synced,
     // Kept so subscribers can be added after others have started receiving.
     inactive: async_broadcast::InactiveReceiver<Arc<K>>,
-    sync: Option<futures::future::BoxFuture<'static, ()>>,
+    /// What the sync future is built from, once every index is registered.
+    parts: Option<Parts<K>>,
+    indexes: Vec<Index<K>>,
+}
+
+struct Parts<K: kube::Resource<DynamicType = ()> + Clone + 'static> {
+    api: Api<Lenient<K>>,
+    writer: reflector::store::Writer<K>,
+    fanout: async_broadcast::Sender<Arc<K>>,
+    synced: watch::Sender<bool>,
+    quarantine: Quarantine,
 }
 
 impl<K> SharedCache<K>
@@ -91,18 +102,63 @@ where
     /// that do not decode as `K` are reported to `quarantine` and left out.
     pub fn new(api: Api<K>, quarantine: Quarantine) -> Self {
         let (store, writer) = reflector::store();
-        let reader = store.clone();
-        let api = Api::<Lenient<K>>::all(api.into_client());
-        let (mut sender, receiver) = async_broadcast::broadcast(FANOUT_BUFFER);
+        let (mut fanout, receiver) = async_broadcast::broadcast(FANOUT_BUFFER);
         // Consumers are controllers that drain their triggers into their own queues; waiting
         // for them is backpressure, never a lost event.
-        sender.set_await_active(false);
+        fanout.set_await_active(false);
         let inactive = receiver.deactivate();
-        let fanout = sender;
         let (synced_tx, synced) = Synced::manual(&K::kind(&()));
+        Self {
+            store,
+            synced,
+            inactive,
+            parts: Some(Parts {
+                api: Api::<Lenient<K>>::all(api.into_client()),
+                writer,
+                fanout,
+                synced: synced_tx,
+                quarantine,
+            }),
+            indexes: Vec::new(),
+        }
+    }
+
+    /// An index of this cache by `key_of`, kept up to date from the same watch as the store;
+    /// register it before taking [`SharedCache::sync`].
+    pub fn index(&mut self, key_of: index::KeyOf<K>) -> Index<K> {
+        let index = Index::new(self.store.clone(), key_of);
+        self.indexes.push(index.clone());
+        index
+    }
+
+    /// Opens once the store holds its first full listing.
+    pub fn synced(&self) -> Synced {
+        self.synced.clone()
+    }
+
+    /// Every object that changes or is deleted from now on.
+    pub fn subscribe(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
+        self.inactive.activate_cloned()
+    }
+
+    /// The future that keeps the store, its indexes and the subscribers fed; poll it for as
+    /// long as the controllers run. Taken once.
+    pub fn sync(&mut self) -> futures::future::BoxFuture<'static, ()> {
+        let Some(parts) = self.parts.take() else {
+            return futures::future::pending().boxed();
+        };
+        let Parts {
+            api,
+            writer,
+            fanout,
+            synced,
+            quarantine,
+        } = parts;
+        let reader = self.store.clone();
+        let indexes = std::mem::take(&mut self.indexes);
         // A consistent listing, not `any_semantic`'s possibly stale one: a restarted controller
         // must see every adoption its predecessor made, or it adopts a second member.
-        let sync = watcher(api, watcher::Config::default())
+        watcher(api, watcher::Config::default())
             .default_backoff()
             .filter_map(move |event| {
                 let event = event
@@ -112,8 +168,15 @@ where
             })
             .reflect(writer)
             .inspect(move |event| {
-                if matches!(event, Ok(watcher::Event::InitDone)) {
-                    synced_tx.send_replace(true);
+                if let Ok(event) = event {
+                    // Before the subscribers hear of it: a reconcile the change triggers
+                    // finds it in the indexes.
+                    for index in &indexes {
+                        index.observe(event);
+                    }
+                    if matches!(event, watcher::Event::InitDone) {
+                        synced.send_replace(true);
+                    }
                 }
             })
             .touched_objects()
@@ -129,31 +192,7 @@ where
                     }
                 }
             })
-            .boxed();
-        Self {
-            store,
-            synced,
-            inactive,
-            sync: Some(sync),
-        }
-    }
-
-    /// Opens once the store holds its first full listing.
-    pub fn synced(&self) -> Synced {
-        self.synced.clone()
-    }
-
-    /// Every object that changes or is deleted from now on.
-    pub fn subscribe(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
-        self.inactive.activate_cloned()
-    }
-
-    /// The future that keeps the store and the subscribers fed; poll it for as long as the
-    /// controllers run. Taken once.
-    pub fn sync(&mut self) -> futures::future::BoxFuture<'static, ()> {
-        self.sync
-            .take()
-            .unwrap_or_else(|| futures::future::pending().boxed())
+            .boxed()
     }
 }
 

@@ -8,6 +8,7 @@ pub mod endpoints;
 pub mod events;
 pub mod fence;
 pub mod flags;
+pub mod index;
 pub mod leader;
 pub mod metrics;
 pub mod patch;

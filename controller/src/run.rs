@@ -19,6 +19,7 @@ use crate::backoff::Backoff;
 use crate::cache::{SharedCache, Synced};
 use crate::fence::{Fence, FenceLayer};
 use crate::flags::Flags;
+use crate::index;
 use crate::metrics::Metrics;
 use crate::quarantine::Quarantine;
 use crate::readiness::Readiness;
@@ -93,10 +94,17 @@ pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>, read
     let mut pvcs =
         SharedCache::<PersistentVolumeClaim>::new(Api::all(client.clone()), quarantine.clone());
     metrics.sandboxes.watch(sandboxes.store.clone());
+    let indexed = index::Sandboxes {
+        store: sandboxes.store.clone(),
+        pool_members: sandboxes.index(index::pool_member),
+        by_controller: sandboxes.index(index::controller_uid::<Sandbox>),
+    };
+    let pods_by_sandbox = pods.index(index::sandbox_name_hash::<Pod>);
 
     let ctx = Arc::new(sandbox::Context {
         client: client.clone(),
         pods: pods.store.clone(),
+        pods_by_sandbox,
         services: services.store.clone(),
         pvcs: pvcs.store.clone(),
         synced: Synced::all([pods.synced(), services.synced(), pvcs.synced()]),
@@ -139,6 +147,7 @@ pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>, read
             &client,
             &flags,
             &sandboxes,
+            &indexed,
             &metrics,
             &quarantine,
             &mut tasks,
@@ -268,6 +277,7 @@ fn extensions(
     client: &kube::Client,
     flags: &Flags,
     sandboxes: &SharedCache<Sandbox>,
+    indexed: &index::Sandboxes,
     metrics: &Arc<Metrics>,
     quarantine: &Quarantine,
     tasks: &mut JoinSet<()>,
@@ -301,7 +311,7 @@ fn extensions(
     let (pool_events, adopted_from) = tokio::sync::mpsc::unbounded_channel();
     let mut pool_ctx = warmpool::Context::new(
         client.clone(),
-        sandboxes.store.clone(),
+        indexed.clone(),
         templates.store.clone(),
         Synced::all([sandboxes.synced(), templates.synced()]),
         flags.sandbox_warm_pool_readiness_grace_period,
@@ -356,7 +366,7 @@ fn extensions(
 
     let mut claim_ctx = claim::Context::new(
         client.clone(),
-        sandboxes.store.clone(),
+        indexed.clone(),
         pools.store.clone(),
         templates.store.clone(),
         Synced::all([sandboxes.synced(), pools.synced(), templates.synced()]),

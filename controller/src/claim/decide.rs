@@ -262,11 +262,8 @@ fn bind(o: &Observed<'_>, plan: &mut Plan) -> Binding {
     // env and volume claim templates change the Pod, so only a cold start can serve them.
     let forced_cold = !claim.spec.env.is_empty() || !claim.spec.volume_claim_templates.is_empty();
     if !forced_cold {
-        let (usable, pending): (Vec<&Sandbox>, Vec<&Sandbox>) = o
-            .candidates
-            .iter()
-            .copied()
-            .partition(|s| is_ready(s) && has_ips(s));
+        let (usable, pending): (Vec<&Sandbox>, Vec<&Sandbox>) =
+            o.candidates.iter().copied().partition(|s| is_usable(s));
         if !usable.is_empty() {
             let adoptions: Result<Vec<Adoption>, Rejection> = usable
                 .iter()
@@ -303,6 +300,11 @@ fn bind(o: &Observed<'_>, plan: &mut Plan) -> Binding {
         }
         Err(r) => rejected(r),
     }
+}
+
+/// Whether a member can serve a claim now: Ready, with its Pod's IPs known.
+pub fn is_usable(s: &Sandbox) -> bool {
+    is_ready(s) && has_ips(s)
 }
 
 fn is_ready(s: &Sandbox) -> bool {

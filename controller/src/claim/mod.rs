@@ -19,7 +19,8 @@ pub mod build;
 pub mod decide;
 pub mod waiters;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -33,6 +34,7 @@ use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxTemplate, SandboxWarmPo
 use tokio::sync::mpsc;
 
 use crate::events::{self, Notice};
+use crate::index::{self, Index};
 use crate::metrics::{ClaimCreation, ClaimLatency, Metrics};
 use crate::write;
 use bindings::Judgement;
@@ -54,7 +56,7 @@ const LOST_RACE_RETRY: Duration = Duration::from_millis(5);
 
 pub struct Context {
     pub client: kube::Client,
-    pub sandboxes: Store<Sandbox>,
+    pub sandboxes: index::Sandboxes,
     pub pools: Store<SandboxWarmPool>,
     pub templates: Store<SandboxTemplate>,
     /// The Sandbox, pool and template caches' first listings.
@@ -82,7 +84,7 @@ pub struct Context {
 impl Context {
     pub fn new(
         client: kube::Client,
-        sandboxes: Store<Sandbox>,
+        sandboxes: index::Sandboxes,
         pools: Store<SandboxWarmPool>,
         templates: Store<SandboxTemplate>,
         synced: crate::cache::Synced,
@@ -234,7 +236,7 @@ impl Context {
 
     /// The Sandboxes other workers are taking right now, read once per pass: checking each
     /// candidate separately would lock and prune the map once per cached Sandbox.
-    fn reserved(&self) -> std::collections::HashSet<ObjectRef<Sandbox>> {
+    fn reserved(&self) -> HashSet<ObjectRef<Sandbox>> {
         self.reservations().keys().cloned().collect()
     }
 }
@@ -273,9 +275,10 @@ fn is_behind(
 /// The Sandbox `claim` controls. Ownership decides; names only say where to look first: the
 /// one the claim's status records, the one this process just bound it to, and the claim's
 /// own name (a cold start). Only when none of them is controlled by the claim (a new claim, or
-/// one met after a restart) is the whole cache scanned.
+/// one met after a restart) is the index of Sandboxes by controller asked.
 pub fn bound_sandbox(
     sandboxes: &Store<Sandbox>,
+    by_controller: &Index<Sandbox>,
     claim: &SandboxClaim,
     binding: Option<&str>,
 ) -> Option<Arc<Sandbox>> {
@@ -293,10 +296,33 @@ pub fn bound_sandbox(
         .flatten()
         .filter_map(|name| sandboxes.get(&ObjectRef::new(name).within(&ns)))
         .find(|s| controlled(s))
-        .or_else(|| {
-            sandboxes
-                .find(|s| s.metadata.namespace.as_deref() == Some(ns.as_str()) && controlled(s))
-        })
+        .or_else(|| by_controller.find(&index::key(&ns, uid), controlled))
+}
+
+/// The members of pool `pool` in `ns` a claim may try, oldest first: adoptable, not reserved
+/// by another worker, and read only until [`decide::MAX_ADOPTION_ATTEMPTS`] usable ones are
+/// found, so a claim costs the same whatever the pool's size.
+pub fn candidates(
+    members: &Index<Sandbox>,
+    ns: &str,
+    pool: &str,
+    reserved: &HashSet<ObjectRef<Sandbox>>,
+) -> Vec<Arc<Sandbox>> {
+    let pool_hash = sandbox_api::NameHash::of(pool);
+    let mut found = Vec::new();
+    let mut usable = 0;
+    members.scan(&index::key(ns, pool_hash.as_str()), |s| {
+        if adoptable_from(&s, pool, &pool_hash) && !reserved.contains(&ObjectRef::from_obj(&*s)) {
+            usable += usize::from(decide::is_usable(&s));
+            found.push(s);
+        }
+        if usable >= decide::MAX_ADOPTION_ATTEMPTS {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    found
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -332,7 +358,8 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
 
     let binding = ctx.bindings.get(&uid);
     let bound = bound_sandbox(
-        &ctx.sandboxes,
+        &ctx.sandboxes.store,
+        &ctx.sandboxes.by_controller,
         &claim,
         binding.as_ref().map(|b| b.sandbox.as_str()),
     );
@@ -342,6 +369,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
         // would bind a second one.
         let cached = ctx
             .sandboxes
+            .store
             .get(&ObjectRef::new(&binding.sandbox).within(&ns));
         let judgement = match &bound {
             Some(_) => Judgement::Shown,
@@ -377,7 +405,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             }
         }
     }
-    let named = ctx.sandboxes.get(&ObjectRef::new(&name).within(&ns));
+    let named = ctx.sandboxes.store.get(&ObjectRef::new(&name).within(&ns));
     let name_taken = bound.is_none() && named.is_some();
     let pool_name = &claim.spec.warm_pool_ref.name;
     let pool = ctx.pools.get(&ObjectRef::new(pool_name).within(&ns));
@@ -385,26 +413,11 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
         ctx.templates
             .get(&ObjectRef::new(&p.spec.sandbox_template_ref.name).within(&ns))
     });
-    let pool_hash = sandbox_api::NameHash::of(pool_name);
-    let reserved = ctx.reserved();
-    let mut candidates = if bound.is_none() && pool.is_some() {
-        ctx.sandboxes.state_filter(|s| {
-            s.metadata.namespace.as_deref() == Some(ns.as_str())
-                && adoptable_from(s, pool_name, &pool_hash)
-                && !reserved.contains(&ObjectRef::from_obj(s))
-        })
+    let candidates = if bound.is_none() && pool.is_some() {
+        candidates(&ctx.sandboxes.pool_members, &ns, pool_name, &ctx.reserved())
     } else {
         Vec::new()
     };
-    // Oldest first, so members are used in the order they were made.
-    candidates.sort_by(|a, b| {
-        a.metadata
-            .creation_timestamp
-            .as_ref()
-            .map(|t| t.0)
-            .cmp(&b.metadata.creation_timestamp.as_ref().map(|t| t.0))
-            .then_with(|| a.name_any().cmp(&b.name_any()))
-    });
     let candidate_refs: Vec<&Sandbox> = candidates.iter().map(AsRef::as_ref).collect();
     let template_name = template
         .as_ref()
@@ -684,12 +697,79 @@ mod tests {
         .unwrap()
     }
 
-    fn store(objects: Vec<Sandbox>) -> Store<Sandbox> {
+    /// A Sandbox cache with its index by controller.
+    struct Cache {
+        store: Store<Sandbox>,
+        by_controller: Index<Sandbox>,
+        members: Index<Sandbox>,
+    }
+
+    fn store(objects: Vec<Sandbox>) -> Cache {
         let (store, mut writer) = kube::runtime::reflector::store();
+        let by_controller = Index::new(store.clone(), index::controller_uid::<Sandbox>);
+        let members = Index::new(store.clone(), index::pool_member);
         for o in objects {
-            writer.apply_watcher_event(&Event::Apply(o));
+            let event = Event::Apply(o);
+            writer.apply_watcher_event(&event);
+            by_controller.observe(&event);
+            members.observe(&event);
         }
-        store
+        Cache {
+            store,
+            by_controller,
+            members,
+        }
+    }
+
+    fn bound_sandbox(
+        cache: &Cache,
+        claim: &SandboxClaim,
+        binding: Option<&str>,
+    ) -> Option<Arc<Sandbox>> {
+        super::bound_sandbox(&cache.store, &cache.by_controller, claim, binding)
+    }
+
+    /// A member of pool `pool` created `age` seconds before the others' epoch.
+    fn member(name: &str, created: i64, ready: bool) -> Sandbox {
+        let mut v = json!({
+            "metadata": {"name": name, "namespace": "ns",
+                "creationTimestamp": k8s_openapi::jiff::Timestamp::from_second(created).unwrap().to_string(),
+                "labels": {keys::WARM_POOL_SANDBOX_LABEL: sandbox_api::NameHash::of("pool").to_string(),
+                           keys::SANDBOX_TEMPLATE_REF_HASH_LABEL: "t"},
+                "ownerReferences": [{"apiVersion": "extensions.agents.x-k8s.io/v1beta1",
+                    "kind": "SandboxWarmPool", "name": "pool", "uid": "pool-uid", "controller": true}]},
+            "spec": {"podTemplate": {"spec": {"containers": []}}},
+            "status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" },
+                "reason": "R", "message": "", "lastTransitionTime": "2026-12-02T08:00:00Z"}]}
+        });
+        if ready {
+            v["status"]["podIPs"] = json!(["10.0.0.1"]);
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn names(found: &[Arc<Sandbox>]) -> Vec<String> {
+        found.iter().map(|s| s.name_any()).collect()
+    }
+
+    #[test]
+    fn candidates_are_the_oldest_adoptable_members_up_to_the_attempts_a_pass_makes() {
+        let mut all: Vec<Sandbox> = (0..10)
+            .map(|i| member(&format!("m{i}"), 100 - i, true))
+            .collect();
+        all.push(member("starting", 1, false));
+        let mut deleting = member("deleting", 0, true);
+        deleting.metadata.deletion_timestamp = deleting.metadata.creation_timestamp.clone();
+        all.push(deleting);
+        all.push(sandbox("claimed", Some("claim-uid")));
+        let cache = store(all);
+        let reserved: HashSet<_> = [ObjectRef::new("m9").within("ns")].into();
+        let found = candidates(&cache.members, "ns", "pool", &reserved);
+        // Oldest first; the starting member is passed on (decide may wait for it), the
+        // deleting and reserved ones are not, and the scan ends at the fourth usable member.
+        assert_eq!(names(&found), ["starting", "m8", "m7", "m6", "m5"]);
+        assert!(candidates(&cache.members, "ns", "other", &reserved).is_empty());
+        assert!(candidates(&cache.members, "elsewhere", "pool", &reserved).is_empty());
     }
 
     fn name(s: Option<Arc<Sandbox>>) -> Option<String> {

@@ -30,6 +30,8 @@ const NAMESPACE_TERMINATING_RETRY: Duration = Duration::from_secs(30);
 pub struct Context {
     pub client: kube::Client,
     pub pods: Store<Pod>,
+    /// The Pod cache by the `sandbox-name-hash` label.
+    pub pods_by_sandbox: crate::index::Index<Pod>,
     pub services: Store<Service>,
     pub pvcs: Store<PersistentVolumeClaim>,
     /// The Pod, Service and PVC caches' first listings.
@@ -66,15 +68,10 @@ impl Context {
         let ns = sandbox.metadata.namespace.as_deref().unwrap_or_default();
         let name = sandbox.metadata.name.as_deref().unwrap_or_default();
         let hash = sandbox_api::NameHash::of(name);
-        // A scan of the Pod cache: the name-hash label is only an index, ownership decides.
-        let labelled_pods = self.pods.state_filter(|p| {
-            p.metadata.namespace.as_deref() == Some(ns)
-                && p.metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(keys::SANDBOX_NAME_HASH_LABEL))
-                    .is_some_and(|v| hash == v.as_str())
-        });
+        // The name-hash label is only an index, ownership decides.
+        let labelled_pods = self
+            .pods_by_sandbox
+            .get(&crate::index::key(ns, hash.as_str()));
         let pod_name = children::pod_name(sandbox);
         Snapshot {
             labelled_pods,

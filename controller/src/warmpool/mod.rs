@@ -15,7 +15,6 @@ use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
-use sandbox_api::keys;
 use sandbox_api::v1beta1::{Sandbox, SandboxTemplate, SandboxWarmPool};
 
 use crate::{events, write};
@@ -45,7 +44,7 @@ struct Pending {
 
 pub struct Context {
     pub client: kube::Client,
-    pub sandboxes: Store<Sandbox>,
+    pub sandboxes: crate::index::Sandboxes,
     pub templates: Store<SandboxTemplate>,
     /// The Sandbox and template caches' first listings.
     pub synced: crate::cache::Synced,
@@ -68,7 +67,7 @@ pub const DEFAULT_UNSCHEDULABLE_RECHECK: Duration = Duration::from_secs(60);
 impl Context {
     pub fn new(
         client: kube::Client,
-        sandboxes: Store<Sandbox>,
+        sandboxes: crate::index::Sandboxes,
         templates: Store<SandboxTemplate>,
         synced: crate::cache::Synced,
         readiness_grace: Duration,
@@ -134,7 +133,7 @@ impl Context {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let e = all.entry(pool.clone()).or_default();
-        let cached = |name: &str| self.sandboxes.get(&ObjectRef::new(name).within(ns));
+        let cached = |name: &str| self.sandboxes.store.get(&ObjectRef::new(name).within(ns));
         e.created
             .retain(|name, at| cached(name).is_none() && at.elapsed() < EXPECTATION_TTL);
         e.deleted
@@ -212,12 +211,10 @@ pub async fn reconcile(pool: Arc<SandboxWarmPool>, ctx: Arc<Context>) -> Result<
         return Ok(Requeue::await_change());
     }
     let hash = sandbox_api::NameHash::of(&name);
-    let members = ctx.sandboxes.state_filter(|s| {
-        s.metadata.namespace.as_deref() == Some(ns.as_str())
-            && s.labels()
-                .get(keys::WARM_POOL_SANDBOX_LABEL)
-                .is_some_and(|v| hash == v.as_str())
-    });
+    let members = ctx
+        .sandboxes
+        .pool_members
+        .get(&crate::index::key(&ns, hash.as_str()));
     let template = ctx
         .templates
         .get(&ObjectRef::new(&pool.spec.sandbox_template_ref.name).within(&ns));
