@@ -86,6 +86,15 @@ pub struct Flags {
     /// `0` replenishes at once.
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     pub sandbox_warm_pool_replenish_delay: Duration,
+    /// Claims first (ours): while members keep leaving a pool (claims adopting them) and it
+    /// still holds more Ready members than the reserve, replacements wait until none has left
+    /// for this long, so a burst of claims gets the API server first. `0` turns it off.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub sandbox_warm_pool_claims_first: Duration,
+    /// The share of a pool's `replicas` (0 to 1, rounded up) kept Ready: below it, refill no
+    /// longer yields to claims.
+    #[arg(long, default_value_t = crate::warmpool::shaping::DEFAULT_CLAIMS_FIRST_RESERVE, value_parser = parse_share)]
+    pub sandbox_warm_pool_claims_first_reserve: f64,
     /// Most replacement members created per second per pool, as a token bucket holding one
     /// second of creates; `0` (the default) creates the whole deficit at once.
     #[arg(long, default_value_t = 0.0, value_parser = parse_refill_rate)]
@@ -217,6 +226,16 @@ pub fn parse_qps(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A share between 0 and 1.
+pub fn parse_share(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{s:?}: a share from 0 to 1"))
+    }
+}
+
 /// A refill rate: finite and not negative (0 turns pacing off), as upstream validates it.
 pub fn parse_refill_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
@@ -328,6 +347,8 @@ mod tests {
         assert_eq!(f.sandbox_warm_pool_max_batch_size, 300);
         assert_eq!(f.sandbox_warm_pool_replenish_delay, Duration::ZERO);
         assert_eq!(f.sandbox_warm_pool_max_refill_rate, 0.0);
+        assert_eq!(f.sandbox_warm_pool_claims_first, Duration::from_secs(1));
+        assert_eq!(f.sandbox_warm_pool_claims_first_reserve, 0.25);
         assert_eq!(
             f.sandbox_warm_pool_unschedulable_recheck_interval,
             Duration::from_secs(60)
@@ -337,8 +358,12 @@ mod tests {
             "--sandbox-warm-pool-max-batch-size=7",
             "--sandbox-warm-pool-replenish-delay=1m30s",
             "--sandbox-warm-pool-max-refill-rate=2.5",
+            "--sandbox-warm-pool-claims-first=0s",
+            "--sandbox-warm-pool-claims-first-reserve=0.5",
         ])
         .unwrap();
+        assert_eq!(f.sandbox_warm_pool_claims_first, Duration::ZERO);
+        assert_eq!(f.sandbox_warm_pool_claims_first_reserve, 0.5);
         assert_eq!(f.sandbox_warm_pool_max_batch_size, 7);
         assert_eq!(f.sandbox_warm_pool_replenish_delay, Duration::from_secs(90));
         assert_eq!(f.sandbox_warm_pool_max_refill_rate, 2.5);
@@ -353,6 +378,9 @@ mod tests {
             &["c", "--sandbox-warm-pool-max-refill-rate=NaN"],
             &["c", "--sandbox-warm-pool-max-refill-rate=+Inf"],
             &["c", "--sandbox-warm-pool-replenish-delay=soon"],
+            &["c", "--sandbox-warm-pool-claims-first-reserve=1.5"],
+            &["c", "--sandbox-warm-pool-claims-first-reserve=-0.1"],
+            &["c", "--sandbox-warm-pool-claims-first=soon"],
             &["c", "--sandbox-warm-pool-readiness-grace-period=0s"],
             &["c", "--sandbox-warm-pool-unschedulable-recheck-interval=0s"],
         ] {

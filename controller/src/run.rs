@@ -322,6 +322,8 @@ fn extensions(
         max_batch: usize::try_from(flags.sandbox_warm_pool_max_batch_size).unwrap_or(usize::MAX),
         replenish_delay: flags.sandbox_warm_pool_replenish_delay,
         max_refill_rate: flags.sandbox_warm_pool_max_refill_rate,
+        claims_first: flags.sandbox_warm_pool_claims_first,
+        claims_first_reserve: flags.sandbox_warm_pool_claims_first_reserve,
     };
     pool_ctx.recorder = Some(crate::events::recorder(
         client,

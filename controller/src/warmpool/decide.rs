@@ -181,9 +181,10 @@ pub fn decide(o: Observed<'_>) -> Plan {
     let now = o.now.0;
     // Members that just left (adopted by claims) hold replacements back for a while, keyed on
     // the active count so a drop still draining as terminating members keeps the hold armed.
+    let ready = active.iter().filter(|m| is_ready(m)).count();
     let hold = plan
         .shaping
-        .observe_members(current, desired, now, o.shaping.replenish_delay);
+        .observe_members(current, ready, desired, now, o.shaping);
     if let Some(template) = o.template {
         if !hold.is_zero() && current < desired {
             requeue_within(&mut plan, hold);

@@ -379,6 +379,7 @@ fn a_replenish_delay_holds_replacements_after_members_leave() {
     let t = template("python:3");
     let held = Settings {
         replenish_delay: Duration::from_secs(5),
+        claims_first: Duration::ZERO,
         ..Settings::default()
     };
     let p = pool(|v| v["spec"]["replicas"] = json!(3));
@@ -407,6 +408,43 @@ fn a_replenish_delay_holds_replacements_after_members_leave() {
         &first.shaping,
     );
     assert_eq!(creates(&now), 2);
+}
+
+#[test]
+fn claims_first_holds_refill_while_members_leave_and_the_pool_is_above_its_reserve() {
+    let t = template("python:3");
+    let settings = Settings {
+        claims_first: Duration::from_secs(1),
+        claims_first_reserve: 0.25,
+        ..Settings::default()
+    };
+    let p = pool(|v| v["spec"]["replicas"] = json!(8));
+    let full: Vec<Sandbox> = (0..8)
+        .map(|i| member(&format!("m{i}"), 10, true, |_| {}))
+        .collect();
+    let first = decide_shaped(&p, &full, Some(&t), 0, &settings, &PoolShaping::default());
+    assert_eq!(creates(&first), 0);
+    // Claims took three members; five Ready are left, above the reserve of two: refill waits
+    // for the quiet period.
+    let burst = decide_shaped(&p, &full[..5], Some(&t), 0, &settings, &first.shaping);
+    assert_eq!(creates(&burst), 0);
+    assert_eq!(burst.requeue_after, Some(Duration::from_secs(1)));
+    // Down to the reserve: refill goes at once, burst or not.
+    let low = decide_shaped(&p, &full[..2], Some(&t), 0, &settings, &burst.shaping);
+    assert_eq!(creates(&low), 6);
+    // Members that are not Ready do not count towards the reserve.
+    let starting: Vec<Sandbox> = (0..5)
+        .map(|i| member(&format!("m{i}"), 10, i >= 3, |_| {}))
+        .collect();
+    let unready = decide_shaped(&p, &starting, Some(&t), 0, &settings, &first.shaping);
+    assert_eq!(creates(&unready), 3);
+    // Off: the same burst is refilled at once.
+    let off = Settings {
+        claims_first: Duration::ZERO,
+        ..settings
+    };
+    let at_once = decide_shaped(&p, &full[..5], Some(&t), 0, &off, &first.shaping);
+    assert_eq!(creates(&at_once), 3);
 }
 
 #[test]

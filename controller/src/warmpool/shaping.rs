@@ -5,6 +5,12 @@
 //! The delay defers the *start* of refill after members leave the pool, re-armed on every
 //! departure, so a burst of claims adopting members gets the API server first. The rate shapes
 //! the *flow* once refill runs: a token bucket of one second of creates.
+//!
+//! Claims first (ours, on by default): while claims keep taking members, refill yields to
+//! them for as long as the pool still holds more Ready members than its reserve. Each
+//! departure re-arms a short quiet period; refill starts once no member has left for that
+//! long (the burst is over), or at once when the Ready members fall to the reserve, so the
+//! pool never runs dry for the sake of priority.
 
 use std::time::Duration;
 
@@ -19,16 +25,38 @@ pub struct Settings {
     pub replenish_delay: Duration,
     /// Creates per second per pool; `0`: unpaced.
     pub max_refill_rate: f64,
+    /// Claims first: how long refill waits after the last departure while the pool holds more
+    /// Ready members than `claims_first_reserve`; `0`: off.
+    pub claims_first: Duration,
+    /// The share of `replicas` (rounded up) kept Ready before refill stops yielding.
+    pub claims_first_reserve: f64,
 }
 
+/// `--sandbox-warm-pool-claims-first`'s default: long enough to span the gaps between the
+/// claims of a burst, short enough that a pool is refilling a second after the burst.
+pub const DEFAULT_CLAIMS_FIRST: Duration = Duration::from_secs(1);
+/// `--sandbox-warm-pool-claims-first-reserve`'s default.
+pub const DEFAULT_CLAIMS_FIRST_RESERVE: f64 = 0.25;
+
 impl Default for Settings {
-    /// Upstream's defaults: batches of 300, no hold, no pacing.
+    /// Upstream's defaults (batches of 300, no hold, no pacing), and claims first.
     fn default() -> Self {
         Self {
             max_batch: 300,
             replenish_delay: Duration::ZERO,
             max_refill_rate: 0.0,
+            claims_first: DEFAULT_CLAIMS_FIRST,
+            claims_first_reserve: DEFAULT_CLAIMS_FIRST_RESERVE,
         }
+    }
+}
+
+impl Settings {
+    /// The Ready members a pool of `desired` keeps before claims-first stops holding refill.
+    fn reserve(&self, desired: usize) -> usize {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let reserve = (desired as f64 * self.claims_first_reserve.clamp(0.0, 1.0)).ceil() as usize;
+        reserve
     }
 }
 
@@ -44,7 +72,10 @@ struct Hold {
     /// Active members at the last pass, plus the creates issued since (which the cache may
     /// not show yet), so that only a real departure reads as a drop.
     last_members: usize,
+    /// The replenish delay's end.
     defer_until: Option<Timestamp>,
+    /// The claims-first quiet period's end.
+    quiet_until: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,23 +92,26 @@ fn since(now: Timestamp, then: Timestamp) -> Duration {
 }
 
 impl PoolShaping {
-    /// Records this pass's active member count and returns how long replacements are held
-    /// (zero: create now). The first pass of a pool never holds: an initial fill or a
+    /// Records this pass's active and Ready member counts and returns how long replacements
+    /// are held (zero: create now). The first pass of a pool never holds: an initial fill or a
     /// scale-up is not a departure.
     pub fn observe_members(
         &mut self,
         current: usize,
+        ready: usize,
         desired: usize,
         now: Timestamp,
-        delay: Duration,
+        settings: &Settings,
     ) -> Duration {
-        if delay.is_zero() {
+        let (delay, quiet) = (settings.replenish_delay, settings.claims_first);
+        if delay.is_zero() && quiet.is_zero() {
             return Duration::ZERO;
         }
         let Some(hold) = self.hold.as_mut() else {
             self.hold = Some(Hold {
                 last_members: current,
                 defer_until: None,
+                quiet_until: None,
             });
             return Duration::ZERO;
         };
@@ -85,13 +119,20 @@ impl PoolShaping {
         hold.last_members = current;
         if current >= desired {
             hold.defer_until = None;
+            hold.quiet_until = None;
             return Duration::ZERO;
         }
         if dropped {
-            hold.defer_until = Some(now + delay);
+            hold.defer_until = (!delay.is_zero()).then(|| now + delay);
+            hold.quiet_until = (!quiet.is_zero()).then(|| now + quiet);
         }
-        hold.defer_until
-            .map_or(Duration::ZERO, |until| since(until, now))
+        let left = |until: Option<Timestamp>| until.map_or(Duration::ZERO, |u| since(u, now));
+        let quiet_left = if ready > settings.reserve(desired) {
+            left(hold.quiet_until)
+        } else {
+            Duration::ZERO
+        };
+        left(hold.defer_until).max(quiet_left)
     }
 
     /// Counts `created` replacements into the member baseline (when a hold is tracked).
@@ -166,6 +207,15 @@ mod tests {
 
     const DELAY: Duration = Duration::from_secs(5);
 
+    /// A replenish delay alone (claims first off).
+    fn delay(d: Duration) -> Settings {
+        Settings {
+            replenish_delay: d,
+            claims_first: Duration::ZERO,
+            ..Settings::default()
+        }
+    }
+
     fn t(ms: i64) -> Timestamp {
         Timestamp::from_millisecond(1_800_000_000_000 + ms).unwrap()
     }
@@ -174,11 +224,11 @@ mod tests {
     fn without_a_delay_nothing_is_ever_held() {
         let mut s = PoolShaping::default();
         assert_eq!(
-            s.observe_members(5, 5, t(0), Duration::ZERO),
+            s.observe_members(5, 0, 5, t(0), &delay(Duration::ZERO)),
             Duration::ZERO
         );
         assert_eq!(
-            s.observe_members(1, 5, t(1), Duration::ZERO),
+            s.observe_members(1, 0, 5, t(1), &delay(Duration::ZERO)),
             Duration::ZERO
         );
         assert_eq!(s, PoolShaping::default(), "no state kept");
@@ -187,46 +237,98 @@ mod tests {
     #[test]
     fn the_first_pass_fills_at_once_and_a_drop_holds_for_the_delay() {
         let mut s = PoolShaping::default();
-        assert_eq!(s.observe_members(0, 5, t(0), DELAY), Duration::ZERO);
+        assert_eq!(
+            s.observe_members(0, 0, 5, t(0), &delay(DELAY)),
+            Duration::ZERO
+        );
         s.note_creates(5);
         // The cache catches up: no drop.
-        assert_eq!(s.observe_members(5, 5, t(100), DELAY), Duration::ZERO);
+        assert_eq!(
+            s.observe_members(5, 0, 5, t(100), &delay(DELAY)),
+            Duration::ZERO
+        );
         // Two members adopted.
-        assert_eq!(s.observe_members(3, 5, t(1000), DELAY), DELAY);
+        assert_eq!(s.observe_members(3, 0, 5, t(1000), &delay(DELAY)), DELAY);
         // No further drop: the hold runs down.
         assert_eq!(
-            s.observe_members(3, 5, t(3000), DELAY),
+            s.observe_members(3, 0, 5, t(3000), &delay(DELAY)),
             Duration::from_secs(3)
         );
-        assert_eq!(s.observe_members(3, 5, t(6000), DELAY), Duration::ZERO);
+        assert_eq!(
+            s.observe_members(3, 0, 5, t(6000), &delay(DELAY)),
+            Duration::ZERO
+        );
     }
 
     #[test]
     fn every_drop_re_arms_the_hold_and_a_full_pool_clears_it() {
         let mut s = PoolShaping::default();
-        s.observe_members(5, 5, t(0), DELAY);
-        assert_eq!(s.observe_members(4, 5, t(1000), DELAY), DELAY);
-        assert_eq!(s.observe_members(3, 5, t(4000), DELAY), DELAY, "re-armed");
+        s.observe_members(5, 0, 5, t(0), &delay(DELAY));
+        assert_eq!(s.observe_members(4, 0, 5, t(1000), &delay(DELAY)), DELAY);
         assert_eq!(
-            s.observe_members(3, 5, t(8000), DELAY),
+            s.observe_members(3, 0, 5, t(4000), &delay(DELAY)),
+            DELAY,
+            "re-armed"
+        );
+        assert_eq!(
+            s.observe_members(3, 0, 5, t(8000), &delay(DELAY)),
             Duration::from_secs(1)
         );
         // Scaled down to what is left: nothing to hold.
-        assert_eq!(s.observe_members(3, 3, t(8500), DELAY), Duration::ZERO);
-        assert_eq!(s.observe_members(3, 5, t(8600), DELAY), Duration::ZERO);
+        assert_eq!(
+            s.observe_members(3, 0, 3, t(8500), &delay(DELAY)),
+            Duration::ZERO
+        );
+        assert_eq!(
+            s.observe_members(3, 0, 5, t(8600), &delay(DELAY)),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn claims_first_holds_while_ready_members_exceed_the_reserve_and_members_keep_leaving() {
+        let settings = Settings::default(); // 1 s quiet period, a quarter in reserve
+        let mut s = PoolShaping::default();
+        s.observe_members(8, 8, 8, t(0), &settings);
+        assert_eq!(
+            s.observe_members(6, 6, 8, t(100), &settings),
+            Duration::from_secs(1)
+        );
+        // Another departure re-arms it.
+        assert_eq!(
+            s.observe_members(5, 5, 8, t(600), &settings),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            s.observe_members(5, 5, 8, t(1100), &settings),
+            Duration::from_millis(500)
+        );
+        // Quiet long enough: refill.
+        assert_eq!(
+            s.observe_members(5, 5, 8, t(1600), &settings),
+            Duration::ZERO
+        );
+        // Two Ready left of 8 is the reserve: no hold even mid-burst.
+        assert_eq!(
+            s.observe_members(2, 2, 8, t(1700), &settings),
+            Duration::ZERO
+        );
     }
 
     #[test]
     fn creates_not_yet_cached_do_not_read_as_a_drop() {
         let mut s = PoolShaping::default();
-        s.observe_members(3, 5, t(0), DELAY);
+        s.observe_members(3, 0, 5, t(0), &delay(DELAY));
         s.note_creates(2);
         // Still 5 expected (3 + 2 in flight); the cache shows 4: that is a real departure.
-        assert_eq!(s.observe_members(4, 5, t(100), DELAY), DELAY);
+        assert_eq!(s.observe_members(4, 0, 5, t(100), &delay(DELAY)), DELAY);
         let mut quiet = PoolShaping::default();
-        quiet.observe_members(3, 5, t(0), DELAY);
+        quiet.observe_members(3, 0, 5, t(0), &delay(DELAY));
         // Without creates noted, 3 → 3 is no drop.
-        assert_eq!(quiet.observe_members(3, 5, t(100), DELAY), Duration::ZERO);
+        assert_eq!(
+            quiet.observe_members(3, 0, 5, t(100), &delay(DELAY)),
+            Duration::ZERO
+        );
     }
 
     #[test]
