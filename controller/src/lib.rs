@@ -3,6 +3,7 @@
 pub mod backoff;
 pub mod cache;
 pub mod claim;
+pub mod coalesce;
 pub mod conditions;
 pub mod endpoints;
 pub mod events;

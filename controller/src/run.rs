@@ -117,6 +117,7 @@ pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>, read
         ),
         cluster_domain: flags.cluster_domain.clone(),
         metrics: metrics.clone(),
+        coalescer: crate::coalesce::Coalescer::new(crate::coalesce::SANDBOX_WINDOW),
     });
     // Each controller counts its own objects' failures: kinds share names.
     let backoff = Arc::new(Backoff::default());

@@ -341,6 +341,17 @@ pub enum ShapeSpec {
     Step {
         steps: Vec<StepSpec>,
     },
+    /// Steps whose rates grow by `factor` from `from` up to `to`, each long enough for
+    /// `claimsPerStep` claims; with `stopAbove`, no step follows one whose warm claims'
+    /// claim Ready p99 is already known to exceed that bound.
+    Geometric {
+        from: f64,
+        factor: f64,
+        claims_per_step: u32,
+        to: f64,
+        #[serde(default)]
+        stop_above: Option<String>,
+    },
     ClosedLoop {
         concurrency: u32,
         count: u32,
@@ -929,6 +940,28 @@ impl Scenario {
                         .collect::<Result<_, String>>()?,
                 }
             }
+            ShapeSpec::Geometric {
+                from,
+                factor,
+                claims_per_step,
+                to,
+                stop_above,
+            } => {
+                if !(*factor > 1.0 && *factor <= 10.0) {
+                    return Err(format!("factor {factor} must be above 1 and at most 10"));
+                }
+                let (from, to) = (rate(*from)?, rate(*to)?);
+                if to < from {
+                    return Err(format!("to {to} must be at least from {from}"));
+                }
+                count(*claims_per_step)?;
+                if let Some(bound) = stop_above {
+                    duration(bound).map_err(|e| format!("stopAbove: {e}"))?;
+                }
+                Shape::Step {
+                    steps: geometric_steps(from, *factor, *claims_per_step, to)?,
+                }
+            }
             ShapeSpec::ClosedLoop {
                 concurrency,
                 count: c,
@@ -944,6 +977,50 @@ impl Scenario {
                 }
             }
         })
+    }
+}
+
+/// Most steps a geometric load may have.
+const MAX_GEOMETRIC_STEPS: usize = 40;
+
+/// `from`, `from·factor`, … up to `to` (rates rounded to a hundredth), each step lasting
+/// for `claims` claims, rounded up to the millisecond.
+fn geometric_steps(
+    from: f64,
+    factor: f64,
+    claims: u32,
+    to: f64,
+) -> Result<Vec<(f64, Duration)>, String> {
+    let mut steps = Vec::new();
+    let mut rate = from;
+    while rate <= to * (1.0 + 1e-9) {
+        let rounded = (rate * 100.0).round() / 100.0;
+        let length = Duration::from_millis((f64::from(claims) * 1000.0 / rounded).ceil() as u64);
+        steps.push((rounded, length));
+        if steps.len() > MAX_GEOMETRIC_STEPS {
+            return Err(format!(
+                "from {from} to {to} by {factor} makes more than {MAX_GEOMETRIC_STEPS} steps"
+            ));
+        }
+        rate *= factor;
+    }
+    let total: Duration = steps.iter().map(|(_, d)| *d).sum();
+    if total > MAX_DURATION {
+        return Err("the steps last more than 6h".into());
+    }
+    Ok(steps)
+}
+
+impl ShapeSpec {
+    /// The bound after which a geometric load takes no further step.
+    pub fn stop_above(&self) -> Option<Duration> {
+        match self {
+            ShapeSpec::Geometric {
+                stop_above: Some(bound),
+                ..
+            } => duration(bound).ok(),
+            _ => None,
+        }
     }
 }
 
@@ -1160,6 +1237,30 @@ errorBudget: 0.01
             ),
             ("step: {steps: []}", false),
             (
+                "geometric: {from: 2, factor: 1.5, claimsPerStep: 300, to: 80, stopAbove: 1s}",
+                true,
+            ),
+            (
+                "geometric: {from: 2, factor: 1, claimsPerStep: 300, to: 80}",
+                false,
+            ),
+            (
+                "geometric: {from: 2, factor: 1.5, claimsPerStep: 0, to: 80}",
+                false,
+            ),
+            (
+                "geometric: {from: 20, factor: 1.5, claimsPerStep: 300, to: 8}",
+                false,
+            ),
+            (
+                "geometric: {from: 1, factor: 1.01, claimsPerStep: 10, to: 100}",
+                false,
+            ),
+            (
+                "geometric: {from: 2, factor: 1.5, claimsPerStep: 30, to: 8, stopAbove: later}",
+                false,
+            ),
+            (
                 "closedLoop: {concurrency: 8, count: 500, duration: 5m}",
                 true,
             ),
@@ -1174,6 +1275,32 @@ errorBudget: 0.01
                 parse(&text).err().map(|e| e.to_string())
             );
         }
+    }
+
+    #[test]
+    fn a_geometric_load_is_steps_of_growing_rate_each_long_enough_for_its_claims() {
+        let text = GOOD.replace(
+            "constant: {rate: 50, duration: 60s}",
+            "geometric: {from: 2, factor: 1.5, claimsPerStep: 300, to: 10, stopAbove: 1s}",
+        );
+        let scenario = parse(&text).unwrap();
+        let Shape::Step { steps } = scenario.shape().unwrap() else {
+            panic!("not steps")
+        };
+        // 2 · 1.5⁴ = 10.125 is past `to`.
+        assert_eq!(
+            steps,
+            [
+                (2.0, Duration::from_secs(150)),
+                (3.0, Duration::from_secs(100)),
+                (4.5, Duration::from_millis(66_667)),
+                (6.75, Duration::from_millis(44_445)),
+            ]
+        );
+        assert_eq!(
+            scenario.load.shape.value.stop_above(),
+            Some(Duration::from_secs(1))
+        );
     }
 
     const KIND: &str = "\

@@ -553,7 +553,7 @@ fn the_knee_runs_each_controller_and_judges_the_bounds() {
                 "{step:?}"
             );
         }
-        assert_eq!(run.steps.iter().map(|s| s.claims).sum::<u64>(), 30, "{log}");
+        assert_eq!(run.steps.iter().map(|s| s.claims).sum::<u64>(), 20, "{log}");
         assert!(run.writes_per_claim >= 3.0, "{log}");
         assert!(std::path::Path::new(&run.run).join("report.html").exists());
     }

@@ -78,10 +78,12 @@ const PHASES: [Phase; 3] = [Phase::Acked, Phase::Bound, Phase::ClaimReady];
 
 /// Summarises `records` over `steps`.
 pub fn per_step(records: &[Record], steps: &[Step]) -> Result<StepsReport, ReportError> {
-    let summaries = steps
+    // A step without claims was never run (the load stopped before it).
+    let summaries: Vec<StepSummary> = steps
         .iter()
         .map(|step| summarize(records, step))
-        .collect::<Result<Vec<_>, _>>()?;
+        .filter(|s| s.as_ref().map_or(true, |s| s.claims > 0))
+        .collect::<Result<_, _>>()?;
     let knee = |bound_ms: f64, inclusive: bool| {
         summaries
             .iter()

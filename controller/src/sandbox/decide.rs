@@ -81,6 +81,9 @@ pub struct Plan {
     pub error: Option<String>,
     /// Ready turns True in this pass.
     pub became_ready: bool,
+    /// The status write changes no condition's status and no address of a Ready Sandbox, so
+    /// it may be coalesced with the next ([`crate::coalesce`]).
+    pub status_can_wait: bool,
 }
 
 /// Delay before the second expiry pass.
@@ -287,8 +290,30 @@ fn decide_live(o: &Observed<'_>, current: &SandboxStatus) -> Plan {
         && conditions::is_true(&status.conditions, condition::READY);
     if !only_node_name_changed_while_not_ready(current, &status) {
         plan.status = status_patch(current, &status);
+        plan.status_can_wait = can_wait(current, &status);
     }
     plan
+}
+
+/// Whether going from `current` to `desired` is a detail nobody waits for: every condition
+/// keeps its status (a reason, a message, an observedGeneration may change), and a Ready
+/// Sandbox keeps its addresses. The first status, a Sandbox turning Ready or not Ready, and
+/// any other flip are written at once.
+fn can_wait(current: &SandboxStatus, desired: &SandboxStatus) -> bool {
+    let statuses = |s: &SandboxStatus| {
+        let mut all: Vec<(String, String)> = s
+            .conditions
+            .iter()
+            .map(|c| (c.type_.clone(), c.status.clone()))
+            .collect();
+        all.sort();
+        all
+    };
+    let ready = conditions::is_true(&desired.conditions, condition::READY);
+    conditions::find(&current.conditions, condition::READY).is_some()
+        && statuses(current) == statuses(desired)
+        && !(ready
+            && (current.pod_ips != desired.pod_ips || current.service_fqdn != desired.service_fqdn))
 }
 
 fn multiple_pods_message(n: usize) -> String {

@@ -716,3 +716,36 @@ fn an_expiry_still_applies_to_a_rejected_sandbox() {
     let plan = World::default().decide(&sb);
     assert_eq!(ready(&written(&sb, &plan)).1, "SandboxExpired");
 }
+
+#[test]
+fn only_details_of_an_unchanged_condition_status_may_wait() {
+    let status = |ready: &str, message: &str, ips: &[&str]| -> SandboxStatus {
+        serde_json::from_value(json!({
+            "podIPs": ips,
+            "conditions": [{"type": "Ready", "status": ready, "reason": "R", "message": message,
+                "lastTransitionTime": "2026-12-02T08:00:00Z", "observedGeneration": 1}]
+        }))
+        .unwrap()
+    };
+    let pending = status("False", "Pod exists with phase: Pending", &[]);
+    // A new message while not Ready: a detail.
+    assert!(super::can_wait(
+        &pending,
+        &status("False", "Pod is Running but not Ready", &["10.0.0.1"])
+    ));
+    // Turning Ready, the first status, and a Ready Sandbox's new address go at once.
+    assert!(!super::can_wait(
+        &pending,
+        &status("True", "Pod is Ready", &["10.0.0.1"])
+    ));
+    assert!(!super::can_wait(&SandboxStatus::default(), &pending));
+    let ready = status("True", "Pod is Ready", &["10.0.0.1"]);
+    assert!(!super::can_wait(
+        &ready,
+        &status("True", "Pod is Ready", &["10.0.0.2"])
+    ));
+    // An observedGeneration bump of a Ready Sandbox (after an adoption) is a detail.
+    let mut bumped = ready.clone();
+    bumped.conditions[0].observed_generation = Some(2);
+    assert!(super::can_wait(&ready, &bumped));
+}

@@ -39,6 +39,8 @@ pub struct Context {
     pub recorder: Recorder,
     pub cluster_domain: String,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Status writes that can wait, one per Sandbox per [`crate::coalesce::SANDBOX_WINDOW`].
+    pub coalescer: crate::coalesce::Coalescer,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +105,7 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Reque
     let pvcs: Vec<Option<&PersistentVolumeClaim>> =
         snapshot.pvcs.iter().map(|p| p.as_deref()).collect();
     let now = now();
-    let plan: Plan = decide::decide(Observed {
+    let mut plan: Plan = decide::decide(Observed {
         sandbox: &sandbox,
         labelled_pods: &labelled,
         named_pod: snapshot.named_pod.as_deref(),
@@ -116,6 +118,15 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Reque
     let name = sandbox.metadata.name.as_deref().unwrap_or_default();
     tracing::debug!(sandbox = %format!("{ns}/{name}"), actions = plan.actions.len(),
         status = plan.status.is_some(), "reconciled");
+    let key = format!("{ns}/{name}");
+    let started = std::time::Instant::now();
+    if plan.status.is_some()
+        && plan.status_can_wait
+        && let Some(wait) = ctx.coalescer.hold(&key, started)
+    {
+        plan.status = None;
+        plan.requeue_after = Some(plan.requeue_after.map_or(wait, |r| r.min(wait)));
+    }
     let apis = apply::Apis::namespaced(&ctx.client, ns);
     match apply::apply(&apis, name, &plan).await {
         // As upstream v1.0: wait for the namespace to go instead of backing off on errors.
@@ -124,6 +135,9 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Reque
         }
         Err(e) if e.permanent() => return rejected(&ctx, &apis, &sandbox, &e).await,
         result => result?,
+    }
+    if plan.status.is_some() {
+        ctx.coalescer.wrote(&key, started);
     }
     if plan.became_ready && plan.status.is_some() {
         record_creation_latency(&ctx, &sandbox);

@@ -57,6 +57,8 @@ pub struct Context {
     pub recorder: Option<Recorder>,
     expectations: Mutex<HashMap<ObjectRef<SandboxWarmPool>, Expectations>>,
     shaping_state: Mutex<HashMap<ObjectRef<SandboxWarmPool>, PoolShaping>>,
+    /// Status writes, one per pool per [`crate::coalesce::POOL_WINDOW`].
+    coalescer: crate::coalesce::Coalescer,
     /// Pools last seen not progressing, so that only changes are reported.
     stalled: Mutex<HashSet<ObjectRef<SandboxWarmPool>>>,
 }
@@ -85,6 +87,7 @@ impl Context {
             expectations: Mutex::default(),
             shaping_state: Mutex::default(),
             stalled: Mutex::default(),
+            coalescer: crate::coalesce::Coalescer::new(crate::coalesce::POOL_WINDOW),
         }
     }
 
@@ -299,15 +302,26 @@ pub async fn reconcile(pool: Arc<SandboxWarmPool>, ctx: Arc<Context>) -> Result<
             return Err(fail(format!("create a member of pool {name}"))(e));
         }
     }
+    let mut requeue = plan.requeue_after;
     if let Some(status) = &plan.status {
-        Api::<SandboxWarmPool>::namespaced(ctx.client.clone(), &ns)
-            .patch_status(&name, &patch_params, &Patch::Merge(status))
-            .await
-            .map_err(fail(format!("patch status of pool {name}")))?;
+        // Counts change with every member; once the pool has a status, its updates are
+        // coalesced to one per window (the pass that ends the hold writes the latest).
+        let status_key = format!("{ns}/{name}");
+        let now = std::time::Instant::now();
+        match ctx.coalescer.hold(&status_key, now) {
+            Some(wait) if pool.status.is_some() => {
+                requeue = Some(requeue.map_or(wait, |r| r.min(wait)));
+            }
+            _ => {
+                Api::<SandboxWarmPool>::namespaced(ctx.client.clone(), &ns)
+                    .patch_status(&name, &patch_params, &Patch::Merge(status))
+                    .await
+                    .map_err(fail(format!("patch status of pool {name}")))?;
+                ctx.coalescer.wrote(&status_key, now);
+            }
+        }
     }
-    Ok(plan
-        .requeue_after
-        .map_or_else(Requeue::await_change, Requeue::requeue))
+    Ok(requeue.map_or_else(Requeue::await_change, Requeue::requeue))
 }
 
 /// Logs a failed reconcile; the retry backs off per pool from no floor of its own.

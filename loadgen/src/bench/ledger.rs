@@ -151,6 +151,29 @@ impl Ledger {
         self.settled == self.counts.sent
     }
 
+    /// Whether the warm claims intended in `[from_us, to_us)` already put their claim Ready
+    /// p99 above `bound_us` at `now_us`: more than 1 % of them were Ready later than the bound
+    /// after their intended time, failed, or are still not Ready that long after it.
+    pub fn step_broke(&self, from_us: u64, to_us: u64, bound_us: u64, now_us: u64) -> bool {
+        let mut claims = 0usize;
+        let mut late = 0usize;
+        for r in self
+            .records
+            .iter()
+            .filter(|r| (from_us..to_us).contains(&r.intended_us))
+            .filter(|r| r.launch != LaunchType::Cold)
+        {
+            claims += 1;
+            let deadline = r.intended_us.saturating_add(bound_us);
+            let is_late = match r.claim_ready_us {
+                Some(ready) => ready > deadline,
+                None => r.error.is_some() || now_us > deadline,
+            };
+            late += usize::from(is_late);
+        }
+        late * 100 > claims
+    }
+
     /// Ends the run: claims sent but never Ready get a timeout naming the phase they stopped
     /// at; claims never sent (an interrupted run) are dropped. Returns the records.
     pub fn finish(self) -> Vec<Record> {
@@ -321,6 +344,31 @@ mod tests {
             ledger.on_claim(&claim("other", "x", true), 90),
             Transition::Nothing
         );
+    }
+
+    #[test]
+    fn a_step_breaks_once_more_than_one_percent_of_its_claims_are_late() {
+        let mut ledger = Ledger::default();
+        for i in 0..200u64 {
+            ledger.add(Record::new(
+                format!("c-{i}"),
+                "warm",
+                LaunchType::Warm,
+                i * 1000,
+            ));
+        }
+        let bound = 1_000_000;
+        // Nothing Ready yet, but within the bound: not broken.
+        assert!(!ledger.step_broke(0, 200_000, bound, 1_000_000));
+        for i in 0..198usize {
+            ledger.update(i, |r| r.claim_ready_us = Some(r.intended_us + 50_000));
+        }
+        // Two of 200 still waiting past their bound is 1 %: not more than it.
+        assert!(!ledger.step_broke(0, 200_000, bound, 1_300_000));
+        ledger.update(5, |r| r.claim_ready_us = Some(r.intended_us + 1_500_000));
+        assert!(ledger.step_broke(0, 200_000, bound, 1_300_000));
+        // Another step's claims are not counted.
+        assert!(!ledger.step_broke(200_000, 400_000, bound, 1_300_000));
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct BenchPlan {
     pub replicas: u32,
     /// The steps of a `step` load, for the per-step report; empty for other shapes.
     pub steps: Vec<sandbox_reports::Step>,
+    /// No step follows one whose warm claims' Ready p99 is known to exceed this.
+    pub stop_above: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -154,6 +156,7 @@ impl BenchPlan {
             invariants: scenario.checks_invariants().then(|| scenario.recovery()),
             replicas: scenario.controller.replicas(),
             steps: steps_of(&shape),
+            stop_above: scenario.load.shape.value.stop_above(),
             schedule,
         })
     }

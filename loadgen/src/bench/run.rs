@@ -524,18 +524,32 @@ async fn measure(
             .iter()
             .map(|s| Duration::from_micros(s.to_us))
             .collect();
+        let stop = stop.clone();
         tokio::spawn(async move {
             let mut scrapes = Vec::new();
             for end in ends {
-                tokio::time::sleep_until(clock.at(end).into()).await;
+                // A load stopped early ends its step there.
+                let stopped = loop {
+                    let left = clock.at(end).saturating_duration_since(Instant::now());
+                    if left.is_zero() || stop.load(Ordering::SeqCst) {
+                        break !left.is_zero();
+                    }
+                    tokio::time::sleep(left.min(Duration::from_millis(250))).await;
+                };
                 scrapes.push((
                     clock.now_us(),
                     Scrape::take(&client, None, &processes).await,
                 ));
+                if stopped {
+                    break;
+                }
             }
             scrapes
         })
     });
+    let breaker = plan
+        .stop_above
+        .map(|bound| stop_at_broken_step(&shared, plan, bound, stop.clone()));
     let wall = Instant::now();
     let total = plan.schedule.max_claims() as u64;
     eprintln!(
@@ -636,6 +650,9 @@ async fn measure(
         while sender.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+    if let Some(breaker) = breaker {
+        breaker.abort();
     }
     let elapsed = wall.elapsed();
     let counts = shared.ledger().counts();
@@ -1066,4 +1083,39 @@ pub fn default_out(scenario: &str) -> PathBuf {
 pub fn timestamped_out(root: &Path, scenario: &str) -> PathBuf {
     let now = Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
     root.join(format!("{scenario}-{now}"))
+}
+
+/// Watches each step of a stepped load while it runs and until its claims have had `bound`
+/// to become Ready; once one is known to put warm claim Ready p99 above `bound`, sends no
+/// more claims (the steps after it are not run, and not reported).
+fn stop_at_broken_step(
+    shared: &Arc<Shared>,
+    plan: &BenchPlan,
+    bound: Duration,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    let (shared, steps) = (shared.clone(), plan.steps.clone());
+    let bound_us = u64::try_from(bound.as_micros()).unwrap_or(u64::MAX);
+    tokio::spawn(async move {
+        let clock = shared.clock();
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        for step in steps.iter().take(steps.len().saturating_sub(1)) {
+            while clock.now_us() < step.to_us.saturating_add(bound_us) {
+                tick.tick().await;
+                let now = clock.now_us();
+                if shared
+                    .ledger()
+                    .step_broke(step.from_us, step.to_us, bound_us, now)
+                {
+                    eprintln!(
+                        "stopping: the step at {}/s put claim Ready p99 above {}; no further step",
+                        step.rate_per_s,
+                        humantime::format_duration(bound)
+                    );
+                    stop.store(true, Ordering::SeqCst);
+                    return;
+                }
+            }
+        }
+    })
 }
