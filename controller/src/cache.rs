@@ -166,6 +166,9 @@ where
                     .transpose();
                 async move { event }
             })
+            // No decision reads them, and they are often the larger part of an object: the
+            // caches hold every Sandbox and Pod of the cluster.
+            .modify(|object| object.meta_mut().managed_fields = None)
             .reflect(writer)
             .inspect(move |event| {
                 if let Ok(event) = event {

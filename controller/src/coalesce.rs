@@ -4,20 +4,22 @@
 //! created, Pending, scheduled, Running) before it turns Ready, and a pool's counts change
 //! with every member. Writing each state costs the API server a PATCH that nobody waits for.
 //! A write that changes no condition's status (a message, a reason, a count, an
-//! observedGeneration) is held until the window since the object's last status write has
-//! passed; the pass that ends the hold writes whatever the status is by then. A write that
-//! flips a condition (a Sandbox turning Ready, above all) goes at once.
+//! observedGeneration) is held until the window since the object's last status write (or
+//! since this process first held one back) has passed; the pass that ends the hold writes
+//! whatever the status is by then. A write that flips a condition (a Sandbox turning Ready,
+//! above all) goes at once. So a new member whose Pod is Ready within the window gets one
+//! status write, Ready, instead of one per state its Pod went through.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How long after a Sandbox's status write its next non-urgent one waits.
-pub const SANDBOX_WINDOW: Duration = Duration::from_millis(500);
+pub const SANDBOX_WINDOW: Duration = Duration::from_secs(1);
 /// The same for a pool's status.
 pub const POOL_WINDOW: Duration = Duration::from_secs(1);
 
-/// When each object's status was last written, by key (namespace/name).
+/// When each object's status was last written (or first held back), by key (namespace/name).
 #[derive(Debug)]
 pub struct Coalescer {
     window: Duration,
@@ -32,10 +34,11 @@ impl Coalescer {
         }
     }
 
-    /// How long a write to `key` that can wait should wait at `now` (`None`: write now).
+    /// How long a write to `key` that can wait should wait at `now` (`None`: write now). The
+    /// first write held for an object starts its window.
     pub fn hold(&self, key: &str, now: Instant) -> Option<Duration> {
-        let last = self.lock();
-        let since = now.saturating_duration_since(*last.get(key)?);
+        let mut last = self.lock();
+        let since = now.saturating_duration_since(*last.entry(key.to_string()).or_insert(now));
         (since < self.window).then(|| self.window - since)
     }
 
@@ -65,14 +68,24 @@ mod tests {
     fn a_write_within_the_window_waits_for_its_remainder() {
         let c = Coalescer::new(Duration::from_millis(500));
         let t0 = Instant::now();
-        assert_eq!(c.hold("ns/a", t0), None, "never written: at once");
+        assert_eq!(
+            c.hold("ns/a", t0),
+            Some(Duration::from_millis(500)),
+            "the first write held starts the window"
+        );
+        assert_eq!(c.hold("ns/a", t0 + Duration::from_millis(500)), None);
         c.wrote("ns/a", t0);
         assert_eq!(
             c.hold("ns/a", t0 + Duration::from_millis(200)),
             Some(Duration::from_millis(300))
         );
         assert_eq!(c.hold("ns/a", t0 + Duration::from_millis(500)), None);
-        assert_eq!(c.hold("ns/b", t0), None, "each object has its own window");
+        c.wrote("ns/b", t0);
+        assert_eq!(
+            c.hold("ns/b", t0 + Duration::from_millis(400)),
+            Some(Duration::from_millis(100)),
+            "each object has its own window"
+        );
     }
 
     #[test]

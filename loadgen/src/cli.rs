@@ -43,7 +43,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct KneeArgs {
-    /// A scenario whose load is a `step` shape.
+    /// A scenario whose load is a `step` or `geometric` shape.
     #[arg(default_value = "scenarios/knee.yaml")]
     pub scenario: PathBuf,
     /// The controllers, in the order they run.

@@ -267,7 +267,7 @@ async fn knee(args: KneeArgs) -> u8 {
     };
     if plan.steps.is_empty() {
         eprintln!(
-            "error: {}: load.shape: the knee needs a step load (load.shape.step)",
+            "error: {}: load.shape: the knee needs a step load (load.shape.step or geometric)",
             args.scenario.display()
         );
         return exit::BAD_INPUT;

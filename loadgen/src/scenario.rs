@@ -344,6 +344,7 @@ pub enum ShapeSpec {
     /// Steps whose rates grow by `factor` from `from` up to `to`, each long enough for
     /// `claimsPerStep` claims; with `stopAbove`, no step follows one whose warm claims'
     /// claim Ready p99 is already known to exceed that bound.
+    #[serde(rename_all = "camelCase")]
     Geometric {
         from: f64,
         factor: f64,

@@ -101,6 +101,40 @@ fn the_smoke_scenario_measures_every_claim_and_an_slo_breach_fails_the_run() {
         results.metrics["apiserver_requests"]["POST sandboxclaims 201"],
         20.0
     );
+    // The write budget (controller/README.md, "Every write, per warm claim"), the pools'
+    // refill included: the last reading waits for the pools to be full again.
+    assert!(results.refill_ms.is_some(), "{log}");
+    let requests = &results.metrics["apiserver_requests"];
+    let count = |prefix: &str| -> f64 {
+        requests
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v.as_f64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        count("PATCH sandboxes "),
+        20.0,
+        "one adoption each: {requests}"
+    );
+    assert_eq!(count("PATCH sandboxclaims/status "), 20.0, "{requests}");
+    assert_eq!(
+        count("PUT sandboxclaims"),
+        0.0,
+        "no claim update: {requests}"
+    );
+    assert_eq!(
+        count("POST sandboxes "),
+        20.0,
+        "one refill each: {requests}"
+    );
+    assert!(count("PATCH sandboxes/status ") <= 90.0, "{requests}");
+    assert!(
+        count("PATCH sandboxwarmpools/status ") <= 10.0,
+        "{requests}"
+    );
     assert!(
         results.metrics["processes"]["controller"]["cpu_seconds"]
             .as_f64()
@@ -570,4 +604,29 @@ fn the_knee_runs_each_controller_and_judges_the_bounds() {
         "{}",
         text(&o)
     );
+}
+
+/// A geometric load with `stopAbove` takes no step after one past the bound: at 1 ms no claim
+/// is fast enough, so the first step is cut short and the second never runs.
+#[test]
+fn a_geometric_load_stops_after_the_first_step_past_its_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("knee-1ms.yaml");
+    let yaml = std::fs::read_to_string("../scenarios/knee-smoke.yaml").unwrap();
+    assert!(yaml.contains("stopAbove: 1s"));
+    std::fs::write(&scenario, yaml.replace("stopAbove: 1s", "stopAbove: 1ms")).unwrap();
+    let out = dir.path().join("run");
+    let o = bench_with_reference(&scenario, &out);
+    let log = text(&o);
+    assert_eq!(code(&o), Some(0), "{log}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("stopping: the step at 5/s"),
+        "{log}"
+    );
+    let results = Results::read(&out.join("results.json")).unwrap();
+    let steps = results.steps.expect("steps in results.json");
+    let rates: Vec<f64> = steps.steps.iter().map(|s| s.rate_per_s).collect();
+    assert_eq!(rates, [5.0], "{log}");
+    assert!(steps.steps[0].claims < 10, "{:?}", steps.steps[0]);
+    assert_eq!((steps.knee_100ms, steps.knee_1s), (0.0, 0.0));
 }

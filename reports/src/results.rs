@@ -44,6 +44,11 @@ pub struct Results {
     /// Step by step, when the load was a `step` shape: percentiles and the knees.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<crate::StepsReport>,
+    /// Milliseconds from the end of the load (every claim Ready or given up on) until every
+    /// pool was full again; absent for the floor, an interrupted run, or pools not refilled
+    /// within the harness's wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refill_ms: Option<u64>,
 }
 
 /// What ran, when, where.
@@ -172,6 +177,7 @@ impl Results {
             faults: None,
             invariants: None,
             steps: None,
+            refill_ms: None,
         })
     }
 

@@ -289,29 +289,46 @@ fn decide_live(o: &Observed<'_>, current: &SandboxStatus) -> Plan {
     plan.became_ready = !conditions::is_true(&current.conditions, condition::READY)
         && conditions::is_true(&status.conditions, condition::READY);
     if !only_node_name_changed_while_not_ready(current, &status) {
+        keep_condition_order(&current.conditions, &mut status.conditions);
         plan.status = status_patch(current, &status);
         plan.status_can_wait = can_wait(current, &status);
     }
     plan
 }
 
-/// Whether going from `current` to `desired` is a detail nobody waits for: every condition
-/// keeps its status (a reason, a message, an observedGeneration may change), and a Ready
-/// Sandbox keeps its addresses. The first status, a Sandbox turning Ready or not Ready, and
-/// any other flip are written at once.
-fn can_wait(current: &SandboxStatus, desired: &SandboxStatus) -> bool {
-    let statuses = |s: &SandboxStatus| {
-        let mut all: Vec<(String, String)> = s
-            .conditions
+/// Puts `desired`'s conditions in the order `current` has them (new ones after): a list that
+/// differs only in order would otherwise cost a status write that changes nothing.
+fn keep_condition_order(current: &[Condition], desired: &mut [Condition]) {
+    let position = |c: &Condition| {
+        current
             .iter()
-            .map(|c| (c.type_.clone(), c.status.clone()))
-            .collect();
-        all.sort();
-        all
+            .position(|x| x.type_ == c.type_)
+            .unwrap_or(usize::MAX)
     };
+    desired.sort_by_key(position);
+}
+
+/// Whether going from `current` to `desired` is a detail nobody waits for: Ready, Suspended
+/// and Finished keep their status (a reason, a message, an observedGeneration, the mirrored
+/// `PodScheduled` may change; a first status that is not Ready counts as keeping it), and a
+/// Ready Sandbox keeps its addresses. A Sandbox turning Ready or not Ready, and a suspension
+/// or a finish are written at once.
+fn can_wait(current: &SandboxStatus, desired: &SandboxStatus) -> bool {
+    let flips = [condition::READY, condition::SUSPENDED, condition::FINISHED]
+        .into_iter()
+        .any(|type_| {
+            let status = |s: &SandboxStatus| {
+                conditions::find(&s.conditions, type_).map(|c| c.status.clone())
+            };
+            status(current) != status(desired)
+        });
     let ready = conditions::is_true(&desired.conditions, condition::READY);
-    conditions::find(&current.conditions, condition::READY).is_some()
-        && statuses(current) == statuses(desired)
+    let first_not_ready = conditions::find(&current.conditions, condition::READY).is_none()
+        && conditions::find(&desired.conditions, condition::READY)
+            .is_some_and(|c| c.status == FALSE)
+        && conditions::find(&desired.conditions, condition::FINISHED).is_none()
+        && !conditions::is_true(&desired.conditions, condition::SUSPENDED);
+    (first_not_ready || !flips)
         && !(ready
             && (current.pod_ips != desired.pod_ips || current.service_fqdn != desired.service_fqdn))
 }

@@ -733,19 +733,49 @@ fn only_details_of_an_unchanged_condition_status_may_wait() {
         &pending,
         &status("False", "Pod is Running but not Ready", &["10.0.0.1"])
     ));
-    // Turning Ready, the first status, and a Ready Sandbox's new address go at once.
+    // Turning Ready and a Ready Sandbox's new address go at once.
     assert!(!super::can_wait(
         &pending,
         &status("True", "Pod is Ready", &["10.0.0.1"])
     ));
-    assert!(!super::can_wait(&SandboxStatus::default(), &pending));
+    // A first status that is not Ready can wait too: the member's Pod is on its way.
+    assert!(super::can_wait(&SandboxStatus::default(), &pending));
+    assert!(!super::can_wait(
+        &SandboxStatus::default(),
+        &status("True", "Pod is Ready", &["10.0.0.1"])
+    ));
     let ready = status("True", "Pod is Ready", &["10.0.0.1"]);
     assert!(!super::can_wait(
         &ready,
         &status("True", "Pod is Ready", &["10.0.0.2"])
     ));
+    // The mirrored PodScheduled appearing or flipping is a detail.
+    let mut scheduled = pending.clone();
+    scheduled.conditions.push(Condition {
+        type_: "PodScheduled".into(),
+        status: "True".into(),
+        ..pending.conditions[0].clone()
+    });
+    assert!(super::can_wait(&pending, &scheduled));
     // An observedGeneration bump of a Ready Sandbox (after an adoption) is a detail.
     let mut bumped = ready.clone();
     bumped.conditions[0].observed_generation = Some(2);
     assert!(super::can_wait(&ready, &bumped));
+}
+
+#[test]
+fn conditions_keep_the_order_the_status_has_them_in() {
+    let c = |type_: &str| Condition {
+        type_: type_.into(),
+        status: "True".into(),
+        reason: "R".into(),
+        message: String::new(),
+        last_transition_time: Time(Timestamp::from_second(0).unwrap()),
+        observed_generation: None,
+    };
+    let current = [c("Suspended"), c("Ready"), c("PodScheduled")];
+    let mut desired = vec![c("New"), c("PodScheduled"), c("Suspended"), c("Ready")];
+    super::keep_condition_order(&current, &mut desired);
+    let types: Vec<&str> = desired.iter().map(|c| c.type_.as_str()).collect();
+    assert_eq!(types, ["Suspended", "Ready", "PodScheduled", "New"]);
 }

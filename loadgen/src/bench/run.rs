@@ -684,6 +684,23 @@ async fn measure(
     if let Some(reaper) = reaper {
         reaper.abort();
     }
+    // Refill counts in a controller's cost per claim: the last reading waits for the pools
+    // to be full again (a controller may hold refill back while claims arrive).
+    let refill_ms = if interrupted || floor.is_some() || plan.pools.is_empty() {
+        None
+    } else {
+        let load_over = Instant::now();
+        let timeout = setup::fill_timeout(plan);
+        match setup::wait_for_pools(client, plan, run_id, timeout, |_, _| {}).await {
+            Ok(()) => Some(u64::try_from(load_over.elapsed().as_millis()).unwrap_or(u64::MAX)),
+            Err(e) => {
+                eprintln!(
+                    "note: {e} (after the load); its cost per claim leaves part of the refill out"
+                );
+                None
+            }
+        }
+    };
     let after = Scrape::take(client, metrics_addr, &processes).await;
     drop(floor);
     drop(sender);
@@ -744,6 +761,7 @@ async fn measure(
     results.isolation = isolation;
     results.faults = fault_report;
     results.invariants = invariants;
+    results.refill_ms = refill_ms;
     if !plan.steps.is_empty() {
         let mut steps = per_step(&records, &plan.steps).map_err(infra)?;
         if let Some(task) = step_ends {

@@ -61,6 +61,13 @@ pub fn render_markdown(results: &Results) -> String {
         out.push_str("| — | | 0 | | | | | |\n");
     }
     let _ = writeln!(out, "\n{OPEN_LOOP_NOTE}\n");
+    if let Some(ms) = results.refill_ms {
+        let _ = writeln!(
+            out,
+            "Pools full again {} after the load.\n",
+            format_ms(ms as f64)
+        );
+    }
 
     if !results.pools.is_empty() {
         out.push_str("### By pool\n\n| pool | phase | count | p50 | p90 | p99 | max |\n");
@@ -286,6 +293,14 @@ mod tests {
     use super::*;
     use crate::compare::compare;
     use crate::sample::sample_results;
+
+    #[test]
+    fn the_refill_time_is_shown_when_it_was_measured() {
+        let mut results = sample_results().unwrap();
+        assert!(!render_markdown(&results).contains("Pools full again"));
+        results.refill_ms = Some(1234);
+        assert!(render_markdown(&results).contains("Pools full again 1234 ms after the load."));
+    }
 
     #[test]
     fn a_stepped_run_shows_each_step_and_its_knees() {
