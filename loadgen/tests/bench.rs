@@ -628,5 +628,4 @@ fn a_geometric_load_stops_after_the_first_step_past_its_bound() {
     let rates: Vec<f64> = steps.steps.iter().map(|s| s.rate_per_s).collect();
     assert_eq!(rates, [5.0], "{log}");
     assert!(steps.steps[0].claims < 10, "{:?}", steps.steps[0]);
-    assert_eq!((steps.knee_100ms, steps.knee_1s), (0.0, 0.0));
 }
