@@ -199,7 +199,12 @@ pub fn pool_member(s: &Sandbox) -> Option<String> {
 
 /// An object under the UID of its controller: the Sandbox a claim controls.
 pub fn controller_uid<K: Resource>(obj: &K) -> Option<String> {
-    let owner = crate::sandbox::children::controller_of(obj.meta())?;
+    let owner = obj
+        .meta()
+        .owner_references
+        .as_deref()?
+        .iter()
+        .find(|r| r.controller == Some(true))?;
     Some(key(
         obj.meta().namespace.as_deref().unwrap_or_default(),
         &owner.uid,
