@@ -277,8 +277,7 @@ fn is_behind(
 /// own name (a cold start). Only when none of them is controlled by the claim (a new claim, or
 /// one met after a restart) is the index of Sandboxes by controller asked.
 pub fn bound_sandbox(
-    sandboxes: &Store<Sandbox>,
-    by_controller: &Index<Sandbox>,
+    sandboxes: &index::Sandboxes,
     claim: &SandboxClaim,
     binding: Option<&str>,
 ) -> Option<Arc<Sandbox>> {
@@ -294,9 +293,13 @@ pub fn bound_sandbox(
     [recorded, binding, Some(own_name.as_str())]
         .into_iter()
         .flatten()
-        .filter_map(|name| sandboxes.get(&ObjectRef::new(name).within(&ns)))
+        .filter_map(|name| sandboxes.store.get(&ObjectRef::new(name).within(&ns)))
         .find(|s| controlled(s))
-        .or_else(|| by_controller.find(&index::key(&ns, uid), controlled))
+        .or_else(|| {
+            sandboxes
+                .by_controller
+                .find(&index::key(&ns, uid), controlled)
+        })
 }
 
 /// The members of pool `pool` in `ns` a claim may try, oldest first: adoptable, not reserved
@@ -358,8 +361,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
 
     let binding = ctx.bindings.get(&uid);
     let bound = bound_sandbox(
-        &ctx.sandboxes.store,
-        &ctx.sandboxes.by_controller,
+        &ctx.sandboxes,
         &claim,
         binding.as_ref().map(|b| b.sandbox.as_str()),
     );
@@ -697,36 +699,21 @@ mod tests {
         .unwrap()
     }
 
-    /// A Sandbox cache with its index by controller.
-    struct Cache {
-        store: Store<Sandbox>,
-        by_controller: Index<Sandbox>,
-        members: Index<Sandbox>,
-    }
-
-    fn store(objects: Vec<Sandbox>) -> Cache {
+    /// A Sandbox cache with its indexes.
+    fn store(objects: Vec<Sandbox>) -> index::Sandboxes {
         let (store, mut writer) = kube::runtime::reflector::store();
-        let by_controller = Index::new(store.clone(), index::controller_uid::<Sandbox>);
-        let members = Index::new(store.clone(), index::pool_member);
+        let cache = index::Sandboxes {
+            by_controller: Index::new(store.clone(), index::controller_uid::<Sandbox>),
+            pool_members: Index::new(store.clone(), index::pool_member),
+            store,
+        };
         for o in objects {
             let event = Event::Apply(o);
             writer.apply_watcher_event(&event);
-            by_controller.observe(&event);
-            members.observe(&event);
+            cache.by_controller.observe(&event);
+            cache.pool_members.observe(&event);
         }
-        Cache {
-            store,
-            by_controller,
-            members,
-        }
-    }
-
-    fn bound_sandbox(
-        cache: &Cache,
-        claim: &SandboxClaim,
-        binding: Option<&str>,
-    ) -> Option<Arc<Sandbox>> {
-        super::bound_sandbox(&cache.store, &cache.by_controller, claim, binding)
+        cache
     }
 
     /// A member of pool `pool` created `age` seconds before the others' epoch.
@@ -764,12 +751,12 @@ mod tests {
         all.push(sandbox("claimed", Some("claim-uid")));
         let cache = store(all);
         let reserved: HashSet<_> = [ObjectRef::new("m9").within("ns")].into();
-        let found = candidates(&cache.members, "ns", "pool", &reserved);
+        let found = candidates(&cache.pool_members, "ns", "pool", &reserved);
         // Oldest first; the starting member is passed on (decide may wait for it), the
         // deleting and reserved ones are not, and the scan ends at the fourth usable member.
         assert_eq!(names(&found), ["starting", "m8", "m7", "m6", "m5"]);
-        assert!(candidates(&cache.members, "ns", "other", &reserved).is_empty());
-        assert!(candidates(&cache.members, "elsewhere", "pool", &reserved).is_empty());
+        assert!(candidates(&cache.pool_members, "ns", "other", &reserved).is_empty());
+        assert!(candidates(&cache.pool_members, "elsewhere", "pool", &reserved).is_empty());
     }
 
     fn name(s: Option<Arc<Sandbox>>) -> Option<String> {

@@ -118,11 +118,11 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Reque
     let name = sandbox.metadata.name.as_deref().unwrap_or_default();
     tracing::debug!(sandbox = %format!("{ns}/{name}"), actions = plan.actions.len(),
         status = plan.status.is_some(), "reconciled");
-    let key = format!("{ns}/{name}");
+    let key = || format!("{ns}/{name}");
     let started = std::time::Instant::now();
     if plan.status.is_some()
         && plan.status_can_wait
-        && let Some(wait) = ctx.coalescer.hold(&key, started)
+        && let Some(wait) = ctx.coalescer.hold(&key(), started)
     {
         plan.status = None;
         plan.requeue_after = Some(plan.requeue_after.map_or(wait, |r| r.min(wait)));
@@ -137,7 +137,7 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Reque
         result => result?,
     }
     if plan.status.is_some() {
-        ctx.coalescer.wrote(&key, started);
+        ctx.coalescer.wrote(&key(), started);
     }
     if plan.became_ready && plan.status.is_some() {
         record_creation_latency(&ctx, &sandbox);
