@@ -96,7 +96,7 @@ bench *args: setup node-bins
 
 # `just knee`, `just knee controllers=reference,floor`,
 # `just knee scenario=scenarios/knee-smoke.yaml --require reference.knee_1s>=10`;
-# output in runs/knee/<scenario>-<UTC time>/ (knee.json, knee.md, one run per controller).
+# output in runs/knee/<scenario>-<UTC time>/ (knee.json, knee.md, knee.html, one run per controller).
 # Where each controller gives way (warm claims, stepped rate): knee_100ms and knee_1s.
 knee *args: setup node-bins
     #!/usr/bin/env bash

@@ -36,7 +36,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Where each controller gives way: the stepped scenario against each controller in turn
     /// (a fresh local cluster each), with the highest rate at which warm claim Ready p99 stayed
-    /// ≤ 100 ms (`knee_100ms`) and < 1 s (`knee_1s`). Writes knee.json and knee.md. Exit codes:
+    /// ≤ 100 ms (`knee_100ms`) and < 1 s (`knee_1s`). Writes knee.json, knee.md and
+    /// knee.html. Exit codes:
     /// 0 done, 1 a --require bound failed, 2 bad input, 3 infrastructure.
     Knee(KneeArgs),
 }

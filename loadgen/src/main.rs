@@ -12,9 +12,10 @@ use sandbox_bench::cluster::kind::{self, KindConfig};
 use sandbox_bench::cluster::local::{self, LocalCluster, LocalConfig, PodReadyDelay};
 use sandbox_bench::conformance::{self, SuiteOptions};
 use sandbox_bench::controller::ControllerKind;
-use sandbox_bench::knee::{ControllerKnee, KneeReport, Require};
+use sandbox_bench::knee::Require;
 use sandbox_bench::scenario::{KindSpec, Provider, Scenario};
 use sandbox_bench::{crds, exit};
+use sandbox_reports::KneeReport;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -311,7 +312,7 @@ async fn knee(args: KneeArgs) -> u8 {
         }
     }
     let mut report = KneeReport {
-        schema: sandbox_bench::knee::SCHEMA.into(),
+        schema: sandbox_reports::KNEE_SCHEMA.into(),
         scenario: scenario.name.value.clone(),
         controllers: Default::default(),
     };
@@ -326,7 +327,7 @@ async fn knee(args: KneeArgs) -> u8 {
                 return e.exit_code();
             }
         };
-        if let Some(run) = ControllerKnee::of(&outcome.results, &run_dir) {
+        if let Some(run) = sandbox_bench::knee::controller_knee(&outcome.results, &run_dir) {
             eprintln!(
                 "knee: {name}: knee_100ms {}/s, knee_1s {}/s",
                 run.knee_100ms, run.knee_1s
@@ -334,13 +335,15 @@ async fn knee(args: KneeArgs) -> u8 {
             report.controllers.insert(name.to_string(), run);
         }
     }
-    let markdown = sandbox_bench::knee::render_markdown(&report);
+    let markdown = sandbox_reports::render_knee_markdown(&report);
     let written = serde_json::to_string_pretty(&report)
         .map_err(|e| e.to_string())
         .and_then(|json| {
+            let html = sandbox_reports::render_knee_html(&report).map_err(|e| e.to_string())?;
             std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
             std::fs::write(out.join("knee.json"), json).map_err(|e| e.to_string())?;
-            std::fs::write(out.join("knee.md"), &markdown).map_err(|e| e.to_string())
+            std::fs::write(out.join("knee.md"), &markdown).map_err(|e| e.to_string())?;
+            std::fs::write(out.join("knee.html"), html).map_err(|e| e.to_string())
         });
     if let Err(e) = written {
         eprintln!(

@@ -545,7 +545,8 @@ fn scenarios_the_floor_cannot_play_exit_2() {
 }
 
 /// `sandbox-bench knee` end to end: the stepped smoke against the floor and the reference, each
-/// on a fresh cluster; knee.json and knee.md hold both, and a bound that fails exits 1.
+/// on a fresh cluster; knee.json, knee.md and knee.html hold both, and a bound that fails
+/// exits 1.
 #[test]
 fn the_knee_runs_each_controller_and_judges_the_bounds() {
     let dir = tempfile::tempdir().unwrap();
@@ -573,7 +574,7 @@ fn the_knee_runs_each_controller_and_judges_the_bounds() {
         "{log}"
     );
     assert!(!stderr.contains("required: floor"), "{log}");
-    let report: sandbox_bench::knee::KneeReport =
+    let report: sandbox_reports::KneeReport =
         serde_json::from_str(&std::fs::read_to_string(out.join("knee.json")).unwrap()).unwrap();
     assert_eq!(report.schema, "sandbox-bench/knee/v1");
     let names: Vec<&str> = report.controllers.keys().map(String::as_str).collect();
@@ -596,6 +597,12 @@ fn the_knee_runs_each_controller_and_judges_the_bounds() {
             .unwrap()
             .contains("| floor |")
     );
+    let html = std::fs::read_to_string(out.join("knee.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 2, "{html:.400}");
+    for link in ["floor/report.html", "reference/report.html"] {
+        assert!(html.contains(&format!("<a href=\"{link}\">")), "{link}");
+        assert!(out.join(link).exists(), "{link}");
+    }
 
     let o = run(&["knee", "../scenarios/smoke.yaml", "--controllers", "floor"]);
     assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));

@@ -1,4 +1,5 @@
-//! Writes the reports of the built-in synthetic run to a directory, to preview rendering
+//! Writes the reports of the built-in synthetic run, and `knee.html` of the synthetic knee run,
+//! to a directory, to preview rendering
 //! changes without a cluster: `cargo run -p sandbox-reports --example sample_report -- DIR`.
 
 use std::path::PathBuf;
@@ -14,6 +15,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &dir.join("records.jsonl"),
         &sandbox_reports::sample::sample_records(),
     )?;
+    let knee = dir.join("knee.html");
+    std::fs::write(
+        &knee,
+        sandbox_reports::render_knee_html(&sandbox_reports::sample::sample_knee())?,
+    )?;
     println!("{}", files.report_html.display());
+    println!("{}", knee.display());
     Ok(())
 }

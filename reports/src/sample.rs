@@ -174,3 +174,87 @@ pub fn sample_reliability() -> (crate::FaultsReport, crate::InvariantsReport) {
     };
     (faults, invariants)
 }
+
+/// A synthetic knee run of three controllers: the floor, a reference that gives way one step
+/// before it, and an upstream that gives way early and stops after its first broken step.
+pub fn sample_knee() -> crate::KneeReport {
+    use crate::knee::{ControllerKnee, KNEE_SCHEMA, KneeReport};
+    use crate::steps::{StepPhase, StepSummary};
+
+    let rates = [5.0, 10.0, 15.0, 20.0, 30.0, 45.0];
+    let controller = |p99s: &[f64], knee_100ms: f64, knee_1s: f64, cpu: &[(&str, f64)]| {
+        let steps = rates
+            .iter()
+            .zip(p99s)
+            .map(|(&rate, &p99_ms)| StepSummary {
+                rate_per_s: rate,
+                from_ms: 0,
+                to_ms: (300.0 / rate * 1000.0) as u64,
+                claims: 300,
+                not_ready: u64::from(p99_ms > 5000.0),
+                phases: vec![StepPhase {
+                    phase: Phase::ClaimReady,
+                    count: 300,
+                    p50_ms: p99_ms / 2.0,
+                    p90_ms: p99_ms * 0.8,
+                    p99_ms,
+                }],
+                cpu_seconds_per_claim: [("kube-apiserver".to_string(), 0.025)].into(),
+                writes_per_claim: Some(3.5),
+            })
+            .collect();
+        ControllerKnee {
+            knee_100ms,
+            knee_1s,
+            steps,
+            cpu_seconds_per_claim: cpu.iter().map(|&(p, s)| (p.to_string(), s)).collect(),
+            writes_per_claim: 3.0,
+            run: String::new(),
+        }
+    };
+    let mut controllers = std::collections::BTreeMap::new();
+    let mut add = |name: &str, mut run: ControllerKnee| {
+        run.run = format!("runs/knee/sample/{name}");
+        controllers.insert(name.to_string(), run);
+    };
+    add(
+        "floor",
+        controller(
+            &[15.0, 18.0, 22.0, 30.0, 60.0, 900.0],
+            30.0,
+            45.0,
+            &[("etcd", 0.004), ("kube-apiserver", 0.02), ("floor", 0.002)],
+        ),
+    );
+    add(
+        "reference",
+        controller(
+            &[23.0, 27.0, 35.0, 80.0, 400.0],
+            20.0,
+            30.0,
+            &[
+                ("etcd", 0.006),
+                ("kube-apiserver", 0.035),
+                ("controller", 0.008),
+            ],
+        ),
+    );
+    add(
+        "upstream",
+        controller(
+            &[120.0, 7000.0],
+            0.0,
+            5.0,
+            &[
+                ("etcd", 0.012),
+                ("kube-apiserver", 0.09),
+                ("controller", 0.03),
+            ],
+        ),
+    );
+    KneeReport {
+        schema: KNEE_SCHEMA.into(),
+        scenario: "knee".into(),
+        controllers,
+    }
+}

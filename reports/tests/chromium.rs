@@ -1,5 +1,5 @@
-//! `report.html` opened in a real browser: headless Chromium loads the file, lays it out, and
-//! every chart must come out as a visible SVG of sensible size.
+//! `report.html` and `knee.html` opened in a real browser: headless Chromium loads the file,
+//! lays it out, and every chart must come out as a visible SVG of sensible size.
 //!
 //! Needs Chromium: `apt-get install chromium` (or set `CHROMIUM` to a Chrome/Chromium binary).
 //! The test fails rather than skips without it, so CI cannot pass without looking.
@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sandbox_reports::render_html;
-use sandbox_reports::sample::sample_results;
+use sandbox_reports::sample::{sample_knee, sample_results};
+use sandbox_reports::{render_html, render_knee_html};
 
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -83,20 +83,47 @@ fn dump_dom(chromium: &Path, page: &Path, scratch: &Path) -> String {
     dom
 }
 
-#[test]
-fn report_html_renders_its_charts_in_chromium() {
+/// Opens `html` in Chromium with a layout probe and returns the DOM and every SVG's rendered
+/// size. The probe is the test's own: after layout it records each chart's size on `<body>`,
+/// where --dump-dom shows it. The reports themselves have no script.
+fn render_in_chromium(html: &str) -> (String, Vec<(u32, u32)>) {
     let chromium = find_chromium();
     let scratch = tempfile::tempdir().unwrap();
-    let html = render_html(&sample_results().unwrap()).unwrap();
-    // A probe for the test only: after layout, record each chart's rendered size on <body>,
-    // where --dump-dom shows it. The report itself has no script.
     let probe = "<script>document.body.dataset.svgSizes = Array.from(\
         document.querySelectorAll('svg')).map(s => { const r = s.getBoundingClientRect(); \
         return Math.round(r.width) + 'x' + Math.round(r.height); }).join(' ');</script>";
-    let page = scratch.path().join("report.html");
+    let page = scratch.path().join("page.html");
     std::fs::write(&page, html.replace("</body>", &format!("{probe}</body>"))).unwrap();
 
     let dom = dump_dom(&chromium, &page, scratch.path());
+    let sizes = dom
+        .split("data-svg-sizes=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("the layout probe did not run: {dom:.500}"));
+    let sizes = sizes
+        .split(' ')
+        .map(|size| {
+            let (width, height) = size.split_once('x').unwrap();
+            (width.parse().unwrap(), height.parse().unwrap())
+        })
+        .collect();
+    (dom, sizes)
+}
+
+fn assert_visible(sizes: &[(u32, u32)]) {
+    for &(width, height) in sizes {
+        assert!(
+            width >= 300 && height >= 150,
+            "a chart rendered at {width}x{height}"
+        );
+    }
+}
+
+#[test]
+fn report_html_renders_its_charts_in_chromium() {
+    let html = render_html(&sample_results().unwrap()).unwrap();
+    let (dom, sizes) = render_in_chromium(&html);
 
     assert!(
         dom.contains("<title>sandbox-bench report: default</title>"),
@@ -114,23 +141,33 @@ fn report_html_renders_its_charts_in_chromium() {
     ] {
         assert!(flat.contains(title), "missing chart title {title:?}");
     }
-    let sizes = dom
-        .split("data-svg-sizes=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_else(|| panic!("the layout probe did not run: {dom:.500}"));
-    let sizes: Vec<(u32, u32)> = sizes
-        .split(' ')
-        .map(|size| {
-            let (width, height) = size.split_once('x').unwrap();
-            (width.parse().unwrap(), height.parse().unwrap())
-        })
-        .collect();
     assert_eq!(sizes.len(), 10, "{sizes:?}");
-    for (width, height) in sizes {
-        assert!(
-            width >= 300 && height >= 150,
-            "a chart rendered at {width}x{height}"
-        );
+    assert_visible(&sizes);
+}
+
+#[test]
+fn knee_html_renders_its_curves_and_bars_in_chromium() {
+    let html = render_knee_html(&sample_knee()).unwrap();
+    let (dom, sizes) = render_in_chromium(&html);
+
+    assert!(
+        dom.contains("<title>sandbox-bench knee: knee</title>"),
+        "{dom:.500}"
+    );
+    let flat = dom.replace('\n', "");
+    for text in [
+        ">Warm claim Ready p99 by offered rate</text>",
+        ">CPU per warm claim, by process</text>",
+        // The legends: every controller on the curves, every process on the bars.
+        ">floor</text>",
+        ">reference</text>",
+        ">upstream</text>",
+        ">kube-apiserver</text>",
+        ">etcd</text>",
+        ">controller</text>",
+    ] {
+        assert!(flat.contains(text), "missing {text:?}");
     }
+    assert_eq!(sizes.len(), 2, "{sizes:?}");
+    assert_visible(&sizes);
 }

@@ -375,6 +375,157 @@ pub fn in_flight_over_time(
     )
 }
 
+/// One controller's curve on the knee chart: claim Ready p99 (ms) at each step's rate.
+pub struct KneeCurve {
+    pub label: String,
+    pub color: RGBColor,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Claim Ready p99 against the offered rate, both on log axes (the rates step geometrically),
+/// one curve per controller, with the 100 ms and 1 s bounds the knees are read at.
+pub fn knee_curves(title: &str, curves: &[KneeCurve]) -> Result<String, ReportError> {
+    render_svg("knee curves", title, WIDE, |root| {
+        let points = || curves.iter().flat_map(|c| c.points.iter().copied());
+        if points().next().is_none() {
+            return no_samples(root, title);
+        }
+        let rates = log_bounds_rate(
+            points().map(|(rate, _)| rate).fold(f64::INFINITY, f64::min),
+            points().map(|(rate, _)| rate).fold(0.0, f64::max),
+        );
+        let (low, high) = log_bounds(
+            points().map(|(_, ms)| ms).fold(100.0, f64::min),
+            points().map(|(_, ms)| ms).fold(1000.0, f64::max),
+        );
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d((rates.0..rates.1).log_scale(), (low..high).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_desc("offered warm claims per second (log scale)")
+            .x_label_formatter(&|rate| format!("{rate:.0}"))
+            .y_desc("claim Ready p99 (ms, log scale)")
+            .y_label_formatter(&|ms| axis_ms(*ms))
+            .draw()?;
+        for (bound, label) in [(100.0, "100 ms"), (1000.0, "1 s")] {
+            chart.draw_series(DashedLineSeries::new(
+                [(rates.0, bound), (rates.1, bound)],
+                6,
+                4,
+                GREY.stroke_width(1),
+            ))?;
+            chart.draw_series(std::iter::once(Text::new(
+                label,
+                (rates.0, bound),
+                ("sans-serif", 12).into_font().color(&GREY),
+            )))?;
+        }
+        for curve in curves {
+            let color = curve.color;
+            let points = curve.points.iter().map(|&(rate, ms)| (rate, ms.max(low)));
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+                .label(curve.label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            chart.draw_series(points.map(|p| Circle::new(p, 3, color.filled())))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    })
+}
+
+/// A rate axis with a little room either side of the first and last step.
+fn log_bounds_rate(low: f64, high: f64) -> (f64, f64) {
+    let low = low.max(0.01);
+    let high = high.max(low);
+    (low / 1.25, high * 1.25)
+}
+
+/// One stacked bar: a label and its parts (name, value), drawn in the order given.
+pub struct StackedBar {
+    pub label: String,
+    pub parts: Vec<(String, f64)>,
+}
+
+/// Horizontal stacked bars, one per row, parts coloured by name across rows (`palette` gives
+/// each part name its colour).
+pub fn stacked_bars(
+    title: &str,
+    x_desc: &str,
+    bars: &[StackedBar],
+    palette: &dyn Fn(&str) -> RGBColor,
+) -> Result<String, ReportError> {
+    let height = (120 + 48 * bars.len() as u32).max(SMALL.1);
+    render_svg("stacked bars", title, (WIDE.0, height), |root| {
+        let widest = bars
+            .iter()
+            .map(|bar| bar.parts.iter().map(|(_, v)| v).sum::<f64>())
+            .fold(0.0, f64::max);
+        if bars.is_empty() || widest <= 0.0 {
+            return no_samples(root, title);
+        }
+        let rows = bars.len() as f64;
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(110)
+            // Room on the right for the legend beside the longest bar.
+            .build_cartesian_2d(0.0..widest * 1.4, -0.5..rows - 0.5)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_desc(x_desc)
+            .y_labels(bars.len())
+            .y_label_formatter(&|y| {
+                let row = y.round();
+                if (y - row).abs() < 0.01 && row >= 0.0 && (row as usize) < bars.len() {
+                    bars[bars.len() - 1 - row as usize].label.clone()
+                } else {
+                    String::new()
+                }
+            })
+            .draw()?;
+        let mut named = std::collections::BTreeSet::new();
+        for (index, bar) in bars.iter().enumerate() {
+            // The first bar on top.
+            let y = (bars.len() - 1 - index) as f64;
+            let mut start = 0.0;
+            for (name, value) in &bar.parts {
+                let color = palette(name);
+                let series = chart.draw_series(std::iter::once(Rectangle::new(
+                    [(start, y - 0.3), (start + value, y + 0.3)],
+                    color.filled(),
+                )))?;
+                if named.insert(name.clone()) {
+                    series.label(name.clone()).legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled())
+                    });
+                }
+                start += value;
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    })
+}
+
 /// A one-line description for a chart's caption under the figure.
 pub fn describe_percentiles(distribution: &LatencyDistribution) -> String {
     format!(

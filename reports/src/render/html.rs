@@ -57,7 +57,7 @@ figure { margin: 1rem 0; } svg { max-width: 100%; height: auto; }
 pre { background: #f6f6f6; padding: .5rem; overflow-x: auto; }
 ";
 
-fn page(title: &str, body: &str) -> String {
+pub(crate) fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
@@ -66,7 +66,7 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-fn figure(out: &mut String, svg: &str, caption: &str) {
+pub(crate) fn figure(out: &mut String, svg: &str, caption: &str) {
     let _ = writeln!(
         out,
         "<figure>\n{svg}\n<figcaption>{}</figcaption>\n</figure>",
@@ -147,7 +147,8 @@ pub fn render_html(results: &Results) -> Result<String, ReportError> {
     }
 
     if let Some(steps) = &results.steps {
-        steps_table(&mut body, steps);
+        body.push_str("<h2>Step by step</h2>\n");
+        steps_table(&mut body, &steps.steps, steps.knee_100ms, steps.knee_1s);
     }
 
     if !results.slo.checks.is_empty() {
@@ -449,27 +450,40 @@ pub fn render_comparison_html(
     Ok(page("sandbox-bench comparison", &body))
 }
 
-/// The per-step table of a stepped load, with its knees.
-fn steps_table(body: &mut String, steps: &crate::StepsReport) {
+/// The per-step table of a stepped load, with its knees; the writes and CPU per claim columns
+/// only when the harness read them.
+pub(crate) fn steps_table(
+    body: &mut String,
+    steps: &[crate::StepSummary],
+    knee_100ms: f64,
+    knee_1s: f64,
+) {
+    let writes = steps.iter().any(|s| s.writes_per_claim.is_some());
+    let cpu = steps.iter().any(|s| !s.cpu_seconds_per_claim.is_empty());
     let _ = writeln!(
         body,
-        "<h2>Step by step</h2>\n<p>Knee: claim Ready p99 ≤ 100 ms up to <strong>{} claims/s</strong>, \
-         &lt; 1 s up to <strong>{} claims/s</strong> (every claim Ready; warm claims when there are any).</p>\n\
+        "<p>Knee: claim Ready p99 ≤ 100 ms up to <strong>{knee_100ms} claims/s</strong>, \
+         &lt; 1 s up to <strong>{knee_1s} claims/s</strong> (every claim Ready; warm claims when there are any).</p>\n\
          <table>\n<thead><tr><th class=\"num\">rate</th><th class=\"num\">claims</th><th class=\"num\">not Ready</th>\
          <th class=\"num\">acked p99</th><th class=\"num\">bound p99</th><th class=\"num\">claim Ready p50</th>\
-         <th class=\"num\">p90</th><th class=\"num\">p99</th></tr></thead>\n<tbody>",
-        steps.knee_100ms, steps.knee_1s
+         <th class=\"num\">p90</th><th class=\"num\">p99</th>{}{}</tr></thead>\n<tbody>",
+        if writes {
+            "<th class=\"num\">writes per claim</th>"
+        } else {
+            ""
+        },
+        if cpu { "<th>CPU per claim</th>" } else { "" },
     );
-    for step in &steps.steps {
+    for step in steps {
         let p = |phase: Phase, pick: fn(&crate::StepPhase) -> f64| {
             step.phase(phase)
                 .map_or("–".to_string(), |s| format_ms(pick(s)))
         };
-        let _ = writeln!(
+        let _ = write!(
             body,
             "<tr><td class=\"num\">{}/s</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+             <td class=\"num\">{}</td><td class=\"num\">{}</td>",
             step.rate_per_s,
             step.claims,
             step.not_ready,
@@ -479,6 +493,20 @@ fn steps_table(body: &mut String, steps: &crate::StepsReport) {
             p(Phase::ClaimReady, |s| s.p90_ms),
             p(Phase::ClaimReady, |s| s.p99_ms),
         );
+        if writes {
+            let value = step
+                .writes_per_claim
+                .map_or("–".to_string(), |w| format!("{w:.1}"));
+            let _ = write!(body, "<td class=\"num\">{value}</td>");
+        }
+        if cpu {
+            let _ = write!(
+                body,
+                "<td>{}</td>",
+                escape(&super::cpu_list(&step.cpu_seconds_per_claim))
+            );
+        }
+        body.push_str("</tr>\n");
     }
     body.push_str("</tbody>\n</table>\n");
 }

@@ -4,6 +4,7 @@
 pub mod charts;
 pub mod html;
 pub mod junit;
+pub mod knee;
 pub mod markdown;
 
 use crate::record::LaunchType;
@@ -21,6 +22,18 @@ pub fn format_ms(ms: f64) -> String {
     } else {
         format!("{ms:.3} ms")
     }
+}
+
+/// `kube-apiserver 1.2 ms, …` from CPU seconds per claim by process; `–` when none was read.
+pub fn cpu_list(cpu_seconds_per_claim: &std::collections::BTreeMap<String, f64>) -> String {
+    if cpu_seconds_per_claim.is_empty() {
+        return "–".into();
+    }
+    cpu_seconds_per_claim
+        .iter()
+        .map(|(process, s)| format!("{process} {:.1} ms", s * 1000.0))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `1.00×`, or `—` when there is nothing to compare.

@@ -1,0 +1,53 @@
+//! `knee.json`: where each controller gives way under a stepped warm-claim load. The harness
+//! fills it from its bench runs (`sandbox-bench knee`); `render::knee` turns it into
+//! `knee.md` and `knee.html`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::steps::StepSummary;
+
+/// The schema of `knee.json`.
+pub const KNEE_SCHEMA: &str = "sandbox-bench/knee/v1";
+
+/// Every controller's knees and steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KneeReport {
+    pub schema: String,
+    pub scenario: String,
+    pub controllers: BTreeMap<String, ControllerKnee>,
+}
+
+/// One controller's run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ControllerKnee {
+    pub knee_100ms: f64,
+    pub knee_1s: f64,
+    pub steps: Vec<StepSummary>,
+    /// CPU seconds per claim over the whole load, by process (kube-apiserver, etcd, the
+    /// controller or the floor).
+    pub cpu_seconds_per_claim: BTreeMap<String, f64>,
+    /// API writes (POST, PUT, PATCH, DELETE, by every client) per claim over the whole load.
+    pub writes_per_claim: f64,
+    /// The run's own directory, with its `report.html`.
+    pub run: String,
+}
+
+/// Which knee a bound names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Knee {
+    /// Claim Ready p99 ≤ 100 ms.
+    Ms100,
+    /// Claim Ready p99 < 1 s.
+    S1,
+}
+
+impl ControllerKnee {
+    pub fn knee(&self, which: Knee) -> f64 {
+        match which {
+            Knee::Ms100 => self.knee_100ms,
+            Knee::S1 => self.knee_1s,
+        }
+    }
+}

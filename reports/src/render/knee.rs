@@ -1,0 +1,247 @@
+//! `knee.md` and `knee.html`: the knees of every controller side by side, the p99-versus-rate
+//! curves on one chart, CPU per claim by process, and each controller's steps.
+
+use std::fmt::Write as _;
+
+use plotters::style::RGBColor;
+
+use crate::error::ReportError;
+use crate::knee::{ControllerKnee, KneeReport};
+use crate::record::Phase;
+use crate::render::charts::{self, KneeCurve, StackedBar};
+use crate::render::cpu_list;
+use crate::render::html::{escape, figure, page, steps_table};
+
+const KNEE_NOTE: &str = "knee_100ms: the highest rate up to which every step kept warm claim \
+    Ready p99 ≤ 100 ms with every claim Ready; knee_1s: the same with p99 < 1 s. A knee at the \
+    last step's rate means no step gave way: the controller's real knee lies beyond the scenario.";
+
+/// `knee.md`: the knees side by side, then each controller's steps.
+pub fn render_knee_markdown(report: &KneeReport) -> String {
+    let mut out = format!(
+        "## sandbox-bench knee: `{}`\n\n| controller | knee_100ms | knee_1s | writes per claim | CPU per claim |\n|---|--:|--:|--:|---|\n",
+        report.scenario
+    );
+    for (name, run) in &report.controllers {
+        let _ = writeln!(
+            out,
+            "| {name} | {}/s | {}/s | {:.1} | {} |",
+            run.knee_100ms,
+            run.knee_1s,
+            run.writes_per_claim,
+            cpu_list(&run.cpu_seconds_per_claim)
+        );
+    }
+    let _ = writeln!(out, "\n{KNEE_NOTE}");
+    for (name, run) in &report.controllers {
+        let _ = writeln!(
+            out,
+            "\n### {name}\n\n| rate | claims | not Ready | claim Ready p50 | p90 | p99 | writes per claim | CPU per claim |\n|--:|--:|--:|--:|--:|--:|--:|---|"
+        );
+        for step in &run.steps {
+            let ready = step.phase(Phase::ClaimReady);
+            let ms = |pick: fn(&crate::StepPhase) -> f64| {
+                ready.map_or("–".into(), |p| format!("{:.1} ms", pick(p)))
+            };
+            let writes = step
+                .writes_per_claim
+                .map_or("–".into(), |w| format!("{w:.1}"));
+            let _ = writeln!(
+                out,
+                "| {}/s | {} | {} | {} | {} | {} | {writes} | {} |",
+                step.rate_per_s,
+                step.claims,
+                step.not_ready,
+                ms(|p| p.p50_ms),
+                ms(|p| p.p90_ms),
+                ms(|p| p.p99_ms),
+                cpu_list(&step.cpu_seconds_per_claim)
+            );
+        }
+        let _ = writeln!(out, "\nRun: `{}`", run.run);
+    }
+    out
+}
+
+/// A controller's colour, the same on every knee chart: the floor grey (the line to beat),
+/// the others from a fixed palette in name order.
+fn controller_color(report: &KneeReport, name: &str) -> RGBColor {
+    const PALETTE: [RGBColor; 5] = [
+        RGBColor(214, 39, 40),
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(148, 103, 189),
+        RGBColor(44, 160, 44),
+    ];
+    if name == "floor" {
+        return RGBColor(90, 90, 90);
+    }
+    let index = report
+        .controllers
+        .keys()
+        .filter(|n| *n != "floor")
+        .position(|n| n == name)
+        .unwrap_or(0);
+    PALETTE[index % PALETTE.len()]
+}
+
+/// A process's colour on the CPU bars: the API server, etcd, the harness playing the floor,
+/// and the controller under test.
+fn process_color(process: &str) -> RGBColor {
+    match process {
+        "kube-apiserver" => RGBColor(31, 119, 180),
+        "etcd" => RGBColor(255, 127, 14),
+        "floor" => RGBColor(150, 150, 150),
+        _ => RGBColor(44, 160, 44),
+    }
+}
+
+/// The points of a controller's curve: each step's claim Ready p99 at its rate.
+fn curve_points(run: &ControllerKnee) -> Vec<(f64, f64)> {
+    run.steps
+        .iter()
+        .filter_map(|step| Some((step.rate_per_s, step.phase(Phase::ClaimReady)?.p99_ms)))
+        .collect()
+}
+
+/// `knee.html`: self-contained like `report.html`; it links each controller's own report,
+/// which sits in the controller's run directory beside it.
+pub fn render_knee_html(report: &KneeReport) -> Result<String, ReportError> {
+    let mut body = String::new();
+    let _ = writeln!(
+        body,
+        "<h1>sandbox-bench knee: {}</h1>\n<table>\n<thead><tr><th>controller</th>\
+         <th class=\"num\">knee_100ms</th><th class=\"num\">knee_1s</th>\
+         <th class=\"num\">writes per claim</th><th>CPU per claim</th><th>run</th></tr></thead>\n<tbody>",
+        escape(&report.scenario)
+    );
+    for (name, run) in &report.controllers {
+        let _ = writeln!(
+            body,
+            "<tr><td>{}</td><td class=\"num\">{}/s</td><td class=\"num\">{}/s</td>\
+             <td class=\"num\">{:.1}</td><td>{}</td><td>{}</td></tr>",
+            escape(name),
+            run.knee_100ms,
+            run.knee_1s,
+            run.writes_per_claim,
+            escape(&cpu_list(&run.cpu_seconds_per_claim)),
+            report_link(run)
+        );
+    }
+    let _ = writeln!(
+        body,
+        "</tbody>\n</table>\n<p class=\"note\">{}</p>",
+        escape(KNEE_NOTE)
+    );
+
+    let curves: Vec<KneeCurve> = report
+        .controllers
+        .iter()
+        .map(|(name, run)| KneeCurve {
+            label: name.clone(),
+            color: controller_color(report, name),
+            points: curve_points(run),
+        })
+        .collect();
+    figure(
+        &mut body,
+        &charts::knee_curves("Warm claim Ready p99 by offered rate", &curves)?,
+        "Each point is one step of the load; the dashed lines are the knees' bounds.",
+    );
+    let bars: Vec<StackedBar> = report
+        .controllers
+        .iter()
+        .map(|(name, run)| StackedBar {
+            label: name.clone(),
+            parts: run
+                .cpu_seconds_per_claim
+                .iter()
+                .map(|(process, seconds)| (process.clone(), seconds * 1000.0))
+                .collect(),
+        })
+        .collect();
+    figure(
+        &mut body,
+        &charts::stacked_bars(
+            "CPU per warm claim, by process",
+            "CPU ms per claim (refill included)",
+            &bars,
+            &process_color,
+        )?,
+        "CPU seconds of each process over the whole load, divided by the claims made.",
+    );
+
+    for (name, run) in &report.controllers {
+        let _ = writeln!(body, "<h2>{}</h2>", escape(name));
+        steps_table(&mut body, &run.steps, run.knee_100ms, run.knee_1s);
+    }
+    Ok(page(
+        &format!("sandbox-bench knee: {}", report.scenario),
+        &body,
+    ))
+}
+
+/// A link to the run's `report.html`, relative to `knee.html` in the run's parent directory.
+fn report_link(run: &ControllerKnee) -> String {
+    let dir = std::path::Path::new(&run.run)
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if dir.is_empty() {
+        return escape(&run.run);
+    }
+    let href = escape(&format!("{dir}/report.html"));
+    format!("<a href=\"{href}\">{href}</a>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knee::Knee;
+    use crate::sample::sample_knee;
+
+    #[test]
+    fn the_markdown_puts_the_knees_side_by_side_then_the_steps() {
+        let md = render_knee_markdown(&sample_knee());
+        assert!(
+            md.contains(
+                "| floor | 30/s | 45/s | 3.0 | etcd 4.0 ms, floor 2.0 ms, kube-apiserver 20.0 ms |"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("| reference | 20/s | 30/s |"), "{md}");
+        assert!(
+            md.contains("### reference")
+                && md.contains(
+                    "| 5/s | 300 | 0 | 11.5 ms | 18.4 ms | 23.0 ms | 3.5 | kube-apiserver 25.0 ms |"
+                ),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn the_html_has_both_charts_every_controller_and_links_to_the_runs() {
+        let html = render_knee_html(&sample_knee()).unwrap();
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        assert_eq!(html.matches("<svg").count(), 2);
+        // Three curves, one point per step: 5 + 6 + 2.
+        assert_eq!(html.matches("<circle").count(), 13, "step points");
+        assert!(html.contains("aria-label=\"Warm claim Ready p99 by offered rate\""));
+        assert!(html.contains("aria-label=\"CPU per warm claim, by process\""));
+        assert!(html.contains("<a href=\"reference/report.html\">"));
+        assert!(html.contains("<h2>floor</h2>") && html.contains("<h2>reference</h2>"));
+        assert!(html.contains("<td class=\"num\">20/s</td><td class=\"num\">30/s</td>"));
+        // Offline: nothing fetched, only the relative links to the runs' own reports.
+        assert!(!html.contains("http://") && !html.contains("https://"));
+        assert!(!html.contains("src=") && !html.contains("url("));
+    }
+
+    #[test]
+    fn the_report_round_trips_through_json() {
+        let report = sample_knee();
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(json.contains("\"schema\":\"sandbox-bench/knee/v1\""));
+        assert_eq!(serde_json::from_str::<KneeReport>(&json).unwrap(), report);
+        assert_eq!(report.controllers["reference"].knee(Knee::S1), 30.0);
+    }
+}
