@@ -86,6 +86,7 @@ struct Parts<K: kube::Resource<DynamicType = ()> + Clone + 'static> {
     fanout: async_broadcast::Sender<Arc<K>>,
     synced: watch::Sender<bool>,
     quarantine: Quarantine,
+    trim: fn(&mut K),
 }
 
 impl<K> SharedCache<K>
@@ -118,9 +119,19 @@ where
                 fanout,
                 synced: synced_tx,
                 quarantine,
+                trim: |_| {},
             }),
             indexes: Vec::new(),
         }
+    }
+
+    /// Keeps of each object only what `trim` leaves (managed fields are always dropped): for
+    /// kinds with many objects of which the controllers read a few fields, such as Pods.
+    pub fn trimmed(mut self, trim: fn(&mut K)) -> Self {
+        if let Some(parts) = self.parts.as_mut() {
+            parts.trim = trim;
+        }
+        self
     }
 
     /// An index of this cache by `key_of`, kept up to date from the same watch as the store;
@@ -153,6 +164,7 @@ where
             fanout,
             synced,
             quarantine,
+            trim,
         } = parts;
         let reader = self.store.clone();
         let indexes = std::mem::take(&mut self.indexes);
@@ -168,7 +180,10 @@ where
             })
             // No decision reads them, and they are often the larger part of an object: the
             // caches hold every Sandbox and Pod of the cluster.
-            .modify(|object| object.meta_mut().managed_fields = None)
+            .modify(move |object| {
+                object.meta_mut().managed_fields = None;
+                trim(object);
+            })
             .reflect(writer)
             .inspect(move |event| {
                 if let Ok(event) = event {

@@ -7,6 +7,7 @@ pub mod coalesce;
 pub mod conditions;
 pub mod endpoints;
 pub mod events;
+pub mod expectations;
 pub mod fence;
 pub mod flags;
 pub mod index;

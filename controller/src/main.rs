@@ -72,7 +72,12 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
         });
     }
 
-    let controllers = run::run(client.clone(), flags.clone(), metrics, readiness.clone());
+    // The caches watch on a connection of their own (reads: never fenced).
+    let clients = run::Clients {
+        requests: client.clone(),
+        watches: run::client(&flags, None).await?,
+    };
+    let controllers = run::run(clients, flags.clone(), metrics, readiness.clone());
     if let Some(fence) = fence {
         let namespace = leader_namespace(&flags)?;
         let pod_name = std::env::var("POD_NAME").ok().filter(|n| !n.is_empty());

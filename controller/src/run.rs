@@ -30,7 +30,7 @@ use crate::{claim, sandbox, template, warmpool};
 /// `fence` is closed (leader election on and the Lease not held).
 pub async fn client(flags: &Flags, fence: Option<Arc<Fence>>) -> anyhow::Result<kube::Client> {
     let config = kube_config(flags).await?;
-    let builder = kube::client::ClientBuilder::try_from(config)?;
+    let builder = sandbox_client::builder(&config)?;
     let limit = crate::throttle::limiter(flags.kube_api_qps, flags.kube_api_burst);
     // The fence outermost: it asks after any wait for a token, just before the request leaves.
     let fence = fence.map(FenceLayer::new);
@@ -80,7 +80,32 @@ fn user_agent() -> String {
 
 /// Runs every controller until the future is dropped; `readiness` learns when the caches
 /// have listed.
-pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>, readiness: Readiness) {
+/// The clients the controllers use: one for their requests, one for the caches' watches.
+/// Apart, each has a connection of its own, and watch events do not queue behind a burst of
+/// writes on a shared HTTP/2 connection; the same client twice shares one.
+#[derive(Clone)]
+pub struct Clients {
+    pub requests: kube::Client,
+    pub watches: kube::Client,
+}
+
+impl From<kube::Client> for Clients {
+    fn from(client: kube::Client) -> Self {
+        Self {
+            requests: client.clone(),
+            watches: client,
+        }
+    }
+}
+
+pub async fn run(
+    clients: impl Into<Clients>,
+    flags: Flags,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+) {
+    let clients: Clients = clients.into();
+    let (client, watches) = (clients.requests.clone(), clients.watches.clone());
     let quarantine = Quarantine::new(
         Some(crate::events::recorder(
             &client,
@@ -88,11 +113,12 @@ pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>, read
         )),
         metrics.clone(),
     );
-    let mut sandboxes = SharedCache::<Sandbox>::new(Api::all(client.clone()), quarantine.clone());
-    let mut pods = SharedCache::<Pod>::new(Api::all(client.clone()), quarantine.clone());
-    let mut services = SharedCache::<Service>::new(Api::all(client.clone()), quarantine.clone());
+    let mut sandboxes = SharedCache::<Sandbox>::new(Api::all(watches.clone()), quarantine.clone());
+    let mut pods = SharedCache::<Pod>::new(Api::all(watches.clone()), quarantine.clone())
+        .trimmed(sandbox::keep_observed_pod_fields);
+    let mut services = SharedCache::<Service>::new(Api::all(watches.clone()), quarantine.clone());
     let mut pvcs =
-        SharedCache::<PersistentVolumeClaim>::new(Api::all(client.clone()), quarantine.clone());
+        SharedCache::<PersistentVolumeClaim>::new(Api::all(watches.clone()), quarantine.clone());
     metrics.sandboxes.watch(sandboxes.store.clone());
     let indexed = index::Sandboxes {
         store: sandboxes.store.clone(),
@@ -118,6 +144,7 @@ pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>, read
         cluster_domain: flags.cluster_domain.clone(),
         metrics: metrics.clone(),
         coalescer: crate::coalesce::Coalescer::new(crate::coalesce::SANDBOX_WINDOW),
+        pod_creates: crate::expectations::Expectations::new(sandbox::POD_CREATE_TTL),
     });
     // Each controller counts its own objects' failures: kinds share names.
     let backoff = Arc::new(Backoff::default());
@@ -145,7 +172,7 @@ pub async fn run(client: kube::Client, flags: Flags, metrics: Arc<Metrics>, read
     ];
     if flags.extensions {
         synced.extend(extensions(
-            &client,
+            &clients,
             &flags,
             &sandboxes,
             &indexed,
@@ -275,7 +302,7 @@ fn config(workers: u16) -> ControllerConfig {
 /// subscribed to the shared Sandbox cache now, spawned into `tasks` with their caches, whose
 /// sync gates it returns.
 fn extensions(
-    client: &kube::Client,
+    clients: &Clients,
     flags: &Flags,
     sandboxes: &SharedCache<Sandbox>,
     indexed: &index::Sandboxes,
@@ -283,13 +310,15 @@ fn extensions(
     quarantine: &Quarantine,
     tasks: &mut JoinSet<()>,
 ) -> [Synced; 4] {
+    let (client, watches) = (&clients.requests, &clients.watches);
     let mut templates =
-        SharedCache::<SandboxTemplate>::new(Api::all(client.clone()), quarantine.clone());
+        SharedCache::<SandboxTemplate>::new(Api::all(watches.clone()), quarantine.clone());
     let mut pools =
-        SharedCache::<SandboxWarmPool>::new(Api::all(client.clone()), quarantine.clone());
-    let mut claims = SharedCache::<SandboxClaim>::new(Api::all(client.clone()), quarantine.clone());
+        SharedCache::<SandboxWarmPool>::new(Api::all(watches.clone()), quarantine.clone());
+    let mut claims =
+        SharedCache::<SandboxClaim>::new(Api::all(watches.clone()), quarantine.clone());
     let mut network_policies =
-        SharedCache::<NetworkPolicy>::new(Api::all(client.clone()), quarantine.clone());
+        SharedCache::<NetworkPolicy>::new(Api::all(watches.clone()), quarantine.clone());
 
     let template_ctx = Arc::new(template::Context {
         client: client.clone(),

@@ -130,6 +130,11 @@ fn the_smoke_scenario_measures_every_claim_and_an_slo_breach_fails_the_run() {
         20.0,
         "one refill each: {requests}"
     );
+    assert_eq!(
+        count("POST pods "),
+        count("POST pods 201"),
+        "a Pod created once, never again while the cache catches up: {requests}"
+    );
     assert!(count("PATCH sandboxes/status ") <= 90.0, "{requests}");
     assert!(
         count("PATCH sandboxwarmpools/status ") <= 10.0,

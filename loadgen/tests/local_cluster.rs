@@ -52,6 +52,30 @@ async fn a_pod_on_a_kwok_node_becomes_ready_and_stop_leaves_nothing_behind() {
     );
     assert!(ready.1.starts_with("10.244."), "pod IP {}", ready.1);
 
+    // Requests in flight together share the cluster client's one HTTP/2 connection; kube's
+    // default HTTP/1.1 client, the control, opens a connection for each.
+    let apiserver = cluster.state().ports.apiserver;
+    let config = sandbox_bench::cluster::load_config(&cluster.state().kubeconfig, None)
+        .await
+        .unwrap();
+    let forty_lists = |client: kube::Client| async move {
+        let pods: Api<Pod> = Api::namespaced(client, "default");
+        let params = ListParams::default();
+        let lists = (0..40).map(|_| pods.list(&params));
+        for list in futures::future::join_all(lists).await {
+            assert_eq!(list.unwrap().items.len(), 1);
+        }
+        connections_to(apiserver)
+    };
+    let open = forty_lists(cluster.client().unwrap()).await;
+    assert_eq!(open, 1, "HTTP/2: connections after 40 requests at once");
+    let http1 = kube::Client::try_from(config).unwrap();
+    let open = forty_lists(http1).await;
+    assert!(
+        open > 4,
+        "HTTP/1.1: {open} connections after 40 requests at once"
+    );
+
     let logs = dir.path().join("logs");
     cluster.stop().unwrap();
     common::assert_gone(&pids, &ports);
@@ -69,6 +93,33 @@ async fn a_pod_on_a_kwok_node_becomes_ready_and_stop_leaves_nothing_behind() {
         !dir.path().join("cluster.json").exists(),
         "state file left behind"
     );
+}
+
+/// Established TCP connections of this process to `port` on loopback: the sockets among this
+/// process's file descriptors that `/proc/self/net/tcp` lists as connected to that port.
+fn connections_to(port: u16) -> usize {
+    let inodes: std::collections::HashSet<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|link| {
+            let link = link.to_string_lossy().into_owned();
+            Some(
+                link.strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_string(),
+            )
+        })
+        .collect();
+    let wanted = format!(":{port:04X}");
+    std::fs::read_to_string("/proc/self/net/tcp")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        // local, remote, state (01: established), …, inode (the tenth field)
+        .filter(|f| f.len() > 9 && f[2].ends_with(&wanted) && f[3] == "01")
+        .filter(|f| inodes.contains(f[9]))
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread")]

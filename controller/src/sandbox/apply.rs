@@ -4,7 +4,10 @@
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
 use kube::api::{Api, DeleteParams, Patch};
 
-use crate::write::{delete_if, is_not_found, merge, post};
+use kube::runtime::reflector::ObjectRef;
+
+use crate::expectations::Expectations;
+use crate::write::{delete_if, is_not_found, is_status, merge, post};
 use sandbox_api::v1beta1::Sandbox;
 
 use super::decide::{Action, Plan};
@@ -54,7 +57,14 @@ impl Apis {
     }
 }
 
-pub async fn apply(apis: &Apis, sandbox: &str, plan: &Plan) -> Result<(), ApplyError> {
+/// Performs `plan`; a Pod it creates, or finds already there, is noted in `pod_creates` so
+/// that passes before the cache shows it do not create it again.
+pub async fn apply(
+    apis: &Apis,
+    sandbox: &str,
+    plan: &Plan,
+    pod_creates: &Expectations<ObjectRef<Pod>>,
+) -> Result<(), ApplyError> {
     for action in &plan.actions {
         let fail = |what: String| move |source| ApplyError { what, source };
         match action {
@@ -75,14 +85,15 @@ pub async fn apply(apis: &Apis, sandbox: &str, plan: &Plan) -> Result<(), ApplyE
                 .map(drop)
                 .map_err(fail(format!("adopt PersistentVolumeClaim {name}")))?,
             Action::CreatePod(pod) => {
-                apis.pods
-                    .create(&post(), pod)
-                    .await
-                    .map(drop)
-                    .map_err(fail(format!(
-                        "create Pod {}",
-                        pod.metadata.name.as_deref().unwrap_or_default()
-                    )))?
+                let name = pod.metadata.name.as_deref().unwrap_or_default();
+                match apis.pods.create(&post(), pod).await {
+                    // 409: the create of an earlier pass got there first.
+                    Ok(_) => {}
+                    Err(e) if is_status(&e, 409) => {}
+                    Err(e) => return Err(fail(format!("create Pod {name}"))(e)),
+                }
+                let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
+                pod_creates.created_now(ObjectRef::new(name).within(namespace));
             }
             Action::PatchPod { name, patch } => apis
                 .pods

@@ -26,6 +26,8 @@ pub struct Observed<'a> {
     pub labelled_pods: &'a [&'a Pod],
     /// The Pod named [`children::pod_name`], whoever owns it.
     pub named_pod: Option<&'a Pod>,
+    /// This process created that Pod and the cache does not show it yet.
+    pub pod_create_in_flight: bool,
     /// The Service named after the Sandbox, whoever owns it.
     pub service: Option<&'a Service>,
     /// For each volume claim template, in order, the PVC of that name if it exists.
@@ -442,6 +444,14 @@ fn decide_pod<'a>(o: &Observed<'a>, plan: &mut Plan, errors: &mut Vec<String>) -
     }
 
     let Some(pod) = pod else {
+        // Our own create is on its way to the cache: creating again would only be refused.
+        if o.pod_create_in_flight {
+            return PodOutcome {
+                pod: None,
+                owned: true,
+                multiple: None,
+            };
+        }
         if clear_annotation {
             plan.actions.push(clear_pod_name_annotation());
         }

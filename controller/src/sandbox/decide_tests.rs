@@ -68,6 +68,7 @@ fn service(edit: impl FnOnce(&mut Value)) -> Service {
 #[derive(Default)]
 struct World {
     pods: Vec<Pod>,
+    pod_create_in_flight: bool,
     service: Option<Service>,
     pvcs: Vec<Option<PersistentVolumeClaim>>,
 }
@@ -97,6 +98,7 @@ impl World {
             sandbox: sb,
             labelled_pods: &labelled,
             named_pod: named,
+            pod_create_in_flight: self.pod_create_in_flight,
             service: self.service.as_ref(),
             pvcs: &pvcs,
             now: &at(now),
@@ -175,6 +177,30 @@ fn a_new_sandbox_gets_a_pod_and_no_other_write() {
         .collect();
     assert_eq!(types, ["Suspended", "Ready"]);
     assert_eq!(plan.error, None);
+}
+
+/// A pass that runs before the cache shows the Pod this process just created does not create
+/// it again: the status is what it would be without a Pod, and there is no write but that.
+#[test]
+fn a_pod_create_on_its_way_to_the_cache_is_not_made_twice() {
+    let sb = sandbox(|v| v["metadata"]["annotations"] = json!({}));
+    let waiting = World {
+        pod_create_in_flight: true,
+        ..World::default()
+    };
+    let plan = waiting.decide(&sb);
+    assert!(plan.actions.is_empty(), "{:?}", plan.actions);
+    assert_eq!(plan.status, World::default().decide(&sb).status);
+    // Once the cache shows the Pod, the flag has no say.
+    let shown = World {
+        pod_create_in_flight: true,
+        ..World::default()
+    }
+    .with_pod(running());
+    assert_eq!(
+        shown.decide(&sb),
+        World::default().with_pod(running()).decide(&sb)
+    );
 }
 
 #[test]
@@ -778,4 +804,40 @@ fn conditions_keep_the_order_the_status_has_them_in() {
     super::keep_condition_order(&current, &mut desired);
     let types: Vec<&str> = desired.iter().map(|c| c.type_.as_str()).collect();
     assert_eq!(types, ["Suspended", "Ready", "PodScheduled", "New"]);
+}
+
+/// The Pod cache keeps only the fields the decision reads: for Pods in every phase the
+/// decision on a trimmed Pod is the decision on the whole one, and the bulk is gone.
+#[test]
+fn a_trimmed_pod_decides_like_the_whole_one() {
+    let sb = sandbox(|_| {});
+    let full = |phase: &str, ready: bool| {
+        pod(NAME, phase, ready, true, |v| {
+            v["spec"]["volumes"] = json!([{"name": "data", "emptyDir": {}}]);
+            v["spec"]["schedulingGates"] = json!([{"name": "wait"}]);
+            v["status"]["containerStatuses"] = json!([{"name": "main", "image": "busybox",
+                "imageID": "", "ready": ready, "restartCount": 0}]);
+            v["status"]["podIP"] = json!("10.244.0.7");
+        })
+    };
+    for (phase, ready) in [("Pending", false), ("Running", true), ("Succeeded", false)] {
+        let whole = full(phase, ready);
+        let mut trimmed = whole.clone();
+        crate::sandbox::keep_observed_pod_fields(&mut trimmed);
+        assert_eq!(
+            World::default().with_pod(trimmed.clone()).decide(&sb),
+            World::default().with_pod(whole).decide(&sb),
+            "{phase}"
+        );
+        let spec = trimmed.spec.as_ref().unwrap();
+        assert!(spec.containers.is_empty() && spec.volumes.is_none());
+        assert_eq!(spec.node_name.as_deref(), Some("node-1"));
+        assert_eq!(spec.scheduling_gates.as_ref().map(Vec::len), Some(1));
+        let status = trimmed.status.as_ref().unwrap();
+        assert!(status.container_statuses.is_none());
+        assert_eq!(status.phase.as_deref(), Some(phase));
+        assert_eq!(status.pod_ip.as_deref(), Some("10.244.0.7"));
+        assert_eq!(status.pod_ips.as_ref().map(Vec::len), Some(1));
+        assert_eq!(status.conditions.as_ref().map(Vec::len), Some(2));
+    }
 }

@@ -21,6 +21,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use sandbox_api::keys;
 use sandbox_api::v1beta1::Sandbox;
 
+use crate::expectations::Expectations;
 use decide::{Observed, Plan};
 
 /// How long to wait before retrying a Sandbox whose namespace is being deleted.
@@ -41,7 +42,12 @@ pub struct Context {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Status writes that can wait, one per Sandbox per [`crate::coalesce::SANDBOX_WINDOW`].
     pub coalescer: crate::coalesce::Coalescer,
+    /// Pods this controller created that the Pod cache does not show yet.
+    pub pod_creates: Expectations<ObjectRef<Pod>>,
 }
+
+/// How long a Pod create may take to reach the cache before it is taken as lost.
+pub const POD_CREATE_TTL: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -52,10 +58,30 @@ pub enum Error {
     Decided(String),
 }
 
+/// Leaves of a cached Pod only what the Sandbox controller reads (metadata, `spec.nodeName`,
+/// `spec.schedulingGates`, and the status phase, conditions and IPs): the Pod cache holds every
+/// Pod of the cluster, and containers, volumes and container statuses are most of each.
+pub fn keep_observed_pod_fields(pod: &mut Pod) {
+    use k8s_openapi::api::core::v1::{PodSpec, PodStatus};
+    pod.spec = pod.spec.take().map(|spec| PodSpec {
+        node_name: spec.node_name,
+        scheduling_gates: spec.scheduling_gates,
+        ..PodSpec::default()
+    });
+    pod.status = pod.status.take().map(|status| PodStatus {
+        phase: status.phase,
+        conditions: status.conditions,
+        pod_ip: status.pod_ip,
+        pod_ips: status.pod_ips,
+        ..PodStatus::default()
+    });
+}
+
 /// Snapshot of the caches for one Sandbox, owned so `decide` can borrow from it.
 struct Snapshot {
     labelled_pods: Vec<Arc<Pod>>,
     named_pod: Option<Arc<Pod>>,
+    pod_create_in_flight: bool,
     service: Option<Arc<Service>>,
     pvcs: Vec<Option<Arc<PersistentVolumeClaim>>>,
 }
@@ -74,10 +100,12 @@ impl Context {
         let labelled_pods = self
             .pods_by_sandbox
             .get(&crate::index::key(ns, hash.as_str()));
-        let pod_name = children::pod_name(sandbox);
+        let pod = ObjectRef::new(&children::pod_name(sandbox)).within(ns);
+        let named_pod = self.pods.get(&pod);
         Snapshot {
             labelled_pods,
-            named_pod: self.pods.get(&ObjectRef::new(&pod_name).within(ns)),
+            pod_create_in_flight: self.pod_creates.in_flight(&pod, named_pod.is_some()),
+            named_pod,
             service: self.services.get(&ObjectRef::new(name).within(ns)),
             pvcs: sandbox
                 .spec
@@ -109,6 +137,7 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Reque
         sandbox: &sandbox,
         labelled_pods: &labelled,
         named_pod: snapshot.named_pod.as_deref(),
+        pod_create_in_flight: snapshot.pod_create_in_flight,
         service: snapshot.service.as_deref(),
         pvcs: &pvcs,
         now: &now,
@@ -128,7 +157,7 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Reque
         plan.requeue_after = Some(plan.requeue_after.map_or(wait, |r| r.min(wait)));
     }
     let apis = apply::Apis::namespaced(&ctx.client, ns);
-    match apply::apply(&apis, name, &plan).await {
+    match apply::apply(&apis, name, &plan, &ctx.pod_creates).await {
         // As upstream v1.0: wait for the namespace to go instead of backing off on errors.
         Err(e) if e.namespace_terminating() => {
             return Ok(Requeue::requeue(NAMESPACE_TERMINATING_RETRY));

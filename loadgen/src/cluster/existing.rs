@@ -15,9 +15,9 @@ impl ClusterProvider for ExistingCluster {
     async fn up(&mut self) -> Result<ClusterInfo, ClusterError> {
         let config = load_config(&self.kubeconfig, self.context.as_deref()).await?;
         let server = config.cluster_url.to_string();
-        let client = kube::Client::try_from(config).map_err(|source| ClusterError::Kube {
-            what: format!("build a client for {}", self.kubeconfig.display()),
-            source,
+        let client = sandbox_client::client(&config).map_err(|e| ClusterError::Kubeconfig {
+            path: self.kubeconfig.clone(),
+            message: e.to_string(),
         })?;
         let version = client
             .apiserver_version()

@@ -117,7 +117,7 @@ pub async fn connect(
     context: Option<&str>,
 ) -> Result<kube::Client, ClusterError> {
     let config = load_config(kubeconfig, context).await?;
-    kube::Client::try_from(config).map_err(|e| ClusterError::Kubeconfig {
+    sandbox_client::client(&config).map_err(|e| ClusterError::Kubeconfig {
         path: kubeconfig.to_path_buf(),
         message: e.to_string(),
     })

@@ -155,7 +155,10 @@ pub fn apiserver_args(layout: &Layout, ports: &Ports, audit: bool) -> Vec<String
         // Fairness's levels) a burst of claims can wait in its queues while the server has
         // CPU to spare, and the run would measure the queue rather than the controller.
         flag("max-requests-inflight", MAX_REQUESTS_INFLIGHT),
-        flag("max-mutating-requests-inflight", MAX_MUTATING_REQUESTS_INFLIGHT),
+        flag(
+            "max-mutating-requests-inflight",
+            MAX_MUTATING_REQUESTS_INFLIGHT,
+        ),
     ];
     if audit {
         args.extend([
