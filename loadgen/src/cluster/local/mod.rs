@@ -356,8 +356,13 @@ impl LocalCluster {
         args: Vec<String>,
         env: &[(&str, String)],
     ) -> Result<(), ClusterError> {
+        // client-go's switch to HTTP/1.1, empty: the cluster's own components keep HTTP/2
+        // whatever the harness (and the controller under test) was started with.
+        let env: Vec<(&str, String)> = std::iter::once(("DISABLE_HTTP2", String::new()))
+            .chain(env.iter().cloned())
+            .collect();
         let component =
-            Component::spawn_with_env(name, program, &args, env, self.layout.log(name))?;
+            Component::spawn_with_env(name, program, &args, &env, self.layout.log(name))?;
         self.state.components.push(ComponentState::of(&component));
         self.components_mut().push(component);
         Ok(())

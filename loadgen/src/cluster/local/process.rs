@@ -81,9 +81,6 @@ impl Launch {
         })?;
         Command::new(&self.program)
             .args(&self.args)
-            // client-go's switch: the harness's clients honour it, the cluster's own
-            // components keep their HTTP/2 whatever the harness was started with.
-            .env_remove("DISABLE_HTTP2")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(out)
