@@ -10,6 +10,14 @@ default:
 setup:
     @ci/setup >/dev/null && echo "binaries: $(ci/setup)"
 
+# Make this machine able to run kind with no registry (as root): Debian's docker.io started
+# without touching the host's firewall, kind and a node image for the pinned Kubernetes built
+# from the package registries (cached by version), loaded into Docker. Prints where `kind` and
+# `kubectl` are and the image's name. `just setup-kind stop` deletes the kind clusters and stops
+# the dockerd it started.
+setup-kind *args:
+    @ci/setup-kind {{args}}
+
 # Print the directory holding the pinned binaries (after `just setup`).
 bin-dir:
     @ci/setup
