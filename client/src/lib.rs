@@ -14,17 +14,22 @@
 //! HTTP/1.1 (for a proxy in the way that mishandles HTTP/2, or to compare the two).
 //!
 //! The service stack is kube's default one, minus tracing spans and response decompression
-//! (neither is used here): base URI, retries of throttled and unavailable answers,
-//! authentication, the configured extra headers.
+//! (neither is used here) and socket read timeouts (HTTP/2 pings find a dead connection):
+//! base URI, retries of throttled and unavailable answers, authentication, the configured
+//! extra headers.
 
 use http::{Request, Response};
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use kube::client::retry::RetryPolicy;
 use kube::client::{Body, ClientBuilder, ConfigExt, DynBody};
 use tower::retry::RetryLayer;
 use tower::util::BoxService;
 use tower::{BoxError, ServiceBuilder, ServiceExt as _};
+
+/// How long a connection may be silent before it is pinged, and how long the ping may take.
+const KEEP_ALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+const KEEP_ALIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The boxed request service a [`ClientBuilder`] wraps; further layers go on top of it.
 pub type ApiService = BoxService<Request<Body>, Response<Box<DynBody>>, BoxError>;
@@ -63,9 +68,17 @@ pub fn builder(config: &kube::Config) -> Result<ClientBuilder<ApiService>, Clien
         tls.enable_all_versions().wrap_connector(http)
     };
     let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-        // Watches and bursts share the connection: let the receive windows grow with the
-        // measured bandwidth-delay product rather than stall at the 64 KiB default.
+        // Many streams share the connection (a burst's responses, long watches): let the
+        // receive windows grow with the measured bandwidth-delay product rather than stall at
+        // the 64 KiB default.
         .http2_adaptive_window(true)
+        // A connection that died without a word (a half-open TCP connection) would stall
+        // every watch on it for good: ping it when idle, and drop it when a ping goes
+        // unanswered, as client-go does (30 s, 15 s).
+        .timer(TokioTimer::new())
+        .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
+        .http2_keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
+        .http2_keep_alive_while_idle(true)
         .build(connector);
     let service = ServiceBuilder::new()
         .layer(config.base_uri_layer())
