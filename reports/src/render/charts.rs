@@ -66,6 +66,22 @@ fn render_svg(
         ))
 }
 
+/// The builder of a wide chart: its caption, and room for the axes' labels (`y_labels`
+/// pixels for the vertical axis's).
+fn wide_chart<'a, 'b>(
+    root: &'a Area<'b>,
+    title: &str,
+    y_labels: u32,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(y_labels);
+    builder
+}
+
 fn no_samples(root: &Area<'_>, title: &str) -> DrawResult {
     let (_, height) = root.dim_in_pixel();
     root.draw(&Text::new(
@@ -148,12 +164,8 @@ pub fn latency_cdf(
             .map(|line| nines(1.0, line.count))
             .fold(1.0, f64::max)
             .ceil();
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d((low..high).log_scale(), 0.0..top)?;
+        let mut chart =
+            wide_chart(root, title, 60).build_cartesian_2d((low..high).log_scale(), 0.0..top)?;
         chart
             .configure_mesh()
             .x_desc("latency (ms, log scale)")
@@ -242,11 +254,7 @@ pub fn latency_over_time(title: &str, timeline: &[TimelineSecond]) -> Result<Str
             values().fold(0.0, f64::max),
         );
         let seconds = timeline.len().max(1) as f64;
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
+        let mut chart = wide_chart(root, title, 60)
             .build_cartesian_2d(0.0..seconds, (low..high).log_scale())?;
         chart
             .configure_mesh()
@@ -309,11 +317,7 @@ fn counts_over_time(
             .max()
             .unwrap_or(0)
             .max(1) as f64;
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
+        let mut chart = wide_chart(root, title, 60)
             .build_cartesian_2d(0.0..timeline.len() as f64, 0.0..tallest * 1.1)?;
         chart
             .configure_mesh()
@@ -398,11 +402,7 @@ pub fn knee_curves(title: &str, curves: &[KneeCurve]) -> Result<String, ReportEr
             points().map(|(_, ms)| ms).fold(100.0, f64::min),
             points().map(|(_, ms)| ms).fold(1000.0, f64::max),
         );
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
+        let mut chart = wide_chart(root, title, 60)
             .build_cartesian_2d((rates.0..rates.1).log_scale(), (low..high).log_scale())?;
         chart
             .configure_mesh()
@@ -476,11 +476,7 @@ pub fn stacked_bars(
             return no_samples(root, title);
         }
         let rows = bars.len() as f64;
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(110)
+        let mut chart = wide_chart(root, title, 110)
             // Room on the right for the legend beside the longest bar.
             .build_cartesian_2d(0.0..widest * 1.4, -0.5..rows - 0.5)?;
         chart
