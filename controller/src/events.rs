@@ -63,10 +63,30 @@ pub fn publish(recorder: Option<&Recorder>, notice: &Notice, object: ObjectRefer
         return;
     };
     let event = notice.event();
+    tokio::spawn(async move { send(&recorder, &event, &object).await });
+}
+
+async fn send(recorder: &Recorder, event: &Event, object: &ObjectReference) {
+    if let Err(error) = recorder.publish(event, object).await {
+        tracing::warn!(%error, reason = %event.reason, "could not record event");
+    }
+}
+
+/// Publishes `notice` like [`publish`], once `burst` is over: an Event nobody waits for does
+/// not compete with a burst of claims for the API server.
+pub fn publish_after(
+    burst: &std::sync::Arc<crate::burst::Burst>,
+    recorder: Option<&Recorder>,
+    notice: &Notice,
+    object: ObjectReference,
+) {
+    let Some(recorder) = recorder.cloned() else {
+        return;
+    };
+    let (burst, event) = (burst.clone(), notice.event());
     tokio::spawn(async move {
-        if let Err(error) = recorder.publish(&event, &object).await {
-            tracing::warn!(%error, reason = %event.reason, "could not record event");
-        }
+        burst.over().await;
+        send(&recorder, &event, &object).await;
     });
 }
 

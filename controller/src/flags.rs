@@ -88,7 +88,9 @@ pub struct Flags {
     pub sandbox_warm_pool_replenish_delay: Duration,
     /// Claims first (ours): while members keep leaving a pool (claims adopting them) and it
     /// still holds more Ready members than the reserve, replacements wait until none has left
-    /// for this long, so a burst of claims gets the API server first. `0` turns it off.
+    /// for this long, so a burst of claims gets the API server first; so do the writes that
+    /// follow an adoption (Pod labels, observedGeneration, Events; at most 10 s). `0` turns it
+    /// off.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub sandbox_warm_pool_claims_first: Duration,
     /// The share of a pool's `replicas` (0 to 1, rounded up) kept Ready: below it, refill no

@@ -1,6 +1,7 @@
 //! The reference controller for the agent-sandbox API. See `controller/README.md`.
 
 pub mod backoff;
+pub mod burst;
 pub mod cache;
 pub mod claim;
 pub mod coalesce;

@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::backoff::Backoff;
+use crate::burst::Burst;
 use crate::cache::{SharedCache, Synced};
 use crate::fence::{Fence, FenceLayer};
 use crate::flags::Flags;
@@ -127,6 +128,8 @@ pub async fn run(
     };
     let pods_by_sandbox = pods.index(index::sandbox_name_hash::<Pod>);
 
+    // Follow-ups of adoptions, like refill, yield to a burst of claims for the same quiet period.
+    let burst = Arc::new(Burst::new(flags.sandbox_warm_pool_claims_first));
     let ctx = Arc::new(sandbox::Context {
         client: client.clone(),
         pods: pods.store.clone(),
@@ -145,6 +148,8 @@ pub async fn run(
         metrics: metrics.clone(),
         coalescer: crate::coalesce::Coalescer::new(crate::coalesce::SANDBOX_WINDOW),
         pod_creates: crate::expectations::Expectations::new(sandbox::POD_CREATE_TTL),
+        burst: burst.clone(),
+        deferrals: crate::burst::Deferrals::default(),
     });
     // Each controller counts its own objects' failures: kinds share names.
     let backoff = Arc::new(Backoff::default());
@@ -176,8 +181,11 @@ pub async fn run(
             &flags,
             &sandboxes,
             &indexed,
-            &metrics,
-            &quarantine,
+            &Shared {
+                metrics: metrics.clone(),
+                quarantine: quarantine.clone(),
+                burst: burst.clone(),
+            },
             &mut tasks,
         ));
     }
@@ -298,6 +306,14 @@ fn config(workers: u16) -> ControllerConfig {
     ControllerConfig::default().concurrency(workers)
 }
 
+/// What the controllers of one process share besides the clients and caches.
+struct Shared {
+    metrics: Arc<Metrics>,
+    quarantine: Quarantine,
+    /// Claims adopting pool members now ([`crate::burst`]).
+    burst: Arc<Burst>,
+}
+
 /// The SandboxTemplate, SandboxWarmPool and SandboxClaim controllers (`--extensions`),
 /// subscribed to the shared Sandbox cache now, spawned into `tasks` with their caches, whose
 /// sync gates it returns.
@@ -306,11 +322,11 @@ fn extensions(
     flags: &Flags,
     sandboxes: &SharedCache<Sandbox>,
     indexed: &index::Sandboxes,
-    metrics: &Arc<Metrics>,
-    quarantine: &Quarantine,
+    shared: &Shared,
     tasks: &mut JoinSet<()>,
 ) -> [Synced; 4] {
     let (client, watches) = (&clients.requests, &clients.watches);
+    let (metrics, quarantine) = (&shared.metrics, &shared.quarantine);
     let mut templates =
         SharedCache::<SandboxTemplate>::new(Api::all(watches.clone()), quarantine.clone());
     let mut pools =
@@ -405,6 +421,7 @@ fn extensions(
         pool_events,
         metrics.clone(),
     );
+    claim_ctx.burst = shared.burst.clone();
     claim_ctx.recorder = (!flags.disable_claim_events)
         .then(|| crate::events::recorder(client, claim::REPORTING_CONTROLLER));
     let claim_ctx = Arc::new(claim_ctx);

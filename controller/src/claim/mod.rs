@@ -69,6 +69,9 @@ pub struct Context {
     pub recorder: Option<Recorder>,
     /// Claims waiting for a pool member that is still starting.
     pub waiters: waiters::Waiters,
+    /// Where adoptions are told, so that their follow-ups (Events among them) wait for the
+    /// burst to end.
+    pub burst: Arc<crate::burst::Burst>,
     reservations: Mutex<HashMap<ObjectRef<Sandbox>, Instant>>,
     /// The Sandbox this process last adopted or created for each claim, until the cache
     /// shows it.
@@ -104,6 +107,7 @@ impl Context {
             metrics,
             recorder: None,
             waiters: waiters::Waiters::default(),
+            burst: Arc::new(crate::burst::Burst::off()),
             reservations: Mutex::default(),
             bindings: bindings::Bindings::default(),
             status_written_over: Mutex::default(),
@@ -468,7 +472,13 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
                 else {
                     return Ok(Requeue::requeue(LOST_RACE_RETRY));
                 };
-                ctx.tell(&claim, &decide::adopted_notice(&adopted.name_any()));
+                ctx.burst.adopted(Instant::now());
+                events::publish_after(
+                    &ctx.burst,
+                    ctx.recorder.as_ref(),
+                    &decide::adopted_notice(&adopted.name_any()),
+                    claim.object_ref(&()),
+                );
                 adopted_now = Some(Arc::new(adopted));
                 ctx.count_creation(
                     &claim,

@@ -65,7 +65,7 @@ pub async fn apply(
     plan: &Plan,
     pod_creates: &Expectations<ObjectRef<Pod>>,
 ) -> Result<(), ApplyError> {
-    for action in &plan.actions {
+    for action in plan.actions.iter().chain(&plan.follow_ups) {
         let fail = |what: String| move |source| ApplyError { what, source };
         match action {
             Action::CreatePvc(pvc) => {

@@ -86,6 +86,9 @@ pub struct Plan {
     /// The status write changes no condition's status and no address of a Ready Sandbox, so
     /// it may be coalesced with the next ([`crate::coalesce`]).
     pub status_can_wait: bool,
+    /// Writes after `actions` that nobody waits for (an owned Pod's metadata following the
+    /// Sandbox's), which may wait for a burst of claims to end ([`crate::burst`]).
+    pub follow_ups: Vec<Action>,
 }
 
 /// Delay before the second expiry pass.
@@ -494,10 +497,17 @@ fn decide_pod<'a>(o: &Observed<'a>, plan: &mut Plan, errors: &mut Vec<String>) -
         }
     };
     if let Some(patch) = children::pod_metadata_patch(o.sandbox, pod, adopt) {
-        plan.actions.push(Action::PatchPod {
+        let patch = Action::PatchPod {
             name: pod_name.clone(),
             patch,
-        });
+        };
+        // Taking the Pod is the Sandbox's business now; its labels following the template's
+        // metadata (after a claim's adoption above all) is nobody's.
+        if adopt {
+            plan.actions.push(patch);
+        } else {
+            plan.follow_ups.push(patch);
+        }
     }
     // Upstream v1.0 no longer writes the annotation (docs/upstream-differences.md); a legacy
     // value still names the Pod and a stale one is still cleared.

@@ -388,6 +388,25 @@ fn an_unowned_pod_is_adopted_only_when_allowed() {
 }
 
 #[test]
+fn an_owned_pods_labels_follow_the_template_as_a_follow_up_that_may_wait() {
+    let sb = sandbox(|v| {
+        v["spec"]["podTemplate"]["metadata"] = json!({"labels": {"team": "blue"}});
+    });
+    let plan = World::default().with_pod(running()).decide(&sb);
+    assert_eq!(plan.actions, [], "nothing waits on the labels");
+    let [Action::PatchPod { name, patch }] = &plan.follow_ups[..] else {
+        panic!("expected the labels' patch, got {:?}", plan.follow_ups);
+    };
+    assert_eq!(name, NAME);
+    assert_eq!(patch["metadata"]["labels"]["team"], "blue");
+    assert!(patch["metadata"].get("ownerReferences").is_none());
+    let unchanged = World::default()
+        .with_pod(running())
+        .decide(&sandbox(|_| {}));
+    assert_eq!(unchanged.follow_ups, [], "labels already followed");
+}
+
+#[test]
 fn suspending_deletes_the_owned_pod_and_keeps_reporting_it_until_it_is_gone() {
     let sb = sandbox(|v| v["spec"]["operatingMode"] = json!("Suspended"));
     let plan = World::default().with_pod(running()).decide(&sb);

@@ -44,6 +44,10 @@ pub struct Context {
     pub coalescer: crate::coalesce::Coalescer,
     /// Pods this controller created that the Pod cache does not show yet.
     pub pod_creates: Expectations<ObjectRef<Pod>>,
+    /// Claims adopting members now, shared with the claim controller: follow-ups wait.
+    pub burst: Arc<crate::burst::Burst>,
+    /// Since when each Sandbox's follow-ups have waited for a burst to end.
+    pub deferrals: crate::burst::Deferrals,
 }
 
 /// How long a Pod create may take to reach the cache before it is taken as lost.
@@ -149,6 +153,16 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Reque
         status = plan.status.is_some(), "reconciled");
     let key = || format!("{ns}/{name}");
     let started = std::time::Instant::now();
+    let status_can_wait = plan.status.is_some() && plan.status_can_wait;
+    if (status_can_wait || !plan.follow_ups.is_empty())
+        && let Some(wait) = ctx.deferrals.hold(&key(), started, &ctx.burst)
+    {
+        plan.follow_ups.clear();
+        if status_can_wait {
+            plan.status = None;
+        }
+        plan.requeue_after = Some(plan.requeue_after.map_or(wait, |r| r.min(wait)));
+    }
     if plan.status.is_some()
         && plan.status_can_wait
         && let Some(wait) = ctx.coalescer.hold(&key(), started)

@@ -1,0 +1,198 @@
+//! Claims first, for the writes that follow an adoption.
+//!
+//! A warm claim needs two writes (the adoption, the claim's status). The adoption sets off
+//! three more that nobody waits for: the adopted Pod's labels follow the Sandbox's
+//! `podTemplate.metadata` (spec §2.7), the Sandbox's conditions move to the new generation,
+//! and the `SandboxAdopted` Event. Under a burst of claims those follow-ups double what the API
+//! server has to do while claims wait on it. So while claims keep adopting members ([`Burst`]:
+//! an adoption within the quiet period), the follow-ups wait until the burst is over, each at
+//! most [`MAX_DEFERRAL`], so that a load that never stops delays them without starving them.
+//! The pool's refill yields to claims the same way (`warmpool::shaping`), with the same quiet
+//! period (`--sandbox-warm-pool-claims-first`; `0` turns both off).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// The longest a follow-up waits for a burst to end.
+pub const MAX_DEFERRAL: Duration = Duration::from_secs(10);
+
+/// When claims last adopted a member, process-wide.
+#[derive(Debug)]
+pub struct Burst {
+    /// How long after the last adoption the burst is over; zero: nothing is ever held.
+    quiet: Duration,
+    origin: Instant,
+    /// Nanoseconds from `origin` to the last adoption, plus one; zero: none yet.
+    last_adoption: AtomicU64,
+}
+
+impl Burst {
+    pub fn new(quiet: Duration) -> Self {
+        Self {
+            quiet,
+            origin: Instant::now(),
+            last_adoption: AtomicU64::new(0),
+        }
+    }
+
+    /// A burst that never holds anything back.
+    pub fn off() -> Self {
+        Self::new(Duration::ZERO)
+    }
+
+    /// A claim adopted a pool member at `now`.
+    pub fn adopted(&self, now: Instant) {
+        let since = now.saturating_duration_since(self.origin).as_nanos();
+        let at = u64::try_from(since).unwrap_or(u64::MAX - 1) + 1;
+        self.last_adoption.fetch_max(at, Ordering::Relaxed);
+    }
+
+    /// How long work first held back at `held_since` should still wait at `now`: until the
+    /// burst is over, and never past `held_since + MAX_DEFERRAL`. `None`: go now.
+    pub fn hold(&self, held_since: Instant, now: Instant) -> Option<Duration> {
+        if self.quiet.is_zero() {
+            return None;
+        }
+        let last = self.last_adoption.load(Ordering::Relaxed).checked_sub(1)?;
+        let over = self.origin + Duration::from_nanos(last) + self.quiet;
+        let until = over.min(held_since + MAX_DEFERRAL);
+        (until > now).then(|| until - now)
+    }
+
+    /// Returns once work held back from now may go.
+    pub async fn over(&self) {
+        let since = Instant::now();
+        while let Some(wait) = self.hold(since, Instant::now()) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Per object (by key), since when its follow-ups have been held back.
+#[derive(Debug, Default)]
+pub struct Deferrals {
+    since: Mutex<HashMap<String, Instant>>,
+}
+
+impl Deferrals {
+    /// How long `key`'s follow-ups should wait at `now` (`None`: write them now). An object's
+    /// first hold starts its [`MAX_DEFERRAL`]; the hold that lets them go forgets it.
+    pub fn hold(&self, key: &str, now: Instant, burst: &Burst) -> Option<Duration> {
+        let mut since = self.lock();
+        let held_since = match since.get(key) {
+            Some(at) => *at,
+            None => {
+                burst.hold(now, now)?;
+                // Objects deleted while held are long past their deferral; dropping them
+                // keeps the map to the objects held now.
+                if since.len() > 1024 {
+                    since.retain(|_, at| now.saturating_duration_since(*at) < MAX_DEFERRAL);
+                }
+                since.insert(key.to_string(), now);
+                now
+            }
+        };
+        let wait = burst.hold(held_since, now);
+        if wait.is_none() {
+            since.remove(key);
+        }
+        wait
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        self.since.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUIET: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn nothing_is_held_before_any_adoption_or_when_off() {
+        let t0 = Instant::now();
+        assert_eq!(Burst::new(QUIET).hold(t0, t0), None);
+        let off = Burst::off();
+        off.adopted(t0);
+        assert_eq!(off.hold(t0, t0), None);
+    }
+
+    #[test]
+    fn work_waits_until_no_claim_has_adopted_for_the_quiet_period() {
+        let burst = Burst::new(QUIET);
+        let t0 = Instant::now();
+        burst.adopted(t0);
+        assert_eq!(burst.hold(t0, t0), Some(QUIET));
+        let t1 = t0 + Duration::from_millis(600);
+        burst.adopted(t1);
+        assert_eq!(
+            burst.hold(t0, t1 + Duration::from_millis(500)),
+            Some(Duration::from_millis(500)),
+            "each adoption re-arms the quiet period"
+        );
+        assert_eq!(burst.hold(t0, t1 + QUIET), None);
+    }
+
+    #[test]
+    fn an_older_adoption_reported_late_does_not_shorten_the_burst() {
+        let burst = Burst::new(QUIET);
+        let t0 = Instant::now();
+        burst.adopted(t0 + Duration::from_millis(800));
+        burst.adopted(t0);
+        assert_eq!(burst.hold(t0, t0 + Duration::from_millis(800)), Some(QUIET));
+    }
+
+    #[test]
+    fn a_load_that_never_stops_holds_work_for_at_most_the_deferral() {
+        let burst = Burst::new(QUIET);
+        let t0 = Instant::now();
+        let mut now = t0;
+        while now < t0 + MAX_DEFERRAL {
+            burst.adopted(now);
+            assert!(burst.hold(t0, now).is_some());
+            now += Duration::from_millis(100);
+        }
+        burst.adopted(t0 + MAX_DEFERRAL);
+        assert_eq!(
+            burst.hold(t0, t0 + MAX_DEFERRAL - Duration::from_millis(1)),
+            Some(Duration::from_millis(1))
+        );
+        assert_eq!(burst.hold(t0, t0 + MAX_DEFERRAL), None);
+    }
+
+    #[test]
+    fn an_object_is_held_from_its_first_hold_and_released_when_the_burst_ends() {
+        let burst = Burst::new(QUIET);
+        let t0 = Instant::now();
+        let deferrals = Deferrals::default();
+        assert_eq!(deferrals.hold("ns/a", t0, &burst), None, "no burst");
+        assert!(deferrals.lock().is_empty());
+        burst.adopted(t0);
+        assert_eq!(deferrals.hold("ns/a", t0, &burst), Some(QUIET));
+        let t9 = t0 + Duration::from_secs(9);
+        burst.adopted(t9);
+        assert_eq!(
+            deferrals.hold("ns/a", t9, &burst),
+            Some(Duration::from_secs(1)),
+            "capped by the first hold's deferral"
+        );
+        assert_eq!(
+            deferrals.hold("ns/b", t9, &burst),
+            Some(QUIET),
+            "another object's deferral starts at its own first hold"
+        );
+        let t10 = t0 + MAX_DEFERRAL;
+        assert_eq!(deferrals.hold("ns/a", t10, &burst), None);
+        assert!(!deferrals.lock().contains_key("ns/a"), "released");
+        burst.adopted(t10);
+        assert_eq!(
+            deferrals.hold("ns/a", t10, &burst),
+            Some(QUIET),
+            "a later follow-up of the same object is held afresh"
+        );
+    }
+}
