@@ -34,16 +34,30 @@ node-bins profile="release":
     mkdir -p target/node
     cp target/x86_64-unknown-linux-gnu/release/sandbox-{probe,pause} "target/$dir/sandbox-netpol" target/node/
 
-# Lint, then run every unit and integration test against real local clusters; ends with a
+# Lint, then run every unit and integration test against real local clusters and one real
+# kind cluster (Docker and kind from `just setup-kind`, stopped again afterwards if it started
+# them, and the host's firewall, links, routes and mounts checked to be as before); ends with a
 # one-line total over all test binaries.
 test: setup lint (node-bins "debug")
     #!/usr/bin/env bash
     set -uo pipefail
-    log="$(mktemp)"
-    SANDBOX_BENCH_BIN_DIR="$(ci/setup)" SANDBOX_BENCH_NODE_BIN_DIR="$PWD/target/node" cargo test --workspace --locked 2>&1 | tee "$log"
+    log="$(mktemp)"; before="$(mktemp)"; after="$(mktemp)"
+    docker_was_up=false
+    if timeout 10 docker version >/dev/null 2>&1; then docker_was_up=true; else ci/host-state >"$before"; fi
+    kind_bin="$(ci/setup-kind)" || exit 3
+    PATH="$kind_bin:$PATH" SANDBOX_BENCH_KIND_TESTS=1 SANDBOX_BENCH_BIN_DIR="$(ci/setup)" \
+        SANDBOX_BENCH_NODE_BIN_DIR="$PWD/target/node" cargo test --workspace --locked 2>&1 | tee "$log"
     status=${PIPESTATUS[0]}
     awk '/^test result:/ { p += $4; f += $6 } END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
-    rm -f "$log"
+    if ! $docker_was_up; then
+        ci/setup-kind stop
+        ci/host-state >"$after"
+        if ! diff -u "$before" "$after"; then
+            echo "the host is not as it was before Docker and kind ran (diff above)" >&2
+            status=1
+        fi
+    fi
+    rm -f "$log" "$before" "$after"
     exit "$status"
 
 # Formatting and clippy, warnings as errors.
@@ -100,6 +114,11 @@ bench *args: setup node-bins
     done
     cargo build --quiet --locked --release -p sandbox-controller -p sandbox-bench
     if [[ " ${flags[*]-} " == *" --controller upstream "* ]]; then ci/setup-upstream >/dev/null; fi
+    # A kind scenario on a machine without kind or a Docker daemon: the offline set-up.
+    if [[ " ${flags[*]-} " != *" --kubeconfig "* ]] && grep -Eq '^\s*provider:\s*kind\b' "$scenario" \
+        && ! { command -v kind && docker version; } >/dev/null 2>&1; then
+        PATH="$(ci/setup-kind):$PATH"
+    fi
     SANDBOX_BENCH_BIN_DIR="$(ci/setup)" SANDBOX_BENCH_NODE_BIN_DIR="$PWD/target/node" exec target/release/sandbox-bench bench "$scenario" ${flags[@]+"${flags[@]}"}
 
 # `just knee`, `just knee controllers=reference,floor`,

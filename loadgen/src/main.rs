@@ -479,7 +479,7 @@ fn kind_config(spec: Option<&KindSpec>, out: &std::path::Path) -> KindConfig {
     let mut config = KindConfig::new(name, out.join("cluster"));
     if let Some(spec) = spec {
         if let Some(image) = &spec.image {
-            config.image = image.value.clone();
+            config.image = Some(image.value.clone());
         }
         config.workers = spec.workers();
         config.reuse = spec.reuse;

@@ -121,6 +121,17 @@ impl Target {
         })
     }
 
+    /// RuntimeClasses the scenario asked for that the cluster does not have: on kind, the
+    /// runtimes skipped when it was created (Kata without `/dev/kvm` or a registry).
+    pub fn missing_runtime_classes(&self) -> Vec<&'static str> {
+        self.kind.as_ref().map_or_else(Vec::new, |k| {
+            k.skipped_runtimes()
+                .iter()
+                .map(|r| r.runtime_class_name())
+                .collect()
+        })
+    }
+
     /// The local cluster, when the run started one.
     pub fn local(&self) -> Option<&LocalCluster> {
         self.local.as_ref()

@@ -54,6 +54,7 @@ fn every_promised_step_is_there_in_order() {
         "Install Go",
         "Install just",
         "Install kind",
+        "Set up kind offline",
         "Create the kind cluster",
         "Conformance",
         "Bench",
@@ -90,6 +91,41 @@ fn tools_come_from_the_pinned_versions() {
     assert!(run(&step(&doc, "Install kind")).contains("${KIND_VERSION}"));
     assert!(run(&step(&doc, "Install just")).contains("$JUST_VERSION"));
     assert!(run(&step(&doc, "Create the kind cluster")).contains("--image \"$KIND_NODE_IMAGE\""));
+}
+
+#[test]
+fn the_offline_node_image_is_an_option_that_replaces_kinds_download_and_image() {
+    let doc = workflow();
+    let input = &doc["on"]["workflow_dispatch"]["inputs"]["node-image"];
+    assert_eq!(input["options"], serde_json::json!(["registry", "offline"]));
+    assert_eq!(input["default"], "registry");
+    let from = doc["jobs"]["kind"]["env"]["NODE_IMAGE_FROM"]
+        .as_str()
+        .unwrap();
+    assert!(
+        from.contains("inputs.node-image") && from.ends_with("'registry' }}"),
+        "{from}"
+    );
+    assert_eq!(
+        step(&doc, "Install kind")["if"],
+        "env.NODE_IMAGE_FROM != 'offline'"
+    );
+    let offline = step(&doc, "Set up kind offline");
+    assert_eq!(offline["if"], "env.NODE_IMAGE_FROM == 'offline'");
+    let script = run(&offline);
+    assert!(
+        script.contains("ci/setup-kind") && script.contains("$GITHUB_PATH"),
+        "{script}"
+    );
+    assert!(
+        script.contains("KIND_NODE_IMAGE=$KIND_OFFLINE_NODE_IMAGE"),
+        "{script}"
+    );
+    assert!(
+        VERSIONS
+            .lines()
+            .any(|l| l.starts_with("KIND_OFFLINE_NODE_IMAGE="))
+    );
 }
 
 #[test]

@@ -43,6 +43,32 @@ pub struct BenchPlan {
     pub stop_above: Option<Duration>,
 }
 
+impl BenchPlan {
+    /// Leaves out the pools whose template runs under one of `classes` (RuntimeClasses the
+    /// cluster could not install, e.g. Kata without virtualisation), with their templates;
+    /// their share of the claims goes to the pools left. Returns the pools left out.
+    pub fn without_runtime_classes(&mut self, classes: &[&str]) -> Vec<String> {
+        let unrunnable: Vec<String> = self
+            .templates
+            .iter()
+            .filter(|t| {
+                t.runtime_class
+                    .as_deref()
+                    .is_some_and(|c| classes.contains(&c))
+            })
+            .map(|t| t.name.clone())
+            .collect();
+        let (dropped, kept): (Vec<PoolPlan>, Vec<PoolPlan>) = std::mem::take(&mut self.pools)
+            .into_iter()
+            .partition(|p| unrunnable.contains(&p.template));
+        self.pools = kept;
+        self.templates.retain(|t| !unrunnable.contains(&t.name));
+        let dropped: Vec<String> = dropped.into_iter().map(|p| p.name).collect();
+        self.claim_pools.retain(|p| !dropped.contains(p));
+        dropped
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct TemplatePlan {
     pub name: String,
@@ -438,6 +464,21 @@ errorBudget: 0.05
             a.schedule,
             BenchPlan::new(&scenario, None).unwrap().schedule
         );
+    }
+
+    #[test]
+    fn pools_of_a_runtime_the_cluster_lacks_are_left_out_with_their_template() {
+        let scenario = Scenario::parse(Path::new("x.yaml"), SCENARIO).unwrap();
+        let mut plan = BenchPlan::new(&scenario, None).unwrap();
+        assert_eq!(
+            plan.without_runtime_classes(&["kata-clh"]),
+            Vec::<String>::new()
+        );
+        assert_eq!(plan.claim_pools, ["warm", "cold"]);
+        assert_eq!(plan.without_runtime_classes(&["gvisor"]), ["cold"]);
+        assert_eq!(plan.claim_pools, ["warm"]);
+        assert_eq!(plan.pools.len(), 1);
+        assert!(plan.templates.iter().all(|t| t.name == "small"));
     }
 
     #[test]

@@ -129,7 +129,7 @@ fn infra(e: impl std::fmt::Display) -> BenchError {
     BenchError::Infrastructure(e.to_string())
 }
 
-pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
+pub async fn run(mut options: BenchOptions) -> Result<BenchOutcome, BenchError> {
     let controller = ControllerPlan::resolve(
         options.controller,
         options.controller_bin.clone(),
@@ -213,6 +213,23 @@ pub async fn run(options: BenchOptions) -> Result<BenchOutcome, BenchError> {
             .await
             .map_err(infra)?,
     };
+    let missing = target.missing_runtime_classes();
+    if !missing.is_empty() {
+        let dropped = options.plan.without_runtime_classes(&missing);
+        if !dropped.is_empty() {
+            eprintln!(
+                "left out pool(s) {} (RuntimeClass {} not installed, see above)",
+                dropped.join(", "),
+                missing.join(", ")
+            );
+        }
+        if options.plan.claim_pools.is_empty() {
+            return Err(infra(
+                "no pool of the load can run on this cluster: every one needs a runtime that \
+                 was not installed",
+            ));
+        }
+    }
     let installed = controller
         .install_crds(&target.client)
         .await

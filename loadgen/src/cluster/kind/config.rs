@@ -38,7 +38,7 @@ pub struct Mount {
 }
 
 /// What the generated configuration describes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClusterConfig {
     pub name: String,
     /// `kindest/node:<version>` (optionally `@sha256:…`), the same for every node.
@@ -47,6 +47,10 @@ pub struct ClusterConfig {
     /// the pods.
     pub workers: u32,
     pub handlers: Vec<Handler>,
+    /// containerd configuration patches besides the handlers' (TOML).
+    pub containerd_patches: Vec<String>,
+    /// kubeadm configuration patches (YAML documents), e.g. a `KubeletConfiguration`.
+    pub kubeadm_patches: Vec<String>,
     pub mounts: Vec<Mount>,
 }
 
@@ -58,11 +62,23 @@ impl ClusterConfig {
         let _ = writeln!(out, "kind: Cluster");
         let _ = writeln!(out, "apiVersion: kind.x-k8s.io/v1alpha4");
         let _ = writeln!(out, "name: {}", q(&self.name));
-        if !self.handlers.is_empty() {
-            let _ = writeln!(out, "containerdConfigPatches:");
-            for handler in &self.handlers {
+        let containerd: Vec<String> = self
+            .handlers
+            .iter()
+            .map(Handler::containerd_patch)
+            .chain(self.containerd_patches.iter().cloned())
+            .collect();
+        for (key, patches) in [
+            ("containerdConfigPatches", &containerd),
+            ("kubeadmConfigPatches", &self.kubeadm_patches),
+        ] {
+            if patches.is_empty() {
+                continue;
+            }
+            let _ = writeln!(out, "{key}:");
+            for patch in patches {
                 let _ = writeln!(out, "- |-");
-                for line in handler.containerd_patch().lines() {
+                for line in patch.lines() {
                     let _ = writeln!(out, "  {line}");
                 }
             }
@@ -122,7 +138,7 @@ mod tests {
             image: "kindest/node:v1.35.0".into(),
             workers: 0,
             handlers: Vec::new(),
-            mounts: Vec::new(),
+            ..ClusterConfig::default()
         };
         assert_eq!(
             config.render(),
@@ -152,6 +168,7 @@ nodes:
                     "/usr/local/bin/containerd-shim-runsc-v1",
                 ),
             ],
+            ..ClusterConfig::default()
         };
         let expected = r#"kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
@@ -193,6 +210,8 @@ nodes:
             image: "kindest/node:v1.35.0@sha256:abc".into(),
             workers: 3,
             handlers: vec![runsc()],
+            containerd_patches: vec!["[a]\n  b = 1".into()],
+            kubeadm_patches: vec!["kind: KubeletConfiguration\ncgroupDriver: cgroupfs".into()],
             mounts: vec![mount("/opt/my tools/runsc", "/usr/local/bin/runsc")],
         };
         let doc: serde_json::Value = serde_saphyr::from_str(&config.render()).unwrap();
@@ -212,6 +231,11 @@ nodes:
             doc["containerdConfigPatches"][0],
             "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runsc]\n  \
              runtime_type = \"io.containerd.runsc.v1\""
+        );
+        assert_eq!(doc["containerdConfigPatches"][1], "[a]\n  b = 1");
+        assert_eq!(
+            doc["kubeadmConfigPatches"][0],
+            "kind: KubeletConfiguration\ncgroupDriver: cgroupfs"
         );
     }
 }

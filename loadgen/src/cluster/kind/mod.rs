@@ -59,8 +59,8 @@ pub enum KindError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KindConfig {
     pub name: String,
-    /// The node image; by default `KIND_NODE_IMAGE` from `ci/versions.env`.
-    pub image: String,
+    /// The node image; `None`: [`default_image`], decided when the cluster is created.
+    pub image: Option<String>,
     pub workers: u32,
     /// Run on an existing cluster of this name (and leave it running) instead of creating one.
     pub reuse: bool,
@@ -71,7 +71,8 @@ pub struct KindConfig {
     pub timeout: Duration,
     /// The KVM device whose presence decides whether Kata is installed.
     pub kvm: PathBuf,
-    /// Where the tools and the gVisor binaries are looked for: `PATH` when the config is made.
+    /// Where the tools and the gVisor binaries are looked for: [`search_path`] when the config
+    /// is made.
     pub search_path: OsString,
 }
 
@@ -79,14 +80,14 @@ impl KindConfig {
     pub fn new(name: impl Into<String>, dir: PathBuf) -> Self {
         Self {
             name: name.into(),
-            image: default_image(),
+            image: None,
             workers: 0,
             reuse: false,
             runtimes: Vec::new(),
             dir,
             timeout: Duration::from_secs(120),
             kvm: runtimes::kvm_device(),
-            search_path: std::env::var_os("PATH").unwrap_or_default(),
+            search_path: search_path(),
         }
     }
 
@@ -103,11 +104,37 @@ impl KindConfig {
     }
 }
 
-/// The pinned node image (`KIND_NODE_IMAGE` in `ci/versions.env`).
-pub fn default_image() -> String {
-    pinned("KIND_NODE_IMAGE")
-        .unwrap_or("kindest/node:v1.35.0")
-        .to_string()
+/// The pinned binaries' directory (`just setup`: runsc and its shim as the local real node
+/// runs them, kubectl), then `PATH`.
+fn search_path() -> OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let pinned = crate::binaries::Binaries::locate(None).dir().to_path_buf();
+    std::env::join_paths(std::iter::once(pinned).chain(std::env::split_paths(&path)))
+        .unwrap_or(path)
+}
+
+/// kind's published node image, pulled from its registry (`KIND_NODE_IMAGE`).
+pub fn registry_image() -> &'static str {
+    pinned("KIND_NODE_IMAGE").unwrap_or("kindest/node:v1.35.0")
+}
+
+/// The node image `just setup-kind` builds from the package registries and loads into Docker
+/// (`KIND_OFFLINE_NODE_IMAGE`): no registry needed.
+pub fn offline_image() -> &'static str {
+    pinned("KIND_OFFLINE_NODE_IMAGE").unwrap_or("sandbox-bench.local/kind-node:v1.37.2")
+}
+
+/// The node image when the scenario names none: the offline image when Docker has it (the
+/// machine ran `just setup-kind`), else the registry's.
+pub async fn default_image(tools: &Tools) -> &'static str {
+    let offline = offline_image();
+    let loaded = tools
+        .docker()
+        .args(["image", "inspect", "--format", "{{.Id}}", offline])
+        .run()
+        .await
+        .is_ok();
+    if loaded { offline } else { registry_image() }
 }
 
 /// A kind cluster for the length of a run.
@@ -118,6 +145,8 @@ pub struct KindCluster {
     owned: bool,
     client: Option<kube::Client>,
     info: Option<ClusterInfo>,
+    /// Runtimes the config asks for that this cluster could not have.
+    skipped: Vec<Runtime>,
 }
 
 impl KindCluster {
@@ -128,7 +157,13 @@ impl KindCluster {
             owned: false,
             client: None,
             info: None,
+            skipped: Vec::new(),
         }
+    }
+
+    /// The runtimes asked for but not installed (each said why when the cluster came up).
+    pub fn skipped_runtimes(&self) -> &[Runtime] {
+        &self.skipped
     }
 
     pub fn config(&self) -> &KindConfig {
@@ -226,10 +261,30 @@ impl KindCluster {
             path: config.dir.clone(),
             source,
         })?;
-        let (install, skipped) = runtimes::plan(&config.runtimes, &config.kvm);
+        let image = match &config.image {
+            Some(image) => image.clone(),
+            None => default_image(&tools).await.to_string(),
+        };
+        eprintln!(
+            "node image: {image}{}",
+            match (&config.image, image == offline_image()) {
+                (Some(_), _) => " (the scenario's)",
+                (None, true) => " (built offline by `just setup-kind`)",
+                (None, false) =>
+                    " (kind's, from its registry; `just setup-kind` builds one offline)",
+            }
+        );
+        let registry = image != offline_image();
+        let (install, skipped) = runtimes::plan(&config.runtimes, &config.kvm, registry);
         for message in &skipped {
             eprintln!("{message}");
         }
+        self.skipped = config
+            .runtimes
+            .iter()
+            .filter(|r| !install.contains(r))
+            .copied()
+            .collect();
         let exists = cluster_names(&tools).await?.contains(&config.name);
         let expected_nodes = match (exists, config.reuse) {
             (true, false) => {
@@ -257,13 +312,15 @@ impl KindCluster {
                 None
             }
             (false, false) => {
-                self.create(&tools, &install).await?;
+                self.create(&tools, &image, &install).await?;
                 Some(config.workers as usize + 1)
             }
         };
         let client = connect(&config.kubeconfig(), None).await?;
         self.client = Some(client.clone());
-        wait_for_nodes(&client, expected_nodes, config.timeout, &config.logs()).await?;
+        let deadline = Instant::now() + config.timeout;
+        wait_for_nodes(&client, expected_nodes, deadline, &config.logs()).await?;
+        wait_for_workloads(&client, deadline, &config.logs()).await?;
         for runtime in install {
             runtimes::install(runtime, &tools, &config.name, &config.kubeconfig(), &client).await?;
         }
@@ -279,19 +336,28 @@ impl KindCluster {
         })
     }
 
-    async fn create(&mut self, tools: &Tools, install: &[Runtime]) -> Result<(), ClusterError> {
+    async fn create(
+        &mut self,
+        tools: &Tools,
+        image: &str,
+        install: &[Runtime],
+    ) -> Result<(), ClusterError> {
         let config = &self.config;
-        let mut mounts = Vec::new();
-        if install.contains(&Runtime::Gvisor) {
-            mounts.extend(runtimes::gvisor_mounts(&config.search_path)?);
-        }
-        let cluster = ClusterConfig {
+        let mut cluster = ClusterConfig {
             name: config.name.clone(),
-            image: config.image.clone(),
+            image: image.to_string(),
             workers: config.workers,
             handlers: install.iter().map(|r| r.handler()).collect(),
-            mounts,
+            ..ClusterConfig::default()
         };
+        if install.contains(&Runtime::Gvisor) {
+            cluster
+                .mounts
+                .extend(runtimes::gvisor_mounts(&config.search_path)?);
+            if runtimes::cgroup_v1() {
+                runtimes::gvisor_on_cgroup_v1(&mut cluster, &config.dir)?;
+            }
+        }
         let file = config.config_file();
         std::fs::write(&file, cluster.render()).map_err(|source| ClusterError::Io {
             path: file.clone(),
@@ -300,7 +366,7 @@ impl KindCluster {
         eprintln!(
             "creating kind cluster {} ({}, {} worker(s)); config: {}",
             config.name,
-            config.image,
+            image,
             config.workers,
             file.display()
         );
@@ -393,11 +459,10 @@ pub fn parse_cluster_names(stdout: &str) -> Vec<String> {
 async fn wait_for_nodes(
     client: &kube::Client,
     expected: Option<usize>,
-    timeout: Duration,
+    deadline: Instant,
     logs: &Path,
 ) -> Result<(), ClusterError> {
     let nodes: Api<Node> = Api::all(client.clone());
-    let deadline = Instant::now() + timeout;
     loop {
         if let Ok(list) = nodes.list(&ListParams::default()).await {
             let ready = list.items.iter().filter(|n| node_ready(n)).count();
@@ -417,6 +482,42 @@ async fn wait_for_nodes(
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// Waits until the cluster can run a workload: the `default` ServiceAccount exists (the
+/// controller manager makes one per namespace, and a Pod created before it is refused) and
+/// CoreDNS has rolled out (a Sandbox's Service is looked up by name). A Ready node is not
+/// enough: kind's `--wait` ends with the control plane, some seconds before both.
+async fn wait_for_workloads(
+    client: &kube::Client,
+    deadline: Instant,
+    logs: &Path,
+) -> Result<(), ClusterError> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use kube::runtime::wait::{await_condition, conditions};
+    let timeout = |what: &str| ClusterError::Timeout {
+        what: what.to_string(),
+        logs: logs.to_path_buf(),
+    };
+    let left = || deadline.saturating_duration_since(Instant::now());
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
+    let account = await_condition(accounts, "default", conditions::is_created());
+    tokio::time::timeout(left(), account)
+        .await
+        .map_err(|_| timeout("the default ServiceAccount"))?
+        .map_err(|e| ClusterError::Invalid(format!("watching ServiceAccounts: {e}")))?;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "kube-system");
+    let dns = await_condition(
+        deployments,
+        "coredns",
+        conditions::is_deployment_completed(),
+    );
+    tokio::time::timeout(left(), dns)
+        .await
+        .map_err(|_| timeout("CoreDNS (kube-system/coredns) rolled out"))?
+        .map_err(|e| ClusterError::Invalid(format!("watching kube-system/coredns: {e}")))?;
+    Ok(())
 }
 
 fn node_ready(node: &Node) -> bool {
@@ -459,12 +560,10 @@ mod tests {
     #[test]
     fn the_default_config_uses_the_pinned_image_and_keeps_files_in_its_directory() {
         let config = KindConfig::new("bench", PathBuf::from("runs/x/cluster"));
-        assert_eq!(config.image, pinned("KIND_NODE_IMAGE").unwrap());
-        assert!(
-            config.image.starts_with("kindest/node:v"),
-            "{}",
-            config.image
-        );
+        assert_eq!(config.image, None, "decided at creation");
+        assert_eq!(registry_image(), pinned("KIND_NODE_IMAGE").unwrap());
+        assert!(registry_image().starts_with("kindest/node:v"));
+        assert_eq!(offline_image(), pinned("KIND_OFFLINE_NODE_IMAGE").unwrap());
         assert_eq!(config.kubeconfig(), Path::new("runs/x/cluster/kubeconfig"));
         assert_eq!(
             config.config_file(),
@@ -683,39 +782,5 @@ mod tests {
             fake.kind_calls(),
             ["load image-archive /tmp/sandbox.tar --name t"]
         );
-    }
-
-    /// Creates a real cluster: only with `SANDBOX_BENCH_KIND_TESTS=1` and Docker, kind and
-    /// kubectl present, so `just test` never depends on Docker. Otherwise it says why it
-    /// skipped and passes.
-    #[tokio::test]
-    async fn a_kind_cluster_comes_up_and_is_deleted() {
-        if std::env::var_os("SANDBOX_BENCH_KIND_TESTS").is_none_or(|v| v != "1") {
-            eprintln!("skipped: set SANDBOX_BENCH_KIND_TESTS=1 to create a kind cluster");
-            return;
-        }
-        if let Err(e) = Tools::find().await {
-            eprintln!("skipped: no docker ({e})");
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let name = format!("sandbox-bench-test-{}", crate::labels::run_id());
-        let mut cluster = KindCluster::new(KindConfig::new(&name, dir.path().to_path_buf()));
-        let info = cluster.up().await.unwrap();
-        assert_eq!(info.provider, "kind");
-        let client = cluster.client().unwrap();
-        let nodes: Api<Node> = Api::all(client);
-        assert_eq!(
-            nodes
-                .list(&ListParams::default())
-                .await
-                .unwrap()
-                .items
-                .len(),
-            1
-        );
-        cluster.down().await.unwrap();
-        let tools = Tools::find().await.unwrap();
-        assert!(!cluster_names(&tools).await.unwrap().contains(&name));
     }
 }

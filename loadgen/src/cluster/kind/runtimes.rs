@@ -25,7 +25,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde::Deserialize;
 
 use super::KindError;
-use super::config::{Handler, Mount};
+use super::config::{ClusterConfig, Handler, Mount};
 use super::tools::{Tools, find_on_path};
 use crate::binaries::pinned;
 use crate::crds::FIELD_MANAGER;
@@ -131,9 +131,16 @@ pub enum KataDecision {
     Skip(String),
 }
 
-/// Kata needs `kvm` (`/dev/kvm` outside tests) to exist.
-pub fn kata_decision(kvm: &Path) -> KataDecision {
-    if kvm.exists() {
+/// Kata needs `kvm` (`/dev/kvm` outside tests) to exist, and a registry: kata-deploy's
+/// manifests and installer image are downloaded (`registry` is false on the offline node image).
+pub fn kata_decision(kvm: &Path, registry: bool) -> KataDecision {
+    if !registry {
+        KataDecision::Skip(
+            "skipping Kata: the offline node image has no registry to fetch kata-deploy's \
+             manifests and installer from (a kindest/node image with registry access does)"
+                .into(),
+        )
+    } else if kvm.exists() {
         KataDecision::Install
     } else {
         KataDecision::Skip(format!(
@@ -146,13 +153,13 @@ pub fn kata_decision(kvm: &Path) -> KataDecision {
 
 /// The runtimes to install out of those `requested`, in order and once each, with a message
 /// for each one skipped.
-pub fn plan(requested: &[Runtime], kvm: &Path) -> (Vec<Runtime>, Vec<String>) {
+pub fn plan(requested: &[Runtime], kvm: &Path, registry: bool) -> (Vec<Runtime>, Vec<String>) {
     let (mut install, mut skipped) = (Vec::new(), Vec::new());
     for &runtime in requested {
         if install.contains(&runtime) {
             continue;
         }
-        match (runtime, kata_decision(kvm)) {
+        match (runtime, kata_decision(kvm, registry)) {
             (Runtime::Kata, KataDecision::Skip(why)) => skipped.push(why),
             _ => install.push(runtime),
         }
@@ -178,6 +185,44 @@ pub fn gvisor_mounts(path_var: &OsStr) -> Result<Vec<Mount>, KindError> {
             })
         })
         .collect()
+}
+
+/// Whether this host mounts cgroup v1 (no `cgroup.controllers` at the unified root), as kind's
+/// nodes then do.
+pub fn cgroup_v1() -> bool {
+    !Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// Where the node reads runsc's options from ([`gvisor_on_cgroup_v1`]).
+const NODE_RUNSC_CONFIG: &str = "/etc/containerd/runsc.toml";
+
+/// gVisor in kind nodes on a cgroup-v1 host: runsc cannot place its sandbox in the cgroups
+/// that the systemd driver names there, so the node's containerd and kubelet use the cgroupfs
+/// driver, and runsc leaves cgroups to containerd (`ignore-cgroups`, from a runsc.toml
+/// written into `dir` and mounted into every node).
+pub fn gvisor_on_cgroup_v1(cluster: &mut ClusterConfig, dir: &Path) -> Result<(), KindError> {
+    let runsc_config = dir.join("runsc.toml");
+    std::fs::write(
+        &runsc_config,
+        "[runsc_config]\n  ignore-cgroups = \"true\"\n",
+    )
+    .map_err(|e| KindError::Runtime(format!("cannot write {}: {e}", runsc_config.display())))?;
+    let cri = "plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes";
+    let runsc = Runtime::Gvisor.handler().name;
+    cluster.containerd_patches.push(format!(
+        "[{cri}.runc.options]\n  SystemdCgroup = false\n\
+         [{cri}.test-handler.options]\n  SystemdCgroup = false\n\
+         [{cri}.{runsc}.options]\n  TypeUrl = \"io.containerd.runsc.v1.options\"\n  \
+         ConfigPath = \"{NODE_RUNSC_CONFIG}\""
+    ));
+    cluster
+        .kubeadm_patches
+        .push("kind: KubeletConfiguration\ncgroupDriver: cgroupfs".into());
+    cluster.mounts.push(Mount {
+        host_path: std::path::absolute(&runsc_config).unwrap_or(runsc_config),
+        container_path: NODE_RUNSC_CONFIG.into(),
+    });
+    Ok(())
 }
 
 /// The upstream manifests kata-deploy is applied from, at Kata release `version`: its RBAC
@@ -437,7 +482,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let kvm = dir.path().join("kvm");
         let requested = [Runtime::Gvisor, Runtime::Kata, Runtime::Gvisor];
-        let (install, skipped) = plan(&requested, &kvm);
+        let (install, skipped) = plan(&requested, &kvm, true);
         assert_eq!(install, [Runtime::Gvisor]);
         assert_eq!(
             skipped,
@@ -449,10 +494,45 @@ mod tests {
         );
         assert!(skipped[0].starts_with("skipping Kata: no "));
         std::fs::write(&kvm, "").unwrap();
-        assert_eq!(kata_decision(&kvm), KataDecision::Install);
-        let (install, skipped) = plan(&requested, &kvm);
+        assert_eq!(kata_decision(&kvm, true), KataDecision::Install);
+        let (install, skipped) = plan(&requested, &kvm, true);
         assert_eq!(install, [Runtime::Gvisor, Runtime::Kata]);
         assert!(skipped.is_empty());
+        let (install, skipped) = plan(&requested, &kvm, false);
+        assert_eq!(install, [Runtime::Gvisor], "no registry, no Kata");
+        assert!(skipped[0].contains("offline node image"), "{skipped:?}");
+    }
+
+    #[test]
+    fn gvisor_on_cgroup_v1_uses_the_cgroupfs_driver_and_a_runsc_config_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cluster = ClusterConfig {
+            handlers: vec![Runtime::Gvisor.handler()],
+            ..ClusterConfig::default()
+        };
+        gvisor_on_cgroup_v1(&mut cluster, dir.path()).unwrap();
+        let written = std::fs::read_to_string(dir.path().join("runsc.toml")).unwrap();
+        assert!(written.contains("ignore-cgroups = \"true\""), "{written}");
+        let doc: serde_json::Value = serde_saphyr::from_str(&cluster.render()).unwrap();
+        let patches = doc["containerdConfigPatches"].to_string();
+        assert!(
+            patches.contains("runtimes.runc.options]\\n  SystemdCgroup = false"),
+            "{patches}"
+        );
+        assert!(
+            patches.contains("ConfigPath = \\\"/etc/containerd/runsc.toml\\\""),
+            "{patches}"
+        );
+        assert_eq!(
+            doc["kubeadmConfigPatches"][0],
+            "kind: KubeletConfiguration\ncgroupDriver: cgroupfs"
+        );
+        let mount = cluster.mounts.last().unwrap();
+        assert_eq!(mount.host_path, dir.path().join("runsc.toml"));
+        assert_eq!(
+            mount.container_path,
+            Path::new("/etc/containerd/runsc.toml")
+        );
     }
 
     #[test]
