@@ -26,6 +26,8 @@ pub struct Burst {
     origin: Instant,
     /// Nanoseconds from `origin` to the last adoption, plus one; zero: none yet.
     last_adoption: AtomicU64,
+    /// Stores a wake-up for [`Burst::ends`] at each adoption.
+    adoption: tokio::sync::Notify,
 }
 
 impl Burst {
@@ -34,6 +36,7 @@ impl Burst {
             quiet,
             origin: Instant::now(),
             last_adoption: AtomicU64::new(0),
+            adoption: tokio::sync::Notify::new(),
         }
     }
 
@@ -47,6 +50,7 @@ impl Burst {
         let since = now.saturating_duration_since(self.origin).as_nanos();
         let at = u64::try_from(since).unwrap_or(u64::MAX - 1) + 1;
         self.last_adoption.fetch_max(at, Ordering::Relaxed);
+        self.adoption.notify_one();
     }
 
     /// How long work first held back at `held_since` should still wait at `now`: until the
@@ -68,6 +72,13 @@ impl Burst {
             tokio::time::sleep(wait).await;
         }
     }
+
+    /// Returns when a burst has ended (or held work for [`MAX_DEFERRAL`]) since the last
+    /// call: after an adoption, once the quiet period has passed without one.
+    pub async fn ends(&self) {
+        self.adoption.notified().await;
+        self.over().await;
+    }
 }
 
 /// Per object (by key), since when its follow-ups have been held back.
@@ -77,8 +88,10 @@ pub struct Deferrals {
 }
 
 impl Deferrals {
-    /// How long `key`'s follow-ups should wait at `now` (`None`: write them now). An object's
-    /// first hold starts its [`MAX_DEFERRAL`]; the hold that lets them go forgets it.
+    /// Whether `key`'s follow-ups should wait at `now` and, if so, how long at most (until its
+    /// [`MAX_DEFERRAL`] is spent; the end of the burst comes sooner and is told by
+    /// [`Deferrals::held`] after [`Burst::ends`]). `None`: write them now. An object's first
+    /// hold starts its deferral; the hold that lets them go forgets it.
     pub fn hold(&self, key: &str, now: Instant, burst: &Burst) -> Option<Duration> {
         let mut since = self.lock();
         let held_since = match since.get(key) {
@@ -94,11 +107,16 @@ impl Deferrals {
                 now
             }
         };
-        let wait = burst.hold(held_since, now);
-        if wait.is_none() {
+        if burst.hold(held_since, now).is_none() {
             since.remove(key);
+            return None;
         }
-        wait
+        Some((held_since + MAX_DEFERRAL).saturating_duration_since(now))
+    }
+
+    /// The keys of the objects held now, to look at again when a burst ends.
+    pub fn held(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
@@ -172,27 +190,68 @@ mod tests {
         assert_eq!(deferrals.hold("ns/a", t0, &burst), None, "no burst");
         assert!(deferrals.lock().is_empty());
         burst.adopted(t0);
-        assert_eq!(deferrals.hold("ns/a", t0, &burst), Some(QUIET));
-        let t9 = t0 + Duration::from_secs(9);
+        assert_eq!(
+            deferrals.hold("ns/a", t0, &burst),
+            Some(MAX_DEFERRAL),
+            "held at most its deferral; the burst's end is told apart"
+        );
+        assert_eq!(deferrals.held(), ["ns/a"]);
+        assert_eq!(
+            deferrals.hold("ns/a", t0 + QUIET, &burst),
+            None,
+            "the burst is over"
+        );
+        assert!(deferrals.held().is_empty(), "released");
+        let t1 = t0 + QUIET;
+        burst.adopted(t1);
+        assert!(deferrals.hold("ns/a", t1, &burst).is_some());
+        let t9 = t1 + Duration::from_secs(9);
         burst.adopted(t9);
         assert_eq!(
             deferrals.hold("ns/a", t9, &burst),
             Some(Duration::from_secs(1)),
-            "capped by the first hold's deferral"
+            "what is left of the first hold's deferral"
         );
         assert_eq!(
             deferrals.hold("ns/b", t9, &burst),
-            Some(QUIET),
+            Some(MAX_DEFERRAL),
             "another object's deferral starts at its own first hold"
         );
-        let t10 = t0 + MAX_DEFERRAL;
-        assert_eq!(deferrals.hold("ns/a", t10, &burst), None);
-        assert!(!deferrals.lock().contains_key("ns/a"), "released");
-        burst.adopted(t10);
+        let t11 = t1 + MAX_DEFERRAL;
+        assert_eq!(deferrals.hold("ns/a", t11, &burst), None);
+        assert_eq!(deferrals.held(), ["ns/b"]);
+        burst.adopted(t11);
         assert_eq!(
-            deferrals.hold("ns/a", t10, &burst),
-            Some(QUIET),
+            deferrals.hold("ns/a", t11, &burst),
+            Some(MAX_DEFERRAL),
             "a later follow-up of the same object is held afresh"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_end_of_a_burst_is_told_once_no_claim_has_adopted_for_the_quiet_period() {
+        let quiet = Duration::from_millis(300);
+        let burst = std::sync::Arc::new(Burst::new(quiet));
+        let ends = tokio::spawn({
+            let burst = burst.clone();
+            async move {
+                burst.ends().await;
+                Instant::now()
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!ends.is_finished(), "no burst, no end");
+        burst.adopted(Instant::now());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let last = Instant::now();
+        burst.adopted(last);
+        let ended = tokio::time::timeout(Duration::from_secs(10), ends)
+            .await
+            .expect("the burst ends")
+            .unwrap();
+        assert!(
+            ended >= last + quiet,
+            "not before the quiet period after the last adoption"
         );
     }
 }

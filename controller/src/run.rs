@@ -130,6 +130,7 @@ pub async fn run(
 
     // Follow-ups of adoptions, like refill, yield to a burst of claims for the same quiet period.
     let burst = Arc::new(Burst::new(flags.sandbox_warm_pool_claims_first));
+    let deferrals = Arc::new(crate::burst::Deferrals::default());
     let ctx = Arc::new(sandbox::Context {
         client: client.clone(),
         pods: pods.store.clone(),
@@ -149,14 +150,31 @@ pub async fn run(
         coalescer: crate::coalesce::Coalescer::new(crate::coalesce::SANDBOX_WINDOW),
         pod_creates: crate::expectations::Expectations::new(sandbox::POD_CREATE_TTL),
         burst: burst.clone(),
-        deferrals: crate::burst::Deferrals::default(),
+        deferrals: deferrals.clone(),
     });
+    // Sandboxes whose follow-ups wait are looked at again when the burst ends.
+    let (burst_over, deferred) = tokio::sync::mpsc::unbounded_channel();
+    let wake_deferred = {
+        let (burst, deferrals) = (burst.clone(), deferrals.clone());
+        async move {
+            loop {
+                burst.ends().await;
+                for key in deferrals.held() {
+                    let (ns, name) = key.split_once('/').unwrap_or_default();
+                    if burst_over.send(ObjectRef::new(name).within(ns)).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    };
     // Each controller counts its own objects' failures: kinds share names.
     let backoff = Arc::new(Backoff::default());
     let sandbox_controller =
         Controller::for_shared_stream(sandboxes.subscribe(), sandboxes.store.clone())
             .owns_shared_stream(pods.subscribe())
             .owns_shared_stream(services.subscribe())
+            .reconcile_on(UnboundedReceiverStream::new(deferred))
             .reconcile_all_on(resync())
             .with_config(config(flags.sandbox_concurrent_workers))
             .run(
@@ -191,6 +209,7 @@ pub async fn run(
     }
     readiness.watch_caches(Synced::all(synced));
     tasks.spawn(sandbox_controller);
+    tasks.spawn(wake_deferred);
     for sync in [sandboxes.sync(), pods.sync(), services.sync(), pvcs.sync()] {
         tasks.spawn(sync);
     }

@@ -250,7 +250,9 @@ pub struct ConformanceArgs {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub parallel: u16,
     /// Image of every container the cases create (kwok never pulls it; a real node does).
-    #[arg(long, default_value = "registry.k8s.io/pause:3.10")]
+    /// The default is the pause image of the pinned Kubernetes, which kind's offline node image
+    /// (`just setup-kind`) holds.
+    #[arg(long, default_value = "registry.k8s.io/pause:3.10.2")]
     pub image: String,
     /// Directory holding the pinned binaries of the local cluster (default:
     /// $SANDBOX_BENCH_BIN_DIR, then the cache that `just setup` fills).

@@ -46,8 +46,9 @@ pub struct Context {
     pub pod_creates: Expectations<ObjectRef<Pod>>,
     /// Claims adopting members now, shared with the claim controller: follow-ups wait.
     pub burst: Arc<crate::burst::Burst>,
-    /// Since when each Sandbox's follow-ups have waited for a burst to end.
-    pub deferrals: crate::burst::Deferrals,
+    /// Since when each Sandbox's follow-ups have waited for a burst to end (its end requeues
+    /// them).
+    pub deferrals: Arc<crate::burst::Deferrals>,
 }
 
 /// How long a Pod create may take to reach the cache before it is taken as lost.
