@@ -395,6 +395,12 @@ mod tests {
             PathBuf::from("runs/conformance-reference/conformance.xml")
         );
         assert_eq!(args.parallel, 4);
+        let pause = crate::binaries::pinned("KIND_OFFLINE_PAUSE_VERSION").unwrap();
+        assert_eq!(
+            args.image,
+            format!("registry.k8s.io/pause:{pause}"),
+            "the pause image the offline kind node image holds"
+        );
         let args = conformance(&["--controller", "upstream", "--filter", "claim-"]).unwrap();
         assert_eq!(args.dir(), PathBuf::from("runs/conformance-upstream"));
         assert_eq!(args.filter, ["claim-"]);
