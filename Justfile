@@ -46,7 +46,7 @@ test: setup lint (node-bins "debug")
     if timeout 10 docker version >/dev/null 2>&1; then docker_was_up=true; else ci/host-state >"$before"; fi
     kind_bin="$(ci/setup-kind)" || exit 3
     PATH="$kind_bin:$PATH" SANDBOX_BENCH_KIND_TESTS=1 SANDBOX_BENCH_BIN_DIR="$(ci/setup)" \
-        SANDBOX_BENCH_NODE_BIN_DIR="$PWD/target/node" cargo test --workspace --locked 2>&1 | tee "$log"
+        SANDBOX_BENCH_NODE_BIN_DIR="$PWD/target/node" cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
     status=${PIPESTATUS[0]}
     awk '/^test result:/ { p += $4; f += $6 } END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
     if ! $docker_was_up; then
