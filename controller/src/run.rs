@@ -407,7 +407,7 @@ fn extensions(
     let backoff = Arc::new(Backoff::default());
     let pool_controller = Controller::for_shared_stream(pools.subscribe(), pools.store.clone())
         .watches_shared_stream(sandboxes.subscribe(), |s: Arc<Sandbox>| {
-            warmpool::pools_of_member(&s)
+            warmpool::pool_of_member(&s)
         })
         // A template change concerns every pool that uses it.
         .watches_shared_stream(templates.subscribe(), move |t: Arc<SandboxTemplate>| {

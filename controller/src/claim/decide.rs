@@ -121,7 +121,7 @@ pub fn decide(o: Observed<'_>) -> Plan {
             claim.name_any(),
             claim.name_any()
         );
-        set_ready(
+        set_not_ready(
             &mut status,
             reason::RECONCILER_ERROR,
             format!("Error seen: {message}"),
@@ -144,7 +144,7 @@ pub fn decide(o: Observed<'_>) -> Plan {
                     name,
                     ..ClaimSandboxStatus::default()
                 };
-                set_ready(
+                set_not_ready(
                     &mut status,
                     reason::SANDBOX_NOT_READY,
                     "Sandbox is not ready".into(),
@@ -158,7 +158,7 @@ pub fn decide(o: Observed<'_>) -> Plan {
                 retry,
                 error,
             } => {
-                set_ready(&mut status, why, message, generation, o.now);
+                set_not_ready(&mut status, why, message, generation, o.now);
                 plan.requeue_after = retry;
                 plan.error = error;
             }
@@ -190,7 +190,7 @@ fn rejected_for_good(claim: &SandboxClaim, current: &SandboxClaimStatus) -> bool
 pub fn rejected_by_server(claim: &SandboxClaim, message: &str, now: &Time) -> Option<Value> {
     let current = claim.status.clone().unwrap_or_default();
     let mut status = current.clone();
-    set_ready(
+    set_not_ready(
         &mut status,
         reason::INVALID_CONFIGURATION,
         message.to_string(),
@@ -341,7 +341,7 @@ fn decide_expired(o: &Observed<'_>, current: &SandboxClaimStatus, generation: i6
         .is_some_and(|c| c.reason == reason::CLAIM_EXPIRED);
     let mut status = current.clone();
     if !already {
-        set_ready(
+        set_not_ready(
             &mut status,
             reason::CLAIM_EXPIRED,
             "Claim expired. Sandbox cleanup initiated.".into(),
@@ -395,7 +395,8 @@ fn decide_expired(o: &Observed<'_>, current: &SandboxClaimStatus, generation: i6
     plan
 }
 
-fn set_ready(
+/// Ready=False with `why` and `message`, at `generation`.
+fn set_not_ready(
     status: &mut SandboxClaimStatus,
     why: &'static str,
     message: String,
@@ -415,7 +416,7 @@ fn set_ready(
 fn mirror(status: &mut SandboxClaimStatus, sandbox: &Sandbox, generation: i64, now: &Time) {
     let sb = sandbox.status.clone().unwrap_or_default();
     match conditions::find(&sb.conditions, condition::READY) {
-        Some(c) if c.reason == reason::SANDBOX_EXPIRED => set_ready(
+        Some(c) if c.reason == reason::SANDBOX_EXPIRED => set_not_ready(
             status,
             reason::SANDBOX_EXPIRED,
             "Underlying Sandbox resource has expired independently of the Claim.".into(),
@@ -429,7 +430,7 @@ fn mirror(status: &mut SandboxClaimStatus, sandbox: &Sandbox, generation: i64, n
                 ..c.clone()
             },
         ),
-        None => set_ready(
+        None => set_not_ready(
             status,
             reason::SANDBOX_NOT_READY,
             "Sandbox is not ready".into(),

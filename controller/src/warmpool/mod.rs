@@ -142,7 +142,7 @@ impl Context {
         e.deleted
             .retain(|name, at| cached(name).is_some() && at.elapsed() < EXPECTATION_TTL);
         e.departed.retain(|name, at| {
-            cached(name).is_some_and(|s| pools_of_member(&s).as_ref() == Some(pool))
+            cached(name).is_some_and(|s| pool_of_member(&s).as_ref() == Some(pool))
                 && at.elapsed() < EXPECTATION_TTL
         });
         Pending {
@@ -333,7 +333,7 @@ pub fn error_policy(pool: Arc<SandboxWarmPool>, error: &Error, _ctx: Arc<Context
 /// The pool a Sandbox event concerns: its controlling pool. A member that a claim adopted no
 /// longer leads here; the claim controller tells its old pool directly (see
 /// [`Context::expect_departure`]).
-pub fn pools_of_member(sandbox: &Sandbox) -> Option<ObjectRef<SandboxWarmPool>> {
+pub fn pool_of_member(sandbox: &Sandbox) -> Option<ObjectRef<SandboxWarmPool>> {
     let owner = crate::sandbox::children::controller_of(&sandbox.metadata)?;
     (owner.kind == build::POOL_KIND)
         .then(|| ObjectRef::new(&owner.name).within(&sandbox.namespace().unwrap_or_default()))
