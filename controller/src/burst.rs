@@ -81,18 +81,26 @@ impl Burst {
     }
 }
 
-/// Per object (by key), since when its follow-ups have been held back.
-#[derive(Debug, Default)]
-pub struct Deferrals {
-    since: Mutex<HashMap<String, Instant>>,
+/// Per object (by key, e.g. an `ObjectRef`), since when its follow-ups have been held back.
+#[derive(Debug)]
+pub struct Deferrals<Key> {
+    since: Mutex<HashMap<Key, Instant>>,
 }
 
-impl Deferrals {
+impl<Key> Default for Deferrals<Key> {
+    fn default() -> Self {
+        Self {
+            since: Mutex::default(),
+        }
+    }
+}
+
+impl<Key: Eq + std::hash::Hash + Clone> Deferrals<Key> {
     /// Whether `key`'s follow-ups should wait at `now` and, if so, how long at most (until its
     /// [`MAX_DEFERRAL`] is spent; the end of the burst comes sooner and is told by
     /// [`Deferrals::held`] after [`Burst::ends`]). `None`: write them now. An object's first
     /// hold starts its deferral; the hold that lets them go forgets it.
-    pub fn hold(&self, key: &str, now: Instant, burst: &Burst) -> Option<Duration> {
+    pub fn hold(&self, key: &Key, now: Instant, burst: &Burst) -> Option<Duration> {
         let mut since = self.lock();
         let held_since = match since.get(key) {
             Some(at) => *at,
@@ -103,7 +111,7 @@ impl Deferrals {
                 if since.len() > 1024 {
                     since.retain(|_, at| now.saturating_duration_since(*at) < MAX_DEFERRAL);
                 }
-                since.insert(key.to_string(), now);
+                since.insert(key.clone(), now);
                 now
             }
         };
@@ -115,11 +123,11 @@ impl Deferrals {
     }
 
     /// The keys of the objects held now, to look at again when a burst ends.
-    pub fn held(&self) -> Vec<String> {
+    pub fn held(&self) -> Vec<Key> {
         self.lock().keys().cloned().collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Instant>> {
         self.since.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -186,43 +194,43 @@ mod tests {
     fn an_object_is_held_from_its_first_hold_and_released_when_the_burst_ends() {
         let burst = Burst::new(QUIET);
         let t0 = Instant::now();
-        let deferrals = Deferrals::default();
-        assert_eq!(deferrals.hold("ns/a", t0, &burst), None, "no burst");
+        let deferrals = Deferrals::<&str>::default();
+        assert_eq!(deferrals.hold(&"ns/a", t0, &burst), None, "no burst");
         assert!(deferrals.lock().is_empty());
         burst.adopted(t0);
         assert_eq!(
-            deferrals.hold("ns/a", t0, &burst),
+            deferrals.hold(&"ns/a", t0, &burst),
             Some(MAX_DEFERRAL),
             "held at most its deferral; the burst's end is told apart"
         );
         assert_eq!(deferrals.held(), ["ns/a"]);
         assert_eq!(
-            deferrals.hold("ns/a", t0 + QUIET, &burst),
+            deferrals.hold(&"ns/a", t0 + QUIET, &burst),
             None,
             "the burst is over"
         );
         assert!(deferrals.held().is_empty(), "released");
         let t1 = t0 + QUIET;
         burst.adopted(t1);
-        assert!(deferrals.hold("ns/a", t1, &burst).is_some());
+        assert!(deferrals.hold(&"ns/a", t1, &burst).is_some());
         let t9 = t1 + Duration::from_secs(9);
         burst.adopted(t9);
         assert_eq!(
-            deferrals.hold("ns/a", t9, &burst),
+            deferrals.hold(&"ns/a", t9, &burst),
             Some(Duration::from_secs(1)),
             "what is left of the first hold's deferral"
         );
         assert_eq!(
-            deferrals.hold("ns/b", t9, &burst),
+            deferrals.hold(&"ns/b", t9, &burst),
             Some(MAX_DEFERRAL),
             "another object's deferral starts at its own first hold"
         );
         let t11 = t1 + MAX_DEFERRAL;
-        assert_eq!(deferrals.hold("ns/a", t11, &burst), None);
+        assert_eq!(deferrals.hold(&"ns/a", t11, &burst), None);
         assert_eq!(deferrals.held(), ["ns/b"]);
         burst.adopted(t11);
         assert_eq!(
-            deferrals.hold("ns/a", t11, &burst),
+            deferrals.hold(&"ns/a", t11, &burst),
             Some(MAX_DEFERRAL),
             "a later follow-up of the same object is held afresh"
         );

@@ -79,8 +79,6 @@ fn user_agent() -> String {
     )
 }
 
-/// Runs every controller until the future is dropped; `readiness` learns when the caches
-/// have listed.
 /// The clients the controllers use: one for their requests, one for the caches' watches.
 /// Apart, each has a connection of its own, and watch events do not queue behind a burst of
 /// writes on a shared HTTP/2 connection; the same client twice shares one.
@@ -99,6 +97,8 @@ impl From<kube::Client> for Clients {
     }
 }
 
+/// Runs every controller until the future is dropped; `readiness` learns when the caches
+/// have listed.
 pub async fn run(
     clients: impl Into<Clients>,
     flags: Flags,
@@ -159,9 +159,8 @@ pub async fn run(
         async move {
             loop {
                 burst.ends().await;
-                for key in deferrals.held() {
-                    let (ns, name) = key.split_once('/').unwrap_or_default();
-                    if burst_over.send(ObjectRef::new(name).within(ns)).is_err() {
+                for sandbox in deferrals.held() {
+                    if burst_over.send(sandbox).is_err() {
                         return;
                     }
                 }

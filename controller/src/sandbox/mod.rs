@@ -48,7 +48,7 @@ pub struct Context {
     pub burst: Arc<crate::burst::Burst>,
     /// Since when each Sandbox's follow-ups have waited for a burst to end (its end requeues
     /// them).
-    pub deferrals: Arc<crate::burst::Deferrals>,
+    pub deferrals: Arc<crate::burst::Deferrals<ObjectRef<Sandbox>>>,
 }
 
 /// How long a Pod create may take to reach the cache before it is taken as lost.
@@ -156,7 +156,9 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Reque
     let started = std::time::Instant::now();
     let status_can_wait = plan.status.is_some() && plan.status_can_wait;
     if (status_can_wait || !plan.follow_ups.is_empty())
-        && let Some(wait) = ctx.deferrals.hold(&key(), started, &ctx.burst)
+        && let Some(wait) =
+            ctx.deferrals
+                .hold(&ObjectRef::from_obj(sandbox.as_ref()), started, &ctx.burst)
     {
         plan.follow_ups.clear();
         if status_can_wait {

@@ -265,16 +265,17 @@ impl KindCluster {
             Some(image) => image.clone(),
             None => default_image(&tools).await.to_string(),
         };
+        let offline = image == offline_image();
         eprintln!(
             "node image: {image}{}",
-            match (&config.image, image == offline_image()) {
+            match (&config.image, offline) {
                 (Some(_), _) => " (the scenario's)",
                 (None, true) => " (built offline by `just setup-kind`)",
                 (None, false) =>
                     " (kind's, from its registry; `just setup-kind` builds one offline)",
             }
         );
-        let registry = image != offline_image();
+        let registry = !offline;
         let (install, skipped) = runtimes::plan(&config.runtimes, &config.kvm, registry);
         for message in &skipped {
             eprintln!("{message}");
