@@ -4,7 +4,7 @@
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim};
-use sandbox_bench::bench::ledger::Ledger;
+use sandbox_bench::ledger::Ledger;
 use sandbox_reports::{LaunchType, Record};
 use serde_json::json;
 use std::hint::black_box;

@@ -27,8 +27,8 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Resource, ResourceExt};
 use sandbox_api::keys;
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxTemplate, SandboxWarmPool};
-use sandbox_bench::binaries::Binaries;
-use sandbox_bench::cluster::local::{ClientIdentity, LocalCluster, LocalConfig};
+use sandbox_cluster::binaries::Binaries;
+use sandbox_cluster::local::{ClientIdentity, LocalCluster, LocalConfig};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -937,7 +937,7 @@ async fn the_deployed_rbac_covers_exactly_the_calls_the_controller_makes() {
         .await
         .unwrap_or_else(|e| panic!("local cluster did not start: {e}"));
     let client = cluster.client().unwrap();
-    sandbox_bench::crds::install(&client, WAIT)
+    sandbox_cluster::crds::install(&client, WAIT)
         .await
         .unwrap_or_else(|e| panic!("CRDs not installed: {e}"));
     let deployment = apply_rbac(&client).await;

@@ -25,7 +25,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
-use sandbox_bench::cluster::local::LocalCluster;
+use sandbox_cluster::local::LocalCluster;
 use sandbox_controller::webhook::Server;
 use sandbox_controller::webhook::ca_secret::{CERT_KEY, KEY_KEY, SECRET_NAME};
 use sandbox_controller::webhook::wire::{self, Endpoint};

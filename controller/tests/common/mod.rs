@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use sandbox_bench::binaries::Binaries;
-use sandbox_bench::cluster::local::{LocalCluster, LocalConfig};
+use sandbox_cluster::binaries::Binaries;
+use sandbox_cluster::local::{LocalCluster, LocalConfig};
 
 /// A local cluster (real API server, one kwok node) with the agent-sandbox CRDs installed,
 /// from the pinned binaries `just setup` builds.
@@ -17,7 +17,7 @@ pub async fn cluster_with_crds(name: &str, dir: &std::path::Path) -> (LocalClust
     .await
     .unwrap_or_else(|e| panic!("local cluster {name} did not start: {e}"));
     let client = cluster.client().expect("a started cluster has a client");
-    sandbox_bench::crds::install(&client, Duration::from_secs(60))
+    sandbox_cluster::crds::install(&client, Duration::from_secs(60))
         .await
         .unwrap_or_else(|e| panic!("CRDs not installed: {e}"));
     (cluster, client)

@@ -1,0 +1,750 @@
+//! Isolation checks from inside real sandboxes on the real node. The probe runs as each
+//! sandbox's container and serves what it sees; the harness asks it over the pod network.
+//!
+//! Every check compares the sandbox under test with a positive control that must show what
+//! the sandbox hides: a sandbox of the control RuntimeClass (runc) for the kernel, the same
+//! template without its NetworkPolicy for the network, and plain pods given the host's PID
+//! namespace, network, files or a service-account token for the rest. A check whose control
+//! shows nothing could not have failed, and is reported as such.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+use kube::Api;
+use kube::api::PostParams;
+use sandbox_api::v1beta1::{SandboxClaim, SandboxTemplate, SandboxWarmPool};
+use sandbox_reports::{CheckStatus, IsolationCheck, IsolationReport};
+use serde_json::{Value, json};
+
+use crate::plan::{PoolPlan, TemplatePlan, pool_object, template_object};
+use crate::scenario::IsolationSpec;
+use crate::setup::typed;
+use sandbox_cluster::local::node::{NETPOL_CHAIN, NODE_NAME, config::BRIDGE};
+use sandbox_marks::labels::RUN_LABEL;
+
+/// The checks a scenario may name.
+pub const CHECKS: [&str; 8] = [
+    "kernel_not_shared",
+    "runtime_identified",
+    "no_service_account_token",
+    "no_host_pid",
+    "no_host_network",
+    "no_node_files",
+    "egress_blocked",
+    "sandboxes_isolated",
+];
+
+/// The port the probe serves on inside a pod.
+pub const PROBE_PORT: u16 = 8080;
+/// How long the sandboxes and control pods get to start.
+const START_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// The probe container of a pod (on `node`, when given): serves its report, Ready once serving.
+pub fn probe_pod_spec(runtime_class: Option<&str>, port: u16, node: Option<&str>) -> Value {
+    let mut spec = json!({
+        "containers": [{
+            "name": "probe",
+            "image": sandbox_cluster::node_images::PROBE_IMAGE,
+            "imagePullPolicy": "Never",
+            "args": ["serve", "--listen", format!("0.0.0.0:{port}")],
+            "ports": [{"containerPort": port}],
+            "readinessProbe": {
+                "httpGet": {"path": "/healthz", "port": port},
+                "periodSeconds": 1
+            }
+        }],
+        "terminationGracePeriodSeconds": 1
+    });
+    if let Some(node) = node {
+        spec["nodeSelector"] = json!({"kubernetes.io/hostname": node});
+    }
+    if let Some(class) = runtime_class {
+        spec["runtimeClassName"] = json!(class);
+    }
+    spec
+}
+
+/// What the harness reads of the node itself (it runs on it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeView {
+    pub boot_id: String,
+    pub kernel_release: String,
+    pub pid1_cmdline: String,
+    /// A file only the node (and pods mounting it) can see.
+    pub marker: String,
+}
+
+impl NodeView {
+    pub fn read(marker: String) -> Self {
+        let text = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        Self {
+            boot_id: text("/proc/sys/kernel/random/boot_id").trim().into(),
+            kernel_release: text("/proc/sys/kernel/osrelease").trim().into(),
+            pid1_cmdline: text("/proc/1/cmdline").replace('\0', " ").trim().into(),
+            marker,
+        }
+    }
+}
+
+/// The roles probes play, and the addresses the network checks aim at.
+pub struct Observed<'a> {
+    pub reports: &'a BTreeMap<String, Value>,
+    /// `ip:port` of the plain target pod (no policy selects it).
+    pub target: &'a str,
+    /// `ip:port` of the second sandbox of the template under test.
+    pub sandbox_peer: &'a str,
+    /// `ip:port` of the second sandbox of the template without a NetworkPolicy.
+    pub open_peer: &'a str,
+}
+
+/// Which runtime the probe should recognise for a RuntimeClass.
+fn expected_runtime(runtime_class: &str) -> &'static str {
+    match runtime_class {
+        "gvisor" | "runsc" => "gvisor",
+        c if c.starts_with("kata") => "virtual_machine",
+        _ => "shared_kernel",
+    }
+}
+
+/// Pure: each named check's verdict from the probes' reports.
+pub fn evaluate(spec: &IsolationSpec, node: &NodeView, seen: &Observed<'_>) -> Vec<IsolationCheck> {
+    let report = |role: &str| seen.reports.get(role);
+    let fact = |role: &str, key: &str| report(role).and_then(|r| r["facts"].get(key).cloned());
+    let reachable = |role: &str, to: &str| {
+        report(role).and_then(|r| r["reachable"].get(to).and_then(Value::as_bool))
+    };
+    let visible = |role: &str, path: &str| {
+        report(role).and_then(|r| r["visible_paths"].get(path).and_then(Value::as_bool))
+    };
+    let runtime = |role: &str| {
+        report(role).and_then(|r| r["classification"]["runtime"].as_str().map(str::to_string))
+    };
+    let shows = |v: &Option<bool>, yes: &str, no: &str| match v {
+        Some(true) => yes.to_string(),
+        Some(false) => no.to_string(),
+        None => "no report".to_string(),
+    };
+    let expected = expected_runtime(&spec.runtime_class.value);
+    spec.checks
+        .iter()
+        .map(|check| {
+            let name = check.value.as_str();
+            // (sandbox exposed, control exposed, what each showed)
+            let (sandbox, control, said_sandbox, said_control) = match name {
+                "kernel_not_shared" => {
+                    let same = |role| {
+                        fact(role, "boot_id").map(|b| b.as_str() == Some(node.boot_id.as_str()))
+                    };
+                    let (s, c) = (same("sandbox"), same("open"));
+                    let say = |v| shows(v, "node's boot_id", "own boot_id");
+                    (s, c, say(&s), say(&c))
+                }
+                "runtime_identified" => {
+                    let (s, c) = (runtime("sandbox"), runtime("open"));
+                    (
+                        s.as_ref().map(|r| r != expected),
+                        c.as_ref()
+                            .map(|r| r == "shared_kernel" && expected != "shared_kernel"),
+                        s.unwrap_or_else(|| "no report".into()),
+                        c.unwrap_or_else(|| "no report".into()),
+                    )
+                }
+                "no_service_account_token" => {
+                    let token =
+                        |role| fact(role, "service_account_token").and_then(|v| v.as_bool());
+                    let (s, c) = (token("sandbox"), token("token"));
+                    let say = |v| shows(v, "token mounted", "no token");
+                    (s, c, say(&s), say(&c))
+                }
+                "no_host_pid" => {
+                    let host = |role| {
+                        fact(role, "pid1_cmdline")
+                            .map(|p| p.as_str() == Some(node.pid1_cmdline.as_str()))
+                    };
+                    let (s, c) = (host("sandbox"), host("host-pid"));
+                    let say = |v| shows(v, "node's PID 1", "own PID 1");
+                    (s, c, say(&s), say(&c))
+                }
+                "no_host_network" => {
+                    let bridge = |role| {
+                        fact(role, "network_interfaces").map(|i| {
+                            i.as_array()
+                                .is_some_and(|a| a.iter().any(|n| n.as_str() == Some(BRIDGE)))
+                        })
+                    };
+                    let (s, c) = (bridge("sandbox"), bridge("host-network"));
+                    let say = |v| shows(v, &format!("sees {BRIDGE}"), "own interfaces");
+                    (s, c, say(&s), say(&c))
+                }
+                "no_node_files" => {
+                    let (s, c) = (
+                        visible("sandbox", &node.marker),
+                        visible("host-path", &node.marker),
+                    );
+                    let say = |v| shows(v, "reads the node's file", "cannot see it");
+                    (s, c, say(&s), say(&c))
+                }
+                "egress_blocked" => {
+                    let (s, c) = (
+                        reachable("sandbox", seen.target),
+                        reachable("open", seen.target),
+                    );
+                    let say = |v| shows(v, "reached the target", "blocked");
+                    (s, c, say(&s), say(&c))
+                }
+                "sandboxes_isolated" => {
+                    let (s, c) = (
+                        reachable("sandbox", seen.sandbox_peer),
+                        reachable("open", seen.open_peer),
+                    );
+                    let say = |v| shows(v, "reached the other sandbox", "blocked");
+                    (s, c, say(&s), say(&c))
+                }
+                _ => (None, None, String::new(), String::new()),
+            };
+            let status = match (sandbox, control) {
+                (None, _) | (_, None) => CheckStatus::NoReport,
+                (Some(true), _) => CheckStatus::Breach,
+                (Some(false), Some(false)) => CheckStatus::ControlFailed,
+                (Some(false), Some(true)) => CheckStatus::Pass,
+            };
+            IsolationCheck {
+                name: name.to_string(),
+                status,
+                sandbox: said_sandbox,
+                control: said_control,
+            }
+        })
+        .collect()
+}
+
+/// A probe template of the isolation run; `open` leaves its NetworkPolicy unmanaged.
+fn template(name: &str, runtime_class: &str, open: bool, run_id: &str) -> Value {
+    let plan = TemplatePlan {
+        name: name.into(),
+        image: String::new(),
+        runtime_class: Some(runtime_class.into()),
+        probe: true,
+        node: Some(NODE_NAME.into()),
+    };
+    let mut template = template_object(&plan, run_id);
+    if open {
+        template["spec"]["networkPolicyManagement"] = json!("Unmanaged");
+    }
+    template
+}
+
+/// A pool without warm members: its claims start their sandboxes cold.
+fn pool(name: &str, run_id: &str) -> Value {
+    let plan = PoolPlan {
+        name: name.into(),
+        template: name.into(),
+        replicas: 0,
+    };
+    pool_object(&plan, run_id)
+}
+
+/// A plain pod under the control RuntimeClass with one exposure switched on.
+fn control_pod(
+    role: &str,
+    runtime_class: &str,
+    run_id: &str,
+    marker_dir: &str,
+    port: u16,
+) -> Value {
+    let mut spec = probe_pod_spec(Some(runtime_class), port, Some(NODE_NAME));
+    match role {
+        "host-pid" => spec["hostPID"] = json!(true),
+        "host-network" => spec["hostNetwork"] = json!(true),
+        "host-path" => {
+            spec["volumes"] = json!([{"name": "node", "hostPath": {"path": marker_dir}}]);
+            spec["containers"][0]["volumeMounts"] =
+                json!([{"name": "node", "mountPath": marker_dir, "readOnly": true}]);
+        }
+        // `token` keeps the default automount; `target` is only listened to.
+        _ => {}
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": format!("iso-{role}"), "labels": {RUN_LABEL: run_id}},
+        "spec": spec
+    })
+}
+
+const SANDBOX_TEMPLATE: &str = "iso-sandbox";
+const OPEN_TEMPLATE: &str = "iso-open";
+const CONTROL_PODS: [&str; 5] = ["token", "host-pid", "host-network", "host-path", "target"];
+
+/// Runs the checks in namespace `ns` and returns their report. Errors are infrastructure
+/// failures (a pod that never started), not breaches.
+pub async fn run(
+    client: &kube::Client,
+    ns: &str,
+    run_id: &str,
+    spec: &IsolationSpec,
+) -> Result<IsolationReport, String> {
+    let marker_dir = format!("/run/sandbox-bench/markers/{run_id}");
+    let marker = format!("{marker_dir}/node-only");
+    std::fs::create_dir_all(&marker_dir).map_err(|e| format!("{marker_dir}: {e}"))?;
+    std::fs::write(&marker, run_id).map_err(|e| format!("{marker}: {e}"))?;
+    let result = run_checks(client, ns, run_id, spec, &marker_dir, &marker).await;
+    let _ = std::fs::remove_dir_all(&marker_dir);
+    result
+}
+
+async fn run_checks(
+    client: &kube::Client,
+    ns: &str,
+    run_id: &str,
+    spec: &IsolationSpec,
+    marker_dir: &str,
+    marker: &str,
+) -> Result<IsolationReport, String> {
+    let subject = spec.runtime_class.value.as_str();
+    let control = spec.control();
+    let pp = PostParams::default();
+    let templates: Api<SandboxTemplate> = Api::namespaced(client.clone(), ns);
+    let pools: Api<SandboxWarmPool> = Api::namespaced(client.clone(), ns);
+    for (name, class, open) in [
+        (SANDBOX_TEMPLATE, subject, false),
+        (OPEN_TEMPLATE, control, true),
+    ] {
+        templates
+            .create(&pp, &typed(template(name, class, open, run_id))?)
+            .await
+            .map_err(|e| format!("create SandboxTemplate {name}: {e}"))?;
+        pools
+            .create(&pp, &typed(pool(name, run_id))?)
+            .await
+            .map_err(|e| format!("create SandboxWarmPool {name}: {e}"))?;
+    }
+    let claims: Api<SandboxClaim> = Api::namespaced(client.clone(), ns);
+    let claim_names = ["sandbox", "sandbox-peer", "open", "open-peer"];
+    for role in claim_names {
+        let pool = if role.starts_with("sandbox") {
+            SANDBOX_TEMPLATE
+        } else {
+            OPEN_TEMPLATE
+        };
+        let claim = crate::plan::claim_object(&format!("iso-{role}"), pool, run_id);
+        claims
+            .create(&pp, &claim)
+            .await
+            .map_err(|e| format!("create claim iso-{role}: {e}"))?;
+    }
+    // Pods are admitted only once the namespace's default ServiceAccount exists.
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
+    wait(
+        START_TIMEOUT,
+        "the namespace's default ServiceAccount",
+        || async {
+            Ok(accounts
+                .get_opt("default")
+                .await
+                .map_err(|e| e.to_string())?
+                .is_some())
+        },
+    )
+    .await?;
+    let host_port = sandbox_cluster::local::free_port().map_err(|e| e.to_string())?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    for role in CONTROL_PODS {
+        let port = if role == "host-network" {
+            host_port
+        } else {
+            PROBE_PORT
+        };
+        pods.create(
+            &pp,
+            &typed(control_pod(role, control, run_id, marker_dir, port))?,
+        )
+        .await
+        .map_err(|e| format!("create Pod iso-{role}: {e}"))?;
+    }
+    let mut pod_of: BTreeMap<String, String> = CONTROL_PODS
+        .iter()
+        .map(|r| (r.to_string(), format!("iso-{r}")))
+        .collect();
+    let mut addresses: BTreeMap<String, String> = BTreeMap::new();
+    let started = Instant::now();
+    loop {
+        for role in claim_names {
+            if !pod_of.contains_key(role)
+                && let Some(claim) = claims
+                    .get_opt(&format!("iso-{role}"))
+                    .await
+                    .map_err(|e| e.to_string())?
+                && let Some(name) = claim.status.map(|s| s.sandbox.name)
+                && !name.is_empty()
+            {
+                pod_of.insert(role.to_string(), name);
+            }
+        }
+        for (role, pod) in &pod_of {
+            if addresses.contains_key(role) {
+                continue;
+            }
+            if let Some(p) = pods.get_opt(pod).await.map_err(|e| e.to_string())?
+                && let Some(status) = p.status
+                && status
+                    .conditions
+                    .iter()
+                    .flatten()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+                && let Some(ip) = status.pod_ip
+            {
+                let port = if role == "host-network" {
+                    host_port
+                } else {
+                    PROBE_PORT
+                };
+                addresses.insert(role.clone(), format!("{ip}:{port}"));
+            }
+        }
+        if addresses.len() == CONTROL_PODS.len() + claim_names.len() {
+            break;
+        }
+        if started.elapsed() > START_TIMEOUT {
+            let missing: Vec<&str> = CONTROL_PODS
+                .iter()
+                .chain(&claim_names)
+                .copied()
+                .filter(|r| !addresses.contains_key(*r))
+                .collect();
+            return Err(format!(
+                "isolation probes not Ready within {START_TIMEOUT:?}: {missing:?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The enforcer must have seen the sandboxes' addresses before anything is judged.
+    for role in ["sandbox", "sandbox-peer"] {
+        let ip = addresses[role]
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        wait(
+            Duration::from_secs(20),
+            "NetworkPolicy rules for the sandboxes",
+            || {
+                let ip = ip.clone();
+                async move { Ok(rules_name(&ip).await) }
+            },
+        )
+        .await?;
+    }
+
+    let node = NodeView::read(marker.to_string());
+    let target = addresses["target"].clone();
+    let sandbox_peer = addresses["sandbox-peer"].clone();
+    let open_peer = addresses["open-peer"].clone();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut reports = BTreeMap::new();
+    for (role, address) in &addresses {
+        let peer = match role.as_str() {
+            "sandbox" => Some(&sandbox_peer),
+            "open" => Some(&open_peer),
+            _ => None,
+        };
+        let mut query = vec![
+            ("connect", target.clone()),
+            ("path", marker.to_string()),
+            ("node_kernel_release", node.kernel_release.clone()),
+            ("node_boot_id", node.boot_id.clone()),
+        ];
+        query.extend(peer.map(|p| ("connect", p.clone())));
+        let url = format!("http://{address}/report");
+        let report: Value = http
+            .get(&url)
+            .query(&query)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| format!("probe {role} at {url}: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("probe {role} at {url}: {e}"))?;
+        reports.insert(role.clone(), report);
+    }
+    let checks = evaluate(
+        spec,
+        &node,
+        &Observed {
+            reports: &reports,
+            target: &target,
+            sandbox_peer: &sandbox_peer,
+            open_peer: &open_peer,
+        },
+    );
+    Ok(IsolationReport {
+        runtime_class: subject.to_string(),
+        control_runtime_class: control.to_string(),
+        checks,
+        probes: reports,
+    })
+}
+
+/// Whether the enforcer's rules name `ip` (it enforces a sandbox only once they do).
+async fn rules_name(ip: &str) -> bool {
+    sandbox_cluster::command::Command::new("iptables")
+        .args(["-w", "-S"])
+        .run()
+        .await
+        .is_ok_and(|f| {
+            f.stdout
+                .lines()
+                .any(|l| l.contains(NETPOL_CHAIN) && l.contains(&format!("{ip}/32")))
+        })
+}
+
+async fn wait<F, Fut>(timeout: Duration, what: &str, mut check: F) -> Result<(), String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<bool, String>>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await? {
+            return Ok(());
+        }
+        if start.elapsed() > timeout {
+            return Err(format!("timed out after {timeout:?} waiting for {what}"));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_saphyr::{Location, Spanned};
+
+    fn spanned<T>(value: T) -> Spanned<T> {
+        Spanned::new(value, Location::UNKNOWN, Location::UNKNOWN)
+    }
+
+    fn spec(checks: &[&str]) -> IsolationSpec {
+        IsolationSpec {
+            runtime_class: spanned("gvisor".to_string()),
+            control: None,
+            checks: checks.iter().map(|c| spanned(c.to_string())).collect(),
+        }
+    }
+
+    fn node() -> NodeView {
+        NodeView {
+            boot_id: "node-boot".into(),
+            kernel_release: "6.1.0".into(),
+            pid1_cmdline: "/sbin/init".into(),
+            marker: "/run/m/node-only".into(),
+        }
+    }
+
+    /// A probe report as the probe serves it.
+    fn probe(boot: &str, runtime: &str, pid1: &str, ifaces: &[&str], token: bool) -> Value {
+        json!({
+            "facts": {"boot_id": boot, "pid1_cmdline": pid1, "network_interfaces": ifaces,
+                      "service_account_token": token},
+            "classification": {"runtime": runtime},
+            "reachable": {},
+            "visible_paths": {"/run/m/node-only": false}
+        })
+    }
+
+    /// Everything isolated as it should be, every control exposed.
+    fn healthy() -> BTreeMap<String, Value> {
+        let mut sandbox = probe(
+            "own",
+            "gvisor",
+            "/sandbox-probe serve",
+            &["lo", "eth0"],
+            false,
+        );
+        sandbox["reachable"] = json!({"10.0.0.9:8080": false, "10.0.0.2:8080": false});
+        let mut open = probe(
+            "node-boot",
+            "shared_kernel",
+            "/pause",
+            &["lo", "eth0"],
+            false,
+        );
+        open["reachable"] = json!({"10.0.0.9:8080": true, "10.0.0.3:8080": true});
+        let mut host_path = probe("node-boot", "shared_kernel", "/p", &[], false);
+        host_path["visible_paths"] = json!({"/run/m/node-only": true});
+        [
+            ("sandbox", sandbox),
+            ("open", open),
+            (
+                "token",
+                probe("node-boot", "shared_kernel", "/p", &[], true),
+            ),
+            (
+                "host-pid",
+                probe("node-boot", "shared_kernel", "/sbin/init", &[], false),
+            ),
+            (
+                "host-network",
+                probe("node-boot", "shared_kernel", "/p", &["lo", BRIDGE], false),
+            ),
+            ("host-path", host_path),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// A change to one probe's report.
+    type Edit = fn(&mut Value);
+
+    fn judge(reports: &BTreeMap<String, Value>) -> BTreeMap<String, CheckStatus> {
+        evaluate(
+            &spec(&CHECKS),
+            &node(),
+            &Observed {
+                reports,
+                target: "10.0.0.9:8080",
+                sandbox_peer: "10.0.0.2:8080",
+                open_peer: "10.0.0.3:8080",
+            },
+        )
+        .into_iter()
+        .map(|c| (c.name, c.status))
+        .collect()
+    }
+
+    #[test]
+    fn every_check_passes_when_the_sandbox_hides_what_each_control_shows() {
+        let verdicts = judge(&healthy());
+        assert_eq!(verdicts.len(), CHECKS.len());
+        for (name, status) in verdicts {
+            assert_eq!(status, CheckStatus::Pass, "{name}");
+        }
+    }
+
+    #[test]
+    fn each_exposure_of_the_sandbox_is_a_breach_of_its_own_check() {
+        let breaches: [(&str, Edit); 8] = [
+            ("kernel_not_shared", |s| {
+                s["facts"]["boot_id"] = json!("node-boot")
+            }),
+            ("runtime_identified", |s| {
+                s["classification"]["runtime"] = json!("shared_kernel")
+            }),
+            ("no_service_account_token", |s| {
+                s["facts"]["service_account_token"] = json!(true)
+            }),
+            ("no_host_pid", |s| {
+                s["facts"]["pid1_cmdline"] = json!("/sbin/init")
+            }),
+            ("no_host_network", |s| {
+                s["facts"]["network_interfaces"] = json!([BRIDGE])
+            }),
+            ("no_node_files", |s| {
+                s["visible_paths"]["/run/m/node-only"] = json!(true)
+            }),
+            ("egress_blocked", |s| {
+                s["reachable"]["10.0.0.9:8080"] = json!(true)
+            }),
+            ("sandboxes_isolated", |s| {
+                s["reachable"]["10.0.0.2:8080"] = json!(true)
+            }),
+        ];
+        for (check, expose) in breaches {
+            let mut reports = healthy();
+            expose(reports.get_mut("sandbox").unwrap());
+            let verdicts = judge(&reports);
+            assert_eq!(verdicts[check], CheckStatus::Breach, "{check}");
+            let others = verdicts.iter().filter(|(n, _)| n.as_str() != check);
+            assert!(
+                others.clone().all(|(_, s)| *s == CheckStatus::Pass),
+                "{check}: {verdicts:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_control_that_shows_nothing_makes_its_check_inconclusive() {
+        let hides: [(&str, &str, Edit); 8] = [
+            ("kernel_not_shared", "open", |c| {
+                c["facts"]["boot_id"] = json!("x")
+            }),
+            ("runtime_identified", "open", |c| {
+                c["classification"]["runtime"] = json!("gvisor")
+            }),
+            ("no_service_account_token", "token", |c| {
+                c["facts"]["service_account_token"] = json!(false)
+            }),
+            ("no_host_pid", "host-pid", |c| {
+                c["facts"]["pid1_cmdline"] = json!("/p")
+            }),
+            ("no_host_network", "host-network", |c| {
+                c["facts"]["network_interfaces"] = json!(["lo"])
+            }),
+            ("no_node_files", "host-path", |c| {
+                c["visible_paths"]["/run/m/node-only"] = json!(false)
+            }),
+            ("egress_blocked", "open", |c| {
+                c["reachable"]["10.0.0.9:8080"] = json!(false)
+            }),
+            ("sandboxes_isolated", "open", |c| {
+                c["reachable"]["10.0.0.3:8080"] = json!(false)
+            }),
+        ];
+        for (check, role, hide) in hides {
+            let mut reports = healthy();
+            hide(reports.get_mut(role).unwrap());
+            assert_eq!(
+                judge(&reports)[check],
+                CheckStatus::ControlFailed,
+                "{check}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_report_is_named_not_passed() {
+        let mut reports = healthy();
+        reports.remove("host-pid");
+        let verdicts = judge(&reports);
+        assert_eq!(verdicts["no_host_pid"], CheckStatus::NoReport);
+        assert_eq!(verdicts["kernel_not_shared"], CheckStatus::Pass);
+    }
+
+    #[test]
+    fn runtime_classes_map_to_what_the_probe_recognises() {
+        assert_eq!(expected_runtime("gvisor"), "gvisor");
+        assert_eq!(expected_runtime("kata-clh"), "virtual_machine");
+        assert_eq!(expected_runtime("runc"), "shared_kernel");
+    }
+
+    #[test]
+    fn control_pods_switch_on_exactly_their_exposure() {
+        let pod = |role| control_pod(role, "runc", "r1", "/run/m", 8080);
+        assert_eq!(pod("host-pid")["spec"]["hostPID"], true);
+        assert_eq!(pod("host-network")["spec"]["hostNetwork"], true);
+        assert_eq!(
+            pod("host-path")["spec"]["volumes"][0]["hostPath"]["path"],
+            "/run/m"
+        );
+        let token = pod("token");
+        assert!(token["spec"].get("hostPID").is_none());
+        assert!(token["spec"].get("automountServiceAccountToken").is_none());
+        assert_eq!(token["spec"]["runtimeClassName"], "runc");
+        assert_eq!(token["spec"]["containers"][0]["imagePullPolicy"], "Never");
+        assert_eq!(
+            template("t", "gvisor", true, "r")["spec"]["networkPolicyManagement"],
+            "Unmanaged"
+        );
+        assert!(
+            template("t", "gvisor", false, "r")["spec"]
+                .get("networkPolicyManagement")
+                .is_none()
+        );
+    }
+}

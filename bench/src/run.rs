@@ -1,0 +1,1160 @@
+//! One bench run from start to end: resolve the controller, bring up (or reach) the cluster,
+//! start the controller, fill the pools, scrape, watch, fire, drain, scrape again, analyse,
+//! write the reports, clean up. Ctrl-C while firing stops the load, keeps what was measured
+//! and still cleans up.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::jiff::Timestamp;
+use kube::Api;
+use kube::api::ListParams;
+use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxWarmPool};
+use sandbox_reports::{
+    Analysis, CheckStatus, FaultsReport, Invariant, InvariantsReport, LaunchType, Record,
+    ReportFiles, Results, RunMeta, Violation, evaluate, per_step, write_records_file,
+    write_reports,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{cleanup, environment, setup};
+use crate::clock::RunClock;
+use crate::controller::{ControllerKind, ControllerPlan, RunningController};
+use crate::exit;
+use crate::faults;
+use crate::fencing;
+use crate::fire::{self, Sender};
+use crate::floor::Floor;
+use crate::invariants::{self, Checker};
+use crate::ledger::Ledger;
+use crate::limiter::Limiter;
+use crate::observe::{self, Shared};
+use crate::plan::BenchPlan;
+use crate::progress::Progress;
+use crate::resources::{Probe, ProcessSample, ProcessUse};
+use crate::scenario::{Cleanup, Scenario, duration};
+use crate::scrape::{self, Samples};
+use sandbox_cluster::binaries::Binaries;
+use sandbox_cluster::kind::KindConfig;
+use sandbox_cluster::local::{ClientIdentity, LocalConfig, PodReadyDelay};
+use sandbox_cluster::target::Target;
+use sandbox_marks::labels::{RUN_LABEL, run_id};
+use sandbox_marks::namespaces;
+
+/// How long cleanup waits for the run's namespace to be gone on a local cluster, plus
+/// [`CLEANUP_PER_CLAIM`] for each claim the schedule holds.
+const LOCAL_CLEANUP_WAIT: Duration = Duration::from_secs(60);
+const CLEANUP_PER_CLAIM: Duration = Duration::from_millis(20);
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub scenario: Scenario,
+    pub plan: BenchPlan,
+    pub controller: ControllerKind,
+    pub controller_bin: Option<PathBuf>,
+    pub upstream_dir: Option<PathBuf>,
+    /// The scenario's controller flags, then the command line's.
+    pub controller_args: Vec<String>,
+    /// An existing cluster instead of a local one.
+    pub kubeconfig: Option<PathBuf>,
+    /// A kind cluster instead of a local one (when no kubeconfig is given).
+    pub kind: Option<KindConfig>,
+    pub context: Option<String>,
+    pub bin_dir: Option<PathBuf>,
+    /// Report directory.
+    pub out: PathBuf,
+}
+
+/// What a finished run measured and wrote.
+#[derive(Debug)]
+pub struct BenchOutcome {
+    pub results: Results,
+    pub files: ReportFiles,
+    pub records: PathBuf,
+    /// Objects of the run still in an existing cluster after cleanup: they fail the run.
+    pub leaks: Vec<String>,
+    /// Objects of the run a cluster the run made had not deleted in time; the cluster was
+    /// removed anyway, so they are reported but do not fail the run.
+    pub unfinished_cleanup: Vec<String>,
+    /// Ctrl-C stopped the load early.
+    pub interrupted: bool,
+    /// The kubeconfig of a cluster the run made and left running for inspection (cleanup
+    /// `never`/`onSuccess`).
+    pub kept: Option<PathBuf>,
+}
+
+impl BenchOutcome {
+    /// Interrupted, then a leak or SLO breach (1), then success.
+    pub fn exit_code(&self) -> u8 {
+        if self.interrupted {
+            exit::INTERRUPTED
+        } else if self.results.isolation.as_ref().is_some_and(|i| !i.passed()) {
+            exit::ISOLATION_FAILED
+        } else if !self.results.slo.passed()
+            || !self.leaks.is_empty()
+            || self
+                .results
+                .invariants
+                .as_ref()
+                .is_some_and(|i| !i.passed())
+        {
+            exit::CHECK_FAILED
+        } else {
+            exit::OK
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{0}")]
+    Infrastructure(String),
+    #[error("interrupted before the load started; stopped everything the run had started")]
+    Interrupted,
+}
+
+impl BenchError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            BenchError::Infrastructure(_) => exit::INFRASTRUCTURE,
+            BenchError::Interrupted => exit::INTERRUPTED,
+        }
+    }
+}
+
+fn infra(e: impl std::fmt::Display) -> BenchError {
+    BenchError::Infrastructure(e.to_string())
+}
+
+pub async fn run(mut options: BenchOptions) -> Result<BenchOutcome, BenchError> {
+    let controller = ControllerPlan::resolve(
+        options.controller,
+        options.controller_bin.clone(),
+        options.upstream_dir.clone(),
+        options.controller_args.clone(),
+    )
+    .map_err(infra)?;
+    std::fs::create_dir_all(&options.out)
+        .map_err(|e| infra(format!("cannot create {}: {e}", options.out.display())))?;
+    let nodes = match &options.kind {
+        Some(kind) if options.kubeconfig.is_none() => kind.workers + 1,
+        _ => options.scenario.cluster.nodes.value,
+    };
+    let target = match (&options.kubeconfig, &options.kind) {
+        (None, Some(kind)) => {
+            // The probe image (kind's nodes bring their own pause image), built before the
+            // cluster: a missing binary fails the run before minutes of `kind create`.
+            let archives: Vec<PathBuf> = if options.plan.templates.iter().any(|t| t.probe) {
+                vec![
+                    sandbox_cluster::node_images::probe_archive(
+                        &sandbox_cluster::node_images::node_bin_dir(),
+                        &options.out.join("images"),
+                    )
+                    .map_err(infra)?,
+                ]
+            } else {
+                Vec::new()
+            };
+            // Dropping the start future on Ctrl-C drops the half-made cluster, which deletes it.
+            tokio::select! {
+                started = Target::kind(kind.clone(), &archives) => started.map_err(infra)?,
+                _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
+            }
+        }
+        (None, None) => {
+            let mut config = LocalConfig::new(
+                "bench",
+                options.out.join("cluster"),
+                Binaries::locate(options.bin_dir.clone()),
+            );
+            config.nodes = nodes;
+            // Replicas connect as users of their own and the API server audits them, for the
+            // fencing invariant.
+            if options.plan.replicas > 1 {
+                config.clients = (0..options.plan.replicas)
+                    .map(|replica| ClientIdentity {
+                        name: replica_name(replica),
+                        group: Some("system:masters".into()),
+                    })
+                    .collect();
+                config.audit = true;
+            }
+            if options.scenario.cluster.real_node() {
+                let images = options.out.join("images");
+                config.real_node = Some(
+                    sandbox_cluster::node_images::prepare(
+                        &sandbox_cluster::node_images::node_bin_dir(),
+                        &images,
+                    )
+                    .map_err(infra)?,
+                );
+            }
+            if let Some(delay) = &options.scenario.cluster.pod_ready_delay {
+                config.pod_ready = PodReadyDelay {
+                    delay: duration(&delay.value).map_err(infra)?,
+                    jitter: Duration::ZERO,
+                };
+            }
+            eprintln!(
+                "starting a local cluster with {nodes} kwok node(s){} in {}",
+                if config.real_node.is_some() {
+                    " and a real node (runc, gVisor)"
+                } else {
+                    ""
+                },
+                config.dir.display()
+            );
+            tokio::select! {
+                started = Target::start_local(config) => started.map_err(infra)?,
+                _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
+            }
+        }
+        (Some(path), _) => Target::existing(path, options.context.as_deref(), &options.out)
+            .await
+            .map_err(infra)?,
+    };
+    let missing = target.missing_runtime_classes();
+    if !missing.is_empty() {
+        let dropped = options.plan.without_runtime_classes(&missing);
+        if !dropped.is_empty() {
+            eprintln!(
+                "left out pool(s) {} (RuntimeClass {} not installed, see above)",
+                dropped.join(", "),
+                missing.join(", ")
+            );
+        }
+        if options.plan.claim_pools.is_empty() {
+            return Err(infra(
+                "no pool of the load can run on this cluster: every one needs a runtime that \
+                 was not installed",
+            ));
+        }
+    }
+    let installed = controller
+        .install_crds(&target.client)
+        .await
+        .map_err(infra)?;
+    if !installed.is_empty() {
+        eprintln!("installed CRDs: {}", installed.join(", "));
+    }
+    let metrics_addr = controller
+        .program()
+        .is_some()
+        .then(free_loopback_address)
+        .transpose()
+        .map_err(infra)?;
+    let log = options
+        .out
+        .join(format!("controller-{}.log", controller.kind.name()));
+    let lease_namespace = (options.plan.replicas > 1).then_some(LEASE_NAMESPACE);
+    let mut replicas = Vec::new();
+    for replica in 0..options.plan.replicas {
+        // One log per replica; the first keeps the single controller's name.
+        let log = if replica == 0 {
+            log.clone()
+        } else {
+            options.out.join(format!(
+                "controller-{}-{replica}.log",
+                controller.kind.name()
+            ))
+        };
+        // Only the first replica serves the metrics the report scrapes.
+        let metrics = metrics_addr.filter(|_| replica == 0);
+        let pod_name = replica_name(replica);
+        let election = lease_namespace.map(|ns| (ns, pod_name.as_str()));
+        let kubeconfig = target
+            .local()
+            .map(|cluster| cluster.kubeconfig_of(&pod_name))
+            .filter(|own| own.exists())
+            .unwrap_or_else(|| target.kubeconfig.clone());
+        let Some(c) = controller
+            .start_replica(&kubeconfig, log, metrics, election)
+            .await
+            .map_err(infra)?
+        else {
+            break;
+        };
+        eprintln!(
+            "controller {} running (pid {}), log: {}",
+            controller.kind.name(),
+            c.pid(),
+            c.log().display()
+        );
+        replicas.push(c);
+    }
+    let running = std::sync::Mutex::new(replicas);
+
+    // Everything that must not inherit the harness's priority has started.
+    match crate::priority::raise() {
+        Ok(_) => {}
+        Err(e) => eprintln!(
+            "note: the harness runs at normal priority ({e}); its lag may grow when the CPU is saturated"
+        ),
+    }
+    let run_id = run_id();
+    let measured = measure(
+        &options,
+        &target,
+        &run_id,
+        &running,
+        metrics_addr,
+        u64::from(nodes),
+    )
+    .await;
+    let mut running = running.into_inner().unwrap_or_else(|e| e.into_inner());
+    for c in &mut running {
+        if let Err(e) = c.ensure_running() {
+            eprintln!("warning: the controller under test exited during the run: {e}");
+        }
+    }
+
+    let keep = match (&measured, options.scenario.cleanup) {
+        (_, Cleanup::Never) => true,
+        (Ok(m), Cleanup::OnSuccess) => !m.results.slo.passed(),
+        (Err(_), Cleanup::OnSuccess) => true,
+        _ => false,
+    };
+    let leaks = if keep {
+        eprintln!(
+            "keeping the run's objects in namespace {} (cleanup: {:?})",
+            namespaces::bench(&run_id),
+            options.scenario.cleanup
+        );
+        Vec::new()
+    } else {
+        eprintln!("cleaning up namespace {}", namespaces::bench(&run_id));
+        let claims = u32::try_from(options.plan.schedule.max_claims()).unwrap_or(u32::MAX);
+        let wait = target
+            .cleanup_wait
+            .unwrap_or(LOCAL_CLEANUP_WAIT + CLEANUP_PER_CLAIM * claims);
+        match cleanup::clean_up(&target.client, &run_id, wait).await {
+            Ok(leaks) => leaks,
+            Err(e) => vec![format!("cleanup failed: {e}")],
+        }
+    };
+    let (leaks, unfinished_cleanup) = if target.disposable() {
+        for left in &leaks {
+            eprintln!("not deleted in time (the run's cluster is removed anyway): {left}");
+        }
+        (Vec::new(), leaks)
+    } else {
+        for leak in &leaks {
+            eprintln!("leak: {leak} (labelled {RUN_LABEL}={run_id})");
+        }
+        (leaks, Vec::new())
+    };
+    // The controller goes with the harness, even when the cluster stays for inspection.
+    for c in running {
+        c.stop();
+    }
+    let kept = if keep && target.disposable() {
+        Some(target.detach())
+    } else {
+        if let Err(e) = target.stop() {
+            eprintln!("warning: removing the run's cluster: {e}");
+        }
+        None
+    };
+    let m = measured?;
+    Ok(BenchOutcome {
+        results: m.results,
+        files: m.files,
+        records: m.records,
+        leaks,
+        unfinished_cleanup,
+        interrupted: m.interrupted,
+        kept,
+    })
+}
+
+struct Measured {
+    results: Results,
+    files: ReportFiles,
+    records: PathBuf,
+    interrupted: bool,
+}
+
+/// Prepares, fires and analyses; the caller cleans up whatever happens here.
+async fn measure(
+    options: &BenchOptions,
+    target: &Target,
+    run_id: &str,
+    controllers: &Mutex<Vec<RunningController>>,
+    metrics_addr: Option<SocketAddr>,
+    nodes: u64,
+) -> Result<Measured, BenchError> {
+    let controller_pid = lock(controllers).first().map(RunningController::pid);
+    let plan = &options.plan;
+    let client = &target.client;
+    let started_at = Timestamp::now();
+    setup::create(client, plan, run_id).await.map_err(infra)?;
+    let mut fill = Progress::new("pool fill", u64::from(plan.warm_sandboxes()));
+    let filled = setup::wait_for_pools(
+        client,
+        plan,
+        run_id,
+        setup::fill_timeout(plan),
+        |ready, wanted| {
+            fill.update(ready, wanted, "sandboxes Ready");
+        },
+    );
+    tokio::select! {
+        filled = filled => filled.map_err(infra)?,
+        _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
+    }
+    fill.finish("pools full");
+
+    let isolation = match &options.scenario.isolation {
+        Some(spec) => {
+            eprintln!(
+                "isolation: probing {} sandboxes against {} controls",
+                spec.value.runtime_class.value,
+                spec.value.control()
+            );
+            let ns = namespaces::bench(run_id);
+            let checked = crate::isolation::run(client, &ns, run_id, &spec.value);
+            let report = tokio::select! {
+                report = checked => report.map_err(infra)?,
+                _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
+            };
+            let passed = report
+                .checks
+                .iter()
+                .filter(|c| c.status == CheckStatus::Pass)
+                .count();
+            eprintln!("isolation: {passed}/{} checks passed", report.checks.len());
+            Some(report)
+        }
+        None => None,
+    };
+
+    let ns = namespaces::bench(run_id);
+    let claims: Api<SandboxClaim> = Api::namespaced(client.clone(), &ns);
+    let sandboxes: Api<Sandbox> = Api::namespaced(client.clone(), &ns);
+    let mut ledger = Ledger::default();
+    if let crate::schedule::Schedule::Open(offsets) = &plan.schedule {
+        for (i, offset) in offsets.iter().enumerate() {
+            let intended = u64::try_from(offset.as_micros()).unwrap_or(u64::MAX);
+            ledger.add(Record::new(
+                BenchPlan::claim_name(i),
+                plan.pool_of(i),
+                LaunchType::Unknown,
+                intended,
+            ));
+        }
+    }
+    let (ready_tx, ready_rx) = mpsc::unbounded_channel();
+    // The clock restarts once the watches are synced, just below; until then no claim exists
+    // to be stamped.
+    let provisional = RunClock::starting_at(Instant::now());
+    let shared = Arc::new(Shared::new(
+        provisional,
+        ledger,
+        plan.hold.map(|_| ready_tx),
+        plan.invariants.map(|_| Checker::default()),
+    ));
+    let (claims_synced, claims_synced_rx) = oneshot::channel();
+    let (sandboxes_synced, sandboxes_synced_rx) = oneshot::channel();
+    let watch_claims = tokio::spawn(observe::watch_claims(
+        claims.clone(),
+        format!("{RUN_LABEL}={run_id}"),
+        shared.clone(),
+        claims_synced,
+    ));
+    let watch_sandboxes = tokio::spawn(observe::watch_sandboxes(
+        sandboxes,
+        shared.clone(),
+        sandboxes_synced,
+    ));
+    let (pods_synced, pods_synced_rx) = oneshot::channel();
+    let watch_pods = plan.invariants.map(|_| {
+        tokio::spawn(observe::watch_pods(
+            Api::namespaced(client.clone(), &ns),
+            shared.clone(),
+            pods_synced,
+        ))
+    });
+    let _ = tokio::time::timeout(Duration::from_secs(30), async {
+        let _ = claims_synced_rx.await;
+        let _ = sandboxes_synced_rx.await;
+        if watch_pods.is_some() {
+            let _ = pods_synced_rx.await;
+        }
+    })
+    .await;
+    let reaper = plan
+        .hold
+        .map(|hold| tokio::spawn(fire::reap(claims.clone(), shared.clone(), hold, ready_rx)));
+    // The floor takes over from the controller that filled the pools.
+    let floor = match options.controller {
+        ControllerKind::Floor => {
+            for filler in std::mem::take(&mut *lock(controllers)) {
+                filler.stop();
+            }
+            let selector = format!("{RUN_LABEL}={run_id}");
+            let floor = Floor::start(&target.kubeconfig, &ns, &selector)
+                .await
+                .map_err(infra)?;
+            eprintln!("floor: serving the claims itself (thread {})", floor.tid);
+            Some(floor)
+        }
+        _ => None,
+    };
+    let (controller_pid, metrics_addr) = match &floor {
+        Some(_) => (None, None),
+        None => (controller_pid, metrics_addr),
+    };
+
+    // Creates go out from a runtime and a client of their own, so that decoding a flood of
+    // watch events never queues a send behind it.
+    let sending = SendRuntime::start(&target.kubeconfig).await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let sender = Arc::new(Sender {
+        api: Api::namespaced(sending.client.clone(), &ns),
+        shared: shared.clone(),
+        limiter: plan
+            .client_limit
+            .map(|(rate, burst)| Limiter::new(rate, burst)),
+        run_id: run_id.to_string(),
+        stop: stop.clone(),
+        in_flight: AtomicUsize::new(0),
+    });
+    if let Err(e) = sender.warm_up(plan.pool_of(0)).await {
+        return Err(infra(format!(
+            "the API server refused a dry-run SandboxClaim: {e}"
+        )));
+    }
+    // After the warm-up, so the deltas hold the run's requests only.
+    let mut processes = processes(target, controller_pid);
+    processes.extend(
+        floor
+            .as_ref()
+            .map(|f| ("floor".to_string(), Probe::Thread(f.tid))),
+    );
+    let before = Scrape::take(client, metrics_addr, &processes).await;
+    let clock = shared.start_clock();
+    // A stepped load: the processes and the API server read again at each step's end.
+    let step_ends = (!plan.steps.is_empty()).then(|| {
+        let (client, processes) = (client.clone(), processes.clone());
+        let ends: Vec<Duration> = plan
+            .steps
+            .iter()
+            .map(|s| Duration::from_micros(s.to_us))
+            .collect();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut scrapes = Vec::new();
+            for end in ends {
+                // A load stopped early ends its step there.
+                let stopped = loop {
+                    let left = clock.at(end).saturating_duration_since(Instant::now());
+                    if left.is_zero() || stop.load(Ordering::SeqCst) {
+                        break !left.is_zero();
+                    }
+                    tokio::time::sleep(left.min(Duration::from_millis(250))).await;
+                };
+                scrapes.push((
+                    clock.now_us(),
+                    Scrape::take(&client, None, &processes).await,
+                ));
+                if stopped {
+                    break;
+                }
+            }
+            scrapes
+        })
+    });
+    let breaker = plan
+        .stop_above
+        .map(|bound| stop_at_broken_step(&shared, plan, bound, stop.clone()));
+    let wall = Instant::now();
+    let total = plan.schedule.max_claims() as u64;
+    eprintln!(
+        "firing: {}",
+        plan.describe()
+            .lines()
+            .find(|l| l.trim_start().starts_with("load:"))
+            .unwrap_or("")
+            .trim()
+    );
+    let mut bar = Progress::new("claims", total);
+    let firing = async {
+        match &plan.schedule {
+            crate::schedule::Schedule::Open(offsets) => {
+                fire::open_loop(
+                    sender.clone(),
+                    plan,
+                    offsets,
+                    sending.runtime.handle().clone(),
+                )
+                .await
+            }
+            crate::schedule::Schedule::Closed {
+                concurrency,
+                count,
+                duration,
+            } => {
+                fire::closed_loop(
+                    sender.clone(),
+                    plan,
+                    *concurrency,
+                    *count,
+                    *duration,
+                    plan.drain,
+                )
+                .await
+            }
+        }
+        // Drain: until every sent claim is Ready or failed, or the drain time is up.
+        let deadline = Instant::now() + plan.drain;
+        while Instant::now() < deadline
+            && (sender.in_flight.load(Ordering::SeqCst) > 0 || !shared.ledger().settled())
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let fault_targets = faults::inject::Targets {
+        client: client.clone(),
+        namespace: ns.clone(),
+        controllers,
+        cluster: target.local(),
+        lease_namespace: (plan.replicas > 1).then(|| LEASE_NAMESPACE.to_string()),
+    };
+    let mut fault_report = None;
+    let held = faults::inject::Held::default();
+    let firing = async {
+        let injecting = async {
+            if !plan.faults.is_empty() {
+                fault_report = Some(
+                    faults::inject::run(&fault_targets, &plan.faults, clock.start(), &held).await,
+                );
+            }
+        };
+        let both = async { futures::join!(firing, injecting) };
+        if plan.faults.is_empty() {
+            both.await;
+        } else {
+            tokio::select! {
+                _ = both => {}
+                () = faults::inject::supervise(controllers, &held) => {}
+            }
+        }
+    };
+    let ticker = async {
+        loop {
+            let counts = shared.ledger().counts();
+            bar.update(
+                counts.sent as u64,
+                total,
+                &format!("ready {}, failed {}", counts.ready, counts.failed),
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let interrupted = tokio::select! {
+        () = firing => false,
+        () = ticker => false,
+        _ = tokio::signal::ctrl_c() => true,
+    };
+    stop.store(true, Ordering::SeqCst);
+    if interrupted && !plan.faults.is_empty() {
+        heal(&fault_targets);
+    }
+    if interrupted {
+        eprintln!("interrupted: stopped sending; writing what was measured");
+        // Give creates already sent a moment to be answered, so they are not counted lost.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while sender.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    if let Some(breaker) = breaker {
+        breaker.abort();
+    }
+    let elapsed = wall.elapsed();
+    let counts = shared.ledger().counts();
+    bar.finish(&format!(
+        "{} sent, {} Ready, {} failed",
+        counts.sent, counts.ready, counts.failed
+    ));
+    let invariants = match plan.invariants {
+        Some(recovery) if !interrupted => Some(
+            final_checks(
+                client,
+                &ns,
+                plan,
+                &shared,
+                recovery,
+                fault_report
+                    .as_ref()
+                    .map_or(0, FaultsReport::last_restored_ms),
+            )
+            .await,
+        ),
+        _ => None,
+    };
+    watch_claims.abort();
+    watch_sandboxes.abort();
+    if let Some(task) = watch_pods {
+        task.abort();
+    }
+    if let Some(reaper) = reaper {
+        reaper.abort();
+    }
+    // Refill counts in a controller's cost per claim: the last reading waits for the pools
+    // to be full again (a controller may hold refill back while claims arrive).
+    let refill_ms = if interrupted || floor.is_some() || plan.pools.is_empty() {
+        None
+    } else {
+        let load_over = Instant::now();
+        let timeout = setup::fill_timeout(plan);
+        match setup::wait_for_pools(client, plan, run_id, timeout, |_, _| {}).await {
+            Ok(()) => Some(u64::try_from(load_over.elapsed().as_millis()).unwrap_or(u64::MAX)),
+            Err(e) => {
+                eprintln!(
+                    "note: {e} (after the load); its cost per claim leaves part of the refill out"
+                );
+                None
+            }
+        }
+    };
+    let after = Scrape::take(client, metrics_addr, &processes).await;
+    drop(floor);
+    drop(sender);
+    sending.runtime.shutdown_background();
+    // Creates still unanswered hold the ledger too; what they stamp from now on is not part
+    // of the run.
+    let records = shared.take_ledger().finish();
+    let run_start = Timestamp::now() - Duration::from_micros(clock.now_us());
+    let fencing = fencing_checks(target, plan, run_start);
+    let invariants = invariants.map(|(mut found, recovery_ms, last_fault_ms)| {
+        let mut checked = Invariant::ALL.to_vec();
+        match fencing {
+            Some(breaches) => found.extend(breaches),
+            None => checked.retain(|i| *i != Invariant::LeaderFenced),
+        }
+        if let Some(checker) = shared.take_checker() {
+            found.extend(checker.finish(
+                &records,
+                last_fault_ms,
+                recovery_ms,
+                clock.now_us() / 1000,
+            ));
+        }
+        found.sort_by_key(|v| (v.at_ms, v.invariant));
+        for (invariant, count) in invariants::tally(&found) {
+            eprintln!(
+                "invariant violated: {invariant} ({count}×): {}",
+                invariant.promise()
+            );
+        }
+        InvariantsReport {
+            checked,
+            recovery_bound_ms: recovery_ms,
+            violations: found,
+        }
+    });
+
+    let records_path = options.out.join("records.jsonl");
+    write_records_file(&records_path, &records).map_err(infra)?;
+    let analysis = Analysis::from_records(&records).map_err(infra)?;
+    let slo = evaluate(&plan.slos, &analysis.latencies, &analysis.errors).map_err(infra)?;
+    let meta = RunMeta {
+        scenario: plan.name.clone(),
+        started_at: started_at.to_string(),
+        duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        intended_rate_per_s: plan.intended_rate,
+        seed: plan.seed,
+        environment: environment::fingerprint(
+            client,
+            target.local().is_some(),
+            options.controller,
+            nodes,
+        )
+        .await,
+    };
+    let metrics = before.delta(&after, elapsed.as_secs_f64());
+    let mut results = Results::new(meta, &analysis, slo, metrics).map_err(infra)?;
+    results.isolation = isolation;
+    results.faults = fault_report;
+    results.invariants = invariants;
+    results.refill_ms = refill_ms;
+    if !plan.steps.is_empty() {
+        let mut steps = per_step(&records, &plan.steps).map_err(infra)?;
+        if let Some(task) = step_ends {
+            match tokio::time::timeout(Duration::from_secs(5), task).await {
+                Ok(Ok(scrapes)) => add_step_resources(&mut steps.steps, &before, &scrapes),
+                _ => eprintln!("note: the per-step resource readings are missing"),
+            }
+        }
+        results.steps = Some(steps);
+    }
+    let files = write_reports(&options.out, &results).map_err(infra)?;
+    Ok(Measured {
+        results,
+        files,
+        records: records_path,
+        interrupted,
+    })
+}
+
+/// Each step's CPU per claim by process, and API writes per claim, from the readings taken at
+/// the start of the load (`before`) and at each step's end (`(run µs, reading)`).
+fn add_step_resources(
+    steps: &mut [sandbox_reports::StepSummary],
+    before: &Scrape,
+    ends: &[(u64, Scrape)],
+) {
+    let mut previous = (0u64, before);
+    for (step, (at_us, end)) in steps.iter_mut().zip(ends) {
+        let seconds = at_us.saturating_sub(previous.0) as f64 / 1e6;
+        let delta = previous.1.delta(end, seconds);
+        (step.cpu_seconds_per_claim, step.writes_per_claim) =
+            scrape::per_claim(&delta, step.claims);
+        previous = (*at_us, end);
+    }
+}
+
+/// The runtime creates are sent from, with a client whose connections live on it.
+struct SendRuntime {
+    runtime: tokio::runtime::Runtime,
+    client: kube::Client,
+}
+
+impl SendRuntime {
+    async fn start(kubeconfig: &Path) -> Result<Self, BenchError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("sandbox-bench-send")
+            .enable_all()
+            .build()
+            .map_err(|e| infra(format!("cannot start the sending runtime: {e}")))?;
+        let path = kubeconfig.to_path_buf();
+        // Built inside the runtime: the client's request queue runs where it is made.
+        let client = runtime
+            .spawn(async move { sandbox_cluster::connect(&path, None).await })
+            .await
+            .map_err(infra)?
+            .map_err(infra)?;
+        Ok(Self { runtime, client })
+    }
+}
+
+/// The processes whose CPU and memory the report shows: the controller, and on a local
+/// cluster the API server and etcd.
+fn processes(target: &Target, controller_pid: Option<u32>) -> Vec<(String, Probe)> {
+    let mut out: Vec<(String, Probe)> = controller_pid
+        .map(|pid| ("controller".to_string(), Probe::Process(pid)))
+        .into_iter()
+        .collect();
+    if let Some(cluster) = target.local() {
+        for c in &cluster.state().components {
+            if c.name == "kube-apiserver" || c.name == "etcd" {
+                out.push((c.name.clone(), Probe::Process(c.pid)));
+            }
+        }
+    }
+    out
+}
+
+/// Metrics and process readings at one moment.
+struct Scrape {
+    controller: Option<Samples>,
+    apiserver: Option<Samples>,
+    processes: Vec<(String, ProcessSample)>,
+}
+
+impl Scrape {
+    async fn take(
+        client: &kube::Client,
+        controller: Option<SocketAddr>,
+        processes: &[(String, Probe)],
+    ) -> Self {
+        let controller = match controller {
+            Some(addr) => match scrape::http_metrics(addr).await {
+                Ok(text) => Some(scrape::parse(&text)),
+                Err(error) => {
+                    tracing::warn!(%error, "could not scrape the controller's metrics");
+                    None
+                }
+            },
+            None => None,
+        };
+        let apiserver = match scrape::apiserver_metrics(client).await {
+            Ok(text) => Some(scrape::parse(&text)),
+            Err(error) => {
+                tracing::warn!(%error, "could not scrape the API server's metrics");
+                None
+            }
+        };
+        let processes = processes
+            .iter()
+            .filter_map(|(name, probe)| Some((name.clone(), probe.sample()?)))
+            .collect();
+        Self {
+            controller,
+            apiserver,
+            processes,
+        }
+    }
+
+    /// What changed between `self` and `after`, as `results.json` keeps it.
+    fn delta(&self, after: &Scrape, wall_seconds: f64) -> BTreeMap<String, serde_json::Value> {
+        let mut metrics = BTreeMap::new();
+        if let (Some(a), Some(b)) = (&self.controller, &after.controller) {
+            let deltas = scrape::counter_deltas(a, b, |_| true);
+            metrics.insert("controller_metrics".into(), serde_json::json!(deltas));
+        }
+        if let (Some(a), Some(b)) = (&self.apiserver, &after.apiserver) {
+            metrics.insert(
+                "apiserver_requests".into(),
+                serde_json::json!(scrape::apiserver_requests(a, b)),
+            );
+        }
+        let mut used = BTreeMap::new();
+        for (name, before) in &self.processes {
+            if let Some((_, after)) = after.processes.iter().find(|(n, _)| n == name) {
+                used.insert(
+                    name.clone(),
+                    ProcessUse::between(before, after, wall_seconds),
+                );
+            }
+        }
+        if !used.is_empty() {
+            metrics.insert("processes".into(), serde_json::json!(used));
+        }
+        metrics
+    }
+}
+
+/// How long past the recovery bound a Sandbox may wait for the garbage collector: churn
+/// deletes claims until the end, and the collector works through them in its own time.
+const GC_GRACE: Duration = Duration::from_secs(30);
+
+/// Where replicas keep their leader election Lease (it outlives the run's namespace).
+const LEASE_NAMESPACE: &str = "default";
+
+fn lock(controllers: &Mutex<Vec<RunningController>>) -> MutexGuard<'_, Vec<RunningController>> {
+    controllers.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// After Ctrl-C cut a fault short: resume paused replicas and start again whatever a strike
+/// had killed, so that cleanup finds a working cluster.
+fn heal(targets: &faults::inject::Targets<'_>) {
+    for c in lock(targets.controllers).iter_mut() {
+        let _ = c.signal(nix::sys::signal::Signal::SIGCONT);
+        if let Err(e) = c.respawn() {
+            eprintln!("warning: could not restart a killed controller replica: {e}");
+        }
+    }
+    if let Some(cluster) = targets.cluster {
+        for name in ["etcd", "kube-apiserver"] {
+            if let Err(e) = cluster.start_again(name) {
+                eprintln!("warning: could not restart {name}: {e}");
+            }
+        }
+    }
+}
+
+/// Replica `i`'s Pod name, and its user name where it connects as a user of its own.
+fn replica_name(replica: u32) -> String {
+    format!("sandbox-controller-{replica}")
+}
+
+/// The fencing invariant from the local cluster's audit log, if the replicas were audited;
+/// `None` when they were not (one replica, or a cluster the run did not start).
+fn fencing_checks(
+    target: &Target,
+    plan: &BenchPlan,
+    run_start: Timestamp,
+) -> Option<Vec<Violation>> {
+    let log = target.local()?.audit_log();
+    if plan.replicas < 2 || !log.exists() {
+        return None;
+    }
+    let text = match std::fs::read_to_string(&log) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("warning: cannot read the audit log {}: {e}", log.display());
+            return None;
+        }
+    };
+    let (events, skipped) = fencing::parse(&text);
+    if skipped > 0 {
+        eprintln!("note: {skipped} audit line(s) could not be read (a server killed mid-line)");
+    }
+    let replicas: Vec<String> = (0..plan.replicas).map(replica_name).collect();
+    Some(fencing::check(&events, &replicas, run_start))
+}
+
+/// The invariants judged once the load is over: pools back at their replica count by the
+/// recovery bound, and no orphan Sandbox. Returns the violations with the recovery bound and
+/// the last fault's repair, in ms, for the claims' own check.
+async fn final_checks(
+    client: &kube::Client,
+    ns: &str,
+    plan: &BenchPlan,
+    shared: &Shared,
+    recovery: Duration,
+    last_fault_ms: u64,
+) -> (Vec<Violation>, u64, u64) {
+    let clock = shared.clock();
+    let recovery_ms = u64::try_from(recovery.as_millis()).unwrap_or(u64::MAX);
+    let deadline = clock.at(Duration::from_millis(last_fault_ms) + recovery);
+    let pools: Api<SandboxWarmPool> = Api::namespaced(client.clone(), ns);
+    let mut found = Vec::new();
+    eprintln!(
+        "invariants: waiting for the pools to refill and orphans to be collected (until the recovery bound)"
+    );
+    loop {
+        let fill: Vec<(String, u32, u32)> = match pools.list(&ListParams::default()).await {
+            Ok(list) => list
+                .items
+                .iter()
+                .filter(|p| {
+                    plan.pools
+                        .iter()
+                        .any(|want| Some(&want.name) == p.metadata.name.as_ref())
+                })
+                .map(|p| {
+                    let ready = p.status.as_ref().map_or(0, |s| s.ready_replicas);
+                    (
+                        p.metadata.name.clone().unwrap_or_default(),
+                        u32::try_from(
+                            p.spec
+                                .replicas
+                                .unwrap_or(sandbox_api::v1beta1::DEFAULT_REPLICAS),
+                        )
+                        .unwrap_or(0),
+                        u32::try_from(ready).unwrap_or(0),
+                    )
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the run's pools");
+                Vec::new()
+            }
+        };
+        let now_ms = clock.now_us() / 1000;
+        let short = invariants::unfilled_pools(&fill, now_ms);
+        // A Sandbox whose claim is gone waits for the garbage collector, which may lag.
+        let orphaned = match orphans(client, ns, now_ms).await {
+            Ok(orphans) => orphans,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the run's objects for orphans");
+                Vec::new()
+            }
+        };
+        if short.is_empty() && orphaned.is_empty() && !fill.is_empty() {
+            break;
+        }
+        // Orphans whose claim was deleted just before the bound get the collector's grace.
+        if Instant::now() >= deadline
+            && (orphaned.is_empty() || Instant::now() >= deadline + GC_GRACE)
+        {
+            found.extend(short);
+            found.extend(orphaned);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    (found, recovery_ms, last_fault_ms)
+}
+
+/// Sandboxes of `ns` whose controller is not a claim or pool that exists now.
+async fn orphans(
+    client: &kube::Client,
+    ns: &str,
+    at_ms: u64,
+) -> Result<Vec<Violation>, kube::Error> {
+    let lp = ListParams::default();
+    let mut owners = std::collections::BTreeSet::new();
+    for claim in Api::<SandboxClaim>::namespaced(client.clone(), ns)
+        .list(&lp)
+        .await?
+    {
+        owners.extend(claim.metadata.uid);
+    }
+    for pool in Api::<SandboxWarmPool>::namespaced(client.clone(), ns)
+        .list(&lp)
+        .await?
+    {
+        owners.extend(pool.metadata.uid);
+    }
+    let sandboxes: Vec<(String, Option<String>, bool)> =
+        Api::<Sandbox>::namespaced(client.clone(), ns)
+            .list(&lp)
+            .await?
+            .into_iter()
+            .map(|s| {
+                let controller = s
+                    .metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .find(|r| r.controller == Some(true))
+                    .map(|r| r.uid.clone());
+                (
+                    s.metadata.name.unwrap_or_default(),
+                    controller,
+                    s.metadata.deletion_timestamp.is_some(),
+                )
+            })
+            .collect();
+    Ok(invariants::orphans(&sandboxes, &owners, at_ms))
+}
+
+fn free_loopback_address() -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    listener.local_addr()
+}
+
+/// The default report directory: `runs/bench/<scenario>-<UTC time>`.
+pub fn default_out(scenario: &str) -> PathBuf {
+    timestamped_out(Path::new("runs/bench"), scenario)
+}
+
+/// `<root>/<scenario>-<UTC time>`.
+pub fn timestamped_out(root: &Path, scenario: &str) -> PathBuf {
+    let now = Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    root.join(format!("{scenario}-{now}"))
+}
+
+/// Watches each step of a stepped load while it runs and until its claims have had `bound`
+/// to become Ready; once one is known to put warm claim Ready p99 above `bound`, sends no
+/// more claims (the steps after it are not run, and not reported).
+fn stop_at_broken_step(
+    shared: &Arc<Shared>,
+    plan: &BenchPlan,
+    bound: Duration,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    let (shared, steps) = (shared.clone(), plan.steps.clone());
+    let bound_us = u64::try_from(bound.as_micros()).unwrap_or(u64::MAX);
+    tokio::spawn(async move {
+        let clock = shared.clock();
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        for step in steps.iter().take(steps.len().saturating_sub(1)) {
+            while clock.now_us() < step.to_us.saturating_add(bound_us) {
+                tick.tick().await;
+                let now = clock.now_us();
+                if shared
+                    .ledger()
+                    .step_broke(step.from_us, step.to_us, bound_us, now)
+                {
+                    eprintln!(
+                        "stopping: the step at {}/s put claim Ready p99 above {}; no further step",
+                        step.rate_per_s,
+                        humantime::format_duration(bound)
+                    );
+                    stop.store(true, Ordering::SeqCst);
+                    return;
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,81 @@
+//! Before the load: the run's namespace, its templates and warm pools, and the wait until
+//! every pool is full of Ready sandboxes.
+
+use std::time::{Duration, Instant};
+
+use kube::Api;
+use kube::api::PostParams;
+use sandbox_api::v1beta1::{SandboxTemplate, SandboxWarmPool};
+use serde::de::DeserializeOwned;
+
+use crate::plan::{BenchPlan, pool_object, run_labels, template_object};
+use sandbox_marks::namespaces;
+
+/// How long the pools may take to fill: generous, growing with their size.
+pub fn fill_timeout(plan: &BenchPlan) -> Duration {
+    Duration::from_secs(120) + Duration::from_millis(200) * plan.warm_sandboxes()
+}
+
+/// Creates the namespace, templates and pools.
+pub async fn create(client: &kube::Client, plan: &BenchPlan, run_id: &str) -> Result<(), String> {
+    let ns = namespaces::bench(run_id);
+    namespaces::create_labelled(client, &ns, run_labels(run_id)).await?;
+    let templates: Api<SandboxTemplate> = Api::namespaced(client.clone(), &ns);
+    for t in &plan.templates {
+        templates
+            .create(&PostParams::default(), &typed(template_object(t, run_id))?)
+            .await
+            .map_err(|e| format!("create SandboxTemplate {}: {e}", t.name))?;
+    }
+    let pools: Api<SandboxWarmPool> = Api::namespaced(client.clone(), &ns);
+    for p in &plan.pools {
+        pools
+            .create(&PostParams::default(), &typed(pool_object(p, run_id))?)
+            .await
+            .map_err(|e| format!("create SandboxWarmPool {}: {e}", p.name))?;
+    }
+    Ok(())
+}
+
+/// Waits until every pool reports all its replicas Ready; `progress` gets (ready, wanted).
+pub async fn wait_for_pools(
+    client: &kube::Client,
+    plan: &BenchPlan,
+    run_id: &str,
+    timeout: Duration,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<(), String> {
+    let pools: Api<SandboxWarmPool> = Api::namespaced(client.clone(), &namespaces::bench(run_id));
+    let wanted = u64::from(plan.warm_sandboxes());
+    let start = Instant::now();
+    loop {
+        let mut ready = 0u64;
+        let mut full = true;
+        for p in &plan.pools {
+            let pool = pools
+                .get(&p.name)
+                .await
+                .map_err(|e| format!("read SandboxWarmPool {}: {e}", p.name))?;
+            let status = pool.status.unwrap_or_default();
+            let pool_ready = u32::try_from(status.ready_replicas).unwrap_or(0);
+            ready += u64::from(pool_ready.min(p.replicas));
+            full &= pool_ready >= p.replicas;
+        }
+        progress(ready, wanted);
+        if full {
+            return Ok(());
+        }
+        if start.elapsed() > timeout {
+            return Err(format!(
+                "the warm pools were not full after {}: {ready} of {wanted} sandboxes Ready",
+                humantime::format_duration(Duration::from_secs(timeout.as_secs()))
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// An object the harness built as JSON, typed for its API.
+pub(super) fn typed<K: DeserializeOwned>(value: serde_json::Value) -> Result<K, String> {
+    serde_json::from_value(value).map_err(|e| format!("the harness built an invalid object: {e}"))
+}

@@ -1,0 +1,142 @@
+//! `sandbox-bench conformance` as CI runs it: the whole suite against a local cluster with the
+//! reference controller (every case must pass, and the JUnit file must list every case), plus
+//! the flag checks and exit codes that need no cluster.
+
+mod common;
+
+use common::{reference_controller, run, text};
+
+use sandbox_bench::exit;
+use sandbox_conformance::cases;
+
+#[test]
+fn the_reference_controller_passes_every_case() {
+    let controller = reference_controller();
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("reports/conformance.xml");
+    let out = run(&[
+        "conformance",
+        "--controller",
+        "reference",
+        "--controller-bin",
+        controller.to_str().unwrap(),
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(exit::OK)),
+        "{}",
+        text(&out)
+    );
+    let all = cases::all();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "conformance: {} passed, 0 failed, 0 skipped",
+            all.len()
+        )),
+        "{}",
+        text(&out)
+    );
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml)
+        .unwrap_or_else(|e| panic!("{} is not XML: {e}\n{xml}", junit.display()));
+    let testcases: Vec<roxmltree::Node> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    let listed: Vec<&str> = testcases
+        .iter()
+        .filter_map(|n| n.attribute("name"))
+        .collect();
+    let expected: Vec<&str> = all.iter().map(|c| c.name).collect();
+    assert_eq!(listed, expected, "JUnit test cases");
+    for case in &testcases {
+        assert!(
+            !case
+                .children()
+                .any(|n| n.has_tag_name("failure") || n.has_tag_name("skipped")),
+            "{:?} did not pass in {}",
+            case.attribute("name"),
+            junit.display()
+        );
+    }
+    // The local cluster and the controller are gone: the run directory's cluster has no state.
+    assert!(!dir.path().join("cluster/cluster.json").exists());
+}
+
+#[test]
+fn list_names_every_case_with_its_spec_section() {
+    let out = run(&["conformance", "--list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for case in cases::all() {
+        let line = stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(case.name))
+            .unwrap_or_else(|| panic!("{} not listed:\n{stdout}", case.name));
+        assert!(line.contains(&format!("§{}", case.section)), "{line}");
+    }
+    let out = run(&["conformance", "--list", "--filter", "warmpool-"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.lines().all(|l| l.contains("warmpool-")), "{listed}");
+    assert!(listed.contains("claim-warmpool-not-found"), "{listed}");
+    assert!(!listed.contains("sandbox-ready"), "{listed}");
+}
+
+#[test]
+fn bad_flags_exit_with_bad_input_before_anything_starts() {
+    for args in [
+        &["conformance", "--filter", "no-such-case"][..],
+        &["conformance", "--controller", "external"],
+        &[
+            "conformance",
+            "--controller",
+            "upstream",
+            "--controller-bin",
+            "/x",
+        ],
+        &["conformance", "--parallel", "0"],
+        &["conformance", "--controller", "nobody"],
+        &["conformance", "--context", "ctx"],
+    ] {
+        let out = run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(i32::from(exit::BAD_INPUT)),
+            "{args:?}\n{}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
+fn a_missing_controller_build_is_an_infrastructure_failure_that_names_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = run(&[
+        "conformance",
+        "--controller",
+        "upstream",
+        "--upstream-dir",
+        d,
+        "--dir",
+        d,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(exit::INFRASTRUCTURE)),
+        "{}",
+        text(&out)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ci/setup-upstream"), "{stderr}");
+    assert!(
+        !dir.path().join("cluster").exists(),
+        "a cluster was started for a controller that cannot run"
+    );
+}

@@ -1,0 +1,839 @@
+//! Sandbox (`agents.x-k8s.io`), spec §2: the Pod, the Service, PVCs, conditions, suspend and
+//! resume, expiry, and the ownership rules that keep a Sandbox to one Pod.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use sandbox_api::keys::{self, condition, reason};
+use sandbox_api::name_hash;
+use sandbox_api::v1beta1::Sandbox;
+use serde_json::{Value, json};
+
+use super::{Case, case};
+use crate::case::{ApiContext, Fail, ensure, ensure_eq};
+use crate::context::{CaseContext, Probe};
+use crate::inspect::{self, describe, describe_owners, label};
+use crate::objects;
+use crate::steps::{self, names, uid};
+
+/// The Sandbox every case here creates (each case has its own namespace).
+const SB: &str = "sb";
+/// How long "nothing else happens" checks watch.
+const QUIET: Duration = Duration::from_secs(3);
+
+pub fn cases() -> Vec<Case> {
+    vec![
+        case!(
+            "sandbox-pod-created",
+            "sandbox",
+            "2.5, 2.7",
+            "a Pod named after the Sandbox, with the name-hash label and the Sandbox as controller",
+            60,
+            pod_created
+        ),
+        case!(
+            "sandbox-ready",
+            "sandbox",
+            "2.3, 2.4",
+            "Ready=True/DependenciesReady with the Pod's IPs, node and selector in status",
+            60,
+            ready
+        ),
+        case!(
+            "sandbox-system-labels-filtered",
+            "sandbox",
+            "2.7",
+            "system keys in podTemplate metadata never reach the Pod; user keys do",
+            60,
+            system_labels_filtered
+        ),
+        case!(
+            "sandbox-service",
+            "sandbox",
+            "2.8",
+            "service: true creates a headless Service and status.service/serviceFQDN",
+            60,
+            service
+        ),
+        case!(
+            "sandbox-service-false-deletes",
+            "sandbox",
+            "2.8",
+            "service: false deletes the owned Service and clears status.service",
+            60,
+            service_false_deletes
+        ),
+        case!(
+            "sandbox-volume-claim-templates",
+            "sandbox",
+            "2.5, 2.9",
+            "one PVC per volumeClaimTemplate, owned by the Sandbox and mounted by the Pod",
+            60,
+            volume_claim_templates
+        ),
+        case!(
+            "sandbox-suspend-resume",
+            "sandbox",
+            "2.4, 2.11",
+            "Suspended deletes the Pod (Suspended=True/PodTerminated); Running recreates it",
+            90,
+            suspend_resume
+        ),
+        case!(
+            "sandbox-pod-recreated",
+            "sandbox",
+            "2.7, 11.13",
+            "a Pod deleted while Running is recreated",
+            60,
+            pod_recreated
+        ),
+        case!(
+            "sandbox-expiry-retain",
+            "sandbox",
+            "2.10",
+            "shutdownTime passed, Retain: Ready=False/SandboxExpired, Pod deleted, Sandbox kept",
+            60,
+            expiry_retain
+        ),
+        case!(
+            "sandbox-expiry-undone",
+            "sandbox",
+            "2.10",
+            "moving an expired Sandbox's shutdownTime into the future brings its Pod back",
+            90,
+            expiry_undone
+        ),
+        case!(
+            "sandbox-pod-succeeded",
+            "sandbox",
+            "2.4, 2.7",
+            "a Pod that succeeded: Ready=False/PodSucceeded, Finished=True, the Pod is not recreated",
+            60,
+            pod_succeeded
+        ),
+        case!(
+            "sandbox-expiry-delete",
+            "sandbox",
+            "2.10",
+            "shutdownTime passed, Delete: the Sandbox is deleted",
+            60,
+            expiry_delete
+        ),
+        case!(
+            "sandbox-multiple-pods",
+            "sandbox",
+            "2.4, 2.7",
+            "two Pods controlled by one Sandbox: Ready=False/MultiplePods and no third Pod",
+            60,
+            multiple_pods
+        ),
+        case!(
+            "sandbox-stale-pod-name",
+            "sandbox",
+            "2.7, 11.28",
+            "a pod-name annotation naming a missing Pod creates no extra Pod and is removed",
+            60,
+            stale_pod_name
+        ),
+    ]
+}
+
+async fn create_sandbox(cx: &CaseContext, spec: Value) -> Result<Sandbox, Fail> {
+    cx.create(&objects::sandbox(SB, &cx.image, spec)?).await
+}
+
+async fn patch_spec(cx: &CaseContext, spec: Value) -> Result<Sandbox, Fail> {
+    cx.api::<Sandbox>()
+        .patch(
+            SB,
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": spec })),
+        )
+        .await
+        .during(format_args!("patch Sandbox {SB} spec with {spec}"))
+}
+
+fn ready_condition(
+    sb: &Sandbox,
+) -> Result<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition, Fail> {
+    inspect::condition(inspect::sandbox_conditions(sb), condition::READY)
+        .ok_or_else(|| Fail::check(format!("Sandbox {SB} has no Ready condition")))
+}
+
+/// The owned Pods that are not being deleted.
+async fn live_pods(cx: &CaseContext, sandbox_uid: &str) -> Result<Vec<Pod>, Fail> {
+    Ok(steps::owned_pods(cx, sandbox_uid)
+        .await?
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .collect())
+}
+
+/// Waits until the Sandbox controls exactly one live Pod whose UID differs from `old_uid`.
+async fn new_pod(cx: &CaseContext, sandbox_uid: &str, old_uid: &str) -> Result<Pod, Fail> {
+    cx.until("a new Pod for the Sandbox", || async move {
+        let pods = live_pods(cx, sandbox_uid).await?;
+        Ok(match pods.as_slice() {
+            [pod] if pod.metadata.uid.as_deref() != Some(old_uid) => Probe::Done(pod.clone()),
+            _ => Probe::Waiting(format!("live owned Pods: {:?}", names(&pods))),
+        })
+    })
+    .await
+}
+
+/// §2.5, §2.7 step 7: the Pod is named after the Sandbox, carries
+/// `agents.x-k8s.io/sandbox-name-hash=NameHash(name)` and a controller ownerRef to the Sandbox
+/// (`agents.x-k8s.io/v1beta1`, `blockOwnerDeletion: true`), and runs the podTemplate spec.
+async fn pod_created(cx: CaseContext) -> Result<(), Fail> {
+    let sb = create_sandbox(&cx, json!({})).await?;
+    let sb_uid = uid(&sb)?;
+    let pod: Pod = steps::exists(&cx, SB).await?;
+    ensure_eq!(
+        label(&pod.metadata, keys::SANDBOX_NAME_HASH_LABEL),
+        name_hash(SB).as_str(),
+        "label {} of Pod {SB}",
+        keys::SANDBOX_NAME_HASH_LABEL
+    );
+    let owner = inspect::controller(&pod.metadata).ok_or_else(|| {
+        Fail::check(format!(
+            "Pod {SB} has no single controller: {}",
+            describe_owners(&pod.metadata)
+        ))
+    })?;
+    ensure_eq!(
+        (
+            owner.api_version.as_str(),
+            owner.kind.as_str(),
+            owner.name.as_str(),
+            owner.uid.as_str(),
+            owner.block_owner_deletion
+        ),
+        (
+            "agents.x-k8s.io/v1beta1",
+            "Sandbox",
+            SB,
+            sb_uid.as_str(),
+            Some(true)
+        ),
+        "controller ownerRef of Pod {SB} (apiVersion, kind, name, uid, blockOwnerDeletion)"
+    );
+    let images: Vec<Option<String>> = pod
+        .spec
+        .iter()
+        .flat_map(|s| &s.containers)
+        .map(|c| c.image.clone())
+        .collect();
+    ensure_eq!(
+        images,
+        vec![Some(cx.image.clone())],
+        "container images of Pod {SB}"
+    );
+    Ok(())
+}
+
+/// §2.3, §2.4: with the Pod Running, Ready and addressed, the Sandbox is
+/// Ready=True/DependenciesReady and Suspended=False/NotSuspended; status shows the Pod's IPs and
+/// node and the selector `agents.x-k8s.io/sandbox-name-hash=<hash>`; conditions carry
+/// `observedGeneration = metadata.generation`.
+async fn ready(cx: CaseContext) -> Result<(), Fail> {
+    create_sandbox(&cx, json!({})).await?;
+    let sb = steps::sandbox_ready(&cx, SB).await?;
+    let pod = cx
+        .api::<Pod>()
+        .get(SB)
+        .await
+        .during(format_args!("get Pod {SB}"))?;
+    let status = sb.status.clone().unwrap_or_default();
+    let ips = inspect::pod_ips(&pod);
+    ensure!(!ips.is_empty(), "Sandbox is Ready but Pod {SB} has no IPs");
+    ensure_eq!(status.pod_ips, ips, "status.podIPs of Sandbox {SB}");
+    let node = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.clone())
+        .unwrap_or_default();
+    ensure_eq!(status.node_name, node, "status.nodeName of Sandbox {SB}");
+    ensure_eq!(
+        status.selector,
+        format!("{}={}", keys::SANDBOX_NAME_HASH_LABEL, name_hash(SB)),
+        "status.selector of Sandbox {SB}"
+    );
+    let conditions = inspect::sandbox_conditions(&sb);
+    ensure!(
+        inspect::has_condition(
+            conditions,
+            condition::SUSPENDED,
+            "False",
+            reason::NOT_SUSPENDED
+        ),
+        "want Suspended=False/NotSuspended, got {}",
+        describe(conditions)
+    );
+    ensure_eq!(
+        ready_condition(&sb)?.observed_generation,
+        sb.metadata.generation,
+        "Ready.observedGeneration vs metadata.generation"
+    );
+    Ok(())
+}
+
+/// §2.7 step 7, §11.6: labels and annotations under `agents.x-k8s.io/`,
+/// `extensions.agents.x-k8s.io/` and `opentelemetry.io/trace-context` in podTemplate metadata are
+/// dropped; user keys reach the Pod and are listed in the `propagated-*` annotations; the
+/// name-hash label is forced even when the template sets another value.
+async fn system_labels_filtered(cx: CaseContext) -> Result<(), Fail> {
+    // Arbitrary keys under both system prefixes, next to real ones.
+    let core_key = format!("{}custom", keys::CORE_KEY_PREFIX);
+    let extensions_key = format!("{}tier", keys::EXTENSIONS_KEY_PREFIX);
+    let metadata = json!({
+        "labels": {
+            "team": "a",
+            keys::LAUNCH_TYPE_LABEL: "warm",
+            extensions_key: "x",
+            keys::SANDBOX_NAME_HASH_LABEL: "00000000",
+        },
+        "annotations": {
+            "note": "b",
+            core_key: "c",
+            keys::TRACE_CONTEXT_ANNOTATION: "{}",
+        }
+    });
+    create_sandbox(
+        &cx,
+        json!({"podTemplate": {"metadata": metadata, "spec": objects::pod_spec(&cx.image)}}),
+    )
+    .await?;
+    let pod: Pod = steps::exists(&cx, SB).await?;
+    let labels = pod.metadata.labels.clone().unwrap_or_default();
+    let annotations = pod.metadata.annotations.clone().unwrap_or_default();
+    ensure_eq!(
+        labels.get("team").map(String::as_str),
+        Some("a"),
+        "user label team on Pod {SB}"
+    );
+    ensure_eq!(
+        annotations.get("note").map(String::as_str),
+        Some("b"),
+        "user annotation note on Pod {SB}"
+    );
+    ensure_eq!(
+        labels.get(keys::SANDBOX_NAME_HASH_LABEL).cloned(),
+        Some(name_hash(SB).to_string()),
+        "forced name-hash label on Pod {SB}"
+    );
+    let leaked: Vec<&String> = labels
+        .keys()
+        .chain(annotations.keys())
+        .filter(|k| keys::is_system_key(k))
+        .filter(|k| {
+            ![
+                keys::SANDBOX_NAME_HASH_LABEL,
+                keys::PROPAGATED_LABELS_ANNOTATION,
+                keys::PROPAGATED_ANNOTATIONS_ANNOTATION,
+            ]
+            .contains(&k.as_str())
+        })
+        .collect();
+    ensure!(
+        leaked.is_empty(),
+        "system keys from podTemplate metadata reached Pod {SB}: {leaked:?}"
+    );
+    ensure_eq!(
+        annotations
+            .get(keys::PROPAGATED_LABELS_ANNOTATION)
+            .map(String::as_str),
+        Some("team"),
+        "annotation {} on Pod {SB}",
+        keys::PROPAGATED_LABELS_ANNOTATION
+    );
+    ensure_eq!(
+        annotations
+            .get(keys::PROPAGATED_ANNOTATIONS_ANNOTATION)
+            .map(String::as_str),
+        Some("note"),
+        "annotation {} on Pod {SB}",
+        keys::PROPAGATED_ANNOTATIONS_ANNOTATION
+    );
+    Ok(())
+}
+
+/// (name, port, protocol, targetPort) of a Service port.
+type ServicePortFields = (Option<String>, i32, Option<String>, Option<IntOrString>);
+
+/// The podTemplate of the Service cases: one container port, 8888/TCP, unnamed.
+fn with_port(image: &str) -> Value {
+    json!({"spec": {
+        "containers": [{"name": objects::CONTAINER, "image": image,
+                        "ports": [{"containerPort": 8888}]}],
+        "terminationGracePeriodSeconds": 1
+    }})
+}
+
+/// §2.8, §2.3: `service: true` creates a headless Service named after the Sandbox, selecting
+/// and labelled by the name hash, controlled by the Sandbox, with the container port named
+/// `p-8888-tcp`; status reports `service` and `serviceFQDN` `<name>.<ns>.svc.<domain>`.
+async fn service(cx: CaseContext) -> Result<(), Fail> {
+    let sb = create_sandbox(
+        &cx,
+        json!({"podTemplate": with_port(&cx.image), "service": true}),
+    )
+    .await?;
+    let sb_uid = uid(&sb)?;
+    let sb = steps::sandbox_ready(&cx, SB).await?;
+    let svc = cx
+        .api::<Service>()
+        .get(SB)
+        .await
+        .during(format_args!("get Service {SB}"))?;
+    let spec = svc.spec.clone().unwrap_or_default();
+    let hash = name_hash(SB).to_string();
+    ensure_eq!(
+        spec.cluster_ip.as_deref(),
+        Some("None"),
+        "clusterIP of Service {SB}"
+    );
+    ensure_eq!(
+        spec.selector.clone().unwrap_or_default(),
+        [(keys::SANDBOX_NAME_HASH_LABEL.to_string(), hash.clone())].into(),
+        "selector of Service {SB}"
+    );
+    ensure_eq!(
+        label(&svc.metadata, keys::SANDBOX_NAME_HASH_LABEL),
+        hash.as_str(),
+        "name-hash label of Service {SB}"
+    );
+    ensure!(
+        inspect::controlled_by(&svc.metadata, &sb_uid),
+        "Service {SB} is not controlled by the Sandbox: {}",
+        describe_owners(&svc.metadata)
+    );
+    let ports: Vec<ServicePortFields> = spec
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| {
+            (
+                p.name.clone(),
+                p.port,
+                p.protocol.clone(),
+                p.target_port.clone(),
+            )
+        })
+        .collect();
+    ensure_eq!(
+        ports,
+        vec![(
+            Some("p-8888-tcp".to_string()),
+            8888,
+            Some("TCP".to_string()),
+            Some(IntOrString::Int(8888))
+        )],
+        "ports of Service {SB} (name, port, protocol, targetPort)"
+    );
+    let status = sb.status.unwrap_or_default();
+    ensure_eq!(status.service, SB, "status.service of Sandbox {SB}");
+    let fqdn_prefix = format!("{SB}.{}.svc.", cx.namespace);
+    ensure!(
+        status.service_fqdn.starts_with(&fqdn_prefix)
+            && status.service_fqdn.len() > fqdn_prefix.len(),
+        "status.serviceFQDN of Sandbox {SB} is {:?}, want {fqdn_prefix}<cluster domain>",
+        status.service_fqdn
+    );
+    Ok(())
+}
+
+/// §2.8 ("Service exists and service == false"): switching `service` to false deletes the
+/// owned Service and clears `status.service` and `status.serviceFQDN`.
+async fn service_false_deletes(cx: CaseContext) -> Result<(), Fail> {
+    create_sandbox(
+        &cx,
+        json!({"podTemplate": with_port(&cx.image), "service": true}),
+    )
+    .await?;
+    steps::sandbox_ready(&cx, SB).await?;
+    let _: Service = steps::exists(&cx, SB).await?;
+    patch_spec(&cx, json!({"service": false})).await?;
+    steps::gone::<Service>(&cx, SB).await?;
+    let api = &cx.api::<Sandbox>();
+    cx.until(
+        "status.service and status.serviceFQDN to be cleared",
+        || async move {
+            let sb = api.get(SB).await.during(format_args!("get Sandbox {SB}"))?;
+            let status = sb.status.unwrap_or_default();
+            Ok(
+                if status.service.is_empty() && status.service_fqdn.is_empty() {
+                    Probe::Done(())
+                } else {
+                    Probe::Waiting(format!(
+                        "service={:?} serviceFQDN={:?}",
+                        status.service, status.service_fqdn
+                    ))
+                },
+            )
+        },
+    )
+    .await
+}
+
+/// §2.5, §2.9, §2.7 step 7: each volumeClaimTemplate becomes a PVC `<vct>-<sandbox>` with the
+/// template's labels and annotations plus the name-hash label, controlled by the Sandbox, and
+/// the Pod mounts it as volume `<vct>`.
+async fn volume_claim_templates(cx: CaseContext) -> Result<(), Fail> {
+    let sb = create_sandbox(
+        &cx,
+        json!({"volumeClaimTemplates": [{
+            "metadata": {"name": "data", "labels": {"tier": "fast"}, "annotations": {"note": "n"}},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+        }]}),
+    )
+    .await?;
+    let sb_uid = uid(&sb)?;
+    let pvc_name = format!("data-{SB}");
+    let pvc: PersistentVolumeClaim = steps::exists(&cx, &pvc_name).await?;
+    ensure_eq!(
+        label(&pvc.metadata, "tier"),
+        "fast",
+        "label tier of PVC {pvc_name}"
+    );
+    ensure_eq!(
+        label(&pvc.metadata, keys::SANDBOX_NAME_HASH_LABEL),
+        name_hash(SB).as_str(),
+        "name-hash label of PVC {pvc_name}"
+    );
+    ensure_eq!(
+        inspect::annotation(&pvc.metadata, "note"),
+        "n",
+        "annotation note of PVC {pvc_name}"
+    );
+    ensure!(
+        inspect::controlled_by(&pvc.metadata, &sb_uid),
+        "PVC {pvc_name} is not controlled by the Sandbox: {}",
+        describe_owners(&pvc.metadata)
+    );
+    ensure_eq!(
+        pvc.spec.as_ref().and_then(|s| s.access_modes.clone()),
+        Some(vec!["ReadWriteOnce".to_string()]),
+        "accessModes of PVC {pvc_name}"
+    );
+    let pod: Pod = steps::exists(&cx, SB).await?;
+    let mounted: Vec<(String, Option<String>)> = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .map(|v| {
+            (
+                v.name.clone(),
+                v.persistent_volume_claim
+                    .as_ref()
+                    .map(|c| c.claim_name.clone()),
+            )
+        })
+        .collect();
+    ensure!(
+        mounted.contains(&("data".to_string(), Some(pvc_name.clone()))),
+        "Pod {SB} has no volume data for PVC {pvc_name}; volumes: {mounted:?}"
+    );
+    Ok(())
+}
+
+/// §2.11, §2.4: `operatingMode: Suspended` deletes the Pod; the Sandbox shows
+/// Suspended=True/PodTerminated and Ready=False/SandboxSuspended ("Sandbox is suspended").
+/// `Running` again creates a new Pod: Suspended=False/NotSuspended, Ready=True.
+async fn suspend_resume(cx: CaseContext) -> Result<(), Fail> {
+    let sb = create_sandbox(&cx, json!({})).await?;
+    let sb_uid = uid(&sb)?;
+    steps::sandbox_ready(&cx, SB).await?;
+    let first = cx.api::<Pod>().get(SB).await.during("get the first Pod")?;
+    let first_uid = uid(&first)?;
+
+    patch_spec(&cx, json!({"operatingMode": "Suspended"})).await?;
+    let sb = steps::sandbox_condition(
+        &cx,
+        SB,
+        condition::SUSPENDED,
+        "True",
+        reason::POD_TERMINATED,
+    )
+    .await?;
+    let ready = ready_condition(&sb)?;
+    ensure_eq!(
+        (
+            ready.status.as_str(),
+            ready.reason.as_str(),
+            ready.message.as_str()
+        ),
+        ("False", reason::SANDBOX_SUSPENDED, "Sandbox is suspended"),
+        "Ready of the suspended Sandbox (status, reason, message)"
+    );
+    let left = live_pods(&cx, &sb_uid).await?;
+    ensure!(
+        left.is_empty(),
+        "Suspended=True but live Pods remain: {:?}",
+        names(&left)
+    );
+
+    patch_spec(&cx, json!({"operatingMode": "Running"})).await?;
+    new_pod(&cx, &sb_uid, &first_uid).await?;
+    let sb = steps::sandbox_ready(&cx, SB).await?;
+    let conditions = inspect::sandbox_conditions(&sb);
+    ensure!(
+        inspect::has_condition(
+            conditions,
+            condition::SUSPENDED,
+            "False",
+            reason::NOT_SUSPENDED
+        ),
+        "after resume, want Suspended=False/NotSuspended, got {}",
+        describe(conditions)
+    );
+    Ok(())
+}
+
+/// §2.7 ("Running mode with no Pod"), §11.13: a Pod deleted while the Sandbox is Running is
+/// replaced, and the Sandbox becomes Ready again.
+async fn pod_recreated(cx: CaseContext) -> Result<(), Fail> {
+    let sb = create_sandbox(&cx, json!({})).await?;
+    let sb_uid = uid(&sb)?;
+    steps::sandbox_ready(&cx, SB).await?;
+    let pods = cx.api::<Pod>();
+    let first = pods.get(SB).await.during("get the first Pod")?;
+    pods.delete(SB, &DeleteParams::default())
+        .await
+        .during(format_args!("delete Pod {SB}"))?;
+    new_pod(&cx, &sb_uid, &uid(&first)?).await?;
+    steps::sandbox_ready(&cx, SB).await?;
+    Ok(())
+}
+
+/// Creates a Ready Sandbox, then moves its `shutdownTime` an hour into the past under `policy`.
+async fn expire(cx: &CaseContext, policy: &str) -> Result<String, Fail> {
+    let sb = create_sandbox(cx, json!({})).await?;
+    steps::sandbox_ready(cx, SB).await?;
+    patch_spec(
+        cx,
+        json!({"shutdownTime": objects::time_from_now(-3600), "shutdownPolicy": policy}),
+    )
+    .await?;
+    uid(&sb)
+}
+
+/// §2.10 (Retain): once `shutdownTime` has passed the Sandbox is Ready=False/SandboxExpired
+/// ("Sandbox has expired"), its Pod is deleted, its status is reset (no IPs, no selector), and
+/// the Sandbox itself stays.
+async fn expiry_retain(cx: CaseContext) -> Result<(), Fail> {
+    let sb_uid = expire(&cx, "Retain").await?;
+    let sb = steps::sandbox_condition(&cx, SB, condition::READY, "False", reason::SANDBOX_EXPIRED)
+        .await?;
+    ensure_eq!(
+        ready_condition(&sb)?.message,
+        "Sandbox has expired",
+        "Ready message of the expired Sandbox"
+    );
+    steps::gone::<Pod>(&cx, SB).await?;
+    let (cx, api, sb_uid) = (&cx, &cx.api::<Sandbox>(), &sb_uid);
+    cx.until("the expired Sandbox's status to be reset", || async move {
+        let sb = api.get(SB).await.during(format_args!("get Sandbox {SB}"))?;
+        let s = sb.status.unwrap_or_default();
+        Ok(
+            if s.pod_ips.is_empty() && s.selector.is_empty() && s.node_name.is_empty() {
+                Probe::Done(())
+            } else {
+                Probe::Waiting(format!(
+                    "podIPs={:?} selector={:?} nodeName={:?}",
+                    s.pod_ips, s.selector, s.node_name
+                ))
+            },
+        )
+    })
+    .await?;
+    cx.holds(
+        "the expired Sandbox staying, without a Pod",
+        QUIET,
+        || async move {
+            let Some(sb) = api.get_opt(SB).await.during("get Sandbox")? else {
+                return Ok(Err("the Sandbox was deleted under Retain".into()));
+            };
+            if sb.metadata.deletion_timestamp.is_some() {
+                return Ok(Err("the Sandbox is being deleted under Retain".into()));
+            }
+            let pods = steps::owned_pods(cx, sb_uid).await?;
+            Ok(if pods.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the expired Sandbox has Pods again: {:?}",
+                    names(&pods)
+                ))
+            })
+        },
+    )
+    .await
+}
+
+/// §2.10 (last paragraph): a Sandbox that expired under Retain is no longer expired once its
+/// `shutdownTime` moves into the future: the controller creates a Pod again and the Sandbox
+/// becomes Ready.
+async fn expiry_undone(cx: CaseContext) -> Result<(), Fail> {
+    let sb_uid = expire(&cx, "Retain").await?;
+    steps::sandbox_condition(&cx, SB, condition::READY, "False", reason::SANDBOX_EXPIRED).await?;
+    steps::gone::<Pod>(&cx, SB).await?;
+    patch_spec(&cx, json!({"shutdownTime": objects::time_from_now(3600)})).await?;
+    new_pod(&cx, &sb_uid, "").await?;
+    steps::sandbox_ready(&cx, SB).await?;
+    Ok(())
+}
+
+/// §2.4 (Ready case 3, Finished), §2.7 step 6: when the Pod succeeds the Sandbox is
+/// Ready=False/PodSucceeded ("Pod completed successfully") and Finished=True/PodSucceeded, and
+/// the terminal Pod is neither recreated nor deleted.
+async fn pod_succeeded(cx: CaseContext) -> Result<(), Fail> {
+    let sb = create_sandbox(
+        &cx,
+        json!({"podTemplate": {"spec": steps::run_once_pod_spec(&cx.image)}}),
+    )
+    .await?;
+    let sb_uid = uid(&sb)?;
+    steps::sandbox_ready(&cx, SB).await?;
+    let pod = cx.api::<Pod>().get(SB).await.during("get the Pod")?;
+    let pod_uid = uid(&pod)?;
+    steps::finish_pod(&cx, &pod).await?;
+    let sb =
+        steps::sandbox_condition(&cx, SB, condition::READY, "False", reason::POD_SUCCEEDED).await?;
+    ensure_eq!(
+        ready_condition(&sb)?.message,
+        "Pod completed successfully",
+        "Ready message of a Sandbox whose Pod succeeded"
+    );
+    let conditions = inspect::sandbox_conditions(&sb);
+    ensure!(
+        inspect::has_condition(
+            conditions,
+            condition::FINISHED,
+            "True",
+            reason::POD_SUCCEEDED
+        ),
+        "want Finished=True/PodSucceeded, got {}",
+        describe(conditions)
+    );
+    let (cx, sb_uid, pod_uid) = (&cx, &sb_uid, &pod_uid);
+    cx.holds("the finished Pod staying, alone", QUIET, || async move {
+        let pods = steps::owned_pods(cx, sb_uid).await?;
+        Ok(match pods.as_slice() {
+            [only] if only.metadata.uid.as_deref() == Some(pod_uid.as_str()) => Ok(()),
+            _ => Err(format!("owned Pods are {:?}", names(&pods))),
+        })
+    })
+    .await
+}
+
+/// §2.10 (Delete): once `shutdownTime` has passed under `shutdownPolicy: Delete`, the Sandbox is
+/// deleted (and its Pod with it).
+async fn expiry_delete(cx: CaseContext) -> Result<(), Fail> {
+    expire(&cx, "Delete").await?;
+    steps::gone::<Sandbox>(&cx, SB).await?;
+    steps::gone::<Pod>(&cx, SB).await
+}
+
+/// §2.4 (Ready, case 1), §2.7 step 3, §11.28: with two Pods controlled by the Sandbox (the second
+/// made by the suite with the Sandbox's controller ownerRef and name-hash label), Ready is False
+/// with reason MultiplePods and the documented message, and the controller neither creates a
+/// third Pod nor deletes one.
+async fn multiple_pods(cx: CaseContext) -> Result<(), Fail> {
+    let sb = create_sandbox(&cx, json!({})).await?;
+    let sb_uid = uid(&sb)?;
+    steps::sandbox_ready(&cx, SB).await?;
+    let extra = format!("{SB}-extra");
+    let pod: Pod = serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": extra,
+            "labels": {keys::SANDBOX_NAME_HASH_LABEL: name_hash(SB).to_string()},
+            "ownerReferences": [{
+                "apiVersion": "agents.x-k8s.io/v1beta1", "kind": "Sandbox", "name": SB,
+                "uid": sb_uid, "controller": true, "blockOwnerDeletion": true
+            }]
+        },
+        "spec": objects::pod_spec(&cx.image)
+    }))
+    .map_err(|e| Fail::check(format!("the suite built an invalid Pod: {e}")))?;
+    cx.create(&pod).await?;
+
+    let sb =
+        steps::sandbox_condition(&cx, SB, condition::READY, "False", reason::MULTIPLE_PODS).await?;
+    ensure_eq!(
+        ready_condition(&sb)?.message,
+        "multiple Pods (2) are controlled by this Sandbox; refusing to choose or create a Pod",
+        "Ready message with two Pods"
+    );
+    let want: BTreeSet<String> = [SB.to_string(), extra].into();
+    let (cx, want, sb_uid) = (&cx, &want, &sb_uid);
+    cx.holds(
+        "exactly the two Pods, none created or deleted",
+        QUIET,
+        || async move {
+            let pods = steps::owned_pods(cx, sb_uid).await?;
+            let have: BTreeSet<String> = names(&pods).into_iter().collect();
+            Ok(if have == *want {
+                Ok(())
+            } else {
+                Err(format!("owned Pods are {have:?}"))
+            })
+        },
+    )
+    .await
+}
+
+/// §2.7 steps 2 and 4, §11.28: a `agents.x-k8s.io/pod-name` annotation naming a Pod that does
+/// not exist does not make the controller create that Pod next to the one it owns; the
+/// annotation is removed and the owned Pod is kept.
+async fn stale_pod_name(cx: CaseContext) -> Result<(), Fail> {
+    let sb = create_sandbox(&cx, json!({})).await?;
+    let sb_uid = uid(&sb)?;
+    steps::sandbox_ready(&cx, SB).await?;
+    let pod = cx.api::<Pod>().get(SB).await.during("get the Pod")?;
+    let pod_uid = uid(&pod)?;
+    let missing = &format!("{SB}-missing");
+    let api = &cx.api::<Sandbox>();
+    api.patch(
+        SB,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {keys::POD_NAME_ANNOTATION: missing}}})),
+    )
+    .await
+    .during("annotate the Sandbox with a missing Pod name")?;
+
+    cx.until(
+        "the stale pod-name annotation to be removed",
+        || async move {
+            let sb = api.get(SB).await.during(format_args!("get Sandbox {SB}"))?;
+            let value = inspect::annotation(&sb.metadata, keys::POD_NAME_ANNOTATION);
+            Ok(if value == missing.as_str() {
+                Probe::Waiting(format!("{}={value}", keys::POD_NAME_ANNOTATION))
+            } else {
+                Probe::Done(())
+            })
+        },
+    )
+    .await?;
+    let (cx, sb_uid, pod_uid) = (&cx, &sb_uid, &pod_uid);
+    cx.holds("one Pod, the original", QUIET, || async move {
+        let pods = steps::owned_pods(cx, sb_uid).await?;
+        Ok(match pods.as_slice() {
+            [only] if only.metadata.uid.as_deref() == Some(pod_uid.as_str()) => Ok(()),
+            _ => Err(format!("owned Pods are {:?}", names(&pods))),
+        })
+    })
+    .await?;
+    let ghost = cx
+        .api::<Pod>()
+        .get_opt(missing)
+        .await
+        .during(format_args!("get Pod {missing}"))?;
+    ensure!(ghost.is_none(), "a Pod {missing} was created");
+    steps::sandbox_ready(cx, SB).await?;
+    Ok(())
+}
