@@ -308,9 +308,9 @@ pub fn run_labels(run_id: &str) -> Value {
 pub fn template_object(template: &TemplatePlan, run_id: &str) -> Value {
     let runtime_class = template.runtime_class.as_deref();
     let pod = if template.probe {
-        crate::isolation::probe_pod_spec(
+        crate::isolation::probe_pod::probe_pod_spec(
             runtime_class,
-            crate::isolation::PROBE_PORT,
+            crate::isolation::probe_pod::PROBE_PORT,
             template.node.as_deref(),
         )
     } else {

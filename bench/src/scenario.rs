@@ -789,15 +789,21 @@ impl Scenario {
             report(
                 isolation,
                 "isolation.checks".into(),
-                format!("name at least one of {:?}", crate::isolation::CHECKS),
+                format!(
+                    "name at least one of {:?}",
+                    crate::isolation::checks::CHECKS
+                ),
             );
         }
         for (i, check) in isolation.value.checks.iter().enumerate() {
-            if !crate::isolation::CHECKS.contains(&check.value.as_str()) {
+            if !crate::isolation::checks::CHECKS.contains(&check.value.as_str()) {
                 report(
                     check,
                     format!("isolation.checks[{i}]"),
-                    format!("unknown check; known: {:?}", crate::isolation::CHECKS),
+                    format!(
+                        "unknown check; known: {:?}",
+                        crate::isolation::checks::CHECKS
+                    ),
                 );
             }
         }

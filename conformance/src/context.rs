@@ -12,7 +12,7 @@ use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::case::{ApiContext, Fail};
+use crate::fail::{ApiContext, Fail};
 
 /// How often waits poll the API server.
 const POLL: Duration = Duration::from_millis(100);

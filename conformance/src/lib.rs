@@ -1,8 +1,8 @@
-//! `sandbox-conformance`: the conformance suite: the upstream agent-sandbox behaviour spec as named, executable cases
+//! `sandbox-conformance`: the upstream agent-sandbox behaviour spec as named, executable cases
 //! that talk only to the Kubernetes API, so any controller can be checked, ours or upstream's.
 //!
-//! * [`case`]: what a case is and how it fails or skips; [`cases`]: every case, one module per
-//!   kind, each with the spec section it checks.
+//! * [`case`]: what a case is; [`fail`]: how it fails or skips; [`cases`]: every case, one
+//!   module per kind, each with the spec section it checks.
 //! * [`context`], [`steps`], [`objects`], [`inspect`]: what cases use to create objects, wait
 //!   for the controller and read what the API shows.
 //! * [`runner`]: bounded parallelism, one namespace, task and timeout per case
@@ -15,6 +15,7 @@
 pub mod case;
 pub mod cases;
 pub mod context;
+pub mod fail;
 pub mod inspect;
 pub mod junit;
 pub mod objects;

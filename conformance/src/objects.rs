@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxTemplate, SandboxWarmPool};
 
-use super::case::Fail;
+use crate::fail::Fail;
 
 /// Name of the only container of every Pod the suite asks for.
 pub const CONTAINER: &str = "main";

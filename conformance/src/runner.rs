@@ -142,7 +142,7 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::case::Fail;
+    use crate::fail::Fail;
 
     fn case(
         name: &'static str,

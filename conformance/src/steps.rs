@@ -12,10 +12,10 @@ use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxTemplate, SandboxWarmPo
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::case::{ApiContext, Fail};
 use super::context::{CaseContext, Probe};
 use super::inspect::{self, describe};
 use super::objects;
+use crate::fail::{ApiContext, Fail};
 use sandbox_marks::labels::KWOK_NODE_LABEL;
 
 /// Name of the SandboxTemplate in cases that need one.

@@ -13,8 +13,8 @@ use sandbox_api::v1beta1::Sandbox;
 use serde_json::{Value, json};
 
 use super::{Case, case};
-use crate::case::{ApiContext, Fail, ensure, ensure_eq};
 use crate::context::{CaseContext, Probe};
+use crate::fail::{ApiContext, Fail, ensure, ensure_eq};
 use crate::inspect::{self, describe, describe_owners, label};
 use crate::objects;
 use crate::steps::{self, names, uid};

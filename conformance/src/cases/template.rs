@@ -8,8 +8,8 @@ use sandbox_api::v1beta1::SandboxTemplate;
 use serde_json::{Value, json};
 
 use super::{Case, case};
-use crate::case::{ApiContext, Fail, ensure, ensure_eq};
 use crate::context::CaseContext;
+use crate::fail::{ApiContext, Fail, ensure, ensure_eq};
 use crate::inspect::{self, describe_owners, label};
 use crate::objects;
 use crate::steps::{self, TEMPLATE, uid};

@@ -17,53 +17,20 @@ use sandbox_api::v1beta1::{SandboxClaim, SandboxTemplate, SandboxWarmPool};
 use sandbox_reports::{CheckStatus, IsolationCheck, IsolationReport};
 use serde_json::{Value, json};
 
+pub mod checks;
+pub mod probe_pod;
+
+pub use checks::CHECKS;
+pub use probe_pod::{PROBE_PORT, probe_pod_spec};
+
 use crate::plan::{PoolPlan, TemplatePlan, pool_object, template_object};
 use crate::scenario::IsolationSpec;
 use crate::setup::typed;
 use sandbox_cluster::local::node::{NETPOL_CHAIN, NODE_NAME, config::BRIDGE};
 use sandbox_marks::labels::RUN_LABEL;
 
-/// The checks a scenario may name.
-pub const CHECKS: [&str; 8] = [
-    "kernel_not_shared",
-    "runtime_identified",
-    "no_service_account_token",
-    "no_host_pid",
-    "no_host_network",
-    "no_node_files",
-    "egress_blocked",
-    "sandboxes_isolated",
-];
-
-/// The port the probe serves on inside a pod.
-pub const PROBE_PORT: u16 = 8080;
 /// How long the sandboxes and control pods get to start.
 const START_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// The probe container of a pod (on `node`, when given): serves its report, Ready once serving.
-pub fn probe_pod_spec(runtime_class: Option<&str>, port: u16, node: Option<&str>) -> Value {
-    let mut spec = json!({
-        "containers": [{
-            "name": "probe",
-            "image": sandbox_cluster::node_images::PROBE_IMAGE,
-            "imagePullPolicy": "Never",
-            "args": ["serve", "--listen", format!("0.0.0.0:{port}")],
-            "ports": [{"containerPort": port}],
-            "readinessProbe": {
-                "httpGet": {"path": "/healthz", "port": port},
-                "periodSeconds": 1
-            }
-        }],
-        "terminationGracePeriodSeconds": 1
-    });
-    if let Some(node) = node {
-        spec["nodeSelector"] = json!({"kubernetes.io/hostname": node});
-    }
-    if let Some(class) = runtime_class {
-        spec["runtimeClassName"] = json!(class);
-    }
-    spec
-}
 
 /// What the harness reads of the node itself (it runs on it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
