@@ -1,18 +1,19 @@
 //! The `kubeconfig` provider: an existing cluster (GKE with gVisor, a lab cluster, a kind
-//! cluster made by hand). `up` only checks that the API server is ready; `down` leaves the
-//! cluster as it was.
+//! cluster made by hand). The harness only checks that its API server answers, and leaves
+//! the cluster as it found it.
 
 use std::path::PathBuf;
 
-use super::{ClusterError, ClusterInfo, ClusterProvider, load_config};
+use super::{ClusterError, ClusterInfo, load_config};
 
 pub struct ExistingCluster {
     pub kubeconfig: PathBuf,
     pub context: Option<String>,
 }
 
-impl ClusterProvider for ExistingCluster {
-    async fn up(&mut self) -> Result<ClusterInfo, ClusterError> {
+impl ExistingCluster {
+    /// Checks that the API server answers.
+    pub async fn reach(&self) -> Result<ClusterInfo, ClusterError> {
         let config = load_config(&self.kubeconfig, self.context.as_deref()).await?;
         let server = config.cluster_url.to_string();
         let client = sandbox_client::client(&config).map_err(|e| ClusterError::Kubeconfig {
@@ -36,9 +37,5 @@ impl ClusterProvider for ExistingCluster {
             kubeconfig: self.kubeconfig.clone(),
             server,
         })
-    }
-
-    async fn down(&mut self) -> Result<(), ClusterError> {
-        Ok(())
     }
 }

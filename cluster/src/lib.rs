@@ -7,9 +7,8 @@
 //!   request, gVisor and Kata runtimes; deleted after the run unless it was reused.
 //! * [`existing`]: any cluster reachable through a kubeconfig; nothing is installed or removed.
 //!
-//! Each implements [`ClusterProvider`]; the rest of the harness sees only [`ClusterInfo`] and a
-//! `kube::Client` from [`connect`].
-
+//! A [`target::Target`] holds whichever of them a command runs on (its [`target::Cluster`]);
+//! the rest of the harness sees only [`ClusterInfo`] and a `kube::Client` from [`connect`].
 //!
 //! Beside them: the pinned binaries a local cluster runs ([`binaries`]), the agent-sandbox CRDs
 //! ([`crds`]), the OCI images a real node runs without a registry ([`images`],
@@ -43,15 +42,6 @@ pub struct ClusterInfo {
     pub kubeconfig: PathBuf,
     /// The API server URL.
     pub server: String,
-}
-
-/// Brings a cluster up for a run and takes it down afterwards.
-#[allow(async_fn_in_trait)] // used with concrete types only; no Send bound needed on callers
-pub trait ClusterProvider {
-    /// Starts (or attaches to) the cluster and waits until it accepts work.
-    async fn up(&mut self) -> Result<ClusterInfo, ClusterError>;
-    /// Releases what `up` acquired. Safe to call when `up` failed or was never called.
-    async fn down(&mut self) -> Result<(), ClusterError>;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -8,10 +8,20 @@ use std::time::Duration;
 use crate::existing::ExistingCluster;
 use crate::kind::{KindCluster, KindConfig};
 use crate::local::{LocalCluster, LocalConfig};
-use crate::{ClusterError, ClusterProvider, connect};
+use crate::{ClusterError, connect};
 
 /// How long to wait, on an existing cluster, for what a run created to be gone.
 const CLEANUP_WAIT: Duration = Duration::from_secs(120);
+
+/// Which cluster a target is, and so what happens to it when the run ends.
+pub enum Cluster {
+    /// A local control plane the run started: stopped with the run.
+    Local(LocalCluster),
+    /// A kind cluster: deleted with the run if the run created it, left running if reused.
+    Kind(KindCluster),
+    /// A cluster reached through a kubeconfig: left as the run found it.
+    Existing,
+}
 
 pub struct Target {
     /// `local`, the kind cluster's name, or the kubeconfig context of an existing cluster.
@@ -23,8 +33,8 @@ pub struct Target {
     /// On a cluster that outlives the run, how long to wait for the run's objects to be gone;
     /// a cluster the run made is removed anyway.
     pub cleanup_wait: Option<Duration>,
-    local: Option<LocalCluster>,
-    kind: Option<KindCluster>,
+    /// `None` once stopped or detached.
+    cluster: Option<Cluster>,
 }
 
 impl Target {
@@ -41,8 +51,7 @@ impl Target {
             client,
             kubeconfig: info.kubeconfig,
             cleanup_wait: None,
-            local: Some(cluster),
-            kind: None,
+            cluster: Some(Cluster::Local(cluster)),
         })
     }
 
@@ -53,11 +62,12 @@ impl Target {
         context: Option<&str>,
         dir: &Path,
     ) -> Result<Self, ClusterError> {
-        let mut provider = ExistingCluster {
+        let info = ExistingCluster {
             kubeconfig: path.to_path_buf(),
             context: context.map(str::to_string),
-        };
-        let info = provider.up().await?;
+        }
+        .reach()
+        .await?;
         let client = connect(path, context).await?;
         // Name the cluster by its context, the one the user chose or the file's current one.
         let name = context
@@ -80,8 +90,7 @@ impl Target {
             client,
             kubeconfig,
             cleanup_wait: Some(CLEANUP_WAIT),
-            local: None,
-            kind: None,
+            cluster: Some(Cluster::Existing),
         })
     }
 
@@ -90,7 +99,6 @@ impl Target {
     /// running), with the image `archives` loaded into every node. The controller under test
     /// connects with the cluster's kubeconfig, out of cluster, as with any existing cluster.
     pub async fn kind(config: KindConfig, archives: &[PathBuf]) -> Result<Self, ClusterError> {
-        use crate::ClusterProvider;
         let mut cluster = KindCluster::new(config);
         let info = cluster.up().await?;
         for archive in archives {
@@ -116,53 +124,58 @@ impl Target {
             client,
             kubeconfig: info.kubeconfig,
             cleanup_wait: (!cluster.owned()).then_some(CLEANUP_WAIT),
-            local: None,
-            kind: Some(cluster),
+            cluster: Some(Cluster::Kind(cluster)),
         })
     }
 
     /// RuntimeClasses the scenario asked for that the cluster does not have: on kind, the
     /// runtimes skipped when it was created (Kata without `/dev/kvm` or a registry).
     pub fn missing_runtime_classes(&self) -> Vec<&'static str> {
-        self.kind.as_ref().map_or_else(Vec::new, |k| {
-            k.skipped_runtimes()
+        match &self.cluster {
+            Some(Cluster::Kind(kind)) => kind
+                .skipped_runtimes()
                 .iter()
                 .map(|r| r.runtime_class_name())
-                .collect()
-        })
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// The local cluster, when the run started one.
     pub fn local(&self) -> Option<&LocalCluster> {
-        self.local.as_ref()
+        match &self.cluster {
+            Some(Cluster::Local(local)) => Some(local),
+            _ => None,
+        }
     }
 
     /// True when the run made the cluster and removes it afterwards (a local cluster, a kind
     /// cluster it created): what the run leaves there cannot outlive it.
     pub fn disposable(&self) -> bool {
-        self.local.is_some() || self.kind.as_ref().is_some_and(KindCluster::owned)
+        match &self.cluster {
+            Some(Cluster::Local(_)) => true,
+            Some(Cluster::Kind(kind)) => kind.owned(),
+            Some(Cluster::Existing) | None => false,
+        }
     }
 
     /// Stops a local cluster and deletes a kind cluster the run created; any other cluster is
     /// left running.
     pub fn stop(mut self) -> Result<(), ClusterError> {
-        if let Some(mut cluster) = self.kind.take() {
-            cluster.delete()?;
-        }
-        match self.local.take() {
-            Some(cluster) => cluster.stop(),
-            None => Ok(()),
+        match self.cluster.take() {
+            Some(Cluster::Local(local)) => local.stop(),
+            Some(Cluster::Kind(mut kind)) => kind.delete(),
+            Some(Cluster::Existing) | None => Ok(()),
         }
     }
 
     /// Leaves a cluster the run made running (to inspect it after a run); returns its
     /// kubeconfig.
     pub fn detach(mut self) -> PathBuf {
-        if let Some(cluster) = self.local.take() {
-            cluster.detach();
-        }
-        if let Some(cluster) = self.kind.take() {
-            cluster.detach();
+        match self.cluster.take() {
+            Some(Cluster::Local(local)) => drop(local.detach()),
+            Some(Cluster::Kind(kind)) => drop(kind.detach()),
+            Some(Cluster::Existing) | None => {}
         }
         self.kubeconfig
     }

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 
 use crate::error::ReportError;
+use crate::quantiles::{us_to_ms, value_at_quantile_us};
 use crate::record::{LaunchType, Phase, Record};
-use crate::results::{CdfPoint, ErrorSummary, HistogramBin, LatencyDistribution, PhaseSummary};
+use crate::summary::{CdfPoint, ErrorSummary, HistogramBin, LatencyDistribution, PhaseSummary};
 use crate::timeline::{TimelineSecond, timeline};
 
 /// Three significant digits: every reported value is within 0.1 % of the true one.
@@ -145,37 +146,6 @@ impl Analysis {
             errors,
         })
     }
-}
-
-pub(crate) fn us_to_ms(us: u64) -> f64 {
-    us as f64 / 1000.0
-}
-
-/// The 1-based nearest rank of `quantile` among `count` samples: `ceil(quantile × count)`,
-/// except that a product within float error of an integer is taken as that integer. Without
-/// this, 99.9 / 100 × 3000 = 2997.0000000000005 would pick the 2998th sample, and an SLO on
-/// p99.9 would disagree with the p99.9 in the table.
-pub(crate) fn nearest_rank(quantile: f64, count: u64) -> u64 {
-    let scaled = quantile * count as f64;
-    let rounded = scaled.round();
-    let rank = if (scaled - rounded).abs() <= 1e-9 * rounded.max(1.0) {
-        rounded
-    } else {
-        scaled.ceil()
-    };
-    (rank as u64).clamp(1, count.max(1))
-}
-
-/// The value at `quantile` by nearest rank (see [`nearest_rank`]), in microseconds; HDR's
-/// upper bucket bound, so never understated. Zero for an empty histogram.
-pub(crate) fn value_at_quantile_us(histogram: &Histogram<u64>, quantile: f64) -> u64 {
-    let count = histogram.len();
-    if count == 0 {
-        return 0;
-    }
-    let rank = nearest_rank(quantile, count);
-    // Half a sample below the rank, so HDR's own `ceil` lands exactly on it.
-    histogram.value_at_quantile((rank as f64 - 0.5) / count as f64)
 }
 
 /// The fixed quantiles of the CDF: every percent for the body, then nine points per extra
@@ -329,13 +299,8 @@ mod tests {
 
     #[test]
     fn percentiles_do_not_drift_with_float_error() {
-        // 99.9 / 100 × 3000 is 2997.0000000000005 in floating point.
-        assert_eq!(nearest_rank(99.9 / 100.0, 3_000), 2_997);
-        assert_eq!(nearest_rank(0.999, 3_000), 2_997);
-        assert_eq!(nearest_rank(0.5, 3), 2);
-        assert_eq!(nearest_rank(0.0, 10), 1);
-        assert_eq!(nearest_rank(1.0, 10), 10);
-        assert_eq!(nearest_rank(0.5, 0), 1);
+        // 99.9 / 100 × 3000 is 2997.0000000000005 in floating point; `nearest_rank` is tested
+        // on its own in `quantiles`, this checks the histogram lookup built on it.
         let records: Vec<Record> = (1..=3_000)
             .map(|i| claim(i, LaunchType::Warm, 0, i))
             .collect();

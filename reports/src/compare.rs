@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::record::{LaunchType, Phase};
-use crate::results::{LatencyDistribution, PhaseSummary, Results};
+use crate::results::Results;
+use crate::summary::{LatencyDistribution, PhaseSummary};
 
 /// Ratios are taken with both sides floored at the histograms' 1 µs resolution, so a zero
 /// latency does not divide by zero.

@@ -3,7 +3,7 @@
 //! The flow: the harness produces one [`Record`] per claim; [`Analysis::from_records`] builds
 //! HDR histograms and timelines; [`evaluate`] checks a [`SloSpec`]; [`Results`] is the
 //! versioned `results.json`; [`write_reports`] renders `report.md`, `report.html` and
-//! `junit.xml`; [`compare`] puts two runs side by side. See `reports/README.md`.
+//! `junit.xml`; [`mod@compare`] puts two runs side by side. See `reports/README.md`.
 
 pub mod analysis;
 pub mod compare;
@@ -11,6 +11,7 @@ pub mod error;
 pub mod isolation;
 pub mod knee;
 pub mod output;
+mod quantiles;
 pub mod record;
 pub mod reliability;
 pub mod render;
@@ -18,6 +19,7 @@ pub mod results;
 pub mod sample;
 pub mod slo;
 pub mod steps;
+pub mod summary;
 pub mod timeline;
 
 pub use analysis::{Analysis, LatencyRecorder};

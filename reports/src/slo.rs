@@ -6,10 +6,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::{LatencyRecorder, us_to_ms, value_at_quantile_us};
+use crate::analysis::LatencyRecorder;
 use crate::error::ReportError;
+use crate::quantiles::{us_to_ms, value_at_quantile_us};
 use crate::record::{LaunchType, Phase};
-use crate::results::ErrorSummary;
+use crate::summary::ErrorSummary;
 
 /// "`phase` at `percentile` must be at most `max_ms`", optionally for one launch type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

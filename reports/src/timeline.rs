@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::{nearest_rank, us_to_ms};
+use crate::quantiles::{nearest_rank, us_to_ms};
 use crate::record::{Phase, Record};
 
 const SECOND_US: u64 = 1_000_000;

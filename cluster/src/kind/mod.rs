@@ -11,7 +11,7 @@
 //!    the kubeconfig into the cluster directory (never into `~/.kube/config`);
 //! 4. waits until every node is Ready and installs the requested runtimes ([`runtimes`]).
 //!
-//! A cluster the provider created is deleted by [`ClusterProvider::down`], and also when the
+//! A cluster the provider created is deleted by [`KindCluster::delete`], and also when the
 //! [`KindCluster`] is dropped (a panic, a Ctrl-C that drops the start-up future); a reused
 //! one is left as it was. When start-up fails, kind's logs of the cluster are exported first.
 
@@ -32,7 +32,7 @@ pub use config::ClusterConfig;
 pub use runtimes::Runtime;
 pub use tools::{Tool, ToolError, Tools};
 
-use super::{ClusterError, ClusterInfo, ClusterProvider, connect};
+use super::{ClusterError, ClusterInfo, connect};
 use crate::binaries::pinned;
 
 /// The cluster name when a scenario gives none.
@@ -388,8 +388,10 @@ impl KindCluster {
     }
 }
 
-impl ClusterProvider for KindCluster {
-    async fn up(&mut self) -> Result<ClusterInfo, ClusterError> {
+impl KindCluster {
+    /// Creates the cluster (or checks the one to reuse) and waits until it accepts work. On
+    /// failure, a cluster it created is deleted, its logs exported first.
+    pub async fn up(&mut self) -> Result<ClusterInfo, ClusterError> {
         match self.bring_up().await {
             Ok(info) => {
                 self.info = Some(info.clone());
@@ -412,10 +414,6 @@ impl ClusterProvider for KindCluster {
                 })
             }
         }
-    }
-
-    async fn down(&mut self) -> Result<(), ClusterError> {
-        self.delete()
     }
 }
 

@@ -29,7 +29,7 @@ pub use ports::{Ports, free_port, is_listening};
 pub use process::{Component, ProcessError};
 pub use state::{ClusterState, ComponentState};
 
-use super::{ClusterError, ClusterInfo, ClusterProvider, connect};
+use super::{ClusterError, ClusterInfo, connect};
 use crate::binaries::{Binaries, Binary};
 
 /// Everything a local cluster needs to start.
@@ -511,38 +511,6 @@ impl LocalCluster {
         let state = self.state();
         self.components_mut().drain(..).for_each(Component::detach);
         state
-    }
-}
-
-/// [`ClusterProvider`] for a cluster that lives as long as the run.
-pub struct LocalProvider {
-    config: LocalConfig,
-    running: Option<LocalCluster>,
-}
-
-impl LocalProvider {
-    pub fn new(config: LocalConfig) -> Self {
-        Self {
-            config,
-            running: None,
-        }
-    }
-
-    pub fn cluster(&self) -> Option<&LocalCluster> {
-        self.running.as_ref()
-    }
-}
-
-impl ClusterProvider for LocalProvider {
-    async fn up(&mut self) -> Result<ClusterInfo, ClusterError> {
-        let cluster = LocalCluster::start(self.config.clone()).await?;
-        let info = cluster.info();
-        self.running = Some(cluster);
-        Ok(info)
-    }
-
-    async fn down(&mut self) -> Result<(), ClusterError> {
-        self.running.take().map_or(Ok(()), LocalCluster::stop)
     }
 }
 

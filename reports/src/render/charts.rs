@@ -9,8 +9,9 @@ use plotters::prelude::*;
 
 use crate::error::ReportError;
 use crate::record::Phase;
+use crate::render::escape::escape;
 use crate::render::format_ms;
-use crate::results::{CdfPoint, LatencyDistribution};
+use crate::summary::{CdfPoint, LatencyDistribution};
 use crate::timeline::TimelineSecond;
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
@@ -56,7 +57,7 @@ fn render_svg(
             reason: error.to_string(),
         })?;
     }
-    let label = crate::render::html::escape(title);
+    let label = escape(title);
     Ok(svg
         .replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
         .replacen(

@@ -10,24 +10,12 @@ use crate::render::charts::{self, CdfLine, phase_color};
 use crate::render::{
     OPEN_LOOP_NOTE, environment_line, format_ms, format_ratio, run_line, summary_rows,
 };
-use crate::results::{PhaseSummary, Results};
+use crate::results::Results;
 use crate::slo::Verdict;
+use crate::summary::PhaseSummary;
 
-/// Escapes text for HTML content and double-quoted attributes.
-pub fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
-}
+// Defined in `render::escape`, which the charts share; still reachable by its old path.
+pub use crate::render::escape::escape;
 
 /// Escapes Markdown-ish text and turns its `code` spans into `<code>`.
 fn code_spans(text: &str) -> String {

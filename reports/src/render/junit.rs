@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::render::html::escape;
+use crate::render::escape::escape;
 use crate::results::Results;
 
 pub fn render_junit(results: &Results) -> String {

@@ -10,7 +10,8 @@ use crate::knee::{ControllerKnee, KneeReport};
 use crate::record::Phase;
 use crate::render::charts::{self, KneeCurve, StackedBar};
 use crate::render::cpu_list;
-use crate::render::html::{escape, figure, page, steps_table};
+use crate::render::escape::escape;
+use crate::render::html::{figure, page, steps_table};
 
 const KNEE_NOTE: &str = "knee_100ms: the highest rate up to which every step kept warm claim \
     Ready p99 ≤ 100 ms with every claim Ready; knee_1s: the same with p99 < 1 s. A knee at the \

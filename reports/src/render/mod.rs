@@ -2,13 +2,15 @@
 //! HTML page with charts, JUnit XML for CI. Shared wording lives here so all agree.
 
 pub mod charts;
+pub mod escape;
 pub mod html;
 pub mod junit;
 pub mod knee;
 pub mod markdown;
 
 use crate::record::LaunchType;
-use crate::results::{Environment, LatencyDistribution, PhaseSummary, Results};
+use crate::results::{Environment, Results};
+use crate::summary::{LatencyDistribution, PhaseSummary};
 
 /// About three significant digits, matching the histograms' precision, always in ms so a
 /// column compares at a glance.
