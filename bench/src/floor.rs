@@ -103,10 +103,35 @@ pub struct Floor {
     pub tid: u32,
 }
 
+/// Why the floor could not start or could not serve a claim.
+#[derive(Debug, thiserror::Error)]
+pub enum FloorError {
+    #[error("cannot start the floor's thread: {0}")]
+    Thread(std::io::Error),
+    #[error("the floor's thread ended at once")]
+    ThreadEnded,
+    #[error("cannot read the floor thread's id")]
+    NoThreadId,
+    #[error(transparent)]
+    Connect(#[from] sandbox_cluster::ClusterError),
+    #[error("cannot list the pool members: {0}")]
+    List(kube::Error),
+    #[error("no member left: the pool is smaller than the load")]
+    PoolExhausted,
+    #[error("adopting {member}: {source}")]
+    Adopt { member: String, source: kube::Error },
+    #[error("status: {0}")]
+    Status(kube::Error),
+}
+
 impl Floor {
     /// Lists the pools' Ready members in `namespace` and starts serving the claims labelled
     /// `selector` there, from a client of its own built from `kubeconfig`.
-    pub async fn start(kubeconfig: &Path, namespace: &str, selector: &str) -> Result<Self, String> {
+    pub async fn start(
+        kubeconfig: &Path,
+        namespace: &str,
+        selector: &str,
+    ) -> Result<Self, FloorError> {
         let (path, ns, selector) = (
             kubeconfig.to_path_buf(),
             namespace.to_string(),
@@ -138,11 +163,11 @@ impl Floor {
                     }
                 });
             })
-            .map_err(|e| format!("cannot start the floor's thread: {e}"))?;
+            .map_err(FloorError::Thread)?;
         let tid = tid_rx
             .await
-            .map_err(|_| "the floor's thread ended at once".to_string())?
-            .ok_or("cannot read the floor thread's id")?;
+            .map_err(|_| FloorError::ThreadEnded)?
+            .ok_or(FloorError::NoThreadId)?;
         Ok(Self {
             stop: Some(stop),
             thread: Some(thread),
@@ -170,16 +195,14 @@ fn current_tid() -> Option<u32> {
 
 type Queue = Arc<Mutex<VecDeque<Member>>>;
 
-async fn serve(kubeconfig: &Path, ns: &str, selector: &str) -> Result<(), String> {
-    let client = sandbox_cluster::connect(kubeconfig, None)
-        .await
-        .map_err(|e| e.to_string())?;
+async fn serve(kubeconfig: &Path, ns: &str, selector: &str) -> Result<(), FloorError> {
+    let client = sandbox_cluster::connect(kubeconfig, None).await?;
     let sandboxes: Api<Sandbox> = Api::namespaced(client.clone(), ns);
     let claims: Api<SandboxClaim> = Api::namespaced(client, ns);
     let listed = sandboxes
         .list(&ListParams::default())
         .await
-        .map_err(|e| format!("cannot list the pool members: {e}"))?;
+        .map_err(FloorError::List)?;
     let queue: Queue = Arc::new(Mutex::new(ready_members(&listed.items).into()));
     let mut seen = HashSet::new();
     let mut events = std::pin::pin!(
@@ -218,7 +241,7 @@ async fn bind(
     claims: &Api<SandboxClaim>,
     queue: &Queue,
     claim: &SandboxClaim,
-) -> Result<(), String> {
+) -> Result<(), FloorError> {
     let params = PatchParams {
         field_manager: Some(MANAGER.into()),
         ..PatchParams::default()
@@ -228,7 +251,7 @@ async fn bind(
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop_front()
-            .ok_or("no member left: the pool is smaller than the load")?;
+            .ok_or(FloorError::PoolExhausted)?;
         match sandboxes
             .patch(
                 &member.name,
@@ -245,12 +268,17 @@ async fn bind(
                         &Patch::Merge(status_patch(claim, &adopted)),
                     )
                     .await
-                    .map_err(|e| format!("status: {e}"))?;
+                    .map_err(FloorError::Status)?;
                 return Ok(());
             }
             // Changed since listed (its Pod's status, say): the next one.
             Err(kube::Error::Api(s)) if s.code == 409 => continue,
-            Err(e) => return Err(format!("adopting {}: {e}", member.name)),
+            Err(source) => {
+                return Err(FloorError::Adopt {
+                    member: member.name,
+                    source,
+                });
+            }
         }
     }
 }

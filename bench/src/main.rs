@@ -60,10 +60,7 @@ async fn cluster_up(args: UpArgs) -> Result<u8, ClusterError> {
         real_node: if args.real_node {
             let images = dir.join("images");
             let bins = sandbox_cluster::node_images::node_bin_dir();
-            Some(
-                sandbox_cluster::node_images::prepare(&bins, &images)
-                    .map_err(ClusterError::Invalid)?,
-            )
+            Some(sandbox_cluster::node_images::prepare(&bins, &images)?)
         } else {
             None
         },

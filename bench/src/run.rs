@@ -16,20 +16,21 @@ use kube::api::ListParams;
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxWarmPool};
 use sandbox_reports::{
     Analysis, CheckStatus, FaultsReport, Invariant, InvariantsReport, LaunchType, Record,
-    ReportFiles, Results, RunMeta, Violation, evaluate, per_step, write_records_file,
+    ReportError, ReportFiles, Results, RunMeta, Violation, evaluate, per_step, write_records_file,
     write_reports,
 };
 use tokio::sync::{mpsc, oneshot};
 
-use super::{cleanup, environment, setup};
 use crate::clock::RunClock;
-use crate::controller::{ControllerKind, ControllerPlan, RunningController};
+use crate::controller::{ControllerError, ControllerKind, ControllerPlan, RunningController};
 use crate::exit;
 use crate::faults;
 use crate::fencing;
 use crate::fire::{self, Sender};
 use crate::floor::Floor;
+use crate::floor::FloorError;
 use crate::invariants::{self, Checker};
+use crate::isolation::IsolationError;
 use crate::ledger::Ledger;
 use crate::limiter::Limiter;
 use crate::observe::{self, Shared};
@@ -38,9 +39,13 @@ use crate::progress::Progress;
 use crate::resources::{Probe, ProcessSample, ProcessUse};
 use crate::scenario::{Cleanup, Scenario, duration};
 use crate::scrape::{self, Samples};
+use crate::setup::SetupError;
+use crate::{cleanup, environment, setup};
+use sandbox_cluster::ClusterError;
 use sandbox_cluster::binaries::Binaries;
 use sandbox_cluster::kind::KindConfig;
 use sandbox_cluster::local::{ClientIdentity, LocalConfig, PodReadyDelay};
+use sandbox_cluster::node_images::NodeImageError;
 use sandbox_cluster::target::Target;
 use sandbox_marks::labels::{RUN_LABEL, run_id};
 use sandbox_marks::namespaces;
@@ -109,10 +114,40 @@ impl BenchOutcome {
     }
 }
 
+/// Why a run could not be carried out (a breach of an SLO or a check is not an error: it is
+/// in the outcome). Every variant but `Interrupted` is an infrastructure failure.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
-    #[error("{0}")]
-    Infrastructure(String),
+    #[error(transparent)]
+    Controller(#[from] ControllerError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    NodeImages(#[from] NodeImageError),
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error("isolation checks: {0}")]
+    Isolation(#[from] IsolationError),
+    #[error("the floor: {0}")]
+    Floor(#[from] FloorError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error("cluster.podReadyDelay: {0}")]
+    PodReadyDelay(String),
+    #[error(
+        "no pool of the load can run on this cluster: every one needs a runtime that was not \
+         installed"
+    )]
+    NoRunnablePool,
+    #[error("the API server refused a dry-run SandboxClaim: {0}")]
+    DryRunRefused(kube::Error),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("the sending runtime's client: {0}")]
+    SendRuntime(#[from] tokio::task::JoinError),
     #[error("interrupted before the load started; stopped everything the run had started")]
     Interrupted,
 }
@@ -120,14 +155,18 @@ pub enum BenchError {
 impl BenchError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            BenchError::Infrastructure(_) => exit::INFRASTRUCTURE,
             BenchError::Interrupted => exit::INTERRUPTED,
+            _ => exit::INFRASTRUCTURE,
         }
     }
 }
 
-fn infra(e: impl std::fmt::Display) -> BenchError {
-    BenchError::Infrastructure(e.to_string())
+/// An I/O error, named by what it was doing.
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BenchError {
+    move |source| BenchError::Io {
+        what: what.into(),
+        source,
+    }
 }
 
 pub async fn run(mut options: BenchOptions) -> Result<BenchOutcome, BenchError> {
@@ -136,10 +175,9 @@ pub async fn run(mut options: BenchOptions) -> Result<BenchOutcome, BenchError> 
         options.controller_bin.clone(),
         options.upstream_dir.clone(),
         options.controller_args.clone(),
-    )
-    .map_err(infra)?;
+    )?;
     std::fs::create_dir_all(&options.out)
-        .map_err(|e| infra(format!("cannot create {}: {e}", options.out.display())))?;
+        .map_err(io(format!("cannot create {}", options.out.display())))?;
     let nodes = match &options.kind {
         Some(kind) if options.kubeconfig.is_none() => kind.workers + 1,
         _ => options.scenario.cluster.nodes.value,
@@ -149,19 +187,16 @@ pub async fn run(mut options: BenchOptions) -> Result<BenchOutcome, BenchError> 
             // The probe image (kind's nodes bring their own pause image), built before the
             // cluster: a missing binary fails the run before minutes of `kind create`.
             let archives: Vec<PathBuf> = if options.plan.templates.iter().any(|t| t.probe) {
-                vec![
-                    sandbox_cluster::node_images::probe_archive(
-                        &sandbox_cluster::node_images::node_bin_dir(),
-                        &options.out.join("images"),
-                    )
-                    .map_err(infra)?,
-                ]
+                vec![sandbox_cluster::node_images::probe_archive(
+                    &sandbox_cluster::node_images::node_bin_dir(),
+                    &options.out.join("images"),
+                )?]
             } else {
                 Vec::new()
             };
             // Dropping the start future on Ctrl-C drops the half-made cluster, which deletes it.
             tokio::select! {
-                started = Target::kind(kind.clone(), &archives) => started.map_err(infra)?,
+                started = Target::kind(kind.clone(), &archives) => started?,
                 _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
             }
         }
@@ -185,17 +220,14 @@ pub async fn run(mut options: BenchOptions) -> Result<BenchOutcome, BenchError> 
             }
             if options.scenario.cluster.real_node() {
                 let images = options.out.join("images");
-                config.real_node = Some(
-                    sandbox_cluster::node_images::prepare(
-                        &sandbox_cluster::node_images::node_bin_dir(),
-                        &images,
-                    )
-                    .map_err(infra)?,
-                );
+                config.real_node = Some(sandbox_cluster::node_images::prepare(
+                    &sandbox_cluster::node_images::node_bin_dir(),
+                    &images,
+                )?);
             }
             if let Some(delay) = &options.scenario.cluster.pod_ready_delay {
                 config.pod_ready = PodReadyDelay {
-                    delay: duration(&delay.value).map_err(infra)?,
+                    delay: duration(&delay.value).map_err(BenchError::PodReadyDelay)?,
                     jitter: Duration::ZERO,
                 };
             }
@@ -209,13 +241,11 @@ pub async fn run(mut options: BenchOptions) -> Result<BenchOutcome, BenchError> 
                 config.dir.display()
             );
             tokio::select! {
-                started = Target::start_local(config) => started.map_err(infra)?,
+                started = Target::start_local(config) => started?,
                 _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
             }
         }
-        (Some(path), _) => Target::existing(path, options.context.as_deref(), &options.out)
-            .await
-            .map_err(infra)?,
+        (Some(path), _) => Target::existing(path, options.context.as_deref(), &options.out).await?,
     };
     let missing = target.missing_runtime_classes();
     if !missing.is_empty() {
@@ -228,16 +258,10 @@ pub async fn run(mut options: BenchOptions) -> Result<BenchOutcome, BenchError> 
             );
         }
         if options.plan.claim_pools.is_empty() {
-            return Err(infra(
-                "no pool of the load can run on this cluster: every one needs a runtime that \
-                 was not installed",
-            ));
+            return Err(BenchError::NoRunnablePool);
         }
     }
-    let installed = controller
-        .install_crds(&target.client)
-        .await
-        .map_err(infra)?;
+    let installed = controller.install_crds(&target.client).await?;
     if !installed.is_empty() {
         eprintln!("installed CRDs: {}", installed.join(", "));
     }
@@ -246,7 +270,7 @@ pub async fn run(mut options: BenchOptions) -> Result<BenchOutcome, BenchError> 
         .is_some()
         .then(free_loopback_address)
         .transpose()
-        .map_err(infra)?;
+        .map_err(io("no free loopback port for the controller's metrics"))?;
     let log = options
         .out
         .join(format!("controller-{}.log", controller.kind.name()));
@@ -273,8 +297,7 @@ pub async fn run(mut options: BenchOptions) -> Result<BenchOutcome, BenchError> 
             .unwrap_or_else(|| target.kubeconfig.clone());
         let Some(c) = controller
             .start_replica(&kubeconfig, log, metrics, election)
-            .await
-            .map_err(infra)?
+            .await?
         else {
             break;
         };
@@ -391,7 +414,7 @@ async fn measure(
     let plan = &options.plan;
     let client = &target.client;
     let started_at = Timestamp::now();
-    setup::create(client, plan, run_id).await.map_err(infra)?;
+    setup::create(client, plan, run_id).await?;
     let mut fill = Progress::new("pool fill", u64::from(plan.warm_sandboxes()));
     let filled = setup::wait_for_pools(
         client,
@@ -403,7 +426,7 @@ async fn measure(
         },
     );
     tokio::select! {
-        filled = filled => filled.map_err(infra)?,
+        filled = filled => filled?,
         _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
     }
     fill.finish("pools full");
@@ -418,7 +441,7 @@ async fn measure(
             let ns = namespaces::bench(run_id);
             let checked = crate::isolation::run(client, &ns, run_id, &spec.value);
             let report = tokio::select! {
-                report = checked => report.map_err(infra)?,
+                report = checked => report?,
                 _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
             };
             let passed = report
@@ -496,9 +519,7 @@ async fn measure(
                 filler.stop();
             }
             let selector = format!("{RUN_LABEL}={run_id}");
-            let floor = Floor::start(&target.kubeconfig, &ns, &selector)
-                .await
-                .map_err(infra)?;
+            let floor = Floor::start(&target.kubeconfig, &ns, &selector).await?;
             eprintln!("floor: serving the claims itself (thread {})", floor.tid);
             Some(floor)
         }
@@ -523,11 +544,10 @@ async fn measure(
         stop: stop.clone(),
         in_flight: AtomicUsize::new(0),
     });
-    if let Err(e) = sender.warm_up(plan.pool_of(0)).await {
-        return Err(infra(format!(
-            "the API server refused a dry-run SandboxClaim: {e}"
-        )));
-    }
+    sender
+        .warm_up(plan.pool_of(0))
+        .await
+        .map_err(BenchError::DryRunRefused)?;
     // After the warm-up, so the deltas hold the run's requests only.
     let mut processes = processes(target, controller_pid);
     processes.extend(
@@ -760,9 +780,9 @@ async fn measure(
     });
 
     let records_path = options.out.join("records.jsonl");
-    write_records_file(&records_path, &records).map_err(infra)?;
-    let analysis = Analysis::from_records(&records).map_err(infra)?;
-    let slo = evaluate(&plan.slos, &analysis.latencies, &analysis.errors).map_err(infra)?;
+    write_records_file(&records_path, &records)?;
+    let analysis = Analysis::from_records(&records)?;
+    let slo = evaluate(&plan.slos, &analysis.latencies, &analysis.errors)?;
     let meta = RunMeta {
         scenario: plan.name.clone(),
         started_at: started_at.to_string(),
@@ -778,13 +798,13 @@ async fn measure(
         .await,
     };
     let metrics = before.delta(&after, elapsed.as_secs_f64());
-    let mut results = Results::new(meta, &analysis, slo, metrics).map_err(infra)?;
+    let mut results = Results::new(meta, &analysis, slo, metrics)?;
     results.isolation = isolation;
     results.faults = fault_report;
     results.invariants = invariants;
     results.refill_ms = refill_ms;
     if !plan.steps.is_empty() {
-        let mut steps = per_step(&records, &plan.steps).map_err(infra)?;
+        let mut steps = per_step(&records, &plan.steps)?;
         if let Some(task) = step_ends {
             match tokio::time::timeout(Duration::from_secs(5), task).await {
                 Ok(Ok(scrapes)) => add_step_resources(&mut steps.steps, &before, &scrapes),
@@ -793,7 +813,7 @@ async fn measure(
         }
         results.steps = Some(steps);
     }
-    let files = write_reports(&options.out, &results).map_err(infra)?;
+    let files = write_reports(&options.out, &results)?;
     Ok(Measured {
         results,
         files,
@@ -832,14 +852,12 @@ impl SendRuntime {
             .thread_name("sandbox-bench-send")
             .enable_all()
             .build()
-            .map_err(|e| infra(format!("cannot start the sending runtime: {e}")))?;
+            .map_err(io("cannot start the sending runtime"))?;
         let path = kubeconfig.to_path_buf();
         // Built inside the runtime: the client's request queue runs where it is made.
         let client = runtime
             .spawn(async move { sandbox_cluster::connect(&path, None).await })
-            .await
-            .map_err(infra)?
-            .map_err(infra)?;
+            .await??;
         Ok(Self { runtime, client })
     }
 }

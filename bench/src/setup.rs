@@ -8,8 +8,39 @@ use kube::api::PostParams;
 use sandbox_api::v1beta1::{SandboxTemplate, SandboxWarmPool};
 use serde::de::DeserializeOwned;
 
-use crate::plan::{BenchPlan, pool_object, run_labels, template_object};
-use sandbox_marks::namespaces;
+use crate::plan::{BenchPlan, pool_object, template_object};
+use sandbox_marks::labels::RUN_LABEL;
+use sandbox_marks::namespaces::{self, NamespaceError};
+
+/// Why the run's namespace, templates or pools could not be made ready.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Namespace(#[from] NamespaceError),
+    #[error(transparent)]
+    Object(#[from] InvalidObject),
+    #[error("{action} {kind} {name}: {source}")]
+    Api {
+        action: &'static str,
+        kind: &'static str,
+        name: String,
+        source: kube::Error,
+    },
+    #[error(
+        "the warm pools were not full after {}: {ready} of {wanted} sandboxes Ready",
+        humantime::format_duration(*.waited)
+    )]
+    PoolsNotFull {
+        waited: Duration,
+        ready: u64,
+        wanted: u64,
+    },
+}
+
+/// An object the harness built as JSON did not decode as its kind: a bug in the harness.
+#[derive(Debug, thiserror::Error)]
+#[error("the harness built an invalid object: {0}")]
+pub struct InvalidObject(#[from] serde_json::Error);
 
 /// How long the pools may take to fill: generous, growing with their size.
 pub fn fill_timeout(plan: &BenchPlan) -> Duration {
@@ -17,22 +48,36 @@ pub fn fill_timeout(plan: &BenchPlan) -> Duration {
 }
 
 /// Creates the namespace, templates and pools.
-pub async fn create(client: &kube::Client, plan: &BenchPlan, run_id: &str) -> Result<(), String> {
+pub async fn create(
+    client: &kube::Client,
+    plan: &BenchPlan,
+    run_id: &str,
+) -> Result<(), SetupError> {
     let ns = namespaces::bench(run_id);
-    namespaces::create_labelled(client, &ns, run_labels(run_id)).await?;
+    namespaces::create_labelled(client, &ns, [(RUN_LABEL, run_id)]).await?;
     let templates: Api<SandboxTemplate> = Api::namespaced(client.clone(), &ns);
     for t in &plan.templates {
         templates
             .create(&PostParams::default(), &typed(template_object(t, run_id))?)
             .await
-            .map_err(|e| format!("create SandboxTemplate {}: {e}", t.name))?;
+            .map_err(|source| SetupError::Api {
+                action: "create",
+                kind: "SandboxTemplate",
+                name: t.name.clone(),
+                source,
+            })?;
     }
     let pools: Api<SandboxWarmPool> = Api::namespaced(client.clone(), &ns);
     for p in &plan.pools {
         pools
             .create(&PostParams::default(), &typed(pool_object(p, run_id))?)
             .await
-            .map_err(|e| format!("create SandboxWarmPool {}: {e}", p.name))?;
+            .map_err(|source| SetupError::Api {
+                action: "create",
+                kind: "SandboxWarmPool",
+                name: p.name.clone(),
+                source,
+            })?;
     }
     Ok(())
 }
@@ -44,7 +89,7 @@ pub async fn wait_for_pools(
     run_id: &str,
     timeout: Duration,
     mut progress: impl FnMut(u64, u64),
-) -> Result<(), String> {
+) -> Result<(), SetupError> {
     let pools: Api<SandboxWarmPool> = Api::namespaced(client.clone(), &namespaces::bench(run_id));
     let wanted = u64::from(plan.warm_sandboxes());
     let start = Instant::now();
@@ -52,10 +97,12 @@ pub async fn wait_for_pools(
         let mut ready = 0u64;
         let mut full = true;
         for p in &plan.pools {
-            let pool = pools
-                .get(&p.name)
-                .await
-                .map_err(|e| format!("read SandboxWarmPool {}: {e}", p.name))?;
+            let pool = pools.get(&p.name).await.map_err(|source| SetupError::Api {
+                action: "read",
+                kind: "SandboxWarmPool",
+                name: p.name.clone(),
+                source,
+            })?;
             let status = pool.status.unwrap_or_default();
             let pool_ready = u32::try_from(status.ready_replicas).unwrap_or(0);
             ready += u64::from(pool_ready.min(p.replicas));
@@ -66,16 +113,17 @@ pub async fn wait_for_pools(
             return Ok(());
         }
         if start.elapsed() > timeout {
-            return Err(format!(
-                "the warm pools were not full after {}: {ready} of {wanted} sandboxes Ready",
-                humantime::format_duration(Duration::from_secs(timeout.as_secs()))
-            ));
+            return Err(SetupError::PoolsNotFull {
+                waited: Duration::from_secs(timeout.as_secs()),
+                ready,
+                wanted,
+            });
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
 /// An object the harness built as JSON, typed for its API.
-pub(super) fn typed<K: DeserializeOwned>(value: serde_json::Value) -> Result<K, String> {
-    serde_json::from_value(value).map_err(|e| format!("the harness built an invalid object: {e}"))
+pub fn typed<K: DeserializeOwned>(value: serde_json::Value) -> Result<K, InvalidObject> {
+    Ok(serde_json::from_value(value)?)
 }

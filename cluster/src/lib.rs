@@ -54,6 +54,8 @@ pub enum ClusterError {
     KwokConfig(#[from] local::KwokConfigError),
     #[error(transparent)]
     Kind(#[from] kind::KindError),
+    #[error(transparent)]
+    NodeImages(#[from] node_images::NodeImageError),
     #[error("{source}; kind's logs of the cluster are in {}", logs.display())]
     KindFailed {
         source: Box<ClusterError>,

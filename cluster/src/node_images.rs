@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::images::{ImageFile, ImageSpec, write_oci_archive};
+use crate::images::{ImageError, ImageFile, ImageSpec, write_oci_archive};
 use crate::local::node::RealNodeConfig;
 
 pub const PAUSE_IMAGE: &str = concat!("sandbox-bench.local/pause:", env!("CARGO_PKG_VERSION"));
@@ -15,6 +15,24 @@ pub const PROBE_IMAGE: &str = concat!("sandbox-bench.local/probe:", env!("CARGO_
 /// static) and `sandbox-netpol`; `just node-bins` fills `target/node`.
 pub const NODE_BIN_DIR_ENV: &str = "SANDBOX_BENCH_NODE_BIN_DIR";
 
+/// Why the node's images could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeImageError {
+    #[error(
+        "{} is missing: run `just node-bins` (or point {NODE_BIN_DIR_ENV} at a directory \
+         holding sandbox-pause, sandbox-probe and sandbox-netpol)",
+        .0.display()
+    )]
+    MissingBinary(PathBuf),
+    #[error("cannot create {}: {source}", path.display())]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Image(#[from] ImageError),
+}
+
 pub fn node_bin_dir() -> PathBuf {
     std::env::var_os(NODE_BIN_DIR_ENV)
         .filter(|d| !d.is_empty())
@@ -22,7 +40,7 @@ pub fn node_bin_dir() -> PathBuf {
 }
 
 /// Builds both archives into `out` and names what the node needs to start.
-pub fn prepare(bin_dir: &Path, out: &Path) -> Result<RealNodeConfig, String> {
+pub fn prepare(bin_dir: &Path, out: &Path) -> Result<RealNodeConfig, NodeImageError> {
     Ok(RealNodeConfig {
         images: vec![
             archive(bin_dir, out, PAUSE_IMAGE, "sandbox-pause")?,
@@ -35,14 +53,22 @@ pub fn prepare(bin_dir: &Path, out: &Path) -> Result<RealNodeConfig, String> {
 
 /// Builds the probe image's archive into `out`, for a cluster that brings its own pause image
 /// (kind).
-pub fn probe_archive(bin_dir: &Path, out: &Path) -> Result<PathBuf, String> {
+pub fn probe_archive(bin_dir: &Path, out: &Path) -> Result<PathBuf, NodeImageError> {
     archive(bin_dir, out, PROBE_IMAGE, "sandbox-probe")
 }
 
 /// An image holding only the static `program` as its entrypoint, written to
 /// `<out>/<program>.tar`.
-fn archive(bin_dir: &Path, out: &Path, name: &str, program: &str) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+fn archive(
+    bin_dir: &Path,
+    out: &Path,
+    name: &str,
+    program: &str,
+) -> Result<PathBuf, NodeImageError> {
+    std::fs::create_dir_all(out).map_err(|source| NodeImageError::Dir {
+        path: out.to_path_buf(),
+        source,
+    })?;
     let spec = ImageSpec {
         name: name.to_string(),
         files: vec![ImageFile {
@@ -53,20 +79,14 @@ fn archive(bin_dir: &Path, out: &Path, name: &str, program: &str) -> Result<Path
         entrypoint: vec![format!("/{program}")],
         user: None,
     };
-    let built =
-        write_oci_archive(&spec, &out.join(format!("{program}.tar"))).map_err(|e| e.to_string())?;
-    Ok(built.archive)
+    Ok(write_oci_archive(&spec, &out.join(format!("{program}.tar")))?.archive)
 }
 
-fn binary(bin_dir: &Path, name: &str) -> Result<PathBuf, String> {
+fn binary(bin_dir: &Path, name: &str) -> Result<PathBuf, NodeImageError> {
     let path = bin_dir.join(name);
     if path.is_file() {
         Ok(path)
     } else {
-        Err(format!(
-            "{} is missing: run `just node-bins` (or point {NODE_BIN_DIR_ENV} at a directory \
-             holding sandbox-pause, sandbox-probe and sandbox-netpol)",
-            path.display()
-        ))
+        Err(NodeImageError::MissingBinary(path))
     }
 }

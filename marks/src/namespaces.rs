@@ -1,13 +1,15 @@
 //! The namespaces runs work in (one per conformance case, one per bench run), labelled with
 //! the run so that cleanup deletes exactly what this run created and nothing else.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 pub use crate::labels::{RUN_LABEL, run_id, run_id_of};
 
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, GetParams, ListParams, PostParams};
-use serde_json::json;
+use kube::runtime::wait::{await_condition, conditions};
 
 use crate::guarded_delete::{self, GuardedDeleteError, RequiredLabel};
 
@@ -17,6 +19,26 @@ pub const CASE_LABEL: &str = "sandbox-bench/case";
 /// How long a fresh namespace may take to get its `default` ServiceAccount, without which the
 /// API server refuses Pods.
 const SERVICE_ACCOUNT_WAIT: Duration = Duration::from_secs(30);
+
+/// Why a namespace could not be made ready for a run.
+#[derive(Debug, thiserror::Error)]
+pub enum NamespaceError {
+    #[error("create namespace {namespace}: {source}")]
+    Create {
+        namespace: String,
+        source: kube::Error,
+    },
+    #[error("watch the default ServiceAccount of namespace {namespace}: {source}")]
+    Watch {
+        namespace: String,
+        source: kube::runtime::wait::Error,
+    },
+    #[error(
+        "namespace {namespace} got no default ServiceAccount within {}s",
+        SERVICE_ACCOUNT_WAIT.as_secs()
+    )]
+    NoServiceAccount { namespace: String },
+}
 
 /// The namespace of conformance `case` in run `run_id`.
 pub fn name(case: &str, run_id: &str) -> String {
@@ -29,44 +51,55 @@ pub fn bench(run_id: &str) -> String {
 }
 
 /// Creates the namespace of `case` and waits until Pods can be created in it.
-pub async fn create(client: &kube::Client, case: &str, run_id: &str) -> Result<String, String> {
+pub async fn create(
+    client: &kube::Client,
+    case: &str,
+    run_id: &str,
+) -> Result<String, NamespaceError> {
     let namespace = name(case, run_id);
-    create_labelled(
-        client,
-        &namespace,
-        json!({RUN_LABEL: run_id, CASE_LABEL: case}),
-    )
-    .await?;
+    let labels = [(RUN_LABEL, run_id), (CASE_LABEL, case)];
+    create_labelled(client, &namespace, labels).await?;
     Ok(namespace)
 }
 
 /// Creates `namespace` with `labels` and waits until Pods can be created in it.
-pub async fn create_labelled(
+pub async fn create_labelled<'a>(
     client: &kube::Client,
     namespace: &str,
-    labels: serde_json::Value,
-) -> Result<(), String> {
-    let object: Namespace =
-        serde_json::from_value(json!({"metadata": {"name": namespace, "labels": labels}}))
-            .map_err(|e| format!("namespace object: {e}"))?;
+    labels: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), NamespaceError> {
+    let object = Namespace {
+        metadata: ObjectMeta {
+            name: Some(namespace.to_string()),
+            labels: Some(
+                labels
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<BTreeMap<_, _>>(),
+            ),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
     Api::<Namespace>::all(client.clone())
         .create(&PostParams::default(), &object)
         .await
-        .map_err(|e| format!("create namespace {namespace}: {e}"))?;
+        .map_err(|source| NamespaceError::Create {
+            namespace: namespace.to_string(),
+            source,
+        })?;
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
-    let start = Instant::now();
-    loop {
-        if matches!(accounts.get_opt("default").await, Ok(Some(_))) {
-            return Ok(());
-        }
-        if start.elapsed() > SERVICE_ACCOUNT_WAIT {
-            return Err(format!(
-                "namespace {namespace} got no default ServiceAccount within {}s",
-                SERVICE_ACCOUNT_WAIT.as_secs()
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let created = await_condition(accounts, "default", conditions::is_created());
+    tokio::time::timeout(SERVICE_ACCOUNT_WAIT, created)
+        .await
+        .map_err(|_| NamespaceError::NoServiceAccount {
+            namespace: namespace.to_string(),
+        })?
+        .map_err(|source| NamespaceError::Watch {
+            namespace: namespace.to_string(),
+            source,
+        })?;
+    Ok(())
 }
 
 /// Starts deleting a namespace of the harness (not waiting for it to go); a missing one is

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use kube::Api;
 use kube::api::PostParams;
+use kube::runtime::wait::{await_condition, conditions};
 use sandbox_api::v1beta1::{SandboxClaim, SandboxTemplate, SandboxWarmPool};
 use sandbox_reports::{CheckStatus, IsolationCheck, IsolationReport};
 use serde_json::{Value, json};
@@ -25,7 +26,7 @@ pub use probe_pod::{PROBE_PORT, probe_pod_spec};
 
 use crate::plan::{PoolPlan, TemplatePlan, pool_object, template_object};
 use crate::scenario::IsolationSpec;
-use crate::setup::typed;
+use crate::setup::{InvalidObject, typed};
 use sandbox_cluster::local::node::{NETPOL_CHAIN, NODE_NAME, config::BRIDGE};
 use sandbox_marks::labels::RUN_LABEL;
 
@@ -244,6 +245,43 @@ const SANDBOX_TEMPLATE: &str = "iso-sandbox";
 const OPEN_TEMPLATE: &str = "iso-open";
 const CONTROL_PODS: [&str; 5] = ["token", "host-pid", "host-network", "host-path", "target"];
 
+/// Why the checks could not be run (never a breach: those are the report's verdicts).
+#[derive(Debug, thiserror::Error)]
+pub enum IsolationError {
+    #[error("write the node-only marker {}: {source}", path.display())]
+    Marker {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Object(#[from] InvalidObject),
+    #[error("{what}: {source}")]
+    Api { what: String, source: kube::Error },
+    #[error("watch {what}: {source}")]
+    Watch {
+        what: String,
+        source: kube::runtime::wait::Error,
+    },
+    #[error("no free port for the host-network control pod: {0}")]
+    Port(std::io::Error),
+    #[error("timed out after {after:?} waiting for {what}")]
+    Timeout { what: String, after: Duration },
+    #[error("probe {role} at {url}: {source}")]
+    Probe {
+        role: String,
+        url: String,
+        source: reqwest::Error,
+    },
+}
+
+/// The error of an API call, named by what it was doing.
+fn api(what: impl Into<String>) -> impl FnOnce(kube::Error) -> IsolationError {
+    move |source| IsolationError::Api {
+        what: what.into(),
+        source,
+    }
+}
+
 /// Runs the checks in namespace `ns` and returns their report. Errors are infrastructure
 /// failures (a pod that never started), not breaches.
 pub async fn run(
@@ -251,15 +289,23 @@ pub async fn run(
     ns: &str,
     run_id: &str,
     spec: &IsolationSpec,
-) -> Result<IsolationReport, String> {
+) -> Result<IsolationReport, IsolationError> {
     let marker_dir = format!("/run/sandbox-bench/markers/{run_id}");
     let marker = format!("{marker_dir}/node-only");
-    std::fs::create_dir_all(&marker_dir).map_err(|e| format!("{marker_dir}: {e}"))?;
-    std::fs::write(&marker, run_id).map_err(|e| format!("{marker}: {e}"))?;
+    let marker_error = |path: &str| {
+        let path = std::path::PathBuf::from(path);
+        move |source| IsolationError::Marker { path, source }
+    };
+    std::fs::create_dir_all(&marker_dir).map_err(marker_error(&marker_dir))?;
+    std::fs::write(&marker, run_id).map_err(marker_error(&marker))?;
     let result = run_checks(client, ns, run_id, spec, &marker_dir, &marker).await;
     let _ = std::fs::remove_dir_all(&marker_dir);
     result
 }
+
+/// The roles of the four sandboxes: the subject, its peer, and the same template without
+/// its NetworkPolicy, with its peer.
+const CLAIM_ROLES: [&str; 4] = ["sandbox", "sandbox-peer", "open", "open-peer"];
 
 async fn run_checks(
     client: &kube::Client,
@@ -268,9 +314,45 @@ async fn run_checks(
     spec: &IsolationSpec,
     marker_dir: &str,
     marker: &str,
-) -> Result<IsolationReport, String> {
+) -> Result<IsolationReport, IsolationError> {
     let subject = spec.runtime_class.value.as_str();
     let control = spec.control();
+    claim_sandboxes(client, ns, run_id, subject, control).await?;
+    let host_port = start_control_pods(client, ns, run_id, control, marker_dir).await?;
+    let addresses = wait_for_probes(client, ns, host_port).await?;
+    // The enforcer must have seen the sandboxes' addresses before anything is judged.
+    for role in ["sandbox", "sandbox-peer"] {
+        let ip = addresses[role].split(':').next().unwrap_or_default();
+        wait_for_rules(ip, Duration::from_secs(20)).await?;
+    }
+    let node = NodeView::read(marker.to_string());
+    let reports = fetch_reports(&addresses, &node, marker).await?;
+    let checks = evaluate(
+        spec,
+        &node,
+        &Observed {
+            reports: &reports,
+            target: &addresses["target"],
+            sandbox_peer: &addresses["sandbox-peer"],
+            open_peer: &addresses["open-peer"],
+        },
+    );
+    Ok(IsolationReport {
+        runtime_class: subject.to_string(),
+        control_runtime_class: control.to_string(),
+        checks,
+        probes: reports,
+    })
+}
+
+/// The two templates and pools (subject and open) and the four claims on them.
+async fn claim_sandboxes(
+    client: &kube::Client,
+    ns: &str,
+    run_id: &str,
+    subject: &str,
+    control: &str,
+) -> Result<(), IsolationError> {
     let pp = PostParams::default();
     let templates: Api<SandboxTemplate> = Api::namespaced(client.clone(), ns);
     let pools: Api<SandboxWarmPool> = Api::namespaced(client.clone(), ns);
@@ -281,15 +363,14 @@ async fn run_checks(
         templates
             .create(&pp, &typed(template(name, class, open, run_id))?)
             .await
-            .map_err(|e| format!("create SandboxTemplate {name}: {e}"))?;
+            .map_err(api(format!("create SandboxTemplate {name}")))?;
         pools
             .create(&pp, &typed(pool(name, run_id))?)
             .await
-            .map_err(|e| format!("create SandboxWarmPool {name}: {e}"))?;
+            .map_err(api(format!("create SandboxWarmPool {name}")))?;
     }
     let claims: Api<SandboxClaim> = Api::namespaced(client.clone(), ns);
-    let claim_names = ["sandbox", "sandbox-peer", "open", "open-peer"];
-    for role in claim_names {
+    for role in CLAIM_ROLES {
         let pool = if role.starts_with("sandbox") {
             SANDBOX_TEMPLATE
         } else {
@@ -299,37 +380,65 @@ async fn run_checks(
         claims
             .create(&pp, &claim)
             .await
-            .map_err(|e| format!("create claim iso-{role}: {e}"))?;
+            .map_err(api(format!("create claim iso-{role}")))?;
     }
+    Ok(())
+}
+
+/// The positive controls' pods; returns the host port the host-network one serves on.
+async fn start_control_pods(
+    client: &kube::Client,
+    ns: &str,
+    run_id: &str,
+    control: &str,
+    marker_dir: &str,
+) -> Result<u16, IsolationError> {
     // Pods are admitted only once the namespace's default ServiceAccount exists.
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
-    wait(
+    let what = "the namespace's default ServiceAccount";
+    tokio::time::timeout(
         START_TIMEOUT,
-        "the namespace's default ServiceAccount",
-        || async {
-            Ok(accounts
-                .get_opt("default")
-                .await
-                .map_err(|e| e.to_string())?
-                .is_some())
-        },
+        await_condition(accounts, "default", conditions::is_created()),
     )
-    .await?;
-    let host_port = sandbox_cluster::local::free_port().map_err(|e| e.to_string())?;
+    .await
+    .map_err(|_| IsolationError::Timeout {
+        what: what.into(),
+        after: START_TIMEOUT,
+    })?
+    .map_err(|source| IsolationError::Watch {
+        what: what.into(),
+        source,
+    })?;
+    let host_port = sandbox_cluster::local::free_port().map_err(IsolationError::Port)?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
     for role in CONTROL_PODS {
-        let port = if role == "host-network" {
-            host_port
-        } else {
-            PROBE_PORT
-        };
+        let port = port_of(role, host_port);
         pods.create(
-            &pp,
+            &PostParams::default(),
             &typed(control_pod(role, control, run_id, marker_dir, port))?,
         )
         .await
-        .map_err(|e| format!("create Pod iso-{role}: {e}"))?;
+        .map_err(api(format!("create Pod iso-{role}")))?;
     }
+    Ok(host_port)
+}
+
+fn port_of(role: &str, host_port: u16) -> u16 {
+    if role == "host-network" {
+        host_port
+    } else {
+        PROBE_PORT
+    }
+}
+
+/// Waits until every sandbox and control pod is Ready; returns each role's probe address.
+async fn wait_for_probes(
+    client: &kube::Client,
+    ns: &str,
+    host_port: u16,
+) -> Result<BTreeMap<String, String>, IsolationError> {
+    let claims: Api<SandboxClaim> = Api::namespaced(client.clone(), ns);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
     let mut pod_of: BTreeMap<String, String> = CONTROL_PODS
         .iter()
         .map(|r| (r.to_string(), format!("iso-{r}")))
@@ -337,12 +446,13 @@ async fn run_checks(
     let mut addresses: BTreeMap<String, String> = BTreeMap::new();
     let started = Instant::now();
     loop {
-        for role in claim_names {
+        for role in CLAIM_ROLES {
+            let claim_name = format!("iso-{role}");
             if !pod_of.contains_key(role)
                 && let Some(claim) = claims
-                    .get_opt(&format!("iso-{role}"))
+                    .get_opt(&claim_name)
                     .await
-                    .map_err(|e| e.to_string())?
+                    .map_err(api(format!("read claim {claim_name}")))?
                 && let Some(name) = claim.status.map(|s| s.sandbox.name)
                 && !name.is_empty()
             {
@@ -353,7 +463,10 @@ async fn run_checks(
             if addresses.contains_key(role) {
                 continue;
             }
-            if let Some(p) = pods.get_opt(pod).await.map_err(|e| e.to_string())?
+            if let Some(p) = pods
+                .get_opt(pod)
+                .await
+                .map_err(api(format!("read Pod {pod}")))?
                 && let Some(status) = p.status
                 && status
                     .conditions
@@ -362,99 +475,77 @@ async fn run_checks(
                     .any(|c| c.type_ == "Ready" && c.status == "True")
                 && let Some(ip) = status.pod_ip
             {
-                let port = if role == "host-network" {
-                    host_port
-                } else {
-                    PROBE_PORT
-                };
+                let port = port_of(role, host_port);
                 addresses.insert(role.clone(), format!("{ip}:{port}"));
             }
         }
-        if addresses.len() == CONTROL_PODS.len() + claim_names.len() {
-            break;
+        if addresses.len() == CONTROL_PODS.len() + CLAIM_ROLES.len() {
+            return Ok(addresses);
         }
         if started.elapsed() > START_TIMEOUT {
             let missing: Vec<&str> = CONTROL_PODS
                 .iter()
-                .chain(&claim_names)
+                .chain(&CLAIM_ROLES)
                 .copied()
                 .filter(|r| !addresses.contains_key(*r))
                 .collect();
-            return Err(format!(
-                "isolation probes not Ready within {START_TIMEOUT:?}: {missing:?}"
-            ));
+            return Err(IsolationError::Timeout {
+                what: format!("isolation probes Ready: {missing:?}"),
+                after: START_TIMEOUT,
+            });
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    // The enforcer must have seen the sandboxes' addresses before anything is judged.
-    for role in ["sandbox", "sandbox-peer"] {
-        let ip = addresses[role]
-            .split(':')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        wait(
-            Duration::from_secs(20),
-            "NetworkPolicy rules for the sandboxes",
-            || {
-                let ip = ip.clone();
-                async move { Ok(rules_name(&ip).await) }
-            },
-        )
-        .await?;
-    }
+}
 
-    let node = NodeView::read(marker.to_string());
-    let target = addresses["target"].clone();
-    let sandbox_peer = addresses["sandbox-peer"].clone();
-    let open_peer = addresses["open-peer"].clone();
+/// Asks every probe for its report, with what it must try to reach: the plain target pod,
+/// and for the two sandboxes under test their peer.
+async fn fetch_reports(
+    addresses: &BTreeMap<String, String>,
+    node: &NodeView,
+    marker: &str,
+) -> Result<BTreeMap<String, Value>, IsolationError> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|source| IsolationError::Probe {
+            role: "any".into(),
+            url: String::new(),
+            source,
+        })?;
     let mut reports = BTreeMap::new();
-    for (role, address) in &addresses {
+    for (role, address) in addresses {
         let peer = match role.as_str() {
-            "sandbox" => Some(&sandbox_peer),
-            "open" => Some(&open_peer),
+            "sandbox" => Some(&addresses["sandbox-peer"]),
+            "open" => Some(&addresses["open-peer"]),
             _ => None,
         };
         let mut query = vec![
-            ("connect", target.clone()),
+            ("connect", addresses["target"].clone()),
             ("path", marker.to_string()),
             ("node_kernel_release", node.kernel_release.clone()),
             ("node_boot_id", node.boot_id.clone()),
         ];
         query.extend(peer.map(|p| ("connect", p.clone())));
         let url = format!("http://{address}/report");
+        let failed = |source| IsolationError::Probe {
+            role: role.clone(),
+            url: url.clone(),
+            source,
+        };
         let report: Value = http
             .get(&url)
             .query(&query)
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| format!("probe {role} at {url}: {e}"))?
+            .map_err(failed)?
             .json()
             .await
-            .map_err(|e| format!("probe {role} at {url}: {e}"))?;
+            .map_err(failed)?;
         reports.insert(role.clone(), report);
     }
-    let checks = evaluate(
-        spec,
-        &node,
-        &Observed {
-            reports: &reports,
-            target: &target,
-            sandbox_peer: &sandbox_peer,
-            open_peer: &open_peer,
-        },
-    );
-    Ok(IsolationReport {
-        runtime_class: subject.to_string(),
-        control_runtime_class: control.to_string(),
-        checks,
-        probes: reports,
-    })
+    Ok(reports)
 }
 
 /// Whether the enforcer's rules name `ip` (it enforces a sandbox only once they do).
@@ -470,21 +561,19 @@ async fn rules_name(ip: &str) -> bool {
         })
 }
 
-async fn wait<F, Fut>(timeout: Duration, what: &str, mut check: F) -> Result<(), String>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<bool, String>>,
-{
+/// Waits until the enforcer's rules name `ip`.
+async fn wait_for_rules(ip: &str, timeout: Duration) -> Result<(), IsolationError> {
     let start = Instant::now();
-    loop {
-        if check().await? {
-            return Ok(());
-        }
+    while !rules_name(ip).await {
         if start.elapsed() > timeout {
-            return Err(format!("timed out after {timeout:?} waiting for {what}"));
+            return Err(IsolationError::Timeout {
+                what: format!("NetworkPolicy rules for the sandbox at {ip}"),
+                after: timeout,
+            });
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    Ok(())
 }
 
 #[cfg(test)]
