@@ -21,11 +21,13 @@
 //! Beside it: [`knee`] (the rate stepped until claims give way), [`conformance`] (a cluster
 //! and the controller under test for the `sandbox-conformance` suite), [`controller`] (the
 //! controller under test: reference, upstream or external), [`cli`] and [`exit`] (the
-//! command line and its exit codes). Clusters come from `sandbox-cluster`.
+//! command line and its exit codes), [`commands`] (one module per command, which `main.rs`
+//! dispatches to). Clusters come from `sandbox-cluster`.
 
 pub mod cleanup;
 pub mod cli;
 pub mod clock;
+pub mod commands;
 pub mod conformance;
 pub mod controller;
 pub mod environment;
