@@ -6,7 +6,8 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Build the pinned Kubernetes, etcd and kwok binaries into the version-keyed cache (once).
+# Build the pinned Kubernetes, etcd and kwok binaries into the version-keyed cache (once), and
+# install from Debian what the tests need and lack (runc, CNI plugins, iptables, Chromium).
 setup:
     @ci/setup >/dev/null && echo "binaries: $(ci/setup)"
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::wait::{Condition, conditions};
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxTemplate, SandboxWarmPool};
 use sandbox_cluster::crds;
 use serde::de::DeserializeOwned;
@@ -38,7 +39,10 @@ async fn crds_install_and_serve_all_four_kinds_at_v1beta1() {
     let crd_api: Api<CustomResourceDefinition> = Api::all(client.clone());
     for name in &names {
         let crd = crd_api.get(name).await.unwrap();
-        assert!(crds::is_established(&crd), "{name} not established");
+        assert!(
+            conditions::is_crd_established().matches_object(Some(&crd)),
+            "{name} not established"
+        );
         let served: Vec<&str> = crd
             .spec
             .versions

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::wait::{await_condition, conditions};
 
 use crate::ClusterError;
 
@@ -41,29 +42,20 @@ pub async fn apply(
     }
     let deadline = Instant::now() + timeout;
     for name in &names {
-        loop {
-            let crd = api.get(name).await?;
-            if is_established(&crd) {
-                break;
-            }
-            if Instant::now() >= deadline {
-                return Err(ClusterError::Timeout {
-                    what: format!("CRD {name} to become Established"),
-                    logs: "the API server log".into(),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let established = await_condition(api.clone(), name, conditions::is_crd_established());
+        tokio::time::timeout(
+            deadline.saturating_duration_since(Instant::now()),
+            established,
+        )
+        .await
+        .map_err(|_| ClusterError::Timeout {
+            what: format!("CRD {name} to become Established"),
+            logs: "the API server log".into(),
+        })?
+        .map_err(|source| ClusterError::Watch {
+            what: format!("CRD {name}"),
+            source,
+        })?;
     }
     Ok(names)
-}
-
-pub fn is_established(crd: &CustomResourceDefinition) -> bool {
-    crd.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c.type_ == "Established" && c.status == "True")
-        })
 }

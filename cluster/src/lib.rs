@@ -56,6 +56,11 @@ pub enum ClusterError {
     Kind(#[from] kind::KindError),
     #[error(transparent)]
     NodeImages(#[from] node_images::NodeImageError),
+    #[error("watch {what}: {source}")]
+    Watch {
+        what: String,
+        source: kube::runtime::wait::Error,
+    },
     #[error("{source}; kind's logs of the cluster are in {}", logs.display())]
     KindFailed {
         source: Box<ClusterError>,

@@ -505,7 +505,10 @@ async fn wait_for_workloads(
     tokio::time::timeout(left(), account)
         .await
         .map_err(|_| timeout("the default ServiceAccount"))?
-        .map_err(|e| ClusterError::Invalid(format!("watching ServiceAccounts: {e}")))?;
+        .map_err(|source| ClusterError::Watch {
+            what: "ServiceAccounts".into(),
+            source,
+        })?;
     // kubeadm made the Deployment before `kind create` returned; a cluster without one (not
     // kind's, as in the provider's own tests) has no DNS to wait for.
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "kube-system");
@@ -528,7 +531,10 @@ async fn wait_for_workloads(
     tokio::time::timeout(left(), dns)
         .await
         .map_err(|_| timeout("CoreDNS (kube-system/coredns) rolled out"))?
-        .map_err(|e| ClusterError::Invalid(format!("watching kube-system/coredns: {e}")))?;
+        .map_err(|source| ClusterError::Watch {
+            what: "kube-system/coredns".into(),
+            source,
+        })?;
     Ok(())
 }
 
