@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use sandbox_api::v1beta1::{SandboxClaim, SandboxClaimSpec, WarmPoolRef};
+use kube::Resource;
+use sandbox_api::v1beta1::{
+    SandboxClaim, SandboxClaimSpec, SandboxTemplate, SandboxWarmPool, WarmPoolRef,
+};
 use sandbox_reports::{ErrorBudget, LaunchType, Phase, Slo, SloSpec};
 
 use crate::faults::Strike;
@@ -324,8 +327,8 @@ pub fn template_object(template: &TemplatePlan, run_id: &str) -> Value {
         pod
     };
     json!({
-        "apiVersion": "extensions.agents.x-k8s.io/v1beta1",
-        "kind": "SandboxTemplate",
+        "apiVersion": SandboxTemplate::api_version(&()),
+        "kind": SandboxTemplate::kind(&()),
         "metadata": {"name": template.name, "labels": run_labels(run_id)},
         "spec": {"podTemplate": {"spec": pod}}
     })
@@ -333,8 +336,8 @@ pub fn template_object(template: &TemplatePlan, run_id: &str) -> Value {
 
 pub fn pool_object(pool: &PoolPlan, run_id: &str) -> Value {
     json!({
-        "apiVersion": "extensions.agents.x-k8s.io/v1beta1",
-        "kind": "SandboxWarmPool",
+        "apiVersion": SandboxWarmPool::api_version(&()),
+        "kind": SandboxWarmPool::kind(&()),
         "metadata": {"name": pool.name, "labels": run_labels(run_id)},
         "spec": {"replicas": pool.replicas, "sandboxTemplateRef": {"name": pool.template}}
     })

@@ -1,6 +1,7 @@
 //! Builders of the objects cases create, as upstream-shaped JSON turned into typed objects. A
 //! case states only what matters to it; everything else is the smallest valid object.
 
+use kube::Resource;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -28,8 +29,8 @@ pub fn blueprint(image: &str) -> Value {
 /// A v1beta1 Sandbox: the smallest blueprint, with the keys of `spec` laid over it.
 pub fn sandbox(name: &str, image: &str, spec: Value) -> Result<Sandbox, Fail> {
     typed(json!({
-        "apiVersion": "agents.x-k8s.io/v1beta1",
-        "kind": "Sandbox",
+        "apiVersion": Sandbox::api_version(&()),
+        "kind": Sandbox::kind(&()),
         "metadata": {"name": name},
         "spec": overlay(blueprint(image), spec),
     }))
@@ -38,8 +39,8 @@ pub fn sandbox(name: &str, image: &str, spec: Value) -> Result<Sandbox, Fail> {
 /// A v1beta1 SandboxTemplate: the smallest blueprint, with the keys of `spec` laid over it.
 pub fn template(name: &str, image: &str, spec: Value) -> Result<SandboxTemplate, Fail> {
     typed(json!({
-        "apiVersion": "extensions.agents.x-k8s.io/v1beta1",
-        "kind": "SandboxTemplate",
+        "apiVersion": SandboxTemplate::api_version(&()),
+        "kind": SandboxTemplate::kind(&()),
         "metadata": {"name": name},
         "spec": overlay(blueprint(image), spec),
     }))
@@ -53,8 +54,8 @@ pub fn warm_pool(
     spec: Value,
 ) -> Result<SandboxWarmPool, Fail> {
     typed(json!({
-        "apiVersion": "extensions.agents.x-k8s.io/v1beta1",
-        "kind": "SandboxWarmPool",
+        "apiVersion": SandboxWarmPool::api_version(&()),
+        "kind": SandboxWarmPool::kind(&()),
         "metadata": {"name": name},
         "spec": overlay(
             json!({"replicas": replicas, "sandboxTemplateRef": {"name": template}}),
@@ -66,8 +67,8 @@ pub fn warm_pool(
 /// A v1beta1 SandboxClaim on `pool`, plus the keys of `spec`.
 pub fn claim(name: &str, pool: &str, spec: Value) -> Result<SandboxClaim, Fail> {
     typed(json!({
-        "apiVersion": "extensions.agents.x-k8s.io/v1beta1",
-        "kind": "SandboxClaim",
+        "apiVersion": SandboxClaim::api_version(&()),
+        "kind": SandboxClaim::kind(&()),
         "metadata": {"name": name},
         "spec": overlay(json!({"warmPoolRef": {"name": pool}}), spec),
     }))
