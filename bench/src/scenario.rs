@@ -489,6 +489,20 @@ impl Scenario {
                 message,
             });
         };
+        self.validate_header(&mut report);
+        self.validate_cluster(&mut report);
+        self.validate_isolation(&mut report);
+        self.validate_faults(&mut report);
+        self.validate_kind(&mut report);
+        let templates = self.validate_templates(&mut report);
+        let pools = self.validate_pools(&templates, &mut report);
+        self.validate_load(&pools, &mut report);
+        self.validate_slos(&mut report);
+        problems
+    }
+
+    /// `version` and `name`.
+    fn validate_header(&self, report: &mut impl FnMut(&dyn Located, String, String)) {
         if self.version.value != FORMAT_VERSION {
             report(
                 &self.version,
@@ -506,6 +520,10 @@ impl Scenario {
                     .into(),
             );
         }
+    }
+
+    /// `cluster`'s size, real node and pod-ready delay (its kind settings: [`Self::validate_kind`]).
+    fn validate_cluster(&self, report: &mut impl FnMut(&dyn Located, String, String)) {
         let min_nodes = u32::from(!self.cluster.real_node());
         if self.cluster.nodes.value < min_nodes || self.cluster.nodes.value > 5000 {
             report(
@@ -524,14 +542,18 @@ impl Scenario {
                 "only the local provider runs a real node".into(),
             );
         }
-        self.validate_isolation(&mut report);
-        self.validate_faults(&mut report);
         if let Some(delay) = &self.cluster.pod_ready_delay
             && let Err(e) = duration(&delay.value)
         {
             report(delay, "cluster.podReadyDelay".into(), e);
         }
-        self.validate_kind(&mut report);
+    }
+
+    /// `templates`; returns their names.
+    fn validate_templates(
+        &self,
+        report: &mut impl FnMut(&dyn Located, String, String),
+    ) -> BTreeSet<&str> {
         let mut templates = BTreeSet::new();
         let known_classes = self.cluster.runtime_classes();
         for (i, t) in self.templates.iter().enumerate() {
@@ -573,6 +595,15 @@ impl Scenario {
                 );
             }
         }
+        templates
+    }
+
+    /// `pools`, against the templates' names; returns their names.
+    fn validate_pools(
+        &self,
+        templates: &BTreeSet<&str>,
+        report: &mut impl FnMut(&dyn Located, String, String),
+    ) -> BTreeSet<&str> {
         let mut pools = BTreeSet::new();
         for (i, p) in self.pools.iter().enumerate() {
             if !pools.insert(p.name.value.as_str()) {
@@ -597,6 +628,15 @@ impl Scenario {
                 );
             }
         }
+        pools
+    }
+
+    /// `load`, against the pools' names.
+    fn validate_load(
+        &self,
+        pools: &BTreeSet<&str>,
+        report: &mut impl FnMut(&dyn Located, String, String),
+    ) {
         match (&self.load.pool, self.load.pools.is_empty()) {
             (Some(_), false) => report(
                 &self.load.pools[0],
@@ -655,6 +695,10 @@ impl Scenario {
                 report(v, name.into(), e);
             }
         }
+    }
+
+    /// `slos` and `errorBudget`.
+    fn validate_slos(&self, report: &mut impl FnMut(&dyn Located, String, String)) {
         for (i, slo) in self.slos.iter().enumerate() {
             if !PHASES.contains(&slo.phase.value.as_str()) {
                 report(
@@ -696,10 +740,8 @@ impl Scenario {
                 "must be between 0 and 1".into(),
             );
         }
-        problems
     }
 
-    /// Each fault's timing, where it can strike, and the controller it needs.
     fn validate_faults(&self, report: &mut impl FnMut(&dyn Located, String, String)) {
         for (i, fault) in self.faults.iter().enumerate() {
             let kind = fault.value.kind();
