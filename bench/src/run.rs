@@ -15,9 +15,9 @@ use kube::Api;
 use kube::api::ListParams;
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxWarmPool};
 use sandbox_reports::{
-    Analysis, CheckStatus, FaultsReport, Invariant, InvariantsReport, LaunchType, Record,
-    ReportError, ReportFiles, Results, RunMeta, Violation, evaluate, per_step, write_records_file,
-    write_reports,
+    Analysis, CheckStatus, FaultsReport, Invariant, InvariantsReport, IsolationReport, LaunchType,
+    Record, ReportError, ReportFiles, Results, RunMeta, Violation, evaluate, per_step,
+    write_records_file, write_reports,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -414,46 +414,7 @@ async fn measure(
     let plan = &options.plan;
     let client = &target.client;
     let started_at = Timestamp::now();
-    setup::create(client, plan, run_id).await?;
-    let mut fill = Progress::new("pool fill", u64::from(plan.warm_sandboxes()));
-    let filled = setup::wait_for_pools(
-        client,
-        plan,
-        run_id,
-        setup::fill_timeout(plan),
-        |ready, wanted| {
-            fill.update(ready, wanted, "sandboxes Ready");
-        },
-    );
-    tokio::select! {
-        filled = filled => filled?,
-        _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
-    }
-    fill.finish("pools full");
-
-    let isolation = match &options.scenario.isolation {
-        Some(spec) => {
-            eprintln!(
-                "isolation: probing {} sandboxes against {} controls",
-                spec.value.runtime_class.value,
-                spec.value.control()
-            );
-            let ns = namespaces::bench(run_id);
-            let checked = crate::isolation::run(client, &ns, run_id, &spec.value);
-            let report = tokio::select! {
-                report = checked => report?,
-                _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
-            };
-            let passed = report
-                .checks
-                .iter()
-                .filter(|c| c.status == CheckStatus::Pass)
-                .count();
-            eprintln!("isolation: {passed}/{} checks passed", report.checks.len());
-            Some(report)
-        }
-        None => None,
-    };
+    let isolation = prepare(options, client, run_id).await?;
 
     let ns = namespaces::bench(run_id);
     let claims: Api<SandboxClaim> = Api::namespaced(client.clone(), &ns);
@@ -725,22 +686,10 @@ async fn measure(
     if let Some(reaper) = reaper {
         reaper.abort();
     }
-    // Refill counts in a controller's cost per claim: the last reading waits for the pools
-    // to be full again (a controller may hold refill back while claims arrive).
     let refill_ms = if interrupted || floor.is_some() || plan.pools.is_empty() {
         None
     } else {
-        let load_over = Instant::now();
-        let timeout = setup::fill_timeout(plan);
-        match setup::wait_for_pools(client, plan, run_id, timeout, |_, _| {}).await {
-            Ok(()) => Some(u64::try_from(load_over.elapsed().as_millis()).unwrap_or(u64::MAX)),
-            Err(e) => {
-                eprintln!(
-                    "note: {e} (after the load); its cost per claim leaves part of the refill out"
-                );
-                None
-            }
-        }
+        refill_time(client, plan, run_id).await
     };
     let after = Scrape::take(client, metrics_addr, &processes).await;
     drop(floor);
@@ -751,32 +700,11 @@ async fn measure(
     let records = shared.take_ledger().finish();
     let run_start = Timestamp::now() - Duration::from_micros(clock.now_us());
     let fencing = fencing_checks(target, plan, run_start);
-    let invariants = invariants.map(|(mut found, recovery_ms, last_fault_ms)| {
-        let mut checked = Invariant::ALL.to_vec();
-        match fencing {
-            Some(breaches) => found.extend(breaches),
-            None => checked.retain(|i| *i != Invariant::LeaderFenced),
-        }
-        if let Some(checker) = shared.take_checker() {
-            found.extend(checker.finish(
-                &records,
-                last_fault_ms,
-                recovery_ms,
-                clock.now_us() / 1000,
-            ));
-        }
-        found.sort_by_key(|v| (v.at_ms, v.invariant));
-        for (invariant, count) in invariants::tally(&found) {
-            eprintln!(
-                "invariant violated: {invariant} ({count}×): {}",
-                invariant.promise()
-            );
-        }
-        InvariantsReport {
-            checked,
-            recovery_bound_ms: recovery_ms,
-            violations: found,
-        }
+    let invariants = invariants.map(|(found, recovery_ms, last_fault_ms)| {
+        let checked_after = shared.take_checker().map(|checker| {
+            checker.finish(&records, last_fault_ms, recovery_ms, clock.now_us() / 1000)
+        });
+        invariants_report(found, recovery_ms, fencing, checked_after)
     });
 
     let records_path = options.out.join("records.jsonl");
@@ -820,6 +748,101 @@ async fn measure(
         records: records_path,
         interrupted,
     })
+}
+
+/// The invariants' verdict: what was found during the load, the leader fencing checks (left
+/// out of `checked` when the run could not check them) and what the checker found over the
+/// records afterwards.
+fn invariants_report(
+    mut found: Vec<Violation>,
+    recovery_ms: u64,
+    fencing: Option<Vec<Violation>>,
+    checked_after: Option<Vec<Violation>>,
+) -> InvariantsReport {
+    let mut checked = Invariant::ALL.to_vec();
+    match fencing {
+        Some(breaches) => found.extend(breaches),
+        None => checked.retain(|i| *i != Invariant::LeaderFenced),
+    }
+    found.extend(checked_after.into_iter().flatten());
+    found.sort_by_key(|v| (v.at_ms, v.invariant));
+    for (invariant, count) in invariants::tally(&found) {
+        eprintln!(
+            "invariant violated: {invariant} ({count}×): {}",
+            invariant.promise()
+        );
+    }
+    InvariantsReport {
+        checked,
+        recovery_bound_ms: recovery_ms,
+        violations: found,
+    }
+}
+
+/// Before the load: the run's objects created, the pools full, and the isolation checks run
+/// when the scenario asks for them.
+async fn prepare(
+    options: &BenchOptions,
+    client: &kube::Client,
+    run_id: &str,
+) -> Result<Option<IsolationReport>, BenchError> {
+    let plan = &options.plan;
+    setup::create(client, plan, run_id).await?;
+    let mut fill = Progress::new("pool fill", u64::from(plan.warm_sandboxes()));
+    let filled = setup::wait_for_pools(
+        client,
+        plan,
+        run_id,
+        setup::fill_timeout(plan),
+        |ready, wanted| {
+            fill.update(ready, wanted, "sandboxes Ready");
+        },
+    );
+    tokio::select! {
+        filled = filled => filled?,
+        _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
+    }
+    fill.finish("pools full");
+
+    Ok(match &options.scenario.isolation {
+        Some(spec) => {
+            eprintln!(
+                "isolation: probing {} sandboxes against {} controls",
+                spec.value.runtime_class.value,
+                spec.value.control()
+            );
+            let ns = namespaces::bench(run_id);
+            let checked = crate::isolation::run(client, &ns, run_id, &spec.value);
+            let report = tokio::select! {
+                report = checked => report?,
+                _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
+            };
+            let passed = report
+                .checks
+                .iter()
+                .filter(|c| c.status == CheckStatus::Pass)
+                .count();
+            eprintln!("isolation: {passed}/{} checks passed", report.checks.len());
+            Some(report)
+        }
+        None => None,
+    })
+}
+
+/// Refill counts in a controller's cost per claim: the last reading waits for the pools to be
+/// full again (a controller may hold refill back while claims arrive); how long that took.
+async fn refill_time(client: &kube::Client, plan: &BenchPlan, run_id: &str) -> Option<u64> {
+    let load_over = Instant::now();
+    let timeout = setup::fill_timeout(plan);
+    match setup::wait_for_pools(client, plan, run_id, timeout, |_, _| {}).await {
+        Ok(()) => Some(u64::try_from(load_over.elapsed().as_millis()).unwrap_or(u64::MAX)),
+        Err(e) => {
+            eprintln!(
+                "note: {e} (after the load); its cost per claim leaves part of the refill out"
+            );
+            None
+        }
+    }
 }
 
 /// Each step's CPU per claim by process, and API writes per claim, from the readings taken at
