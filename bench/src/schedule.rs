@@ -1,10 +1,13 @@
 //! Arrival schedules: when each claim is meant to be sent, computed before the run so that
 //! sending never decides anything and latency can be measured from the intended time
 //! (no coordinated omission). Pure and seeded: the same shape and seed give the same schedule
-//! on every machine and every version, which is why the random source is defined here rather
-//! than borrowed from a crate whose streams may change between releases.
+//! on every machine and every version, which is why the random source is the project's own
+//! ([`SplitMix64`], fixed by its definition) rather than borrowed from a crate whose streams
+//! may change between releases.
 
 use std::time::Duration;
+
+use sandbox_reports::splitmix::SplitMix64;
 
 /// The load shapes a scenario can ask for. Every shape is bounded in count and time.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,24 +152,6 @@ fn ramp(from: f64, to: f64, length: Duration, max: usize) -> Vec<Duration> {
             (t.is_finite() && t >= 0.0 && t < d).then(|| Duration::from_secs_f64(t))
         })
         .collect()
-}
-
-/// SplitMix64: a tiny, well-known generator whose output is fixed by its definition.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1) with 53 bits of precision.
-    fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 #[cfg(test)]

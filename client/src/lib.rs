@@ -17,6 +17,14 @@
 //! (neither is used here) and socket read timeouts (HTTP/2 pings find a dead connection):
 //! base URI, retries of throttled and unavailable answers, authentication, the configured
 //! extra headers.
+//!
+//! [`TokenBucket`] is the client-side rate limiting of the programs' API calls (the controller's
+//! `--kube-api-qps`, the harness's claims, the warm pools' refill pace), as client-go's
+//! `flowcontrol`, on an explicit clock.
+
+pub mod token_bucket;
+
+pub use token_bucket::TokenBucket;
 
 use http::{Request, Response};
 use hyper_util::client::legacy::connect::HttpConnector;

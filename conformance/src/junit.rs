@@ -1,115 +1,60 @@
-//! JUnit XML of a run, written by hand (the format is small and stable): one `<testsuite>`
-//! with one `<testcase>` per case, `<failure>` for failures and `<skipped>` for skips, so CI
-//! systems show each case on its own.
+//! JUnit XML of a run: one `<testsuite>` with one `<testcase>` per case, `<failure>` for
+//! failures and `<skipped>` for skips, so CI systems show each case on its own. The XML is
+//! `sandbox-reports`' JUnit writer's ([`sandbox_reports::junit`]), the one the bench runs use.
 
-use std::fmt::Write;
 use std::path::Path;
+
+use sandbox_reports::junit::{self, TestCase, TestSuite, TestSuites};
 
 use super::case::Outcome;
 use super::report::SuiteReport;
 
+/// The JUnit document of `report`.
+pub fn suites(report: &SuiteReport) -> TestSuites {
+    let cases = report
+        .cases
+        .iter()
+        .map(|case| {
+            let mut testcase = TestCase::new(format!("conformance.{}", case.group), case.name);
+            testcase.time = Some(case.duration);
+            testcase.outcome = match &case.outcome {
+                Outcome::Passed => junit::Outcome::Passed,
+                Outcome::Failed(message) => junit::Outcome::Failed {
+                    message: message.lines().next().unwrap_or("").to_string(),
+                    kind: Some("ConformanceFailure".into()),
+                    body: message.clone(),
+                },
+                Outcome::Skipped(reason) => junit::Outcome::Skipped {
+                    message: reason.clone(),
+                },
+            };
+            testcase.system_out = Some(format!("spec section {}", case.section));
+            testcase
+        })
+        .collect();
+    let mut suite = TestSuite::new(format!("conformance ({})", report.controller), cases);
+    suite.timestamp = Some(report.started.strftime("%Y-%m-%dT%H:%M:%S").to_string());
+    suite.time = Some(report.duration);
+    suite.properties = vec![
+        ("controller".into(), report.controller.clone()),
+        ("cluster".into(), report.cluster.clone()),
+    ];
+    suite.system_err = (!report.problems.is_empty()).then(|| report.problems.join("\n"));
+    TestSuites {
+        name: "sandbox-bench conformance".into(),
+        time: Some(report.duration),
+        suites: vec![suite],
+    }
+}
+
 /// The JUnit XML document of `report`.
 pub fn render(report: &SuiteReport) -> String {
-    let counts = report.counts();
-    let time = format!("{:.3}", report.duration.as_secs_f64());
-    let totals = format!(
-        r#"tests="{}" failures="{}" errors="0" skipped="{}" time="{time}""#,
-        report.cases.len(),
-        counts.failed,
-        counts.skipped
-    );
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        r#"<testsuites name="sandbox-bench conformance" {totals}>"#
-    );
-    let _ = writeln!(
-        out,
-        r#"  <testsuite name="conformance ({})" {totals} timestamp="{}">"#,
-        escape(&report.controller),
-        report.started.strftime("%Y-%m-%dT%H:%M:%S")
-    );
-    out.push_str("    <properties>\n");
-    for (name, value) in [
-        ("controller", report.controller.as_str()),
-        ("cluster", report.cluster.as_str()),
-    ] {
-        let _ = writeln!(
-            out,
-            r#"      <property name="{name}" value="{}"/>"#,
-            escape(value)
-        );
-    }
-    out.push_str("    </properties>\n");
-    for case in &report.cases {
-        let _ = write!(
-            out,
-            r#"    <testcase name="{}" classname="conformance.{}" time="{:.3}">"#,
-            escape(case.name),
-            escape(case.group),
-            case.duration.as_secs_f64()
-        );
-        match &case.outcome {
-            Outcome::Passed => {}
-            Outcome::Failed(message) => {
-                let _ = write!(
-                    out,
-                    "\n      <failure message=\"{}\" type=\"ConformanceFailure\">{}</failure>",
-                    escape(message.lines().next().unwrap_or("")),
-                    escape(message)
-                );
-            }
-            Outcome::Skipped(reason) => {
-                let _ = write!(out, "\n      <skipped message=\"{}\"/>", escape(reason));
-            }
-        }
-        let _ = writeln!(
-            out,
-            "\n      <system-out>spec section {}</system-out>\n    </testcase>",
-            escape(case.section)
-        );
-    }
-    if !report.problems.is_empty() {
-        let _ = writeln!(
-            out,
-            "    <system-err>{}</system-err>",
-            escape(&report.problems.join("\n"))
-        );
-    }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    suites(report).render()
 }
 
 /// Writes [`render`] to `path`, creating its directory.
 pub fn write(report: &SuiteReport, path: &Path) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(path, render(report))
-}
-
-/// Text made safe for XML attributes and content. Characters XML 1.0 cannot carry at all (most
-/// control characters) become U+FFFD, so a stray byte in an error message never breaks the file.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\t' | '\r' => {
-                let _ = write!(out, "&#{};", u32::from(c));
-            }
-            c if u32::from(c) < 0x20 || matches!(c, '\u{FFFE}' | '\u{FFFF}') => {
-                out.push('\u{FFFD}');
-            }
-            c => out.push(c),
-        }
-    }
-    out
+    suites(report).write(path)
 }
 
 #[cfg(test)]
@@ -164,13 +109,24 @@ mod tests {
 
     #[test]
     fn characters_xml_cannot_carry_are_replaced() {
-        assert_eq!(escape("a\u{1b}[31mb"), "a\u{FFFD}[31mb");
-        assert_eq!(escape("tab\there"), "tab&#9;here");
         let mut report = fixtures::report();
-        report.cases[1].outcome = Outcome::Failed("bell \u{7} and nul \u{0}".into());
+        report.cases[1].outcome =
+            Outcome::Failed("bell \u{7} and nul \u{0} ]]> <![CDATA[ x ]]>\n\u{1b}[31mred".into());
         report.problems.push("controller <exited>".into());
         let xml = render(&report);
-        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+        let failure = doc
+            .descendants()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap();
+        assert_eq!(
+            failure.attribute("message"),
+            Some("bell \u{FFFD} and nul \u{FFFD} ]]> <![CDATA[ x ]]>")
+        );
+        assert_eq!(
+            failure.text(),
+            Some("bell \u{FFFD} and nul \u{FFFD} ]]> <![CDATA[ x ]]>\n\u{FFFD}[31mred")
+        );
         let err = doc
             .descendants()
             .find(|n| n.has_tag_name("system-err"))

@@ -51,7 +51,8 @@ pub struct Flags {
     #[arg(long, default_value = "0", value_parser = parse_bind_address)]
     pub webhook_bind_address: BindAddress,
     /// Base URL the API server uses for the webhook (for a controller outside the cluster);
-    /// without it the CRDs name the webhook Service.
+    /// without it the CRDs name the webhook Service. Port `0` stands for the port the webhook
+    /// bound (with `--webhook-bind-address=HOST:0`).
     #[arg(long)]
     pub webhook_url: Option<String>,
     /// Service in front of the webhook.

@@ -64,7 +64,9 @@ async fn serve(flags: Flags) -> anyhow::Result<()> {
         };
         // Every replica serves conversions, leader or not.
         let server = wire::start(&unfenced, bind, &endpoint).await?;
-        tracing::info!(addr = %server.local_addr()?, ?endpoint, "conversion webhook serving");
+        let addr = server.local_addr()?;
+        let endpoint = endpoint.on_port(addr.port());
+        tracing::info!(%addr, ?endpoint, "conversion webhook serving");
         tokio::spawn(async move {
             if let Err(error) = server.run().await {
                 tracing::error!(%error, "conversion webhook stopped");

@@ -1,6 +1,7 @@
 //! Client-side rate limiting of API requests (`--kube-api-qps`, `--kube-api-burst`), as
-//! client-go's token bucket: every request the controller makes (reads, writes, watches,
-//! events, the leader Lease) takes one token; tokens accrue at `qps` up to `burst`.
+//! client-go's token bucket ([`sandbox_client::TokenBucket`]): every request the controller
+//! makes (reads, writes, watches, events, the leader Lease) takes one token; tokens accrue at
+//! `qps` up to `burst`.
 //!
 //! It is a tower layer under the kube `Client`. The client funnels requests through one
 //! buffer worker that polls readiness before each call, so waiting for a token in
@@ -12,46 +13,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use sandbox_client::TokenBucket;
 use tokio::time::{Instant, Sleep};
 
 /// client-go's QPS when none is configured (`rest.DefaultQPS`): upstream's `--kube-api-qps=0`.
 pub const CLIENT_GO_DEFAULT_QPS: f64 = 5.0;
-
-/// A token bucket over a clock the caller passes in, so it can be tested without waiting.
-#[derive(Debug, Clone)]
-pub struct TokenBucket {
-    qps: f64,
-    burst: f64,
-    /// May go negative: a reservation of a token that has not accrued yet.
-    tokens: f64,
-    last: Instant,
-}
-
-impl TokenBucket {
-    /// A full bucket.
-    pub fn new(qps: f64, burst: u32, now: Instant) -> Self {
-        let burst = f64::from(burst.max(1));
-        Self {
-            qps,
-            burst,
-            tokens: burst,
-            last: now,
-        }
-    }
-
-    /// Reserves one token and returns how long to wait until it is there (zero: go now).
-    pub fn reserve(&mut self, now: Instant) -> Duration {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.qps).min(self.burst);
-        self.last = self.last.max(now);
-        self.tokens -= 1.0;
-        if self.tokens >= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(-self.tokens / self.qps)
-        }
-    }
-}
 
 /// The limiter `--kube-api-qps`/`--kube-api-burst` ask for: `None` when requests are not
 /// limited (a negative QPS, upstream's default). A QPS of 0 is client-go's default of 5.
@@ -62,14 +28,34 @@ pub fn limiter(qps: f64, burst: u32) -> Option<ThrottleLayer> {
         qps
     };
     (qps > 0.0).then(|| ThrottleLayer {
-        bucket: Arc::new(Mutex::new(TokenBucket::new(qps, burst, Instant::now()))),
+        bucket: Arc::new(Clocked {
+            bucket: Mutex::new(TokenBucket::new(qps, f64::from(burst))),
+            epoch: Instant::now(),
+        }),
     })
+}
+
+/// The bucket on tokio's clock (paused in tests), its epoch the layer's creation.
+#[derive(Debug)]
+struct Clocked {
+    bucket: Mutex<TokenBucket>,
+    epoch: Instant,
+}
+
+impl Clocked {
+    /// Reserves one token at `now`; how long to wait for it.
+    fn reserve(&self, now: Instant) -> Duration {
+        self.bucket
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .reserve(now.saturating_duration_since(self.epoch))
+    }
 }
 
 /// Tower layer that makes every request take a token from one shared bucket.
 #[derive(Debug, Clone)]
 pub struct ThrottleLayer {
-    bucket: Arc<Mutex<TokenBucket>>,
+    bucket: Arc<Clocked>,
 }
 
 impl<S> tower::Layer<S> for ThrottleLayer {
@@ -87,7 +73,7 @@ impl<S> tower::Layer<S> for ThrottleLayer {
 
 pub struct Throttle<S> {
     inner: S,
-    bucket: Arc<Mutex<TokenBucket>>,
+    bucket: Arc<Clocked>,
     /// Until the reserved token is there.
     wait: Option<Pin<Box<Sleep>>>,
     /// A token is held for the next `call`.
@@ -106,11 +92,7 @@ where
         if !self.permitted {
             if self.wait.is_none() {
                 let now = Instant::now();
-                let wait = self
-                    .bucket
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .reserve(now);
+                let wait = self.bucket.reserve(now);
                 if !wait.is_zero() {
                     self.wait = Some(Box::pin(tokio::time::sleep_until(now + wait)));
                 }
@@ -137,50 +119,13 @@ mod tests {
     use super::*;
     use tower::{Layer, Service, ServiceExt};
 
-    const MS: Duration = Duration::from_millis(1);
-
-    #[test]
-    fn a_full_bucket_lets_the_burst_through_then_spaces_requests_by_one_over_qps() {
-        let t0 = Instant::now();
-        let mut b = TokenBucket::new(10.0, 3, t0);
-        for _ in 0..3 {
-            assert_eq!(b.reserve(t0), Duration::ZERO);
-        }
-        // The 4th and 5th wait for the 1st and 2nd tokens to accrue (100 ms each at 10 QPS).
-        assert_eq!(b.reserve(t0).as_millis(), 100);
-        assert_eq!(b.reserve(t0).as_millis(), 200);
-    }
-
-    #[test]
-    fn tokens_accrue_with_time_but_never_beyond_the_burst() {
-        let t0 = Instant::now();
-        let mut b = TokenBucket::new(10.0, 2, t0);
-        assert_eq!(b.reserve(t0), Duration::ZERO);
-        assert_eq!(b.reserve(t0), Duration::ZERO);
-        // 50 ms later half a token has accrued: 50 ms more to wait.
-        assert_eq!(b.reserve(t0 + 50 * MS).as_millis(), 50);
-        // An hour idle refills to the burst of 2, not to 36 000.
-        let later = t0 + Duration::from_secs(3600);
-        assert_eq!(b.reserve(later), Duration::ZERO);
-        assert_eq!(b.reserve(later), Duration::ZERO);
-        assert!(!b.reserve(later).is_zero());
-    }
-
-    #[test]
-    fn an_earlier_clock_reading_takes_nothing_back() {
-        let t0 = Instant::now();
-        let mut b = TokenBucket::new(1.0, 1, t0 + 10 * MS);
-        assert_eq!(b.reserve(t0 + 10 * MS), Duration::ZERO);
-        assert_eq!(b.reserve(t0).as_millis(), 1000);
-    }
-
     #[test]
     fn negative_qps_means_no_limiter_and_zero_means_client_gos_default() {
         assert!(limiter(-1.0, 10).is_none());
         assert!(limiter(-0.5, 1).is_none());
         let default = limiter(0.0, 1).unwrap();
-        let b = default.bucket.lock().unwrap();
-        assert_eq!(b.qps, CLIENT_GO_DEFAULT_QPS);
+        let b = default.bucket.bucket.lock().unwrap();
+        assert_eq!(b.rate(), CLIENT_GO_DEFAULT_QPS);
         assert!(limiter(50.0, 100).is_some());
     }
 

@@ -5,26 +5,51 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use sandbox_api::v1beta1::Sandbox;
 use serde_json::json;
 
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The lines the child has written to stderr so far; each is echoed to the test's stderr too.
+fn tee_stderr(child: &mut Child) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let kept = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            eprintln!("{line}");
+            kept.lock().unwrap().push(line);
+        }
+    });
+    lines
 }
 
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).ok()?;
+/// The `addr=` of the first log line containing `message`: the binary binds port 0 and logs
+/// the address it got, so no port is picked (and released, and maybe taken) beforehand.
+fn logged_address(lines: &Mutex<Vec<String>>, message: &str) -> Option<SocketAddr> {
+    lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|line| line.contains(message))
+        .find_map(|line| {
+            line.split_whitespace()
+                .find_map(|word| word.strip_prefix("addr="))?
+                .parse()
+                .ok()
+        })
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(addr).ok()?;
     write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
@@ -36,22 +61,30 @@ async fn the_binary_leads_serves_metrics_and_converts_v1alpha1() {
     let dir = tempfile::tempdir().unwrap();
     let (cluster, client) = common::cluster_with_crds("binary", dir.path()).await;
 
-    let (metrics, webhook) = (free_port(), free_port());
+    // Every listener on a port the system picks; the webhook's URL follows the port bound.
     let mut controller = Command::new(env!("CARGO_BIN_EXE_sandbox-controller"))
         .args([
             "--kubeconfig",
             dir.path().join("kubeconfig").to_str().unwrap(),
             "--extensions",
             "--leader-election-namespace=default",
-            &format!("--metrics-bind-address=127.0.0.1:{metrics}"),
-            &format!("--health-probe-bind-address=127.0.0.1:{metrics}"),
-            &format!("--webhook-bind-address=127.0.0.1:{webhook}"),
-            &format!("--webhook-url=https://127.0.0.1:{webhook}"),
+            "--metrics-bind-address=127.0.0.1:0",
+            "--health-probe-bind-address=127.0.0.1:0",
+            "--webhook-bind-address=127.0.0.1:0",
+            "--webhook-url=https://127.0.0.1:0",
         ])
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let log = tee_stderr(&mut controller);
+    // One listener serves both, as they were given the same address.
+    let metrics = common::eventually(
+        "the endpoints' address in the log",
+        Duration::from_secs(30),
+        || std::future::ready(logged_address(&log, "serving endpoints")),
+    )
+    .await;
 
     // Health, then the Lease.
     common::eventually("/healthz", Duration::from_secs(30), || async {
@@ -110,6 +143,22 @@ async fn the_binary_leads_serves_metrics_and_converts_v1alpha1() {
     );
     let back = alpha.get("old-client").await.unwrap();
     assert_eq!(back.data["spec"]["replicas"], 0, "and back");
+    // The CRDs name the port the webhook bound, not the 0 it was given.
+    let webhook = common::eventually(
+        "the webhook's address in the log",
+        Duration::from_secs(30),
+        || std::future::ready(logged_address(&log, "conversion webhook serving")),
+    )
+    .await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let url = crds
+        .get("sandboxes.agents.x-k8s.io")
+        .await
+        .unwrap()
+        .spec
+        .conversion
+        .and_then(|c| c.webhook?.client_config?.url);
+    assert_eq!(url, Some(format!("https://{webhook}/convert")));
 
     // Metrics with upstream's names, after some reconciles.
     let text = common::eventually("reconcile metrics", Duration::from_secs(30), || async {

@@ -4,11 +4,16 @@
 //! HDR histograms and timelines; [`evaluate`] checks a [`SloSpec`]; [`Results`] is the
 //! versioned `results.json`; [`write_reports`] renders `report.md`, `report.html` and
 //! `junit.xml`; [`mod@compare`] puts two runs side by side. See `reports/README.md`.
+//!
+//! Two small pieces serve other crates too: [`junit`], the one JUnit XML writer (the
+//! conformance suite's report as well), and [`splitmix`], the seeded generator of the sample
+//! run and of the harness's arrival schedules.
 
 pub mod analysis;
 pub mod compare;
 pub mod error;
 pub mod isolation;
+pub mod junit;
 pub mod knee;
 pub mod output;
 mod quantiles;
@@ -18,6 +23,7 @@ pub mod render;
 pub mod results;
 pub mod sample;
 pub mod slo;
+pub mod splitmix;
 pub mod steps;
 pub mod summary;
 pub mod timeline;

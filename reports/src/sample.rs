@@ -6,34 +6,18 @@ use crate::error::ReportError;
 use crate::record::{LaunchType, Phase, Record};
 use crate::results::{Environment, Machine, Results, RunMeta};
 use crate::slo::{ErrorBudget, Slo, SloSpec};
+use crate::splitmix::SplitMix64;
 
-/// splitmix64: tiny and stable, so the sample never changes under a dependency update.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `(0, 1]`.
-    fn unit(&mut self) -> f64 {
-        ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Exponential with the given mean, a crude stand-in for a service time's long tail.
-    fn exponential_us(&mut self, mean_us: f64) -> u64 {
-        (-self.unit().ln() * mean_us) as u64
-    }
+/// Exponential with the given mean, a crude stand-in for a service time's long tail.
+fn exponential_us(random: &mut SplitMix64, mean_us: f64) -> u64 {
+    (-random.next_f64_nonzero().ln() * mean_us) as u64
 }
 
 /// 3,000 claims over 60 s. One in ten is cold (about 1.5 s); the harness stalls for 300 ms at
 /// 30 s; four claims time out and one create is rejected.
 pub fn sample_records() -> Vec<Record> {
-    let mut random = SplitMix(42);
+    // splitmix64: stable, so the sample never changes under a dependency update.
+    let mut random = SplitMix64(42);
     let (stall_from, stall_until) = (30_000_000, 30_300_000);
     (0..3_000u64)
         .map(|i| {
@@ -47,19 +31,19 @@ pub fn sample_records() -> Vec<Record> {
             let sent = if (stall_from..stall_until).contains(&intended) {
                 stall_until
             } else {
-                intended + 20 + random.exponential_us(40.0)
+                intended + 20 + exponential_us(&mut random, 40.0)
             };
             record.sent_us = Some(sent);
             if i == 1_234 {
                 record.error = Some("create_rejected".into());
                 return record;
             }
-            let acked = sent + 1_500 + random.exponential_us(1_000.0);
+            let acked = sent + 1_500 + exponential_us(&mut random, 1_000.0);
             record.acked_us = Some(acked);
             let bound = acked
                 + match launch {
-                    LaunchType::Cold => 400_000 + random.exponential_us(300_000.0),
-                    _ => 3_000 + random.exponential_us(3_000.0),
+                    LaunchType::Cold => 400_000 + exponential_us(&mut random, 300_000.0),
+                    _ => 3_000 + exponential_us(&mut random, 3_000.0),
                 };
             record.bound_us = Some(bound);
             if i % 700 == 350 {
@@ -69,11 +53,12 @@ pub fn sample_records() -> Vec<Record> {
             }
             let sandbox_ready = bound
                 + match launch {
-                    LaunchType::Cold => 900_000 + random.exponential_us(200_000.0),
-                    _ => 2_000 + random.exponential_us(2_000.0),
+                    LaunchType::Cold => 900_000 + exponential_us(&mut random, 200_000.0),
+                    _ => 2_000 + exponential_us(&mut random, 2_000.0),
                 };
             record.sandbox_ready_us = Some(sandbox_ready);
-            record.claim_ready_us = Some(sandbox_ready + 2_000 + random.exponential_us(4_000.0));
+            record.claim_ready_us =
+                Some(sandbox_ready + 2_000 + exponential_us(&mut random, 4_000.0));
             record
         })
         .collect()

@@ -15,6 +15,8 @@ use kube::Api;
 use kube::api::PostParams;
 use kube::runtime::wait::{await_condition, conditions};
 use sandbox_api::v1beta1::{SandboxClaim, SandboxTemplate, SandboxWarmPool};
+use sandbox_probe::classify::Runtime;
+use sandbox_probe::report::Report;
 use sandbox_reports::{CheckStatus, IsolationCheck, IsolationReport};
 use serde_json::{Value, json};
 
@@ -57,7 +59,7 @@ impl NodeView {
 
 /// The roles probes play, and the addresses the network checks aim at.
 pub struct Observed<'a> {
-    pub reports: &'a BTreeMap<String, Value>,
+    pub reports: &'a BTreeMap<String, Report>,
     /// `ip:port` of the plain target pod (no policy selects it).
     pub target: &'a str,
     /// `ip:port` of the second sandbox of the template under test.
@@ -67,27 +69,30 @@ pub struct Observed<'a> {
 }
 
 /// Which runtime the probe should recognise for a RuntimeClass.
-fn expected_runtime(runtime_class: &str) -> &'static str {
+fn expected_runtime(runtime_class: &str) -> Runtime {
     match runtime_class {
-        "gvisor" | "runsc" => "gvisor",
-        c if c.starts_with("kata") => "virtual_machine",
-        _ => "shared_kernel",
+        "gvisor" | "runsc" => Runtime::Gvisor,
+        c if c.starts_with("kata") => Runtime::VirtualMachine,
+        _ => Runtime::SharedKernel,
     }
+}
+
+/// A runtime as the probe names it in its report (`shared_kernel`, `gvisor`, …).
+fn runtime_name(runtime: Runtime) -> String {
+    serde_json::to_value(runtime)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// Pure: each named check's verdict from the probes' reports.
 pub fn evaluate(spec: &IsolationSpec, node: &NodeView, seen: &Observed<'_>) -> Vec<IsolationCheck> {
     let report = |role: &str| seen.reports.get(role);
-    let fact = |role: &str, key: &str| report(role).and_then(|r| r["facts"].get(key).cloned());
-    let reachable = |role: &str, to: &str| {
-        report(role).and_then(|r| r["reachable"].get(to).and_then(Value::as_bool))
-    };
-    let visible = |role: &str, path: &str| {
-        report(role).and_then(|r| r["visible_paths"].get(path).and_then(Value::as_bool))
-    };
-    let runtime = |role: &str| {
-        report(role).and_then(|r| r["classification"]["runtime"].as_str().map(str::to_string))
-    };
+    let reachable = |role: &str, to: &str| report(role).and_then(|r| r.reachable.get(to).copied());
+    let visible =
+        |role: &str, path: &str| report(role).and_then(|r| r.visible_paths.get(path).copied());
+    let runtime =
+        |role: &str| report(role).and_then(|r| r.classification.as_ref().map(|c| c.runtime));
     let shows = |v: &Option<bool>, yes: &str, no: &str| match v {
         Some(true) => yes.to_string(),
         Some(false) => no.to_string(),
@@ -101,45 +106,38 @@ pub fn evaluate(spec: &IsolationSpec, node: &NodeView, seen: &Observed<'_>) -> V
             // (sandbox exposed, control exposed, what each showed)
             let (sandbox, control, said_sandbox, said_control) = match name {
                 "kernel_not_shared" => {
-                    let same = |role| {
-                        fact(role, "boot_id").map(|b| b.as_str() == Some(node.boot_id.as_str()))
-                    };
+                    let same = |role| report(role).map(|r| r.facts.boot_id == node.boot_id);
                     let (s, c) = (same("sandbox"), same("open"));
                     let say = |v| shows(v, "node's boot_id", "own boot_id");
                     (s, c, say(&s), say(&c))
                 }
                 "runtime_identified" => {
                     let (s, c) = (runtime("sandbox"), runtime("open"));
+                    let say =
+                        |r: Option<Runtime>| r.map_or_else(|| "no report".into(), runtime_name);
                     (
-                        s.as_ref().map(|r| r != expected),
-                        c.as_ref()
-                            .map(|r| r == "shared_kernel" && expected != "shared_kernel"),
-                        s.unwrap_or_else(|| "no report".into()),
-                        c.unwrap_or_else(|| "no report".into()),
+                        s.map(|r| r != expected),
+                        c.map(|r| r == Runtime::SharedKernel && expected != Runtime::SharedKernel),
+                        say(s),
+                        say(c),
                     )
                 }
                 "no_service_account_token" => {
-                    let token =
-                        |role| fact(role, "service_account_token").and_then(|v| v.as_bool());
+                    let token = |role| report(role).map(|r| r.facts.service_account_token);
                     let (s, c) = (token("sandbox"), token("token"));
                     let say = |v| shows(v, "token mounted", "no token");
                     (s, c, say(&s), say(&c))
                 }
                 "no_host_pid" => {
-                    let host = |role| {
-                        fact(role, "pid1_cmdline")
-                            .map(|p| p.as_str() == Some(node.pid1_cmdline.as_str()))
-                    };
+                    let host =
+                        |role| report(role).map(|r| r.facts.pid1_cmdline == node.pid1_cmdline);
                     let (s, c) = (host("sandbox"), host("host-pid"));
                     let say = |v| shows(v, "node's PID 1", "own PID 1");
                     (s, c, say(&s), say(&c))
                 }
                 "no_host_network" => {
                     let bridge = |role| {
-                        fact(role, "network_interfaces").map(|i| {
-                            i.as_array()
-                                .is_some_and(|a| a.iter().any(|n| n.as_str() == Some(BRIDGE)))
-                        })
+                        report(role).map(|r| r.facts.network_interfaces.iter().any(|n| n == BRIDGE))
                     };
                     let (s, c) = (bridge("sandbox"), bridge("host-network"));
                     let say = |v| shows(v, &format!("sees {BRIDGE}"), "own interfaces");
@@ -341,7 +339,11 @@ async fn run_checks(
         runtime_class: subject.to_string(),
         control_runtime_class: control.to_string(),
         checks,
-        probes: reports,
+        // As the probes served them; these types always serialize.
+        probes: reports
+            .into_iter()
+            .map(|(role, r)| (role, serde_json::to_value(r).unwrap_or(Value::Null)))
+            .collect(),
     })
 }
 
@@ -504,7 +506,7 @@ async fn fetch_reports(
     addresses: &BTreeMap<String, String>,
     node: &NodeView,
     marker: &str,
-) -> Result<BTreeMap<String, Value>, IsolationError> {
+) -> Result<BTreeMap<String, Report>, IsolationError> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .build()
@@ -533,7 +535,7 @@ async fn fetch_reports(
             url: url.clone(),
             source,
         };
-        let report: Value = http
+        let report: Report = http
             .get(&url)
             .query(&query)
             .send()
@@ -579,6 +581,8 @@ async fn wait_for_rules(ip: &str, timeout: Duration) -> Result<(), IsolationErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sandbox_probe::classify::Classification;
+    use sandbox_probe::facts::Facts;
     use serde_saphyr::{Location, Spanned};
 
     fn spanned<T>(value: T) -> Spanned<T> {
@@ -602,15 +606,25 @@ mod tests {
         }
     }
 
-    /// A probe report as the probe serves it.
+    /// A probe report as the probe serves it (the JSON the edits below change).
     fn probe(boot: &str, runtime: &str, pid1: &str, ifaces: &[&str], token: bool) -> Value {
-        json!({
-            "facts": {"boot_id": boot, "pid1_cmdline": pid1, "network_interfaces": ifaces,
-                      "service_account_token": token},
-            "classification": {"runtime": runtime},
-            "reachable": {},
-            "visible_paths": {"/run/m/node-only": false}
-        })
+        let report = Report {
+            facts: Facts {
+                boot_id: boot.into(),
+                pid1_cmdline: pid1.into(),
+                network_interfaces: ifaces.iter().map(|i| i.to_string()).collect(),
+                service_account_token: token,
+                ..Facts::default()
+            },
+            classification: Some(Classification {
+                runtime: serde_json::from_value(json!(runtime)).unwrap(),
+                shares_node_kernel: runtime == "shared_kernel",
+                evidence: Vec::new(),
+            }),
+            reachable: BTreeMap::new(),
+            visible_paths: [("/run/m/node-only".to_string(), false)].into(),
+        };
+        serde_json::to_value(report).unwrap()
     }
 
     /// Everything isolated as it should be, every control exposed.
@@ -659,11 +673,15 @@ mod tests {
     type Edit = fn(&mut Value);
 
     fn judge(reports: &BTreeMap<String, Value>) -> BTreeMap<String, CheckStatus> {
+        let reports: BTreeMap<String, Report> = reports
+            .iter()
+            .map(|(role, r)| (role.clone(), serde_json::from_value(r.clone()).unwrap()))
+            .collect();
         evaluate(
             &spec(&CHECKS),
             &node(),
             &Observed {
-                reports,
+                reports: &reports,
                 target: "10.0.0.9:8080",
                 sandbox_peer: "10.0.0.2:8080",
                 open_peer: "10.0.0.3:8080",
@@ -774,9 +792,10 @@ mod tests {
 
     #[test]
     fn runtime_classes_map_to_what_the_probe_recognises() {
-        assert_eq!(expected_runtime("gvisor"), "gvisor");
-        assert_eq!(expected_runtime("kata-clh"), "virtual_machine");
-        assert_eq!(expected_runtime("runc"), "shared_kernel");
+        assert_eq!(expected_runtime("gvisor"), Runtime::Gvisor);
+        assert_eq!(expected_runtime("kata-clh"), Runtime::VirtualMachine);
+        assert_eq!(expected_runtime("runc"), Runtime::SharedKernel);
+        assert_eq!(runtime_name(Runtime::VirtualMachine), "virtual_machine");
     }
 
     #[test]

@@ -195,22 +195,6 @@ fn ready_members_win_over_members_without_ips_and_the_order_is_kept() {
     assert_eq!(names, ["first", "second"]);
 }
 
-/// RFC 7386 merge patch, to apply an adoption patch as the API server does.
-fn merge_patch(target: &mut Value, patch: &Value) {
-    match (target.as_object_mut(), patch.as_object()) {
-        (Some(t), Some(p)) => {
-            for (k, v) in p {
-                if v.is_null() {
-                    t.remove(k);
-                } else {
-                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
-                }
-            }
-        }
-        _ => *target = patch.clone(),
-    }
-}
-
 #[test]
 fn the_adoption_response_is_mirrored_in_the_same_pass() {
     let world = World {
@@ -224,7 +208,7 @@ fn the_adoption_response_is_mirrored_in_the_same_pass() {
     };
     // What the API server answers the adoption patch with.
     let mut adopted = serde_json::to_value(member("pool-a", true, true)).unwrap();
-    merge_patch(&mut adopted, &adoptions[0].patch);
+    json_patch::merge(&mut adopted, &adoptions[0].patch);
     let adopted: Sandbox = serde_json::from_value(adopted).unwrap();
     let mirrored = World {
         bound: Some(adopted),
@@ -722,7 +706,7 @@ fn a_sandbox_rejected_as_invalid_is_not_created_again_until_the_spec_changes() {
         .expect("the first rejection is written");
     let mut rejected = fresh.clone();
     let mut status = serde_json::to_value(SandboxClaimStatus::default()).unwrap();
-    merge_patch(&mut status, &patch["status"]);
+    json_patch::merge(&mut status, &patch["status"]);
     rejected.status = Some(serde_json::from_value(status).unwrap());
     let ready = conditions::find(
         &rejected.status.as_ref().unwrap().conditions,

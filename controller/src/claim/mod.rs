@@ -19,6 +19,9 @@ pub mod build;
 pub mod decide;
 pub mod waiters;
 
+#[cfg(test)]
+mod api_writes_tests;
+
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, PoisonError};

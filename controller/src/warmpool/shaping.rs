@@ -15,6 +15,7 @@
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
+use sandbox_client::TokenBucket;
 
 /// The settings, from the flags.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,7 +65,8 @@ impl Settings {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PoolShaping {
     hold: Option<Hold>,
-    bucket: Option<Bucket>,
+    /// The refill pace, its clock the time since the Unix epoch.
+    bucket: Option<TokenBucket>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,15 +79,6 @@ struct Hold {
     /// The claims-first quiet period's end.
     quiet_until: Option<Timestamp>,
 }
-
-#[derive(Debug, Clone, PartialEq)]
-struct Bucket {
-    tokens: f64,
-    last: Timestamp,
-}
-
-/// Tolerance for float sums of token fractions.
-const FLOAT_NOISE: f64 = 1e-6;
 
 fn since(now: Timestamp, then: Timestamp) -> Duration {
     Duration::try_from(now.duration_since(then)).unwrap_or_default()
@@ -149,32 +142,15 @@ impl PoolShaping {
         if rate <= 0.0 || want == 0 {
             return (want, Duration::ZERO);
         }
-        let capacity = rate.max(1.0);
-        let bucket = self.bucket.get_or_insert(Bucket {
-            tokens: capacity,
-            last: now,
-        });
-        let elapsed = since(now, bucket.last);
-        bucket.tokens = (bucket.tokens + rate * elapsed.as_secs_f64()).min(capacity);
-        bucket.last = bucket.last.max(now);
-        // Whole tokens, forgiving float noise (0.4 + 0.6 is a whole token); below `want` the
-        // cast is exact, and `want` bounds it above.
-        let whole = (bucket.tokens + FLOAT_NOISE).floor().max(0.0);
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let granted = if whole < want as f64 {
-            whole as usize
-        } else {
-            want
-        };
-        bucket.tokens -= granted as f64;
+        // One second of creates, at least one; the rate is the flag's, fixed for the process.
+        let bucket = self
+            .bucket
+            .get_or_insert_with(|| TokenBucket::new(rate, rate));
+        let granted = bucket.take(want, since(now, Timestamp::UNIX_EPOCH));
         if granted >= want {
             return (granted, Duration::ZERO);
         }
-        // Rounded up to the microsecond so the requeue never lands just before the token.
-        let wait = ((1.0 - bucket.tokens) / rate).max(0.0);
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let micros = (wait * 1e6 - FLOAT_NOISE).ceil() as u64;
-        (granted, Duration::from_micros(micros))
+        (granted, bucket.next_token())
     }
 }
 

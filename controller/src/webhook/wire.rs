@@ -22,6 +22,28 @@ pub enum Endpoint {
     Service { name: String, namespace: String },
 }
 
+impl Endpoint {
+    /// The endpoint with port `0` in a URL replaced by `port`, the port the webhook bound: with
+    /// `--webhook-bind-address=127.0.0.1:0 --webhook-url=https://127.0.0.1:0` the system picks
+    /// a free port and the CRDs still point at it (tests start the binary this way instead of
+    /// guessing a free port first). Any other endpoint is returned as it is.
+    pub fn on_port(&self, port: u16) -> Endpoint {
+        let Endpoint::Url(base) = self else {
+            return self.clone();
+        };
+        let Ok(uri) = base.parse::<hyper::Uri>() else {
+            return self.clone();
+        };
+        let Some(authority) = uri.authority().filter(|_| uri.port_u16() == Some(0)) else {
+            return self.clone();
+        };
+        let Some((host, _)) = authority.as_str().rsplit_once(':') else {
+            return self.clone();
+        };
+        Endpoint::Url(base.replacen(authority.as_str(), &format!("{host}:{port}"), 1))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
     #[error("webhook certificates: {0}")]
@@ -61,7 +83,8 @@ pub fn conversion_patch(endpoint: &Endpoint, ca_pem: &str) -> Value {
 }
 
 /// Signs a serving certificate for `endpoint`, binds the webhook on `bind`, and points the
-/// CRDs at it. The returned server must be run for conversions to work.
+/// CRDs at it (a URL's port `0` at the port bound, [`Endpoint::on_port`]). The returned server
+/// must be run for conversions to work.
 ///
 /// Behind a Service every replica serves, so all of them sign with the CA shared through a
 /// Secret in the Service's namespace ([`ca_secret`]) and write the same `caBundle`. At a URL
@@ -78,8 +101,9 @@ pub async fn start(
     };
     let serving = ca.serving(&serving_names(endpoint))?;
     let server = Server::bind(bind, &serving.cert_pem, &serving.key_pem).await?;
+    let endpoint = endpoint.on_port(server.local_addr()?.port());
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let patch = conversion_patch(endpoint, ca.cert_pem());
+    let patch = conversion_patch(&endpoint, ca.cert_pem());
     for crd in sandbox_api::crds::all() {
         let name = crd.metadata.name.unwrap_or_default();
         crds.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -119,6 +143,34 @@ mod tests {
             p["spec"]["conversion"]["webhook"]["conversionReviewVersions"],
             json!(["v1", "v1beta1"])
         );
+    }
+
+    #[test]
+    fn port_zero_in_a_url_stands_for_the_port_bound() {
+        let url = |s: &str| Endpoint::Url(s.into());
+        assert_eq!(
+            url("https://127.0.0.1:0").on_port(40123),
+            url("https://127.0.0.1:40123")
+        );
+        assert_eq!(
+            url("https://[::1]:0/base/").on_port(40123),
+            url("https://[::1]:40123/base/")
+        );
+        assert_eq!(
+            url("https://127.0.0.1:9443").on_port(40123),
+            url("https://127.0.0.1:9443"),
+            "a port given is kept"
+        );
+        assert_eq!(
+            url("https://webhook.example").on_port(40123),
+            url("https://webhook.example"),
+            "no port is 443, not 0"
+        );
+        let service = Endpoint::Service {
+            name: "svc".into(),
+            namespace: "sys".into(),
+        };
+        assert_eq!(service.on_port(40123), service);
     }
 
     #[test]

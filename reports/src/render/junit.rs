@@ -1,105 +1,63 @@
 //! JUnit XML of the SLO verdicts, one test case per check, so CI systems show each SLO as a
-//! test that passed or failed.
+//! test that passed or failed; isolation checks and invariants get suites of their own. The
+//! XML is [`crate::junit`]'s.
 
-use std::fmt::Write;
+use std::time::Duration;
 
-use crate::render::escape::escape;
+use crate::junit::{Outcome, TestCase, TestSuite, TestSuites};
 use crate::results::Results;
 
 pub fn render_junit(results: &Results) -> String {
-    let checks = &results.slo.checks;
-    let failures = checks.iter().filter(|c| !c.outcome.passed()).count();
     let suite = format!("sandbox-bench.slo.{}", results.meta.scenario);
-    let invariant_cases = results.invariants.as_ref().map(invariant_cases);
-    let (all_tests, all_failures) = invariant_cases
+    let slo_cases = results
+        .slo
+        .checks
         .iter()
-        .flatten()
-        .fold((checks.len(), failures), |(tests, failed), case| {
-            (tests + 1, failed + usize::from(case.failure.is_some()))
-        });
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"sandbox-bench\" tests=\"{all_tests}\" failures=\"{all_failures}\">"
-    );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" timestamp=\"{}\" time=\"{:.3}\">",
-        escape(&suite),
-        checks.len(),
-        escape(&results.meta.started_at),
-        results.meta.duration_ms as f64 / 1000.0
-    );
-    for check in checks {
-        let name = escape(&check.check.to_string());
-        let reason = escape(&check.reason());
-        if check.outcome.passed() {
-            let _ = writeln!(
-                out,
-                "    <testcase classname=\"{}\" name=\"{name}\">\n      <system-out>{reason}</system-out>\n    </testcase>",
-                escape(&suite)
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "    <testcase classname=\"{}\" name=\"{name}\">\n      <failure message=\"{reason}\">{reason}</failure>\n    </testcase>",
-                escape(&suite)
-            );
-        }
-    }
-    out.push_str("  </testsuite>\n");
+        .map(|check| {
+            let reason = check.reason();
+            let failure = (!check.outcome.passed()).then(|| reason.clone());
+            case(&suite, check.check.to_string(), reason, failure)
+        })
+        .collect();
+    let mut slos = TestSuite::new(suite, slo_cases);
+    slos.timestamp = Some(results.meta.started_at.clone());
+    slos.time = Some(Duration::from_millis(results.meta.duration_ms));
+    let mut suites = vec![slos];
     if let Some(isolation) = &results.isolation {
-        isolation_suite(&mut out, isolation, results);
+        suites.push(isolation_suite(isolation, results));
     }
-    if let Some(cases) = invariant_cases {
+    if let Some(invariants) = &results.invariants {
         let name = format!("sandbox-bench.invariants.{}", results.meta.scenario);
-        write_suite(&mut out, &name, &cases);
+        suites.push(invariant_suite(name, invariants));
     }
-    out.push_str("</testsuites>\n");
-    out
+    TestSuites {
+        name: "sandbox-bench".into(),
+        time: None,
+        suites,
+    }
+    .render()
 }
 
-/// One test case: its name, what it said, and why it failed if it did.
-struct Case {
-    name: String,
-    said: String,
-    failure: Option<String>,
-}
-
-/// A `<testsuite>` of `cases`.
-fn write_suite(out: &mut String, name: &str, cases: &[Case]) {
-    let suite = escape(name);
-    let failures = cases.iter().filter(|c| c.failure.is_some()).count();
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{suite}\" tests=\"{}\" failures=\"{failures}\">",
-        cases.len()
-    );
-    for case in cases {
-        let name = escape(&case.name);
-        let said = escape(&case.said);
-        match &case.failure {
-            None => {
-                let _ = writeln!(
-                    out,
-                    "    <testcase classname=\"{suite}\" name=\"{name}\">\n      <system-out>{said}</system-out>\n    </testcase>"
-                );
-            }
-            Some(failure) => {
-                let failure = escape(failure);
-                let _ = writeln!(
-                    out,
-                    "    <testcase classname=\"{suite}\" name=\"{name}\">\n      <failure message=\"{said}\">{failure}</failure>\n    </testcase>"
-                );
-            }
+/// One test case of `suite`: its name, what it said, and why it failed if it did (then what it
+/// said is the failure's message, and the reason its text).
+fn case(suite: &str, name: String, said: String, failure: Option<String>) -> TestCase {
+    let mut case = TestCase::new(suite, name);
+    match failure {
+        None => case.system_out = Some(said),
+        Some(body) => {
+            case.outcome = Outcome::Failed {
+                message: said,
+                kind: None,
+                body,
+            };
         }
     }
-    out.push_str("  </testsuite>\n");
+    case
 }
 
 /// One case per invariant checked; a violated one fails with every violation, one a line.
-fn invariant_cases(report: &crate::InvariantsReport) -> Vec<Case> {
-    report
+fn invariant_suite(name: String, report: &crate::InvariantsReport) -> TestSuite {
+    let cases = report
         .checked
         .iter()
         .map(|&invariant| {
@@ -107,27 +65,26 @@ fn invariant_cases(report: &crate::InvariantsReport) -> Vec<Case> {
                 .of(invariant)
                 .map(|v| format!("at {} ms: {} ({})", v.at_ms, v.detail, v.objects.join(", ")))
                 .collect();
-            Case {
-                name: invariant.as_str().to_string(),
-                said: if violations.is_empty() {
-                    format!("held: {}", invariant.promise())
-                } else {
-                    format!("{} violation(s): {}", violations.len(), invariant.promise())
-                },
-                failure: (!violations.is_empty()).then(|| violations.join("\n")),
-            }
+            let said = if violations.is_empty() {
+                format!("held: {}", invariant.promise())
+            } else {
+                format!("{} violation(s): {}", violations.len(), invariant.promise())
+            };
+            let failure = (!violations.is_empty()).then(|| violations.join("\n"));
+            case(&name, invariant.as_str().to_string(), said, failure)
         })
-        .collect()
+        .collect();
+    TestSuite::new(name, cases)
 }
 
 /// One case per isolation check, so CI shows a breach (or a control that showed nothing) by
 /// name.
-fn isolation_suite(out: &mut String, isolation: &crate::IsolationReport, results: &Results) {
+fn isolation_suite(isolation: &crate::IsolationReport, results: &Results) -> TestSuite {
     let name = format!(
         "sandbox-bench.isolation.{}.{}",
         results.meta.scenario, isolation.runtime_class
     );
-    let cases: Vec<Case> = isolation
+    let cases = isolation
         .checks
         .iter()
         .map(|check| {
@@ -138,14 +95,11 @@ fn isolation_suite(out: &mut String, isolation: &crate::IsolationReport, results
                 isolation.control_runtime_class,
                 check.control
             );
-            Case {
-                name: check.name.clone(),
-                failure: (check.status != crate::CheckStatus::Pass).then(|| said.clone()),
-                said,
-            }
+            let failure = (check.status != crate::CheckStatus::Pass).then(|| said.clone());
+            case(&name, check.name.clone(), said, failure)
         })
         .collect();
-    write_suite(out, &name, &cases);
+    TestSuite::new(name, cases)
 }
 
 #[cfg(test)]
@@ -157,7 +111,9 @@ mod tests {
     fn one_case_per_check_with_failures_marked() {
         let results = sample_results().unwrap();
         let xml = render_junit(&results);
-        assert!(xml.contains("<testsuites name=\"sandbox-bench\" tests=\"4\" failures=\"1\">"));
+        assert!(xml.contains(
+            "<testsuites name=\"sandbox-bench\" tests=\"4\" failures=\"1\" errors=\"0\" skipped=\"0\">"
+        ));
         assert_eq!(xml.matches("<testcase ").count(), 4);
         assert!(xml.contains(
             "<testcase classname=\"sandbox-bench.slo.default\" name=\"harness_lag p99.9 ≤ 1 ms\">\n      <failure message=\""
@@ -172,7 +128,7 @@ mod tests {
         results.isolation = Some(crate::sample::sample_isolation());
         let xml = render_junit(&results);
         assert!(xml.contains(
-            "<testsuite name=\"sandbox-bench.isolation.default.gvisor\" tests=\"2\" failures=\"1\">"
+            "<testsuite name=\"sandbox-bench.isolation.default.gvisor\" tests=\"2\" failures=\"1\" errors=\"0\" skipped=\"0\">"
         ));
         assert!(
             xml.contains(
@@ -192,9 +148,11 @@ mod tests {
         results.faults = Some(faults);
         results.invariants = Some(invariants);
         let xml = render_junit(&results);
-        assert!(xml.contains("<testsuites name=\"sandbox-bench\" tests=\"11\" failures=\"2\">"));
         assert!(xml.contains(
-            "<testsuite name=\"sandbox-bench.invariants.default\" tests=\"7\" failures=\"1\">"
+            "<testsuites name=\"sandbox-bench\" tests=\"11\" failures=\"2\" errors=\"0\" skipped=\"0\">"
+        ));
+        assert!(xml.contains(
+            "<testsuite name=\"sandbox-bench.invariants.default\" tests=\"7\" failures=\"1\" errors=\"0\" skipped=\"0\">"
         ));
         assert!(xml.contains(
             "name=\"claim_served\">\n      <failure message=\"1 violation(s): every claim is Ready within the recovery bound\">at 41000 ms: Ready 33500 ms after the last fault (sandboxclaim/claim-00007)</failure>"
