@@ -7,6 +7,7 @@ pub mod claim;
 pub mod coalesce;
 pub mod conditions;
 pub mod endpoints;
+pub mod error;
 pub mod events;
 pub mod expectations;
 pub mod fence;

@@ -43,6 +43,8 @@ use crate::write;
 use bindings::Judgement;
 use decide::{Action, Observed};
 
+pub use crate::error::Error;
+
 /// Reporting controller of this controller's Events, as upstream names its recorder.
 pub const REPORTING_CONTROLLER: &str = "sandboxclaim-controller";
 
@@ -335,18 +337,6 @@ pub fn candidates(
     found
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("{what}: {source}")]
-    Api {
-        what: String,
-        #[source]
-        source: kube::Error,
-    },
-    #[error("{0}")]
-    Decided(String),
-}
-
 pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Requeue, Error> {
     ctx.synced.wait().await;
     let ns = claim.namespace().unwrap_or_default();
@@ -454,7 +444,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
         ctx.waiters.stop_waiting(&claim);
     }
 
-    let fail = |what: String| move |source| Error::Api { what, source };
+    let fail = Error::api;
     let sandboxes: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &ns);
     let claims: Api<SandboxClaim> = Api::namespaced(ctx.client.clone(), &ns);
     let patch_params = write::merge();

@@ -24,6 +24,8 @@ use sandbox_api::v1beta1::Sandbox;
 use crate::expectations::Expectations;
 use decide::{Observed, Plan};
 
+pub use crate::error::Error;
+
 /// How long to wait before retrying a Sandbox whose namespace is being deleted.
 const NAMESPACE_TERMINATING_RETRY: Duration = Duration::from_secs(30);
 
@@ -53,15 +55,6 @@ pub struct Context {
 
 /// How long a Pod create may take to reach the cache before it is taken as lost.
 pub const POD_CREATE_TTL: Duration = Duration::from_secs(60);
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Apply(#[from] apply::ApplyError),
-    /// The decision itself reported an error (e.g. a foreign-owned Pod); retried with backoff.
-    #[error("{0}")]
-    Decided(String),
-}
 
 /// Leaves of a cached Pod only what the Sandbox controller reads (metadata, `spec.nodeName`,
 /// `spec.schedulingGates`, and the status phase, conditions and IPs): the Pod cache holds every

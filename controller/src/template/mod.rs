@@ -19,6 +19,8 @@ use sandbox_api::v1beta1::SandboxTemplate;
 
 use decide::{Observed, Plan};
 
+pub use crate::error::Error;
+
 /// How long to wait before retrying a template whose namespace is being deleted.
 const NAMESPACE_TERMINATING_RETRY: Duration = Duration::from_secs(30);
 /// How long to wait before retrying after a failed write.
@@ -34,15 +36,6 @@ pub struct Context {
     pub network_policies: Store<NetworkPolicy>,
     /// The NetworkPolicy cache's first listing.
     pub synced: crate::cache::Synced,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Apply(#[from] apply::ApplyError),
-    /// The decision itself reported an error (a foreign NetworkPolicy); retried later.
-    #[error("{0}")]
-    Decided(String),
 }
 
 impl Context {
@@ -97,7 +90,7 @@ pub fn error_policy(template: Arc<SandboxTemplate>, error: &Error, _ctx: Arc<Con
         "reconcile failed"
     );
     match error {
-        Error::Apply(_) => APPLY_RETRY,
+        Error::Api { .. } => APPLY_RETRY,
         Error::Decided(_) => FOREIGN_POLICY_RETRY,
     }
 }

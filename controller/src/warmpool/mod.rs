@@ -21,6 +21,8 @@ use crate::{events, write};
 use decide::{Action, Observed};
 use shaping::{PoolShaping, Settings};
 
+pub use crate::error::Error;
+
 /// Writes older than this are assumed lost rather than still on their way to the cache.
 const EXPECTATION_TTL: Duration = Duration::from_secs(300);
 
@@ -196,14 +198,6 @@ impl Context {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{what}: {source}")]
-pub struct Error {
-    what: String,
-    #[source]
-    source: kube::Error,
-}
-
 pub async fn reconcile(pool: Arc<SandboxWarmPool>, ctx: Arc<Context>) -> Result<Requeue, Error> {
     ctx.synced.wait().await;
     let ns = pool.namespace().unwrap_or_default();
@@ -246,7 +240,7 @@ pub async fn reconcile(pool: Arc<SandboxWarmPool>, ctx: Arc<Context>) -> Result<
 
     let sandboxes: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &ns);
     let (pp, patch_params) = (write::post(), write::merge());
-    let fail = |what: String| move |source| Error { what, source };
+    let fail = Error::api;
     let mut creates = Vec::new();
     for action in &plan.actions {
         match action {
