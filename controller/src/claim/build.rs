@@ -1,10 +1,11 @@
 //! What a claim writes onto Sandboxes: the cold-start Sandbox (spec §5.8), the adoption patch
 //! of a warm one (spec §5.7 step 6), and the checks on what a claim may add (spec §5.6).
 
+use crate::sandbox::children::controller_ref;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Container, EnvVar as PodEnvVar};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 use sandbox_api::common::{PersistentVolumeClaimTemplate, PodMetadata};
 use sandbox_api::keys;
@@ -16,9 +17,6 @@ use serde_json::{Value, json};
 
 use crate::patch::merge_diff;
 use crate::sandbox::children::{apply_secure_defaults, is_secure_by_default};
-
-pub const CLAIM_API_VERSION: &str = "extensions.agents.x-k8s.io/v1beta1";
-pub const CLAIM_KIND: &str = "SandboxClaim";
 
 /// Why a claim cannot be served as written; each maps to one Ready reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,17 +30,6 @@ pub enum Rejection {
     /// A plain error: retried with backoff, reported as `ReconcilerError`.
     #[error("{0}")]
     Other(String),
-}
-
-pub fn claim_ref(claim: &SandboxClaim) -> OwnerReference {
-    OwnerReference {
-        api_version: CLAIM_API_VERSION.into(),
-        kind: CLAIM_KIND.into(),
-        name: claim.name_any(),
-        uid: claim.metadata.uid.clone().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
 }
 
 /// The label domains claims may use when no allowlist is configured (spec §5.6).
@@ -231,7 +218,7 @@ pub fn cold_sandbox(
                 keys::SANDBOX_TEMPLATE_REF_ANNOTATION.to_string(),
                 template.name_any(),
             )])),
-            owner_references: Some(vec![claim_ref(claim)]),
+            owner_references: Some(vec![controller_ref(claim)]),
             ..ObjectMeta::default()
         },
         spec: SandboxSpec {
@@ -395,7 +382,7 @@ pub fn adoption_patch(
         "metadata": {
             "resourceVersion": sandbox.resource_version(),
             "labels": labels,
-            "ownerReferences": [claim_ref(claim)],
+            "ownerReferences": [controller_ref(claim)],
         }
     });
     if let Some(diff) = merge_diff(&current, &wanted) {

@@ -260,7 +260,7 @@ fn adoptable_from(s: &Sandbox, pool: &str, pool_hash: &sandbox_api::NameHash) ->
             .is_some_and(|v| *pool_hash == v.as_str())
         && labels.contains_key(keys::SANDBOX_TEMPLATE_REF_HASH_LABEL)
         && crate::sandbox::children::controller_of(&s.metadata).is_some_and(|r| {
-            r.kind == crate::warmpool::build::POOL_KIND
+            r.kind == SandboxWarmPool::kind(&())
                 && crate::sandbox::children::api_group(&r.api_version)
                     == "extensions.agents.x-k8s.io"
                 && r.name == pool

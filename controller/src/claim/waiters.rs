@@ -9,8 +9,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 
-use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
 use sandbox_api::keys::condition;
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxWarmPool};
 
@@ -31,7 +31,7 @@ pub fn pool_of(c: &SandboxClaim) -> ObjectRef<SandboxWarmPool> {
 pub fn usable_member_of(s: &Sandbox) -> Option<ObjectRef<SandboxWarmPool>> {
     let owner = crate::sandbox::children::controller_of(&s.metadata)?;
     let status = s.status.as_ref()?;
-    let usable = owner.kind == crate::warmpool::build::POOL_KIND
+    let usable = owner.kind == SandboxWarmPool::kind(&())
         && s.metadata.deletion_timestamp.is_none()
         && conditions::is_true(&status.conditions, condition::READY)
         && !status.pod_ips.is_empty();

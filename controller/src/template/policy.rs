@@ -4,6 +4,7 @@
 //!
 //! Everything here is pure.
 
+use crate::sandbox::children::controller_ref;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::networking::v1::{
@@ -11,9 +12,8 @@ use k8s_openapi::api::networking::v1::{
     NetworkPolicyPort, NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-    LabelSelector, LabelSelectorRequirement, ObjectMeta, OwnerReference,
+    LabelSelector, LabelSelectorRequirement, ObjectMeta,
 };
-use kube::Resource;
 use sandbox_api::keys;
 use sandbox_api::v1beta1::SandboxTemplate;
 
@@ -59,21 +59,6 @@ fn template_name(template: &SandboxTemplate) -> &str {
 #[must_use]
 pub fn template_ref_hash(template: &SandboxTemplate) -> sandbox_api::NameHash {
     sandbox_api::NameHash::of(template_name(template))
-}
-
-/// The controller ownerRef of the managed policy: `extensions.agents.x-k8s.io/v1beta1`
-/// `SandboxTemplate`, with `controller` and `blockOwnerDeletion`, so garbage collection removes
-/// the policy with its template (there are no finalizers, spec §0).
-#[must_use]
-pub fn controller_ref(template: &SandboxTemplate) -> OwnerReference {
-    OwnerReference {
-        api_version: SandboxTemplate::api_version(&()).into_owned(),
-        kind: SandboxTemplate::kind(&()).into_owned(),
-        name: template_name(template).to_owned(),
-        uid: template.metadata.uid.clone().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
 }
 
 /// The spec the policy should have (spec §3.3 step 6): it selects the template's Pods by the

@@ -1,28 +1,14 @@
 //! What a warm pool member looks like (spec §4.3), and when an existing member no longer
 //! matches its template (spec §4.5).
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use crate::sandbox::children::controller_ref;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 use sandbox_api::common::SandboxBlueprint;
 use sandbox_api::keys;
 use sandbox_api::v1beta1::{Sandbox, SandboxSpec, SandboxTemplate, SandboxWarmPool};
 
 use crate::sandbox::children::{apply_secure_defaults, is_secure_by_default};
-
-pub const POOL_API_VERSION: &str = "extensions.agents.x-k8s.io/v1beta1";
-pub const POOL_KIND: &str = "SandboxWarmPool";
-
-/// The pool's controller ownerRef for its members.
-pub fn pool_ref(pool: &SandboxWarmPool) -> OwnerReference {
-    OwnerReference {
-        api_version: POOL_API_VERSION.into(),
-        kind: POOL_KIND.into(),
-        name: pool.name_any(),
-        uid: pool.metadata.uid.clone().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
-}
 
 /// The template's blueprint as a pool member runs it: secure defaults applied (spec §3.4).
 pub fn member_blueprint(template: &SandboxTemplate) -> SandboxBlueprint {
@@ -89,7 +75,7 @@ pub fn new_member_with(
                 )]
                 .into(),
             ),
-            owner_references: Some(vec![pool_ref(pool)]),
+            owner_references: Some(vec![controller_ref(pool)]),
             ..ObjectMeta::default()
         },
         spec: SandboxSpec {

@@ -12,12 +12,13 @@ use sandbox_api::v1beta1::{
 };
 use serde_json::{Value, json};
 
-use super::build::{is_stale, new_member_with, pool_ref};
+use super::build::{is_stale, new_member_with};
 use super::shaping::{PoolShaping, Settings};
 use crate::conditions;
 use crate::events::Notice;
 use crate::patch::merge_diff;
 use crate::sandbox::children::controller_of;
+use crate::sandbox::children::controller_ref;
 
 /// What the caches hold for one pool.
 #[derive(Debug, Clone, Copy)]
@@ -119,7 +120,7 @@ pub fn decide(o: Observed<'_>) -> Plan {
             plan.actions.push(Action::Patch {
                 name,
                 patch: json!({"metadata": {
-                    "ownerReferences": [pool_ref(pool)],
+                    "ownerReferences": [controller_ref(pool)],
                     "labels": {keys::LAUNCH_TYPE_LABEL: keys::LAUNCH_TYPE_WARM},
                 }}),
             });

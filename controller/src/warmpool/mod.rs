@@ -329,6 +329,6 @@ pub fn error_policy(pool: Arc<SandboxWarmPool>, error: &Error, _ctx: Arc<Context
 /// [`Context::expect_departure`]).
 pub fn pool_of_member(sandbox: &Sandbox) -> Option<ObjectRef<SandboxWarmPool>> {
     let owner = crate::sandbox::children::controller_of(&sandbox.metadata)?;
-    (owner.kind == build::POOL_KIND)
+    (owner.kind == SandboxWarmPool::kind(&()))
         .then(|| ObjectRef::new(&owner.name).within(&sandbox.namespace().unwrap_or_default()))
 }

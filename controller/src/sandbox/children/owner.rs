@@ -6,20 +6,19 @@ use sandbox_api::keys;
 use sandbox_api::v1beta1::Sandbox;
 use serde_json::{Map, Value, json};
 
-use super::{label, sandbox_name, sandbox_name_hash};
+use super::{label, sandbox_name_hash};
 
-/// The controller ownerRef every child carries (spec §2.5): `agents.x-k8s.io/v1beta1` `Sandbox`
-/// with `controller` and `blockOwnerDeletion` set, so garbage collection is the only cleanup
-/// (there are no finalizers, §11.5).
+/// The controller ownerRef a child of `owner` carries (spec §2.5): kube's
+/// `controller_owner_ref` (apiVersion, kind, name, uid, `controller`) with `blockOwnerDeletion`
+/// set as upstream sets it, so garbage collection is the only cleanup (there are no
+/// finalizers, §11.5). Used for the Sandbox's children, a pool's members, a claim's Sandbox and
+/// a template's NetworkPolicy. An owner without a name or uid (never one read from the API
+/// server) gives an empty reference, which the API server refuses.
 #[must_use]
-pub fn controller_ref(sandbox: &Sandbox) -> OwnerReference {
+pub fn controller_ref<K: Resource<DynamicType = ()>>(owner: &K) -> OwnerReference {
     OwnerReference {
-        api_version: Sandbox::api_version(&()).into_owned(),
-        kind: Sandbox::kind(&()).into_owned(),
-        name: sandbox_name(sandbox).to_owned(),
-        uid: sandbox.metadata.uid.clone().unwrap_or_default(),
-        controller: Some(true),
         block_owner_deletion: Some(true),
+        ..owner.controller_owner_ref(&()).unwrap_or_default()
     }
 }
 

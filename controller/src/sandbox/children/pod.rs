@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{PersistentVolumeClaimVolumeSource, Pod, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Resource;
 use sandbox_api::keys;
-use sandbox_api::v1beta1::Sandbox;
+use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxWarmPool};
 use serde_json::{Map, Value, json};
 
 use super::owner::{
@@ -19,8 +20,6 @@ use super::{annotation, label, name_hash_labels, sandbox_name, string_map_patch}
 pub const EXTENSIONS_GROUP: &str = "extensions.agents.x-k8s.io";
 
 /// Kind of the warm pool; only while it controls the Sandbox does the Pod carry the pool label.
-const WARM_POOL_KIND: &str = "SandboxWarmPool";
-const CLAIM_KIND: &str = "SandboxClaim";
 
 /// The labels copied from Sandbox metadata to the Pod for extension-owned Sandboxes; any of them
 /// not currently expected is deleted from the Pod (spec §2.7).
@@ -90,11 +89,11 @@ pub fn extension_pod_labels(sandbox: &Sandbox) -> BTreeMap<String, String> {
             labels.insert(key.to_owned(), value.to_owned());
         }
     };
-    if owner.kind == WARM_POOL_KIND {
+    if owner.kind == SandboxWarmPool::kind(&()) {
         copy(keys::WARM_POOL_SANDBOX_LABEL);
     }
     // Upstream v1.0 also puts the owning claim's UID on the Pod (docs/upstream-differences.md).
-    if owner.kind == CLAIM_KIND {
+    if owner.kind == SandboxClaim::kind(&()) {
         copy(keys::CLAIM_UID_LABEL);
     }
     copy(keys::SANDBOX_TEMPLATE_REF_HASH_LABEL);
