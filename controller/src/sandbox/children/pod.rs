@@ -19,8 +19,6 @@ use super::{annotation, label, name_hash_labels, sandbox_name, string_map_patch}
 /// API group of the extension kinds (SandboxClaim, SandboxWarmPool, SandboxTemplate).
 pub const EXTENSIONS_GROUP: &str = "extensions.agents.x-k8s.io";
 
-/// Kind of the warm pool; only while it controls the Sandbox does the Pod carry the pool label.
-
 /// The labels copied from Sandbox metadata to the Pod for extension-owned Sandboxes; any of them
 /// not currently expected is deleted from the Pod (spec §2.7).
 pub const EXTENSION_POD_LABEL_KEYS: [&str; 3] = [
@@ -89,6 +87,7 @@ pub fn extension_pod_labels(sandbox: &Sandbox) -> BTreeMap<String, String> {
             labels.insert(key.to_owned(), value.to_owned());
         }
     };
+    // Only while the warm pool controls the Sandbox does the Pod carry the pool label.
     if owner.kind == SandboxWarmPool::kind(&()) {
         copy(keys::WARM_POOL_SANDBOX_LABEL);
     }
