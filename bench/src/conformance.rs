@@ -42,11 +42,18 @@ pub struct SuiteOptions {
     pub bin_dir: Option<PathBuf>,
 }
 
+/// Why the suite could not run; every variant but `Interrupted` means no case ran.
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {
-    /// The cluster or the controller could not be set up; no case ran.
-    #[error("{0}")]
-    Infrastructure(String),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Controller(#[from] ControllerError),
+    #[error("cannot create {}: {source}", path.display())]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// Ctrl-C; everything started has been stopped and the namespaces deleted.
     #[error("interrupted; stopped everything the run had started")]
     Interrupted,
@@ -55,21 +62,9 @@ pub enum SuiteError {
 impl SuiteError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            SuiteError::Infrastructure(_) => exit::INFRASTRUCTURE,
             SuiteError::Interrupted => exit::INTERRUPTED,
+            _ => exit::INFRASTRUCTURE,
         }
-    }
-}
-
-impl From<ClusterError> for SuiteError {
-    fn from(e: ClusterError) -> Self {
-        SuiteError::Infrastructure(e.to_string())
-    }
-}
-
-impl From<ControllerError> for SuiteError {
-    fn from(e: ControllerError) -> Self {
-        SuiteError::Infrastructure(e.to_string())
     }
 }
 
@@ -81,8 +76,9 @@ pub async fn run(options: SuiteOptions) -> Result<SuiteReport, SuiteError> {
         options.upstream_dir.clone(),
         options.controller_args.clone(),
     )?;
-    std::fs::create_dir_all(&options.dir).map_err(|e| {
-        SuiteError::Infrastructure(format!("cannot create {}: {e}", options.dir.display()))
+    std::fs::create_dir_all(&options.dir).map_err(|source| SuiteError::Dir {
+        path: options.dir.clone(),
+        source,
     })?;
     let started = Timestamp::now();
     let clock = Instant::now();
