@@ -40,7 +40,7 @@ use crate::events::{self, Notice};
 use crate::index::{self, Index};
 use crate::metrics::{ClaimCreation, ClaimLatency, Metrics};
 use crate::write;
-use bindings::Judgement;
+use bindings::{Binding, Judgement};
 use decide::{Action, Observed};
 
 pub use crate::error::Error;
@@ -121,6 +121,30 @@ impl Context {
     }
 
     /// When the claim was first seen; the first call stamps it.
+    /// The claim's first Ready: its start-up latency by launch type (warm only when the bound
+    /// Sandbox says so), the latencies its annotations ask for, and the end of its clock.
+    fn record_ready(
+        &self,
+        claim: &SandboxClaim,
+        bound: Option<&Sandbox>,
+        template_name: &str,
+        first_seen: Instant,
+    ) {
+        let launch = bound
+            .and_then(|s| s.labels().get(keys::LAUNCH_TYPE_LABEL).cloned())
+            .filter(|l| l == keys::LAUNCH_TYPE_WARM)
+            .unwrap_or_else(|| keys::LAUNCH_TYPE_COLD.into());
+        self.metrics
+            .claim_controller_startup_latency_ms
+            .get_or_create(&ClaimLatency {
+                launch_type: launch.clone(),
+                sandbox_template: template_name.to_string(),
+            })
+            .observe(first_seen.elapsed().as_secs_f64() * 1000.0);
+        self.observe_annotated_latencies(claim, &launch, template_name);
+        self.forget_first_seen(claim.metadata.uid.as_deref().unwrap_or_default());
+    }
+
     fn first_seen(&self, uid: &str) -> Instant {
         *self
             .first_seen
@@ -362,47 +386,10 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
         &claim,
         binding.as_ref().map(|b| b.sandbox.as_str()),
     );
-    if let Some(binding) = binding {
-        // We adopted or created a Sandbox for this claim. Until the cache shows it as the
-        // claim's (the member still looks like the pool's, the new one is absent), deciding
-        // would bind a second one.
-        let cached = ctx
-            .sandboxes
-            .store
-            .get(&ObjectRef::new(&binding.sandbox).within(&ns));
-        let judgement = match &bound {
-            Some(_) => Judgement::Shown,
-            None => bindings::judge(&binding, cached.as_deref(), &uid, Instant::now()),
-        };
-        match judgement {
-            Judgement::Shown | Judgement::Lost => ctx.bindings.forget(&uid),
-            Judgement::Wait => return Ok(Requeue::requeue(BINDING_CACHE_RETRY)),
-            Judgement::Verify => {
-                let sandboxes: Api<Sandbox> = Api::namespaced(ctx.client.clone(), &ns);
-                let live = sandboxes
-                    .get_opt(&binding.sandbox)
-                    .await
-                    .map_err(|source| Error::Api {
-                        what: format!("read Sandbox {} to settle a binding", binding.sandbox),
-                        source,
-                    })?;
-                let ours = live.as_ref().is_some_and(|s| {
-                    s.metadata.deletion_timestamp.is_none()
-                        && crate::sandbox::children::is_controlled_by(&s.metadata, &uid)
-                });
-                if ours {
-                    // The write holds; the cache is behind. Wait for it, never bind again.
-                    ctx.bindings.confirmed(&uid);
-                    return Ok(Requeue::requeue(BINDING_CACHE_RETRY));
-                }
-                ctx.bindings.forget(&uid);
-                if live.is_some() {
-                    // Not ours (our write never landed, or was undone): once the cache shows
-                    // it as it is, the claim decides afresh.
-                    return Ok(Requeue::requeue(BINDING_CACHE_RETRY));
-                }
-            }
-        }
+    if let Some(binding) = binding
+        && let Some(wait) = settle_binding(&ctx, &ns, &uid, &binding, bound.is_some()).await?
+    {
+        return Ok(wait);
     }
     let named = ctx.sandboxes.store.get(&ObjectRef::new(&name).within(&ns));
     let name_taken = bound.is_none() && named.is_some();
@@ -558,20 +545,7 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             ctx.wrote_status_over(&uid, claim.resource_version());
         }
         if plan.became_ready {
-            let launch = bound_now
-                .as_ref()
-                .and_then(|s| s.labels().get(keys::LAUNCH_TYPE_LABEL).cloned())
-                .filter(|l| l == keys::LAUNCH_TYPE_WARM)
-                .unwrap_or_else(|| keys::LAUNCH_TYPE_COLD.into());
-            ctx.metrics
-                .claim_controller_startup_latency_ms
-                .get_or_create(&ClaimLatency {
-                    launch_type: launch.clone(),
-                    sandbox_template: template_name.clone(),
-                })
-                .observe(first_seen.elapsed().as_secs_f64() * 1000.0);
-            ctx.observe_annotated_latencies(&claim, &launch, &template_name);
-            ctx.forget_first_seen(&uid);
+            ctx.record_ready(&claim, bound_now.as_deref(), &template_name, first_seen);
         }
     }
     for notice in &plan.notices {
@@ -583,6 +557,59 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
     Ok(plan
         .requeue_after
         .map_or_else(Requeue::await_change, Requeue::requeue))
+}
+
+/// A Sandbox this process adopted or created for the claim (`binding`) and that the cache may
+/// not show as the claim's yet: until it does (the member still looks like the pool's, the
+/// new one is absent), deciding would bind a second one. `Some` is the wait before the next
+/// pass; `None` lets the claim decide now. `bound`: the cache already shows a Sandbox as the
+/// claim's.
+async fn settle_binding(
+    ctx: &Context,
+    ns: &str,
+    uid: &str,
+    binding: &Binding,
+    bound: bool,
+) -> Result<Option<Requeue>, Error> {
+    let cached = ctx
+        .sandboxes
+        .store
+        .get(&ObjectRef::new(&binding.sandbox).within(ns));
+    let judgement = if bound {
+        Judgement::Shown
+    } else {
+        bindings::judge(binding, cached.as_deref(), uid, Instant::now())
+    };
+    match judgement {
+        Judgement::Shown | Judgement::Lost => ctx.bindings.forget(uid),
+        Judgement::Wait => return Ok(Some(Requeue::requeue(BINDING_CACHE_RETRY))),
+        Judgement::Verify => {
+            let sandboxes: Api<Sandbox> = Api::namespaced(ctx.client.clone(), ns);
+            let live = sandboxes
+                .get_opt(&binding.sandbox)
+                .await
+                .map_err(Error::api(format!(
+                    "read Sandbox {} to settle a binding",
+                    binding.sandbox
+                )))?;
+            let ours = live.as_ref().is_some_and(|s| {
+                s.metadata.deletion_timestamp.is_none()
+                    && crate::sandbox::children::is_controlled_by(&s.metadata, uid)
+            });
+            if ours {
+                // The write holds; the cache is behind. Wait for it, never bind again.
+                ctx.bindings.confirmed(uid);
+                return Ok(Some(Requeue::requeue(BINDING_CACHE_RETRY)));
+            }
+            ctx.bindings.forget(uid);
+            if live.is_some() {
+                // Not ours (our write never landed, or was undone): once the cache shows
+                // it as it is, the claim decides afresh.
+                return Ok(Some(Requeue::requeue(BINDING_CACHE_RETRY)));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The API server rejected the claim's Sandbox for good: Ready=False/InvalidConfiguration
