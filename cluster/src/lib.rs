@@ -12,7 +12,8 @@
 //!
 //! Beside them: the pinned binaries a local cluster runs ([`binaries`]), the agent-sandbox CRDs
 //! ([`crds`]), the OCI images a real node runs without a registry ([`images`],
-//! [`node_images`]), what a process reads of itself in `/proc` ([`procfs`]), and the cluster a
+//! [`node_images`]), what a process reads of itself in `/proc` ([`procfs`]), polling
+//! for what no watch reports ([`poll`]), and the cluster a
 //! command was pointed at ([`target`]).
 
 pub mod binaries;
@@ -24,6 +25,7 @@ pub mod kind;
 pub mod kubeconfig;
 pub mod local;
 pub mod node_images;
+pub mod poll;
 pub mod procfs;
 pub mod target;
 

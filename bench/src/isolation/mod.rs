@@ -565,17 +565,13 @@ async fn rules_name(ip: &str) -> bool {
 
 /// Waits until the enforcer's rules name `ip`.
 async fn wait_for_rules(ip: &str, timeout: Duration) -> Result<(), IsolationError> {
-    let start = Instant::now();
-    while !rules_name(ip).await {
-        if start.elapsed() > timeout {
-            return Err(IsolationError::Timeout {
-                what: format!("NetworkPolicy rules for the sandbox at {ip}"),
-                after: timeout,
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    Ok(())
+    let named = sandbox_cluster::poll::until(timeout, Duration::from_millis(250), || async {
+        rules_name(ip).await.then_some(())
+    });
+    named.await.ok_or_else(|| IsolationError::Timeout {
+        what: format!("NetworkPolicy rules for the sandbox at {ip}"),
+        after: timeout,
+    })
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sandbox_cluster::binaries::Binaries;
 use sandbox_cluster::local::{LocalCluster, LocalConfig, is_listening};
@@ -37,19 +37,14 @@ pub fn assert_gone(pids: &[u32], ports: &[u16]) {
 }
 
 /// Polls `f` until it returns `Some`, or panics after `timeout` naming `what`.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    sandbox_cluster::poll::until(timeout, Duration::from_millis(100), f)
+        .await
+        .unwrap_or_else(|| panic!("timed out waiting for {what}"))
 }
 
 /// The `sandbox-bench` binary of this build.

@@ -462,25 +462,20 @@ async fn wait_for_nodes(
     logs: &Path,
 ) -> Result<(), ClusterError> {
     let nodes: Api<Node> = Api::all(client.clone());
-    loop {
-        if let Ok(list) = nodes.list(&ListParams::default()).await {
-            let ready = list.items.iter().filter(|n| node_ready(n)).count();
-            let want = expected.unwrap_or(list.items.len()).max(1);
-            if ready >= want {
-                return Ok(());
-            }
-        }
-        if Instant::now() >= deadline {
-            return Err(ClusterError::Timeout {
-                what: format!(
-                    "{} kind node(s) Ready",
-                    expected.map_or("all".into(), |n| n.to_string())
-                ),
-                logs: logs.to_path_buf(),
-            });
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    let ready = crate::poll::until(left, Duration::from_secs(1), || async {
+        let list = nodes.list(&ListParams::default()).await.ok()?;
+        let ready = list.items.iter().filter(|n| node_ready(n)).count();
+        let want = expected.unwrap_or(list.items.len()).max(1);
+        (ready >= want).then_some(())
+    });
+    ready.await.ok_or_else(|| ClusterError::Timeout {
+        what: format!(
+            "{} kind node(s) Ready",
+            expected.map_or("all".into(), |n| n.to_string())
+        ),
+        logs: logs.to_path_buf(),
+    })
 }
 
 /// Waits until the cluster can run a workload: the `default` ServiceAccount exists (the

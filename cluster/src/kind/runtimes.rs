@@ -329,22 +329,20 @@ async fn ensure_handler(
     }
     eprintln!("node {node}: restarting containerd to load the {handler} handler");
     exec(&["systemctl", "restart", "containerd"]).run().await?;
-    let deadline = Instant::now() + CONTAINERD_RESTART_TIMEOUT;
-    loop {
-        if let Ok(dump) = exec(&["containerd", "config", "dump"]).run().await
-            && handler_configured(&dump.stdout, handler)
-        {
-            return Ok(());
+    let configured = crate::poll::until(CONTAINERD_RESTART_TIMEOUT, Duration::from_secs(1), || {
+        let dump = exec(&["containerd", "config", "dump"]);
+        async move {
+            let dump = dump.run().await.ok()?;
+            handler_configured(&dump.stdout, handler).then_some(())
         }
-        if Instant::now() >= deadline {
-            return Err(KindError::Runtime(format!(
-                "node {node}: containerd did not come back with the {handler} handler within \
-                 {}s of a restart",
-                CONTAINERD_RESTART_TIMEOUT.as_secs()
-            )));
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    });
+    configured.await.ok_or_else(|| {
+        KindError::Runtime(format!(
+            "node {node}: containerd did not come back with the {handler} handler within {}s \
+             of a restart",
+            CONTAINERD_RESTART_TIMEOUT.as_secs()
+        ))
+    })
 }
 
 /// Applies kata-deploy, waits for its DaemonSet and for every node to be labelled by it.

@@ -1,7 +1,7 @@
 //! Helpers shared by the controller's integration tests.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sandbox_cluster::binaries::Binaries;
 use sandbox_cluster::local::{LocalCluster, LocalConfig};
@@ -24,19 +24,14 @@ pub async fn cluster_with_crds(name: &str, dir: &std::path::Path) -> (LocalClust
 }
 
 /// Polls `f` every 50 ms until it returns `Some`, or panics after `timeout` naming `what`.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    sandbox_cluster::poll::until(timeout, Duration::from_millis(50), f)
+        .await
+        .unwrap_or_else(|| panic!("timed out waiting for {what}"))
 }
 
 /// The claims, Sandboxes and Pods in `ns` with their status, for a failing test to print.
