@@ -1,5 +1,5 @@
 //! `sandbox-bench knee`: one stepped load against each controller in turn, and where each gives
-//! way. The runs are ordinary bench runs (`bench::run`); this module reads a run's step report
+//! way. The runs are ordinary bench runs (`run::run`); this module reads a run's step report
 //! into the `knee.json` entry of its controller (`sandbox_reports::knee`, which also renders
 //! `knee.md` and `knee.html`) and checks the `--require` bounds.
 
