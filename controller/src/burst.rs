@@ -239,26 +239,22 @@ mod tests {
     #[tokio::test]
     async fn the_end_of_a_burst_is_told_once_no_claim_has_adopted_for_the_quiet_period() {
         let quiet = Duration::from_millis(300);
-        let burst = std::sync::Arc::new(Burst::new(quiet));
-        let ends = tokio::spawn({
-            let burst = burst.clone();
-            async move {
-                burst.ends().await;
-                Instant::now()
-            }
-        });
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(!ends.is_finished(), "no burst, no end");
-        burst.adopted(Instant::now());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let last = Instant::now();
-        burst.adopted(last);
-        let ended = tokio::time::timeout(Duration::from_secs(10), ends)
-            .await
-            .expect("the burst ends")
-            .unwrap();
+        let burst = Burst::new(quiet);
+        let mut ends = std::pin::pin!(burst.ends());
         assert!(
-            ended >= last + quiet,
+            futures::poll!(ends.as_mut()).is_pending(),
+            "no burst, no end"
+        );
+        // Two adoptions 200 ms apart; the end is told a quiet period after the later one.
+        let first = Instant::now();
+        burst.adopted(first);
+        let last = first + Duration::from_millis(200);
+        burst.adopted(last);
+        tokio::time::timeout(Duration::from_secs(10), ends)
+            .await
+            .expect("the burst ends");
+        assert!(
+            Instant::now() >= last + quiet,
             "not before the quiet period after the last adoption"
         );
     }
