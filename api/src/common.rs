@@ -15,6 +15,7 @@
 //!   returns that same value so `field.unwrap_or_default()` yields the effective value.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -66,7 +67,12 @@ pub struct EmbeddedObjectMetadata {
 pub struct PodTemplate {
     /// Spec of the Pod. Edits only affect Pods created later (existing Pod specs are never
     /// updated).
-    pub spec: PodSpec,
+    ///
+    /// Shared, not owned: the members of a warm pool carry the same spec, and a controller's
+    /// cache holds every Sandbox of the cluster, so it keeps one copy per distinct spec (a
+    /// PodSpec with one container is about 4 KiB in memory). The JSON is a plain PodSpec;
+    /// change it through `Arc::make_mut`.
+    pub spec: Arc<PodSpec>,
     /// Pod labels and annotations. Upstream serialises this even when empty (no `omitempty`).
     #[serde(default)]
     pub metadata: PodMetadata,

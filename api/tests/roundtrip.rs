@@ -245,7 +245,8 @@ fn minimal_sandbox_serialises_like_go() {
                         ..Container::default()
                     }],
                     ..PodSpec::default()
-                },
+                }
+                .into(),
                 ..PodTemplate::default()
             },
             ..SandboxBlueprint::default()

@@ -1,11 +1,12 @@
 //! After the run: delete what carries the run's label (its namespace holds everything else
 //! the controller made) and report anything still there.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use kube::api::ListParams;
+use kube::runtime::wait::await_condition;
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxTemplate, SandboxWarmPool};
 
 use sandbox_marks::labels::RUN_LABEL;
@@ -21,10 +22,11 @@ pub async fn clean_up(
     let ns = namespaces::bench(run_id);
     namespaces::delete_of_run(client, &ns, run_id).await?;
     let namespaces_api = Api::<Namespace>::all(client.clone());
-    let start = Instant::now();
-    while namespaces_api.get_opt(&ns).await?.is_some() && start.elapsed() < wait {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    // Watched, not polled; what is still there after `wait` is reported below.
+    let gone = await_condition(namespaces_api.clone(), &ns, |n: Option<&Namespace>| {
+        n.is_none()
+    });
+    let _ = tokio::time::timeout(wait, gone).await;
     let selector = ListParams::default().labels(&format!("{RUN_LABEL}={run_id}"));
     let mut leaks = Vec::new();
     for namespace in namespaces_api.list(&selector).await?.items {

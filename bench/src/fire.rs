@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::limiter::Limiter;
-use crate::observe::Shared;
+use crate::observe::{Collector, ReadyClaim};
 use crate::plan::{BenchPlan, claim_object};
 use sandbox_marks::guarded_delete::{self, Deleted, GuardedDeleteError, RequiredLabel};
 
@@ -25,7 +25,7 @@ const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
 /// What every send needs.
 pub struct Sender {
     pub api: Api<SandboxClaim>,
-    pub shared: Arc<Shared>,
+    pub collector: Collector,
     pub limiter: Option<Limiter>,
     pub run_id: String,
     /// Set by Ctrl-C: no new claim is sent.
@@ -50,8 +50,8 @@ impl Sender {
         if let Some(limiter) = &self.limiter {
             limiter.acquire().await;
         }
-        let clock = self.shared.clock();
-        self.shared.ledger().sent(index, clock.now_us());
+        let clock = self.collector.clock();
+        self.collector.sent(index, clock.now_us());
         let result = tokio::time::timeout(
             CREATE_TIMEOUT,
             self.api.create(&PostParams::default(), &claim),
@@ -60,18 +60,16 @@ impl Sender {
         let now = clock.now_us();
         match result {
             Ok(Ok(_)) => {
-                self.shared.ledger().acked(index, now);
+                self.collector.acked(index, now);
                 true
             }
             Ok(Err(error)) => {
                 tracing::debug!(%error, claim = name, "create failed");
-                self.shared
-                    .ledger()
-                    .failed(index, create_error_kind(&error));
+                self.collector.failed(index, create_error_kind(&error));
                 false
             }
             Err(_) => {
-                self.shared.ledger().failed(index, "create_timeout");
+                self.collector.failed(index, "create_timeout");
                 false
             }
         }
@@ -115,7 +113,7 @@ fn snake_case(reason: &str) -> String {
     out
 }
 
-/// Fires an open schedule whose records are already in the ledger (claim `i` at offset `i`),
+/// Fires an open schedule whose records are already added (claim `i` at index `i`, offset `i`),
 /// each create on `runtime`. Returns when every claim was handed over, or on stop; the creates
 /// themselves are still in flight then (see [`Sender::in_flight`]).
 pub async fn open_loop(
@@ -125,7 +123,7 @@ pub async fn open_loop(
     runtime: tokio::runtime::Handle,
 ) {
     let handle = runtime;
-    let clock = sender.shared.clock();
+    let clock = sender.collector.clock();
     let claims: Vec<(usize, Instant, String, String)> = offsets
         .iter()
         .enumerate()
@@ -171,7 +169,7 @@ pub async fn closed_loop(
     wait: Duration,
 ) {
     let next = Arc::new(AtomicUsize::new(0));
-    let end = sender.shared.clock().start() + duration;
+    let end = sender.collector.clock().start() + duration;
     let pools = plan.claim_pools.clone();
     let mut workers = JoinSet::new();
     for _ in 0..concurrency {
@@ -187,16 +185,14 @@ pub async fn closed_loop(
                 }
                 let name = BenchPlan::claim_name(i);
                 let pool = &pools[i % pools.len()];
-                let index = {
-                    let intended = sender.shared.clock().now_us();
-                    sender.shared.ledger().add(Record::new(
-                        &name,
-                        pool.as_str(),
-                        LaunchType::Unknown,
-                        intended,
-                    ))
-                };
-                let ready = sender.shared.wait_ready(index);
+                let intended = sender.collector.clock().now_us();
+                let index = sender.collector.add(Record::new(
+                    &name,
+                    pool.as_str(),
+                    LaunchType::Unknown,
+                    intended,
+                ));
+                let ready = sender.collector.wait_ready(index);
                 sender.in_flight.fetch_add(1, Ordering::SeqCst);
                 if sender.send(index, &name, pool).await {
                     let _ = tokio::time::timeout(wait, ready).await;
@@ -207,16 +203,16 @@ pub async fn closed_loop(
     while workers.join_next().await.is_some() {}
 }
 
-/// Deletes each claim `hold` after it turned Ready, until the channel closes or the task is
-/// aborted; the deletions' own tasks end with it. Each delete is guarded: the claim must carry
-/// the run label of the run its namespace is named after, and the delete is pinned to the uid
-/// checked. The check reads the claim's metadata from the API server's cache (no etcd read on
-/// this path); a refused claim is logged, as a failed delete is, and left in place.
+/// Deletes each claim `hold` after it turned Ready (the collector sends its name and when),
+/// until the channel closes or the task is aborted; the deletions' own tasks end with it. Each
+/// delete is guarded: the claim must carry the run label of the run its namespace is named
+/// after, and the delete is pinned to the uid checked. The check reads the claim's metadata
+/// from the API server's cache (no etcd read on this path); a refused claim is logged, as a
+/// failed delete is, and left in place.
 pub async fn reap(
     api: Api<SandboxClaim>,
-    shared: Arc<Shared>,
     hold: Duration,
-    mut ready: mpsc::UnboundedReceiver<(usize, Instant)>,
+    mut ready: mpsc::UnboundedReceiver<ReadyClaim>,
 ) {
     let required = match RequiredLabel::run_of_namespace(api.namespace().unwrap_or_default()) {
         Ok(required) => Arc::new(required),
@@ -226,10 +222,7 @@ pub async fn reap(
         }
     };
     let mut deletions = JoinSet::new();
-    while let Some((index, at)) = ready.recv().await {
-        let Some(name) = shared.ledger().record(index).map(|r| r.claim.clone()) else {
-            continue;
-        };
+    while let Some((name, at)) = ready.recv().await {
         let (api, required) = (api.clone(), required.clone());
         deletions.spawn(async move {
             tokio::time::sleep_until((at + hold).into()).await;

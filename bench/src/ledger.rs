@@ -1,7 +1,9 @@
-//! The ledger: one [`Record`] per claim, stamped as the run goes. Workers stamp sends and
-//! acknowledgements; the watches stamp what the API shows (bound, sandbox Ready, claim Ready)
-//! at the moment each event is received. Everything here is pure bookkeeping on microsecond
-//! stamps, so every transition is unit-tested without a cluster.
+//! The ledger: one [`Record`] per claim, stamped as the run goes. The send tasks stamp sends
+//! and acknowledgements; the watches stamp what the API shows (bound, sandbox Ready, claim
+//! Ready) at the moment each event is received. Both send their stamps to the run's collector
+//! task ([`crate::observe::Collector`]), the ledger's one owner, which applies them here in the
+//! order they were sent. Everything here is pure bookkeeping on microsecond stamps, so every
+//! transition is unit-tested without a cluster.
 
 use std::collections::HashMap;
 
@@ -20,7 +22,7 @@ pub struct Ledger {
     /// Bound sandbox → the claim it serves.
     claim_of_sandbox: HashMap<String, usize>,
     /// Kept as records change, so progress and the drain, polled while stamps arrive, never
-    /// scan the records under the lock the stamps wait for.
+    /// make the collector scan the records while stamps queue behind it.
     counts: Counts,
     /// Claims sent and since Ready or failed.
     settled: usize,
@@ -35,14 +37,23 @@ pub enum Transition {
 }
 
 impl Ledger {
-    /// Adds a claim's schedule slot; returns its index.
+    /// Adds a claim's schedule slot after the others; returns its index.
     pub fn add(&mut self, record: Record) -> usize {
         let index = self.records.len();
-        self.by_claim.insert(record.claim.clone(), index);
-        self.records
-            .push(Record::new("", "", LaunchType::Unknown, 0));
-        self.update(index, |slot| *slot = record);
+        self.add_at(index, record);
         index
+    }
+
+    /// Adds a claim's schedule slot at `index`, which its sender chose: slots below it not
+    /// added yet stay empty until theirs arrive. An empty slot names no claim, is never sent,
+    /// so it counts nowhere and [`Ledger::finish`] drops it.
+    pub fn add_at(&mut self, index: usize, record: Record) {
+        if self.records.len() <= index {
+            self.records
+                .resize_with(index + 1, || Record::new("", "", LaunchType::Unknown, 0));
+        }
+        self.by_claim.insert(record.claim.clone(), index);
+        self.update(index, |slot| *slot = record);
     }
 
     pub fn record(&self, index: usize) -> Option<&Record> {
@@ -240,30 +251,30 @@ fn is_true(
         .any(|c| c.type_ == kind && c.status == "True")
 }
 
+/// Claims and sandboxes as the watches show them, for the ledger's and the collector's tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod fixtures {
+    use sandbox_api::v1beta1::{Sandbox, SandboxClaim};
     use serde_json::json;
 
-    fn claim(name: &str, sandbox: &str, ready: bool) -> SandboxClaim {
+    /// Claim `name` bound to `sandbox`, Ready or not.
+    pub fn claim(name: &str, sandbox: &str, ready: bool) -> SandboxClaim {
         serde_json::from_value(json!({
             "apiVersion": "extensions.agents.x-k8s.io/v1beta1",
             "kind": "SandboxClaim",
-            "metadata": {"name": name, "namespace": "ns"},
+            "metadata": {"name": name, "namespace": "ns", "uid": format!("uid-{name}")},
             "spec": {"warmPoolRef": {"name": "pool"}},
-            "status": {
-                "sandbox": {"name": sandbox},
-                "conditions": [condition(ready)],
-            }
+            "status": {"sandbox": {"name": sandbox}, "conditions": [condition(ready)]}
         }))
         .unwrap()
     }
 
-    fn sandbox(name: &str, ready: bool) -> Sandbox {
+    /// Sandbox `name`, Ready or not.
+    pub fn sandbox(name: &str, ready: bool) -> Sandbox {
         serde_json::from_value(json!({
             "apiVersion": "agents.x-k8s.io/v1beta1",
             "kind": "Sandbox",
-            "metadata": {"name": name, "namespace": "ns"},
+            "metadata": {"name": name, "namespace": "ns", "uid": format!("uid-{name}")},
             "spec": {"podTemplate": {"spec": {"containers": [{"name": "c", "image": "i"}]}}},
             "status": {"conditions": [condition(ready)]}
         }))
@@ -279,6 +290,12 @@ mod tests {
             "lastTransitionTime": "2026-01-01T00:00:00Z"
         })
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{claim, sandbox};
+    use super::*;
 
     fn ledger_with(names: &[&str]) -> Ledger {
         let mut ledger = Ledger::default();
@@ -412,6 +429,24 @@ mod tests {
                 "timeout_unacknowledged"
             ]
         );
+    }
+
+    #[test]
+    fn slots_added_out_of_order_land_at_their_index() {
+        let mut ledger = Ledger::default();
+        ledger.add_at(2, Record::new("c", "pool", LaunchType::Unknown, 3));
+        ledger.sent(2, 30);
+        assert_eq!(ledger.record(1).unwrap().claim, "");
+        assert_eq!(ledger.counts().sent, 1);
+        ledger.add_at(0, Record::new("a", "pool", LaunchType::Unknown, 1));
+        ledger.add_at(1, Record::new("b", "pool", LaunchType::Unknown, 2));
+        ledger.sent(1, 20);
+        assert_eq!(
+            ledger.on_claim(&claim("c", "c", true), 40),
+            Transition::ClaimReady(2)
+        );
+        let claims: Vec<_> = ledger.finish().into_iter().map(|r| r.claim).collect();
+        assert_eq!(claims, ["b", "c"]);
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //! * [`fire`]: open-loop pacing, closed loops and churn; [`limiter`]: the client-side rate
 //!   limiter claims pass through; [`floor`]: the harness playing the cheapest possible
 //!   controller.
-//! * [`observe`]: the watches that stamp each transition; [`ledger`]: the per-claim records
-//!   they stamp; [`clock`]: the run's monotonic clock.
+//! * [`observe`]: the watches that stamp each transition and the one collector task their
+//!   stamps and the send tasks' stream to; [`ledger`]: the per-claim records it keeps;
+//!   [`clock`]: the run's monotonic clock.
 //! * [`faults`], [`fencing`], [`invariants`]: injected faults and what must hold through them.
 //! * [`isolation`]: the runtime classes' isolation checks with their positive controls.
 //! * [`scrape`], [`resources`]: `/metrics` and CPU/RSS before and after.

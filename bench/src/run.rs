@@ -31,9 +31,8 @@ use crate::floor::Floor;
 use crate::floor::FloorError;
 use crate::invariants::{self, Checker};
 use crate::isolation::IsolationError;
-use crate::ledger::Ledger;
 use crate::limiter::Limiter;
-use crate::observe::{self, Shared};
+use crate::observe::{self, Collector, Taken};
 use crate::plan::BenchPlan;
 use crate::progress::Progress;
 use crate::resources::{Probe, ProcessSample, ProcessUse};
@@ -182,71 +181,7 @@ pub async fn run(mut options: BenchOptions) -> Result<BenchOutcome, BenchError> 
         Some(kind) if options.kubeconfig.is_none() => kind.workers + 1,
         _ => options.scenario.cluster.nodes.value,
     };
-    let target = match (&options.kubeconfig, &options.kind) {
-        (None, Some(kind)) => {
-            // The probe image (kind's nodes bring their own pause image), built before the
-            // cluster: a missing binary fails the run before minutes of `kind create`.
-            let archives: Vec<PathBuf> = if options.plan.templates.iter().any(|t| t.probe) {
-                vec![sandbox_cluster::node_images::probe_archive(
-                    &sandbox_cluster::node_images::node_bin_dir(),
-                    &options.out.join("images"),
-                )?]
-            } else {
-                Vec::new()
-            };
-            // Dropping the start future on Ctrl-C drops the half-made cluster, which deletes it.
-            tokio::select! {
-                started = Target::kind(kind.clone(), &archives) => started?,
-                _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
-            }
-        }
-        (None, None) => {
-            let mut config = LocalConfig::new(
-                "bench",
-                options.out.join("cluster"),
-                Binaries::locate(options.bin_dir.clone()),
-            );
-            config.nodes = nodes;
-            // Replicas connect as users of their own and the API server audits them, for the
-            // fencing invariant.
-            if options.plan.replicas > 1 {
-                config.clients = (0..options.plan.replicas)
-                    .map(|replica| ClientIdentity {
-                        name: replica_name(replica),
-                        group: Some("system:masters".into()),
-                    })
-                    .collect();
-                config.audit = true;
-            }
-            if options.scenario.cluster.real_node() {
-                let images = options.out.join("images");
-                config.real_node = Some(sandbox_cluster::node_images::prepare(
-                    &sandbox_cluster::node_images::node_bin_dir(),
-                    &images,
-                )?);
-            }
-            if let Some(delay) = &options.scenario.cluster.pod_ready_delay {
-                config.pod_ready = PodReadyDelay {
-                    delay: duration(&delay.value).map_err(BenchError::PodReadyDelay)?,
-                    jitter: Duration::ZERO,
-                };
-            }
-            eprintln!(
-                "starting a local cluster with {nodes} kwok node(s){} in {}",
-                if config.real_node.is_some() {
-                    " and a real node (runc, gVisor)"
-                } else {
-                    ""
-                },
-                config.dir.display()
-            );
-            tokio::select! {
-                started = Target::start_local(config) => started?,
-                _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
-            }
-        }
-        (Some(path), _) => Target::existing(path, options.context.as_deref(), &options.out).await?,
-    };
+    let target = start_target(&options, nodes).await?;
     let missing = target.missing_runtime_classes();
     if !missing.is_empty() {
         let dropped = options.plan.without_runtime_classes(&missing);
@@ -271,44 +206,7 @@ pub async fn run(mut options: BenchOptions) -> Result<BenchOutcome, BenchError> 
         .then(free_loopback_address)
         .transpose()
         .map_err(io("no free loopback port for the controller's metrics"))?;
-    let log = options
-        .out
-        .join(format!("controller-{}.log", controller.kind.name()));
-    let lease_namespace = (options.plan.replicas > 1).then_some(LEASE_NAMESPACE);
-    let mut replicas = Vec::new();
-    for replica in 0..options.plan.replicas {
-        // One log per replica; the first keeps the single controller's name.
-        let log = if replica == 0 {
-            log.clone()
-        } else {
-            options.out.join(format!(
-                "controller-{}-{replica}.log",
-                controller.kind.name()
-            ))
-        };
-        // Only the first replica serves the metrics the report scrapes.
-        let metrics = metrics_addr.filter(|_| replica == 0);
-        let pod_name = replica_name(replica);
-        let election = lease_namespace.map(|ns| (ns, pod_name.as_str()));
-        let kubeconfig = target
-            .local()
-            .map(|cluster| cluster.kubeconfig_of(&pod_name))
-            .filter(|own| own.exists())
-            .unwrap_or_else(|| target.kubeconfig.clone());
-        let Some(c) = controller
-            .start_replica(&kubeconfig, log, metrics, election)
-            .await?
-        else {
-            break;
-        };
-        eprintln!(
-            "controller {} running (pid {}), log: {}",
-            controller.kind.name(),
-            c.pid(),
-            c.log().display()
-        );
-        replicas.push(c);
-    }
+    let replicas = start_replicas(&options, &controller, &target, metrics_addr).await?;
     let running = std::sync::Mutex::new(replicas);
 
     // Everything that must not inherit the harness's priority has started.
@@ -401,6 +299,127 @@ struct Measured {
     interrupted: bool,
 }
 
+/// The cluster the run measures: kind, a kubeconfig's, or a local one started for the run
+/// (with a real node, its replicas' identities and audit log, and kwok's Pod readiness delay as
+/// the scenario asks). Ctrl-C while it starts takes down what was started.
+async fn start_target(options: &BenchOptions, nodes: u32) -> Result<Target, BenchError> {
+    let target = match (&options.kubeconfig, &options.kind) {
+        (None, Some(kind)) => {
+            // The probe image (kind's nodes bring their own pause image), built before the
+            // cluster: a missing binary fails the run before minutes of `kind create`.
+            let archives: Vec<PathBuf> = if options.plan.templates.iter().any(|t| t.probe) {
+                vec![sandbox_cluster::node_images::probe_archive(
+                    &sandbox_cluster::node_images::node_bin_dir(),
+                    &options.out.join("images"),
+                )?]
+            } else {
+                Vec::new()
+            };
+            // Dropping the start future on Ctrl-C drops the half-made cluster, which deletes it.
+            tokio::select! {
+                started = Target::kind(kind.clone(), &archives) => started?,
+                _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
+            }
+        }
+        (None, None) => {
+            let mut config = LocalConfig::new(
+                "bench",
+                options.out.join("cluster"),
+                Binaries::locate(options.bin_dir.clone()),
+            );
+            config.nodes = nodes;
+            // Replicas connect as users of their own and the API server audits them, for the
+            // fencing invariant.
+            if options.plan.replicas > 1 {
+                config.clients = (0..options.plan.replicas)
+                    .map(|replica| ClientIdentity {
+                        name: replica_name(replica),
+                        group: Some("system:masters".into()),
+                    })
+                    .collect();
+                config.audit = true;
+            }
+            if options.scenario.cluster.real_node() {
+                let images = options.out.join("images");
+                config.real_node = Some(sandbox_cluster::node_images::prepare(
+                    &sandbox_cluster::node_images::node_bin_dir(),
+                    &images,
+                )?);
+            }
+            if let Some(delay) = &options.scenario.cluster.pod_ready_delay {
+                config.pod_ready = PodReadyDelay {
+                    delay: duration(&delay.value).map_err(BenchError::PodReadyDelay)?,
+                    jitter: Duration::ZERO,
+                };
+            }
+            eprintln!(
+                "starting a local cluster with {nodes} kwok node(s){} in {}",
+                if config.real_node.is_some() {
+                    " and a real node (runc, gVisor)"
+                } else {
+                    ""
+                },
+                config.dir.display()
+            );
+            tokio::select! {
+                started = Target::start_local(config) => started?,
+                _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
+            }
+        }
+        (Some(path), _) => Target::existing(path, options.context.as_deref(), &options.out).await?,
+    };
+    Ok(target)
+}
+
+/// The controller under test, as many replicas as the scenario asks (none for the floor or an
+/// external controller), each with its own log and, on a local cluster, its own identity.
+async fn start_replicas(
+    options: &BenchOptions,
+    controller: &ControllerPlan,
+    target: &Target,
+    metrics_addr: Option<SocketAddr>,
+) -> Result<Vec<RunningController>, BenchError> {
+    let log = options
+        .out
+        .join(format!("controller-{}.log", controller.kind.name()));
+    let lease_namespace = (options.plan.replicas > 1).then_some(LEASE_NAMESPACE);
+    let mut replicas = Vec::new();
+    for replica in 0..options.plan.replicas {
+        // One log per replica; the first keeps the single controller's name.
+        let log = if replica == 0 {
+            log.clone()
+        } else {
+            options.out.join(format!(
+                "controller-{}-{replica}.log",
+                controller.kind.name()
+            ))
+        };
+        // Only the first replica serves the metrics the report scrapes.
+        let metrics = metrics_addr.filter(|_| replica == 0);
+        let pod_name = replica_name(replica);
+        let election = lease_namespace.map(|ns| (ns, pod_name.as_str()));
+        let kubeconfig = target
+            .local()
+            .map(|cluster| cluster.kubeconfig_of(&pod_name))
+            .filter(|own| own.exists())
+            .unwrap_or_else(|| target.kubeconfig.clone());
+        let Some(c) = controller
+            .start_replica(&kubeconfig, log, metrics, election)
+            .await?
+        else {
+            break;
+        };
+        eprintln!(
+            "controller {} running (pid {}), log: {}",
+            controller.kind.name(),
+            c.pid(),
+            c.log().display()
+        );
+        replicas.push(c);
+    }
+    Ok(replicas)
+}
+
 /// Prepares, fires and analyses; the caller cleans up whatever happens here.
 async fn measure(
     options: &BenchOptions,
@@ -418,72 +437,20 @@ async fn measure(
 
     let ns = namespaces::bench(run_id);
     let claims: Api<SandboxClaim> = Api::namespaced(client.clone(), &ns);
-    let sandboxes: Api<Sandbox> = Api::namespaced(client.clone(), &ns);
-    let mut ledger = Ledger::default();
-    if let crate::schedule::Schedule::Open(offsets) = &plan.schedule {
-        for (i, offset) in offsets.iter().enumerate() {
-            let intended = u64::try_from(offset.as_micros()).unwrap_or(u64::MAX);
-            ledger.add(Record::new(
-                BenchPlan::claim_name(i),
-                plan.pool_of(i),
-                LaunchType::Unknown,
-                intended,
-            ));
-        }
-    }
     let (ready_tx, ready_rx) = mpsc::unbounded_channel();
-    // The clock restarts once the watches are synced, just below; until then no claim exists
+    // The run's clock starts once the watches are synced, below; until then no claim exists
     // to be stamped.
-    let provisional = RunClock::starting_at(Instant::now());
-    let shared = Arc::new(Shared::new(
-        provisional,
-        ledger,
+    let collector = Collector::start(
         plan.hold.map(|_| ready_tx),
         plan.invariants.map(|_| Checker::default()),
-    ));
-    let (claims_synced, claims_synced_rx) = oneshot::channel();
-    let (sandboxes_synced, sandboxes_synced_rx) = oneshot::channel();
-    let watch_claims = tokio::spawn(observe::watch_claims(
-        claims.clone(),
-        format!("{RUN_LABEL}={run_id}"),
-        shared.clone(),
-        claims_synced,
-    ));
-    let watch_sandboxes = tokio::spawn(observe::watch_sandboxes(
-        sandboxes,
-        shared.clone(),
-        sandboxes_synced,
-    ));
-    let (pods_synced, pods_synced_rx) = oneshot::channel();
-    let watch_pods = plan.invariants.map(|_| {
-        tokio::spawn(observe::watch_pods(
-            Api::namespaced(client.clone(), &ns),
-            shared.clone(),
-            pods_synced,
-        ))
-    });
-    let _ = tokio::time::timeout(Duration::from_secs(30), async {
-        let _ = claims_synced_rx.await;
-        let _ = sandboxes_synced_rx.await;
-        if watch_pods.is_some() {
-            let _ = pods_synced_rx.await;
-        }
-    })
-    .await;
+    );
+    add_scheduled_records(&collector, plan);
+    let watches = Watches::start(client, &ns, run_id, plan, &collector).await;
     let reaper = plan
         .hold
-        .map(|hold| tokio::spawn(fire::reap(claims.clone(), shared.clone(), hold, ready_rx)));
-    // The floor takes over from the controller that filled the pools.
+        .map(|hold| tokio::spawn(fire::reap(claims.clone(), hold, ready_rx)));
     let floor = match options.controller {
-        ControllerKind::Floor => {
-            for filler in std::mem::take(&mut *lock(controllers)) {
-                filler.stop();
-            }
-            let selector = format!("{RUN_LABEL}={run_id}");
-            let floor = Floor::start(&target.kubeconfig, &ns, &selector).await?;
-            eprintln!("floor: serving the claims itself (thread {})", floor.tid);
-            Some(floor)
-        }
+        ControllerKind::Floor => Some(floor_takes_over(target, controllers, &ns, run_id).await?),
         _ => None,
     };
     let (controller_pid, metrics_addr) = match &floor {
@@ -497,7 +464,7 @@ async fn measure(
     let stop = Arc::new(AtomicBool::new(false));
     let sender = Arc::new(Sender {
         api: Api::namespaced(sending.client.clone(), &ns),
-        shared: shared.clone(),
+        collector: collector.clone(),
         limiter: plan
             .client_limit
             .map(|(rate, burst)| Limiter::new(rate, burst)),
@@ -517,41 +484,12 @@ async fn measure(
             .map(|f| ("floor".to_string(), Probe::Thread(f.tid))),
     );
     let before = Scrape::take(client, metrics_addr, &processes).await;
-    let clock = shared.start_clock();
-    // A stepped load: the processes and the API server read again at each step's end.
-    let step_ends = (!plan.steps.is_empty()).then(|| {
-        let (client, processes) = (client.clone(), processes.clone());
-        let ends: Vec<Duration> = plan
-            .steps
-            .iter()
-            .map(|s| Duration::from_micros(s.to_us))
-            .collect();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let mut scrapes = Vec::new();
-            for end in ends {
-                // A load stopped early ends its step there.
-                let stopped = loop {
-                    let left = clock.at(end).saturating_duration_since(Instant::now());
-                    if left.is_zero() || stop.load(Ordering::SeqCst) {
-                        break !left.is_zero();
-                    }
-                    tokio::time::sleep(left.min(Duration::from_millis(250))).await;
-                };
-                scrapes.push((
-                    clock.now_us(),
-                    Scrape::take(&client, None, &processes).await,
-                ));
-                if stopped {
-                    break;
-                }
-            }
-            scrapes
-        })
-    });
+    let clock = collector.start_clock();
+    let step_ends = (!plan.steps.is_empty())
+        .then(|| scrape_at_step_ends(plan, clock, client, &processes, stop.clone()));
     let breaker = plan
         .stop_above
-        .map(|bound| stop_at_broken_step(&shared, plan, bound, stop.clone()));
+        .map(|bound| stop_at_broken_step(&collector, plan, bound, stop.clone()));
     let wall = Instant::now();
     let total = plan.schedule.max_claims() as u64;
     eprintln!(
@@ -563,41 +501,7 @@ async fn measure(
             .trim()
     );
     let mut bar = Progress::new("claims", total);
-    let firing = async {
-        match &plan.schedule {
-            crate::schedule::Schedule::Open(offsets) => {
-                fire::open_loop(
-                    sender.clone(),
-                    plan,
-                    offsets,
-                    sending.runtime.handle().clone(),
-                )
-                .await
-            }
-            crate::schedule::Schedule::Closed {
-                concurrency,
-                count,
-                duration,
-            } => {
-                fire::closed_loop(
-                    sender.clone(),
-                    plan,
-                    *concurrency,
-                    *count,
-                    *duration,
-                    plan.drain,
-                )
-                .await
-            }
-        }
-        // Drain: until every sent claim is Ready or failed, or the drain time is up.
-        let deadline = Instant::now() + plan.drain;
-        while Instant::now() < deadline
-            && (sender.in_flight.load(Ordering::SeqCst) > 0 || !shared.ledger().settled())
-        {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
+    let firing = fire_and_drain(&sender, plan, &sending, &collector);
     let fault_targets = faults::inject::Targets {
         client: client.clone(),
         namespace: ns.clone(),
@@ -625,17 +529,7 @@ async fn measure(
             }
         }
     };
-    let ticker = async {
-        loop {
-            let counts = shared.ledger().counts();
-            bar.update(
-                counts.sent as u64,
-                total,
-                &format!("ready {}, failed {}", counts.ready, counts.failed),
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    };
+    let ticker = show_progress(&collector, &mut bar, total);
     let interrupted = tokio::select! {
         () = firing => false,
         () = ticker => false,
@@ -647,17 +541,13 @@ async fn measure(
     }
     if interrupted {
         eprintln!("interrupted: stopped sending; writing what was measured");
-        // Give creates already sent a moment to be answered, so they are not counted lost.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while sender.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let_creates_land(&sender).await;
     }
     if let Some(breaker) = breaker {
         breaker.abort();
     }
     let elapsed = wall.elapsed();
-    let counts = shared.ledger().counts();
+    let counts = collector.counts().await;
     bar.finish(&format!(
         "{} sent, {} Ready, {} failed",
         counts.sent, counts.ready, counts.failed
@@ -668,7 +558,7 @@ async fn measure(
                 client,
                 &ns,
                 plan,
-                &shared,
+                clock,
                 recovery,
                 fault_report
                     .as_ref()
@@ -678,11 +568,7 @@ async fn measure(
         ),
         _ => None,
     };
-    watch_claims.abort();
-    watch_sandboxes.abort();
-    if let Some(task) = watch_pods {
-        task.abort();
-    }
+    watches.abort();
     if let Some(reaper) = reaper {
         reaper.abort();
     }
@@ -695,18 +581,174 @@ async fn measure(
     drop(floor);
     drop(sender);
     sending.runtime.shutdown_background();
-    // Creates still unanswered hold the ledger too; what they stamp from now on is not part
-    // of the run.
-    let records = shared.take_ledger().finish();
+    // Creates still unanswered may stamp too; what they stamp from now on is not part of the
+    // run.
+    let Taken { ledger, checker } = collector.take().await;
+    let records = ledger.finish();
     let run_start = Timestamp::now() - Duration::from_micros(clock.now_us());
     let fencing = fencing_checks(target, plan, run_start);
     let invariants = invariants.map(|(found, recovery_ms, last_fault_ms)| {
-        let checked_after = shared.take_checker().map(|checker| {
+        let checked_after = checker.map(|checker| {
             checker.finish(&records, last_fault_ms, recovery_ms, clock.now_us() / 1000)
         });
         invariants_report(found, recovery_ms, fencing, checked_after)
     });
 
+    report(
+        options,
+        target,
+        nodes,
+        Gathered {
+            records,
+            started_at,
+            elapsed,
+            before,
+            after,
+            isolation,
+            faults: fault_report,
+            invariants,
+            refill_ms,
+            step_ends,
+            interrupted,
+        },
+    )
+    .await
+}
+
+/// The open schedule's claims as records, added first and in order: claim `i` is record `i`.
+fn add_scheduled_records(collector: &Collector, plan: &BenchPlan) {
+    if let crate::schedule::Schedule::Open(offsets) = &plan.schedule {
+        for (i, offset) in offsets.iter().enumerate() {
+            let intended = u64::try_from(offset.as_micros()).unwrap_or(u64::MAX);
+            collector.add(Record::new(
+                BenchPlan::claim_name(i),
+                plan.pool_of(i),
+                LaunchType::Unknown,
+                intended,
+            ));
+        }
+    }
+}
+
+/// The floor takes over from the controller that filled the pools: that controller stops and
+/// the harness serves each claim itself.
+async fn floor_takes_over(
+    target: &Target,
+    controllers: &Mutex<Vec<RunningController>>,
+    ns: &str,
+    run_id: &str,
+) -> Result<Floor, BenchError> {
+    for filler in std::mem::take(&mut *lock(controllers)) {
+        filler.stop();
+    }
+    let selector = format!("{RUN_LABEL}={run_id}");
+    let floor = Floor::start(&target.kubeconfig, ns, &selector).await?;
+    eprintln!("floor: serving the claims itself (thread {})", floor.tid);
+    Ok(floor)
+}
+
+/// Sends the schedule's claims, then drains: until every sent claim is Ready or failed, or the
+/// drain time is up.
+async fn fire_and_drain(
+    sender: &Arc<Sender>,
+    plan: &BenchPlan,
+    sending: &SendRuntime,
+    collector: &Collector,
+) {
+    match &plan.schedule {
+        crate::schedule::Schedule::Open(offsets) => {
+            fire::open_loop(
+                sender.clone(),
+                plan,
+                offsets,
+                sending.runtime.handle().clone(),
+            )
+            .await
+        }
+        crate::schedule::Schedule::Closed {
+            concurrency,
+            count,
+            duration,
+        } => {
+            fire::closed_loop(
+                sender.clone(),
+                plan,
+                *concurrency,
+                *count,
+                *duration,
+                plan.drain,
+            )
+            .await
+        }
+    }
+    let deadline = Instant::now() + plan.drain;
+    while Instant::now() < deadline
+        && (sender.in_flight.load(Ordering::SeqCst) > 0 || !collector.settled().await)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The progress bar, from the collector's counts five times a second; runs until dropped.
+async fn show_progress(collector: &Collector, bar: &mut Progress, total: u64) {
+    loop {
+        let counts = collector.counts().await;
+        bar.update(
+            counts.sent as u64,
+            total,
+            &format!("ready {}, failed {}", counts.ready, counts.failed),
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Gives creates already sent up to 5 s to be answered, so that an interrupted run does not
+/// count them lost.
+async fn let_creates_land(sender: &Sender) {
+    let _ = sandbox_cluster::poll::until(Duration::from_secs(5), Duration::from_millis(20), || {
+        let answered = sender.in_flight.load(Ordering::SeqCst) == 0;
+        async move { answered.then_some(()) }
+    })
+    .await;
+}
+
+/// What a run gathered, before it is analysed and written.
+struct Gathered {
+    records: Vec<Record>,
+    started_at: Timestamp,
+    elapsed: Duration,
+    before: Scrape,
+    after: Scrape,
+    isolation: Option<IsolationReport>,
+    faults: Option<FaultsReport>,
+    invariants: Option<InvariantsReport>,
+    refill_ms: Option<u64>,
+    step_ends: Option<tokio::task::JoinHandle<Vec<(u64, Scrape)>>>,
+    interrupted: bool,
+}
+
+/// Analyses what the run gathered against its SLOs and writes the records and the reports.
+async fn report(
+    options: &BenchOptions,
+    target: &Target,
+    nodes: u64,
+    gathered: Gathered,
+) -> Result<Measured, BenchError> {
+    let Gathered {
+        records,
+        started_at,
+        elapsed,
+        before,
+        after,
+        isolation,
+        faults,
+        invariants,
+        refill_ms,
+        step_ends,
+        interrupted,
+    } = gathered;
+    let plan = &options.plan;
+    let client = &target.client;
     let records_path = options.out.join("records.jsonl");
     write_records_file(&records_path, &records)?;
     let analysis = Analysis::from_records(&records)?;
@@ -728,7 +770,7 @@ async fn measure(
     let metrics = before.delta(&after, elapsed.as_secs_f64());
     let mut results = Results::new(meta, &analysis, slo, metrics)?;
     results.isolation = isolation;
-    results.faults = fault_report;
+    results.faults = faults;
     results.invariants = invariants;
     results.refill_ms = refill_ms;
     if !plan.steps.is_empty() {
@@ -747,6 +789,101 @@ async fn measure(
         files,
         records: records_path,
         interrupted,
+    })
+}
+
+/// The run's watches: its claims, the sandboxes of its namespace and, when the run checks
+/// invariants, its Pods, each stamping into the collector.
+struct Watches {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Watches {
+    /// Starts the watches and waits (up to 30 s) until each has listed, so the first claim's
+    /// transitions are all seen.
+    async fn start(
+        client: &kube::Client,
+        ns: &str,
+        run_id: &str,
+        plan: &BenchPlan,
+        collector: &Collector,
+    ) -> Self {
+        let (claims_synced, claims_synced_rx) = oneshot::channel();
+        let (sandboxes_synced, sandboxes_synced_rx) = oneshot::channel();
+        let mut tasks = vec![
+            tokio::spawn(observe::watch_claims(
+                Api::namespaced(client.clone(), ns),
+                format!("{RUN_LABEL}={run_id}"),
+                collector.clone(),
+                claims_synced,
+            )),
+            tokio::spawn(observe::watch_sandboxes(
+                Api::namespaced(client.clone(), ns),
+                collector.clone(),
+                sandboxes_synced,
+            )),
+        ];
+        let (pods_synced, pods_synced_rx) = oneshot::channel();
+        let pods = plan.invariants.is_some();
+        if pods {
+            tasks.push(tokio::spawn(observe::watch_pods(
+                Api::namespaced(client.clone(), ns),
+                collector.clone(),
+                pods_synced,
+            )));
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(30), async {
+            let _ = claims_synced_rx.await;
+            let _ = sandboxes_synced_rx.await;
+            if pods {
+                let _ = pods_synced_rx.await;
+            }
+        })
+        .await;
+        Self { tasks }
+    }
+
+    fn abort(self) {
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// A stepped load: the processes and the API server read again at each step's end (a load
+/// stopped early ends its step there).
+fn scrape_at_step_ends(
+    plan: &BenchPlan,
+    clock: RunClock,
+    client: &kube::Client,
+    processes: &[(String, Probe)],
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<(u64, Scrape)>> {
+    let (client, processes) = (client.clone(), processes.to_vec());
+    let ends: Vec<Duration> = plan
+        .steps
+        .iter()
+        .map(|s| Duration::from_micros(s.to_us))
+        .collect();
+    tokio::spawn(async move {
+        let mut scrapes = Vec::new();
+        for end in ends {
+            let stopped = loop {
+                let left = clock.at(end).saturating_duration_since(Instant::now());
+                if left.is_zero() || stop.load(Ordering::SeqCst) {
+                    break !left.is_zero();
+                }
+                tokio::time::sleep(left.min(Duration::from_millis(250))).await;
+            };
+            scrapes.push((
+                clock.now_us(),
+                Scrape::take(&client, None, &processes).await,
+            ));
+            if stopped {
+                break;
+            }
+        }
+        scrapes
     })
 }
 
@@ -1039,11 +1176,10 @@ async fn final_checks(
     client: &kube::Client,
     ns: &str,
     plan: &BenchPlan,
-    shared: &Shared,
+    clock: RunClock,
     recovery: Duration,
     last_fault_ms: u64,
 ) -> (Vec<Violation>, u64, u64) {
-    let clock = shared.clock();
     let recovery_ms = u64::try_from(recovery.as_millis()).unwrap_or(u64::MAX);
     let deadline = clock.at(Duration::from_millis(last_fault_ms) + recovery);
     let pools: Api<SandboxWarmPool> = Api::namespaced(client.clone(), ns);
@@ -1169,23 +1305,23 @@ pub fn timestamped_out(root: &Path, scenario: &str) -> PathBuf {
 /// to become Ready; once one is known to put warm claim Ready p99 above `bound`, sends no
 /// more claims (the steps after it are not run, and not reported).
 fn stop_at_broken_step(
-    shared: &Arc<Shared>,
+    collector: &Collector,
     plan: &BenchPlan,
     bound: Duration,
     stop: Arc<AtomicBool>,
 ) -> tokio::task::JoinHandle<()> {
-    let (shared, steps) = (shared.clone(), plan.steps.clone());
+    let (collector, steps) = (collector.clone(), plan.steps.clone());
     let bound_us = u64::try_from(bound.as_micros()).unwrap_or(u64::MAX);
     tokio::spawn(async move {
-        let clock = shared.clock();
+        let clock = collector.clock();
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         for step in steps.iter().take(steps.len().saturating_sub(1)) {
             while clock.now_us() < step.to_us.saturating_add(bound_us) {
                 tick.tick().await;
                 let now = clock.now_us();
-                if shared
-                    .ledger()
+                if collector
                     .step_broke(step.from_us, step.to_us, bound_us, now)
+                    .await
                 {
                     eprintln!(
                         "stopping: the step at {}/s put claim Ready p99 above {}; no further step",

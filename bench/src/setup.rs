@@ -1,7 +1,8 @@
 //! Before the load: the run's namespace, its templates and warm pools, and the wait until
 //! every pool is full of Ready sandboxes.
 
-use std::time::{Duration, Instant};
+use std::cell::RefCell;
+use std::time::Duration;
 
 use kube::Api;
 use kube::api::PostParams;
@@ -88,39 +89,52 @@ pub async fn wait_for_pools(
     plan: &BenchPlan,
     run_id: &str,
     timeout: Duration,
-    mut progress: impl FnMut(u64, u64),
+    progress: impl FnMut(u64, u64),
 ) -> Result<(), SetupError> {
     let pools: Api<SandboxWarmPool> = Api::namespaced(client.clone(), &namespaces::bench(run_id));
     let wanted = u64::from(plan.warm_sandboxes());
-    let start = Instant::now();
-    loop {
-        let mut ready = 0u64;
-        let mut full = true;
-        for p in &plan.pools {
-            let pool = pools.get(&p.name).await.map_err(|source| SetupError::Api {
-                action: "read",
-                kind: "SandboxWarmPool",
-                name: p.name.clone(),
-                source,
-            })?;
-            let status = pool.status.unwrap_or_default();
-            let pool_ready = u32::try_from(status.ready_replicas).unwrap_or(0);
-            ready += u64::from(pool_ready.min(p.replicas));
-            full &= pool_ready >= p.replicas;
+    // Each look reports its progress; the future it runs in holds the callback mutably.
+    let progress = RefCell::new(progress);
+    let full = sandbox_cluster::poll::until(timeout, Duration::from_millis(250), || async {
+        match pools_ready(&pools, plan).await {
+            Ok((ready, full)) => {
+                (progress.borrow_mut())(ready, wanted);
+                full.then_some(Ok(()))
+            }
+            Err(e) => Some(Err(e)),
         }
-        progress(ready, wanted);
-        if full {
-            return Ok(());
-        }
-        if start.elapsed() > timeout {
-            return Err(SetupError::PoolsNotFull {
-                waited: Duration::from_secs(timeout.as_secs()),
-                ready,
-                wanted,
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    })
+    .await;
+    match full {
+        Some(done) => done,
+        None => Err(SetupError::PoolsNotFull {
+            waited: Duration::from_secs(timeout.as_secs()),
+            ready: pools_ready(&pools, plan).await?.0,
+            wanted,
+        }),
     }
+}
+
+/// Ready members over every pool (each counted up to its replicas), and whether all are full.
+async fn pools_ready(
+    pools: &Api<SandboxWarmPool>,
+    plan: &BenchPlan,
+) -> Result<(u64, bool), SetupError> {
+    let mut ready = 0u64;
+    let mut full = true;
+    for p in &plan.pools {
+        let pool = pools.get(&p.name).await.map_err(|source| SetupError::Api {
+            action: "read",
+            kind: "SandboxWarmPool",
+            name: p.name.clone(),
+            source,
+        })?;
+        let status = pool.status.unwrap_or_default();
+        let pool_ready = u32::try_from(status.ready_replicas).unwrap_or(0);
+        ready += u64::from(pool_ready.min(p.replicas));
+        full &= pool_ready >= p.replicas;
+    }
+    Ok((ready, full))
 }
 
 /// An object the harness built as JSON, typed for its API.

@@ -1,6 +1,6 @@
-//! The harness's per-event path: every watch event on a claim or sandbox is stamped into the
-//! ledger under its lock, so its cost bounds how many events per second the observers absorb
-//! without delaying the stamps that follow.
+//! The harness's per-event path: the collector task applies every watch event on a claim or
+//! sandbox to the ledger, one after the other, so its cost bounds how many events per second
+//! the run absorbs before stamps queue up behind one another.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim};

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use futures::{FutureExt, Stream, StreamExt};
 use kube::Api;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
@@ -86,7 +86,7 @@ struct Parts<K: kube::Resource<DynamicType = ()> + Clone + 'static> {
     fanout: async_broadcast::Sender<Arc<K>>,
     synced: watch::Sender<bool>,
     quarantine: Quarantine,
-    trim: fn(&mut K),
+    trim: Box<dyn FnMut(&mut K) + Send>,
 }
 
 impl<K> SharedCache<K>
@@ -119,17 +119,18 @@ where
                 fanout,
                 synced: synced_tx,
                 quarantine,
-                trim: |_| {},
+                trim: Box::new(|_| {}),
             }),
             indexes: Vec::new(),
         }
     }
 
-    /// Keeps of each object only what `trim` leaves (managed fields are always dropped): for
-    /// kinds with many objects of which the controllers read a few fields, such as Pods.
-    pub fn trimmed(mut self, trim: fn(&mut K)) -> Self {
+    /// Keeps each object as `trim` leaves it (managed fields are always dropped): for kinds
+    /// with many objects of which the controllers read a few fields, such as Pods, or whose
+    /// parts many objects share, such as the Sandboxes of one pool.
+    pub fn trimmed(mut self, trim: impl FnMut(&mut K) + Send + 'static) -> Self {
         if let Some(parts) = self.parts.as_mut() {
-            parts.trim = trim;
+            parts.trim = Box::new(trim);
         }
         self
     }
@@ -164,9 +165,10 @@ where
             fanout,
             synced,
             quarantine,
-            trim,
+            mut trim,
         } = parts;
         let reader = self.store.clone();
+        let shared_with_store = self.store.clone();
         let indexes = std::mem::take(&mut self.indexes);
         // A consistent listing, not `any_semantic`'s possibly stale one: a restarted controller
         // must see every adoption its predecessor made, or it adopts a second member.
@@ -197,20 +199,45 @@ where
                     }
                 }
             })
-            .touched_objects()
-            .for_each(move |object| {
+            .for_each(move |event| {
                 let fanout = fanout.clone();
+                let changed = match event {
+                    Ok(event) => changed_objects(event, &shared_with_store),
+                    Err(e) => {
+                        tracing::warn!(error = %e, kind = %K::kind(&()), "watch failed; retrying");
+                        Vec::new()
+                    }
+                };
                 async move {
-                    match object {
+                    for object in changed {
                         // No active subscriber is fine (nobody reacts to this kind yet).
-                        Ok(obj) => drop(fanout.broadcast_direct(Arc::new(obj)).await),
-                        Err(e) => {
-                            tracing::warn!(error = %e, kind = %K::kind(&()), "watch failed; retrying")
-                        }
+                        drop(fanout.broadcast_direct(object).await);
                     }
                 }
             })
             .boxed()
+    }
+}
+
+/// What the subscribers hear of one watch event, as the store's own objects wherever the store
+/// holds them: a copy per object in flight would double the memory of a cache being listed
+/// (thousands of Sandboxes at once). A listing reaches them whole once the store has it; a
+/// deleted object, which the store no longer holds, is passed on as the event carried it.
+fn changed_objects<K>(event: watcher::Event<K>, store: &Store<K>) -> Vec<Arc<K>>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    match event {
+        watcher::Event::Apply(object) => {
+            vec![
+                store
+                    .get(&ObjectRef::from_obj(&object))
+                    .unwrap_or_else(|| Arc::new(object)),
+            ]
+        }
+        watcher::Event::Delete(object) => vec![Arc::new(object)],
+        watcher::Event::InitDone => store.state(),
+        watcher::Event::Init | watcher::Event::InitApply(_) => Vec::new(),
     }
 }
 
@@ -247,5 +274,43 @@ mod tests {
         tokio::time::timeout(Duration::from_millis(100), both.wait())
             .await
             .unwrap();
+    }
+
+    fn config_map(name: &str) -> k8s_openapi::api::core::v1::ConfigMap {
+        k8s_openapi::api::core::v1::ConfigMap {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("ns".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn subscribers_get_the_objects_the_store_holds_not_copies() {
+        let (store, mut writer) = reflector::store();
+        let mut feed = |event: watcher::Event<_>| {
+            writer.apply_watcher_event(&event);
+            changed_objects(event, &store)
+        };
+        // A listing is passed on whole once the store has swapped it in.
+        assert!(feed(watcher::Event::Init).is_empty());
+        assert!(feed(watcher::Event::InitApply(config_map("a"))).is_empty());
+        assert!(feed(watcher::Event::InitApply(config_map("b"))).is_empty());
+        let listed = feed(watcher::Event::InitDone);
+        assert_eq!(listed.len(), 2);
+        for object in &listed {
+            let held = store.get(&ObjectRef::from_obj(&**object)).unwrap();
+            assert!(Arc::ptr_eq(object, &held));
+        }
+        // A change is the store's new object.
+        let applied = feed(watcher::Event::Apply(config_map("c")));
+        let held = store.get(&ObjectRef::new("c").within("ns")).unwrap();
+        assert!(Arc::ptr_eq(&applied[0], &held));
+        // A deletion still reaches the subscribers, though the store has let it go.
+        let deleted = feed(watcher::Event::Delete(config_map("a")));
+        assert_eq!(deleted[0].metadata.name.as_deref(), Some("a"));
+        assert!(store.get(&ObjectRef::new("a").within("ns")).is_none());
     }
 }

@@ -16,6 +16,7 @@ pub mod index;
 pub mod leader;
 pub mod metrics;
 pub mod patch;
+pub mod pod_specs;
 pub mod quarantine;
 pub mod readiness;
 pub mod run;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
@@ -22,8 +22,10 @@ use crate::fence::{Fence, FenceLayer};
 use crate::flags::Flags;
 use crate::index;
 use crate::metrics::Metrics;
+use crate::pod_specs::PodSpecs;
 use crate::quarantine::Quarantine;
 use crate::readiness::Readiness;
+use crate::sandbox::observed_pod::ObservedPod;
 use crate::{claim, sandbox, template, warmpool};
 
 /// The API client, from `--kubeconfig` or the environment, limited on the client side by
@@ -114,9 +116,13 @@ pub async fn run(
         )),
         metrics.clone(),
     );
-    let mut sandboxes = SharedCache::<Sandbox>::new(Api::all(watches.clone()), quarantine.clone());
-    let mut pods = SharedCache::<Pod>::new(Api::all(watches.clone()), quarantine.clone())
-        .trimmed(sandbox::keep_observed_pod_fields);
+    let mut pod_specs = PodSpecs::default();
+    let mut sandboxes = SharedCache::<Sandbox>::new(Api::all(watches.clone()), quarantine.clone())
+        .trimmed(move |sandbox| {
+            let spec = &mut sandbox.spec.blueprint.pod_template.spec;
+            *spec = pod_specs.share(spec.clone());
+        });
+    let mut pods = SharedCache::<ObservedPod>::new(Api::all(watches.clone()), quarantine.clone());
     let mut services = SharedCache::<Service>::new(Api::all(watches.clone()), quarantine.clone());
     let mut pvcs =
         SharedCache::<PersistentVolumeClaim>::new(Api::all(watches.clone()), quarantine.clone());
@@ -126,7 +132,7 @@ pub async fn run(
         pool_members: sandboxes.index(index::pool_member),
         by_controller: sandboxes.index(index::controller_uid::<Sandbox>),
     };
-    let pods_by_sandbox = pods.index(index::sandbox_name_hash::<Pod>);
+    let pods_by_sandbox = pods.index(index::sandbox_name_hash::<ObservedPod>);
 
     // Follow-ups of adoptions, like refill, yield to a burst of claims for the same quiet period.
     let burst = Arc::new(Burst::new(flags.sandbox_warm_pool_claims_first));

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::api::node::v1::{Overhead, RuntimeClass, Scheduling};
@@ -371,37 +371,43 @@ async fn install_kata(
         .run()
         .await?;
     let nodes: Api<Node> = Api::all(client.clone());
-    let deadline = Instant::now() + KATA_INSTALL_TIMEOUT;
-    loop {
-        let list = nodes
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| KindError::Runtime(format!("list nodes: {e}")))?;
-        let waiting: Vec<String> = list
-            .items
-            .iter()
-            .filter(|n| {
-                n.metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(KATA_NODE_LABEL.0))
-                    .is_none_or(|v| v != KATA_NODE_LABEL.1)
-            })
-            .filter_map(|n| n.metadata.name.clone())
-            .collect();
-        if waiting.is_empty() {
-            return Ok(());
+    let labelled = crate::poll::until(KATA_INSTALL_TIMEOUT, Duration::from_secs(5), || async {
+        match unlabelled_kata_nodes(&nodes).await {
+            Ok(waiting) if waiting.is_empty() => Some(Ok(())),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
         }
-        if Instant::now() >= deadline {
-            return Err(KindError::Runtime(format!(
-                "kata-deploy did not finish within {} min on node(s) {}; see `kubectl -n \
-                 kube-system logs daemonset/kata-deploy`",
-                KATA_INSTALL_TIMEOUT.as_secs() / 60,
-                waiting.join(", ")
-            )));
-        }
-        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await;
+    match labelled {
+        Some(done) => done,
+        None => Err(KindError::Runtime(format!(
+            "kata-deploy did not finish within {} min on node(s) {}; see `kubectl -n \
+             kube-system logs daemonset/kata-deploy`",
+            KATA_INSTALL_TIMEOUT.as_secs() / 60,
+            unlabelled_kata_nodes(&nodes).await?.join(", ")
+        ))),
     }
+}
+
+/// The nodes kata-deploy has not labelled as ready for Kata yet.
+async fn unlabelled_kata_nodes(nodes: &Api<Node>) -> Result<Vec<String>, KindError> {
+    let list = nodes
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| KindError::Runtime(format!("list nodes: {e}")))?;
+    Ok(list
+        .items
+        .iter()
+        .filter(|n| {
+            n.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(KATA_NODE_LABEL.0))
+                .is_none_or(|v| v != KATA_NODE_LABEL.1)
+        })
+        .filter_map(|n| n.metadata.name.clone())
+        .collect())
 }
 
 async fn apply_runtime_class(client: &kube::Client, class: &RuntimeClass) -> Result<(), KindError> {

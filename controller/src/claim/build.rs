@@ -3,6 +3,7 @@
 
 use crate::sandbox::children::controller_ref;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Container, EnvVar as PodEnvVar};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -187,9 +188,10 @@ pub fn cold_sandbox(
             .volume_claim_templates_policy
             .unwrap_or_default(),
     )?;
+    let spec = Arc::make_mut(&mut blueprint.pod_template.spec);
     inject_env(
-        &mut blueprint.pod_template.spec.containers,
-        &mut blueprint.pod_template.spec.init_containers,
+        &mut spec.containers,
+        &mut spec.init_containers,
         claim,
         template.spec.env_vars_injection_policy.unwrap_or_default(),
     )?;
@@ -200,7 +202,7 @@ pub fn cold_sandbox(
     );
     blueprint.pod_template.metadata = meta;
     apply_secure_defaults(
-        &mut blueprint.pod_template.spec,
+        Arc::make_mut(&mut blueprint.pod_template.spec),
         is_secure_by_default(&template.spec),
     );
 

@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod children;
 pub mod decide;
+pub mod observed_pod;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,7 @@ use sandbox_api::v1beta1::Sandbox;
 
 use crate::expectations::Expectations;
 use decide::{Observed, Plan};
+use observed_pod::ObservedPod;
 
 pub use crate::error::Error;
 
@@ -32,9 +34,9 @@ const NAMESPACE_TERMINATING_RETRY: Duration = Duration::from_secs(30);
 /// What every Sandbox reconcile shares.
 pub struct Context {
     pub client: kube::Client,
-    pub pods: Store<Pod>,
+    pub pods: Store<ObservedPod>,
     /// The Pod cache by the `sandbox-name-hash` label.
-    pub pods_by_sandbox: crate::index::Index<Pod>,
+    pub pods_by_sandbox: crate::index::Index<ObservedPod>,
     pub services: Store<Service>,
     pub pvcs: Store<PersistentVolumeClaim>,
     /// The Pod, Service and PVC caches' first listings.
@@ -56,29 +58,11 @@ pub struct Context {
 /// How long a Pod create may take to reach the cache before it is taken as lost.
 pub const POD_CREATE_TTL: Duration = Duration::from_secs(60);
 
-/// Leaves of a cached Pod only what the Sandbox controller reads (metadata, `spec.nodeName`,
-/// `spec.schedulingGates`, and the status phase, conditions and IPs): the Pod cache holds every
-/// Pod of the cluster, and containers, volumes and container statuses are most of each.
-pub fn keep_observed_pod_fields(pod: &mut Pod) {
-    use k8s_openapi::api::core::v1::{PodSpec, PodStatus};
-    pod.spec = pod.spec.take().map(|spec| PodSpec {
-        node_name: spec.node_name,
-        scheduling_gates: spec.scheduling_gates,
-        ..PodSpec::default()
-    });
-    pod.status = pod.status.take().map(|status| PodStatus {
-        phase: status.phase,
-        conditions: status.conditions,
-        pod_ip: status.pod_ip,
-        pod_ips: status.pod_ips,
-        ..PodStatus::default()
-    });
-}
-
-/// Snapshot of the caches for one Sandbox, owned so `decide` can borrow from it.
+/// Snapshot of the caches for one Sandbox, owned so `decide` can borrow from it; the Pods as
+/// the decisions take them.
 struct Snapshot {
-    labelled_pods: Vec<Arc<Pod>>,
-    named_pod: Option<Arc<Pod>>,
+    labelled_pods: Vec<Pod>,
+    named_pod: Option<Pod>,
     pod_create_in_flight: bool,
     service: Option<Arc<Service>>,
     pvcs: Vec<Option<Arc<PersistentVolumeClaim>>>,
@@ -97,9 +81,16 @@ impl Context {
         // The name-hash label is only an index, ownership decides.
         let labelled_pods = self
             .pods_by_sandbox
-            .get(&crate::index::key(ns, hash.as_str()));
-        let pod = ObjectRef::new(&children::pod_name(sandbox)).within(ns);
-        let named_pod = self.pods.get(&pod);
+            .get(&crate::index::key(ns, hash.as_str()))
+            .iter()
+            .map(|pod| pod.to_pod())
+            .collect();
+        let pod_name = children::pod_name(sandbox);
+        let named_pod = self
+            .pods
+            .get(&ObjectRef::new(&pod_name).within(ns))
+            .map(|pod| pod.to_pod());
+        let pod = ObjectRef::new(&pod_name).within(ns);
         Snapshot {
             labelled_pods,
             pod_create_in_flight: self.pod_creates.in_flight(&pod, named_pod.is_some()),
@@ -127,14 +118,14 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Reque
     // Deciding from a half-filled cache would create children that already exist.
     ctx.children_cached().await;
     let snapshot = ctx.observe(&sandbox);
-    let labelled: Vec<&Pod> = snapshot.labelled_pods.iter().map(AsRef::as_ref).collect();
+    let labelled: Vec<&Pod> = snapshot.labelled_pods.iter().collect();
     let pvcs: Vec<Option<&PersistentVolumeClaim>> =
         snapshot.pvcs.iter().map(|p| p.as_deref()).collect();
     let now = now();
     let mut plan: Plan = decide::decide(Observed {
         sandbox: &sandbox,
         labelled_pods: &labelled,
-        named_pod: snapshot.named_pod.as_deref(),
+        named_pod: snapshot.named_pod.as_ref(),
         pod_create_in_flight: snapshot.pod_create_in_flight,
         service: snapshot.service.as_deref(),
         pvcs: &pvcs,

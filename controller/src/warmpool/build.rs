@@ -14,7 +14,7 @@ use crate::sandbox::children::{apply_secure_defaults, is_secure_by_default};
 pub fn member_blueprint(template: &SandboxTemplate) -> SandboxBlueprint {
     let mut blueprint = template.spec.blueprint.clone();
     apply_secure_defaults(
-        &mut blueprint.pod_template.spec,
+        std::sync::Arc::make_mut(&mut blueprint.pod_template.spec),
         is_secure_by_default(&template.spec),
     );
     blueprint

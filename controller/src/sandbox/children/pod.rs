@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{PersistentVolumeClaimVolumeSource, Pod, Volume};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaimVolumeSource, Pod, PodSpec, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use sandbox_api::keys;
@@ -203,7 +203,7 @@ fn new_pod_annotations(sandbox: &Sandbox) -> BTreeMap<String, String> {
 #[must_use]
 pub fn new_pod(sandbox: &Sandbox) -> Pod {
     let annotations = new_pod_annotations(sandbox);
-    let mut spec = sandbox.spec.blueprint.pod_template.spec.clone();
+    let mut spec = PodSpec::clone(&sandbox.spec.blueprint.pod_template.spec);
     spec.volumes = pod_volumes(sandbox);
     Pod {
         metadata: ObjectMeta {

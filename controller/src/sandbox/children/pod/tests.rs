@@ -145,7 +145,7 @@ fn new_pod_copies_the_template_spec() {
     let pod = new_pod(&sandbox);
     assert_eq!(
         pod.spec.as_ref(),
-        Some(&sandbox.spec.blueprint.pod_template.spec)
+        Some(&*sandbox.spec.blueprint.pod_template.spec)
     );
 }
 
