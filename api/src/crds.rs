@@ -17,8 +17,8 @@
 use k8s_openapi::ByteString;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     CustomResourceConversion, CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray,
-    JSONSchemaPropsOrBool, JSONSchemaPropsOrStringArray, ServiceReference, WebhookClientConfig,
-    WebhookConversion,
+    JSONSchemaPropsOrBool, JSONSchemaPropsOrStringArray, ServiceReference, ValidationRule,
+    WebhookClientConfig, WebhookConversion,
 };
 use kube::CustomResourceExt;
 
@@ -57,7 +57,33 @@ pub fn all() -> Vec<CustomResourceDefinition> {
 /// `sandboxes.agents.x-k8s.io`.
 #[must_use]
 pub fn sandbox() -> CustomResourceDefinition {
-    build(v1beta1::Sandbox::crd(), v1alpha1::Sandbox::crd())
+    let mut crd = build(v1beta1::Sandbox::crd(), v1alpha1::Sandbox::crd());
+    // kube-derive attaches rules to fields and structs, not to the root, where `metadata.name`
+    // is in reach.
+    if let Some(root) = root_schema(&mut crd, STORAGE_VERSION) {
+        root.x_kubernetes_validations = Some(vec![ValidationRule {
+            rule: v1beta1::SERVICE_NAME_LENGTH_RULE.into(),
+            message: Some(v1beta1::SERVICE_NAME_LENGTH_MESSAGE.into()),
+            optional_old_self: Some(true),
+            ..ValidationRule::default()
+        }]);
+    }
+    crd
+}
+
+/// The root schema of `version` in `crd`.
+fn root_schema<'a>(
+    crd: &'a mut CustomResourceDefinition,
+    version: &str,
+) -> Option<&'a mut JSONSchemaProps> {
+    crd.spec
+        .versions
+        .iter_mut()
+        .find(|v| v.name == version)?
+        .schema
+        .as_mut()?
+        .open_api_v3_schema
+        .as_mut()
 }
 
 /// `sandboxtemplates.extensions.agents.x-k8s.io`.

@@ -82,3 +82,21 @@ fn v1alpha1_has_no_immutability_rule() {
     new["spec"]["volumeClaimTemplates"] = json!([vct("a", "5Gi")]);
     assert!(failures("v1alpha1", &new, Some(&old)).is_empty());
 }
+
+#[test]
+fn the_service_name_rule_sits_at_the_root_of_v1beta1_only() {
+    // The rule uses optional oldSelf, which the client-side evaluator cannot run; the API
+    // server runs it in the cluster crate's `crds` test. Here: where it is and what it says.
+    use sandbox_api::v1beta1::{SERVICE_NAME_LENGTH_MESSAGE, SERVICE_NAME_LENGTH_RULE};
+    let crd = crd("Sandbox");
+    let root = schema(&crd, "v1beta1");
+    assert_eq!(
+        root["x-kubernetes-validations"],
+        json!([{
+            "rule": SERVICE_NAME_LENGTH_RULE,
+            "message": SERVICE_NAME_LENGTH_MESSAGE,
+            "optionalOldSelf": true
+        }])
+    );
+    assert!(schema(&crd, "v1alpha1")["x-kubernetes-validations"].is_null());
+}

@@ -266,7 +266,8 @@ fn printer_columns_match_upstream() {
 }
 
 #[test]
-fn the_only_cel_rule_is_the_vct_immutability_rule_on_v1beta1_sandbox_spec() {
+fn the_cel_rules_are_vct_immutability_on_spec_and_the_service_name_at_the_root_of_v1beta1_sandbox()
+{
     let rule = "has(self.volumeClaimTemplates) == has(oldSelf.volumeClaimTemplates) && (!has(self.volumeClaimTemplates) || self.volumeClaimTemplates == oldSelf.volumeClaimTemplates)";
     assert_eq!(
         sandbox_api::v1beta1::VOLUME_CLAIM_TEMPLATES_IMMUTABLE_RULE,
@@ -287,17 +288,37 @@ fn the_only_cel_rule_is_the_vct_immutability_rule_on_v1beta1_sandbox_spec() {
                     ));
                 }
             }
-            assert!(root.get("x-kubernetes-validations").is_none());
+            if let Some(rules) = root.get("x-kubernetes-validations") {
+                found.push((
+                    crd.spec.names.kind.clone(),
+                    v.name.clone(),
+                    String::new(),
+                    rules.clone(),
+                ));
+            }
         }
     }
+    found.sort_by(|a, b| a.2.cmp(&b.2));
     assert_eq!(
         found,
-        [(
-            "Sandbox".to_string(),
-            "v1beta1".to_string(),
-            "spec".to_string(),
-            json!([{ "rule": rule, "message": "volumeClaimTemplates is immutable" }])
-        )]
+        [
+            (
+                "Sandbox".to_string(),
+                "v1beta1".to_string(),
+                String::new(),
+                json!([{
+                    "rule": sandbox_api::v1beta1::SERVICE_NAME_LENGTH_RULE,
+                    "message": sandbox_api::v1beta1::SERVICE_NAME_LENGTH_MESSAGE,
+                    "optionalOldSelf": true
+                }])
+            ),
+            (
+                "Sandbox".to_string(),
+                "v1beta1".to_string(),
+                "spec".to_string(),
+                json!([{ "rule": rule, "message": "volumeClaimTemplates is immutable" }])
+            )
+        ]
     );
 }
 

@@ -6,6 +6,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::controller::ControllerKind;
+use sandbox_cluster::binaries::pinned;
+use sandbox_conformance::Spec;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -243,6 +245,11 @@ pub struct ConformanceArgs {
     /// Run only the cases whose name contains this text; repeat to add more.
     #[arg(long, value_name = "SUBSTRING")]
     pub filter: Vec<String>,
+    /// The spec to check: `latest`, or a release (`v1.0.3`) whose later cases are skipped
+    /// with the release that introduced them (default: the pinned release for
+    /// `--controller upstream`, else latest).
+    #[arg(long, value_name = "RELEASE|latest")]
+    pub spec: Option<Spec>,
     /// List the cases (after --filter) with their spec sections, and exit.
     #[arg(long)]
     pub list: bool,
@@ -265,6 +272,17 @@ impl ConformanceArgs {
     pub fn dir(&self) -> PathBuf {
         self.dir.clone().unwrap_or_else(|| {
             PathBuf::from("runs").join(format!("conformance-{}", self.controller.name()))
+        })
+    }
+
+    /// The spec checked: `--spec`, else the pinned upstream release for the upstream
+    /// controller (so cases of later releases skip instead of failing), else the latest.
+    pub fn spec(&self) -> Spec {
+        self.spec.unwrap_or_else(|| match self.controller {
+            ControllerKind::Upstream => pinned("UPSTREAM_AGENT_SANDBOX_VERSION")
+                .and_then(|v| v.parse().ok())
+                .map_or(Spec::Latest, Spec::Release),
+            _ => Spec::Latest,
         })
     }
 
@@ -401,9 +419,22 @@ mod tests {
             format!("registry.k8s.io/pause:{pause}"),
             "the pause image the offline kind node image holds"
         );
+        assert_eq!(args.spec(), Spec::Latest);
         let args = conformance(&["--controller", "upstream", "--filter", "claim-"]).unwrap();
         assert_eq!(args.dir(), PathBuf::from("runs/conformance-upstream"));
         assert_eq!(args.filter, ["claim-"]);
+        let upstream = pinned("UPSTREAM_AGENT_SANDBOX_VERSION").unwrap();
+        assert_eq!(
+            args.spec(),
+            Spec::Release(upstream.parse().unwrap()),
+            "upstream is checked against its own release's spec"
+        );
+        let args = conformance(&["--controller", "upstream", "--spec", "latest"]).unwrap();
+        assert_eq!(args.spec(), Spec::Latest);
+        let args = conformance(&["--spec", "v1.0.4"]).unwrap();
+        assert_eq!(args.spec().to_string(), "v1.0.4");
+        let err = conformance(&["--spec", "1.0.4"]).unwrap_err();
+        assert!(err.contains("--spec") && err.contains("vMAJOR.MINOR.PATCH"), "{err}");
         let args = conformance(&["--controller-arg", "--leader-elect=false"]).unwrap();
         assert_eq!(args.program.controller_args, ["--leader-elect=false"]);
     }

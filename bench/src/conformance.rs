@@ -17,6 +17,7 @@ use sandbox_conformance::case::{Case, Outcome};
 use sandbox_conformance::report::{CaseReport, SuiteReport};
 use sandbox_conformance::runner::{self, RunnerConfig};
 use sandbox_conformance::summary::seconds;
+use sandbox_conformance::Spec;
 use sandbox_marks::namespaces;
 
 /// Longest single wait inside a case: generous for kwok, enough for a real node with the image
@@ -36,6 +37,8 @@ pub struct SuiteOptions {
     /// Holds the local cluster, the controller's log and (by default) the JUnit file.
     pub dir: PathBuf,
     pub cases: Vec<Case>,
+    /// The spec checked: cases of later releases are reported skipped.
+    pub spec: Spec,
     pub parallel: usize,
     pub image: String,
     /// Binaries of the local cluster (default: as `Binaries::locate` finds them).
@@ -121,10 +124,12 @@ pub async fn run(options: SuiteOptions) -> Result<SuiteReport, SuiteError> {
         image: options.image.clone(),
         wait: WAIT,
         run_id: namespaces::run_id(),
+        spec: options.spec,
     };
     eprintln!(
-        "running {} cases, {} at a time (run id {})",
+        "running {} cases of the {} spec, {} at a time (run id {})",
         options.cases.len(),
+        options.spec,
         config.parallel,
         config.run_id
     );
@@ -164,6 +169,7 @@ pub async fn run(options: SuiteOptions) -> Result<SuiteReport, SuiteError> {
     Ok(SuiteReport {
         controller: plan.kind.name().into(),
         cluster,
+        spec: options.spec,
         started,
         duration: clock.elapsed(),
         cases,

@@ -70,7 +70,7 @@ fn the_reference_controller_passes_every_case() {
 }
 
 #[test]
-fn list_names_every_case_with_its_spec_section() {
+fn list_names_every_case_with_its_spec_section_and_release() {
     let out = run(&["conformance", "--list"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -80,6 +80,7 @@ fn list_names_every_case_with_its_spec_section() {
             .find(|l| l.split_whitespace().next() == Some(case.name))
             .unwrap_or_else(|| panic!("{} not listed:\n{stdout}", case.name));
         assert!(line.contains(&format!("§{}", case.section)), "{line}");
+        assert!(line.contains(&format!(" {} ", case.since)), "{line}");
     }
     let out = run(&["conformance", "--list", "--filter", "warmpool-"]);
     let listed = String::from_utf8_lossy(&out.stdout);
@@ -103,6 +104,7 @@ fn bad_flags_exit_with_bad_input_before_anything_starts() {
         &["conformance", "--parallel", "0"],
         &["conformance", "--controller", "nobody"],
         &["conformance", "--context", "ctx"],
+        &["conformance", "--spec", "1.0.3"],
     ] {
         let out = run(args);
         assert_eq!(

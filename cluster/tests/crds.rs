@@ -1,6 +1,7 @@
 //! The agent-sandbox CRDs on a real API server: installed and established, objects of all four
 //! kinds created at v1beta1 and read back with their defaults, the scale subresource, and the
-//! CEL rule that makes `volumeClaimTemplates` immutable.
+//! CEL rules that make `volumeClaimTemplates` immutable and refuse a name too long for the
+//! Sandbox's Service.
 
 mod common;
 
@@ -217,6 +218,44 @@ async fn the_api_server_rejects_a_change_of_volume_claim_templates() {
         )
         .await
         .unwrap();
+
+    // The Service is named after the Sandbox: over 63 characters, no Service.
+    let sandbox = |name: &str, service: bool| -> Sandbox {
+        from(json!({"metadata": {"name": name},
+                    "spec": {"podTemplate": pod_template(), "service": service}}))
+    };
+    let refused = |err: kube::Error, what: &str| {
+        let kube::Error::Api(status) = &err else {
+            panic!("{what}: expected an API error, got {err}");
+        };
+        assert_eq!(status.code, 422, "{what}: {status:?}");
+        assert!(
+            status
+                .message
+                .contains(sandbox_api::v1beta1::SERVICE_NAME_LENGTH_MESSAGE),
+            "{what}: {}",
+            status.message
+        );
+    };
+    let long = "l".repeat(64);
+    let err = sandboxes
+        .create(&PostParams::default(), &sandbox(&long, true))
+        .await
+        .unwrap_err();
+    refused(err, "create with the Service on");
+    sandboxes
+        .create(&PostParams::default(), &sandbox(&"l".repeat(63), true))
+        .await
+        .expect("63 characters are a DNS label");
+    sandboxes
+        .create(&PostParams::default(), &sandbox(&long, false))
+        .await
+        .expect("a long name without a Service");
+    let err = sandboxes
+        .patch(&long, &pp, &Patch::Merge(json!({"spec": {"service": true}})))
+        .await
+        .unwrap_err();
+    refused(err, "turning the Service on");
 
     cluster.stop().unwrap();
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::context::CaseContext;
 use crate::fail::Fail;
+use crate::release::Release;
 
 /// The body of a case, boxed so cases of different modules fit in one list.
 pub type CaseFuture = Pin<Box<dyn Future<Output = Result<(), Fail>> + Send>>;
@@ -21,6 +22,9 @@ pub struct Case {
     pub group: &'static str,
     /// Section(s) of the upstream API spec the case checks, e.g. `2.8`.
     pub section: &'static str,
+    /// The upstream release that introduced the behaviour: a run checking an earlier release's
+    /// spec skips the case.
+    pub since: Release,
     /// One line saying what is checked (for `--list`).
     pub checks: &'static str,
     /// The whole case, waits included, must finish within this.
@@ -33,6 +37,7 @@ impl std::fmt::Debug for Case {
         f.debug_struct("Case")
             .field("name", &self.name)
             .field("section", &self.section)
+            .field("since", &self.since)
             .finish_non_exhaustive()
     }
 }

@@ -28,7 +28,10 @@ pub fn suites(report: &SuiteReport) -> TestSuites {
                     message: reason.clone(),
                 },
             };
-            testcase.system_out = Some(format!("spec section {}", case.section));
+            testcase.system_out = Some(format!(
+                "spec section {}, introduced in upstream {}",
+                case.section, case.since
+            ));
             testcase
         })
         .collect();
@@ -38,6 +41,7 @@ pub fn suites(report: &SuiteReport) -> TestSuites {
     suite.properties = vec![
         ("controller".into(), report.controller.clone()),
         ("cluster".into(), report.cluster.clone()),
+        ("spec".into(), report.spec.to_string()),
     ];
     suite.system_err = (!report.problems.is_empty()).then(|| report.problems.join("\n"));
     TestSuites {
@@ -86,6 +90,19 @@ mod tests {
         assert_eq!(cases[0].attribute("classname"), Some("conformance.sandbox"));
         assert_eq!(cases[0].attribute("time"), Some("1.234"));
         assert!(!cases[0].children().any(|n| n.has_tag_name("failure")));
+        let out = cases[0]
+            .children()
+            .find(|n| n.has_tag_name("system-out"))
+            .unwrap();
+        assert_eq!(
+            out.text(),
+            Some("spec section 2.8, introduced in upstream v0.5.6")
+        );
+        let spec = suite
+            .descendants()
+            .find(|n| n.has_tag_name("property") && n.attribute("name") == Some("spec"))
+            .unwrap();
+        assert_eq!(spec.attribute("value"), Some("latest"));
 
         let failure = cases[1]
             .children()

@@ -6,12 +6,15 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 
 use super::case::Outcome;
+use super::release::{Release, Spec};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseReport {
     pub name: &'static str,
     pub group: &'static str,
     pub section: &'static str,
+    /// The upstream release that introduced the behaviour.
+    pub since: Release,
     pub outcome: Outcome,
     pub duration: Duration,
 }
@@ -22,6 +25,8 @@ pub struct SuiteReport {
     pub controller: String,
     /// `local` or the kubeconfig context.
     pub cluster: String,
+    /// The spec checked (`--spec`).
+    pub spec: Spec,
     pub started: Timestamp,
     pub duration: Duration,
     pub cases: Vec<CaseReport>,
@@ -67,12 +72,14 @@ pub(crate) mod fixtures {
             name,
             group: "sandbox",
             section: "2.8",
+            since: Release::V0_5_6,
             outcome,
             duration: Duration::from_millis(millis),
         };
         SuiteReport {
             controller: "reference".into(),
             cluster: "local".into(),
+            spec: Spec::Latest,
             started: "2026-11-28T12:00:00Z".parse().unwrap(),
             duration: Duration::from_millis(61_500),
             cases: vec![

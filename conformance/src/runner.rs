@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 
 use super::case::{Case, Outcome};
 use super::context::CaseContext;
+use super::release::Spec;
 use super::report::CaseReport;
 use sandbox_marks::namespaces;
 
@@ -24,6 +25,8 @@ pub struct RunnerConfig {
     pub wait: Duration,
     /// Labels and names this run's namespaces.
     pub run_id: String,
+    /// The spec checked: cases introduced in a later release are skipped, not run.
+    pub spec: Spec,
 }
 
 /// Runs `cases` against the cluster behind `client`; calls `on_done` as each one ends and
@@ -79,12 +82,16 @@ fn report_of(case: Case, outcome: Outcome, duration: Duration) -> CaseReport {
         name: case.name,
         group: case.group,
         section: case.section,
+        since: case.since,
         outcome,
         duration,
     }
 }
 
 async fn run_one(client: &kube::Client, case: Case, config: &RunnerConfig) -> CaseReport {
+    if let Some(reason) = config.spec.excludes(case.since) {
+        return report_of(case, Outcome::Skipped(reason), Duration::ZERO);
+    }
     let namespace = match namespaces::create(client, case.name, &config.run_id).await {
         Ok(namespace) => namespace,
         Err(e) => {
@@ -153,6 +160,7 @@ mod tests {
             name,
             group: "sandbox",
             section: "0",
+            since: crate::Release::V0_5_6,
             checks: "test",
             timeout,
             body,

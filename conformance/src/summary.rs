@@ -19,10 +19,10 @@ pub fn render(report: &SuiteReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<width$}  {:<6}  {:>8}  MESSAGE",
-        "CASE", "RESULT", "DURATION"
+        "{:<width$}  {:<7}  {:<6}  {:>8}  MESSAGE",
+        "CASE", "SINCE", "RESULT", "DURATION"
     );
-    let indent = width + 2 + 6 + 2 + 8 + 2;
+    let indent = width + 2 + 7 + 2 + 6 + 2 + 8 + 2;
     for case in &report.cases {
         let (result, message) = match &case.outcome {
             Outcome::Passed => ("PASS", ""),
@@ -32,8 +32,9 @@ pub fn render(report: &SuiteReport) -> String {
         let mut lines = message.lines();
         let first = lines.next().unwrap_or("");
         let row = format!(
-            "{:<width$}  {result:<6}  {:>8}  {first}",
+            "{:<width$}  {:<7}  {result:<6}  {:>8}  {first}",
             case.name,
+            case.since.to_string(),
             seconds(case.duration)
         );
         let _ = writeln!(out, "{}", row.trim_end());
@@ -47,8 +48,9 @@ pub fn render(report: &SuiteReport) -> String {
     let counts = report.counts();
     let _ = writeln!(
         out,
-        "\n{} cases against controller {} on cluster {} in {}",
+        "\n{} cases of the {} spec against controller {} on cluster {} in {}",
         report.cases.len(),
+        report.spec,
         report.controller,
         report.cluster,
         seconds(report.duration)
@@ -76,22 +78,26 @@ mod tests {
         let text = render(&fixtures::report());
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
-            lines[0], "CASE             RESULT  DURATION  MESSAGE",
+            lines[0], "CASE             SINCE    RESULT  DURATION  MESSAGE",
             "{text}"
         );
-        assert_eq!(lines[1], "sandbox-ready    PASS        1.2s");
+        assert_eq!(lines[1], "sandbox-ready    v0.5.6   PASS        1.2s");
         assert!(
-            lines[2].starts_with("sandbox-service  FAIL       30.1s  ports of Service sb: got []"),
+            lines[2].starts_with(
+                "sandbox-service  v0.5.6   FAIL       30.1s  ports of Service sb: got []"
+            ),
             "{text}"
         );
         // Continuation lines of a message line up under the message column.
-        assert_eq!(lines[3], format!("{}second line", " ".repeat(35)));
+        assert_eq!(lines[3], format!("{}second line", " ".repeat(44)));
         assert_eq!(
             lines[4],
-            "sandbox-expiry   SKIP        0.0s  needs a kwok node"
+            "sandbox-expiry   v0.5.6   SKIP        0.0s  needs a kwok node"
         );
         assert!(
-            text.contains("3 cases against controller reference on cluster local in 61.5s"),
+            text.contains(
+                "3 cases of the latest spec against controller reference on cluster local in 61.5s"
+            ),
             "{text}"
         );
         assert_eq!(

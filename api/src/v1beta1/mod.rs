@@ -14,7 +14,8 @@ pub use claim::{
     SandboxClaimSpec, SandboxClaimStatus, WarmPoolRef,
 };
 pub use sandbox::{
-    OperatingMode, Sandbox, SandboxSpec, SandboxStatus, VOLUME_CLAIM_TEMPLATES_IMMUTABLE_MESSAGE,
+    OperatingMode, SERVICE_NAME_LENGTH_MESSAGE, SERVICE_NAME_LENGTH_RULE, Sandbox, SandboxSpec,
+    SandboxStatus, VOLUME_CLAIM_TEMPLATES_IMMUTABLE_MESSAGE,
     VOLUME_CLAIM_TEMPLATES_IMMUTABLE_RULE,
 };
 pub use template::{

@@ -71,6 +71,17 @@ pub const VOLUME_CLAIM_TEMPLATES_IMMUTABLE_RULE: &str = "has(self.volumeClaimTem
 /// Message the apiserver returns when [`VOLUME_CLAIM_TEMPLATES_IMMUTABLE_RULE`] fails.
 pub const VOLUME_CLAIM_TEMPLATES_IMMUTABLE_MESSAGE: &str = "volumeClaimTemplates is immutable";
 
+/// Root-level CEL rule on `Sandbox` (v1beta1 only, upstream v1.0.6): the headless Service is
+/// named after the Sandbox and a Service name is a DNS label, so a name over 63 characters is
+/// refused when `spec.service` is true, on create and when an update turns the Service on.
+/// A Sandbox that already had the Service on before the rule existed keeps accepting updates
+/// (its status among them): `oldSelf` is optional, so the rule runs on create too.
+pub const SERVICE_NAME_LENGTH_RULE: &str = "!(has(self.spec.service) && self.spec.service) || size(self.metadata.name) <= 63 || oldSelf.optMap(o, has(o.spec.service) && o.spec.service).orValue(false)";
+
+/// Message the apiserver returns when [`SERVICE_NAME_LENGTH_RULE`] fails.
+pub const SERVICE_NAME_LENGTH_MESSAGE: &str =
+    "metadata.name must be no more than 63 characters when spec.service is true";
+
 /// Observed state of a [`Sandbox`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

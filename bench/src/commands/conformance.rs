@@ -23,6 +23,7 @@ pub async fn run(args: ConformanceArgs) -> u8 {
         return exit::BAD_INPUT;
     }
     let junit = args.junit();
+    let spec = args.spec();
     let options = SuiteOptions {
         controller: args.controller,
         dir: args.dir(),
@@ -32,6 +33,7 @@ pub async fn run(args: ConformanceArgs) -> u8 {
         upstream_dir: args.program.upstream_dir,
         controller_args: args.program.controller_args,
         cases,
+        spec,
         parallel: usize::from(args.parallel),
         image: args.image,
         bin_dir: args.bin_dir,
@@ -61,8 +63,11 @@ fn list_cases(cases: &[conformance::Case]) {
     let sections = cases.iter().map(|c| c.section.len()).max().unwrap_or(0);
     for case in cases {
         println!(
-            "{:<width$}  §{:<sections$}  {}",
-            case.name, case.section, case.checks
+            "{:<width$}  §{:<sections$}  {:<7}  {}",
+            case.name,
+            case.section,
+            case.since.to_string(),
+            case.checks
         );
     }
 }

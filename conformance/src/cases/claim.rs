@@ -13,6 +13,7 @@ use sandbox_api::v1beta1::{Sandbox, SandboxClaim};
 use serde_json::{Value, json};
 
 use super::{Case, case};
+use crate::release::Release;
 use crate::context::{CaseContext, Probe};
 use crate::fail::{ApiContext, Fail, ensure, ensure_eq};
 use crate::inspect::{self, bound_sandbox, describe_owners, label};
@@ -28,6 +29,7 @@ pub fn cases() -> Vec<Case> {
             "claim-race",
             "claim",
             "5.7",
+            Release::V0_5_6,
             "10 claims racing for a pool of 3: all Ready, no Sandbox shared or doubly controlled",
             150,
             race
@@ -36,6 +38,7 @@ pub fn cases() -> Vec<Case> {
             "claim-warm-adoption",
             "claim",
             "5.7, 11.1, 11.2",
+            Release::V0_5_6,
             "a claim adopts a Ready pool member, keeps its Pod and becomes its only controller",
             90,
             warm_adoption
@@ -44,6 +47,7 @@ pub fn cases() -> Vec<Case> {
             "claim-cold-empty-pool",
             "claim",
             "5.7, 5.8, 11.16",
+            Release::V0_5_6,
             "with an empty pool the claim creates a Sandbox named after itself",
             90,
             cold_empty_pool
@@ -52,6 +56,7 @@ pub fn cases() -> Vec<Case> {
             "claim-cold-env",
             "claim",
             "5.7, 5.8, 11.17",
+            Release::V0_5_6,
             "env forces a cold start with the variables injected, even with Ready members",
             90,
             cold_env
@@ -60,6 +65,7 @@ pub fn cases() -> Vec<Case> {
             "claim-adopted-pod-metadata",
             "claim",
             "4.3, 5.6, 5.7, 11.22",
+            Release::V0_5_6,
             "adoption turns the warm Pod into the claim's: pool label and safe-to-evict go, claim metadata comes",
             90,
             adopted_pod_metadata
@@ -68,6 +74,7 @@ pub fn cases() -> Vec<Case> {
             "claim-rebinds-after-sandbox-deleted",
             "claim",
             "5.9",
+            Release::V0_5_6,
             "deleting the bound Sandbox of a live claim makes the claim bind a new one",
             120,
             rebinds_after_sandbox_deleted
@@ -76,6 +83,7 @@ pub fn cases() -> Vec<Case> {
             "claim-env-rejected",
             "claim",
             "5.4, 5.8",
+            Release::V0_5_6,
             "env on a template with the default policy (Disallowed): Ready=False/EnvVarsInjectionRejected",
             60,
             env_rejected
@@ -84,6 +92,7 @@ pub fn cases() -> Vec<Case> {
             "claim-invalid-metadata",
             "claim",
             "5.4, 5.6",
+            Release::V0_5_6,
             "an unprefixed label in additionalPodMetadata: Ready=False/InvalidMetadata",
             60,
             invalid_metadata
@@ -92,6 +101,7 @@ pub fn cases() -> Vec<Case> {
             "claim-template-not-found",
             "claim",
             "5.4",
+            Release::V0_5_6,
             "a pool whose template is missing: Ready=False/TemplateNotFound",
             60,
             template_not_found
@@ -100,6 +110,7 @@ pub fn cases() -> Vec<Case> {
             "claim-warmpool-not-found",
             "claim",
             "5.4",
+            Release::V0_5_6,
             "a missing pool: Ready=False/WarmPoolNotFound",
             60,
             warm_pool_not_found
@@ -108,6 +119,7 @@ pub fn cases() -> Vec<Case> {
             "claim-delete-cascades",
             "claim",
             "5.9",
+            Release::V0_5_6,
             "deleting a claim deletes its Sandbox and Pod",
             90,
             delete_cascades
@@ -116,6 +128,7 @@ pub fn cases() -> Vec<Case> {
             "claim-shutdown-time-delete",
             "claim",
             "5.2, 5.5",
+            Release::V0_5_6,
             "lifecycle.shutdownTime passed with shutdownPolicy Delete deletes the claim",
             90,
             shutdown_time_delete
@@ -124,6 +137,7 @@ pub fn cases() -> Vec<Case> {
             "claim-ttl-delete",
             "claim",
             "5.5, 11.12",
+            Release::V0_5_6,
             "ttlSecondsAfterFinished with Delete: the claim goes once its Pod has finished",
             90,
             ttl_delete
@@ -132,6 +146,7 @@ pub fn cases() -> Vec<Case> {
             "claim-ttl-retain",
             "claim",
             "5.4, 5.5, 11.12",
+            Release::V0_5_6,
             "ttlSecondsAfterFinished with Retain: Sandbox deleted, claim kept as ClaimExpired",
             90,
             ttl_retain

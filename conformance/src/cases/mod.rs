@@ -8,13 +8,15 @@ mod warmpool;
 
 pub use crate::case::Case;
 
-/// Builds a [`Case`] whose body is the async fn `$body` (timeout in seconds).
+/// Builds a [`Case`] whose body is the async fn `$body` (timeout in seconds), checking the
+/// behaviour upstream introduced in release `$since`.
 macro_rules! case {
-    ($name:literal, $group:literal, $section:literal, $checks:literal, $timeout:literal, $body:path) => {
+    ($name:literal, $group:literal, $section:literal, $since:expr, $checks:literal, $timeout:literal, $body:path) => {
         $crate::case::Case {
             name: $name,
             group: $group,
             section: $section,
+            since: $since,
             checks: $checks,
             timeout: ::std::time::Duration::from_secs($timeout),
             body: |cx| Box::pin($body(cx)),

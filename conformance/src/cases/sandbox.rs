@@ -13,6 +13,7 @@ use sandbox_api::v1beta1::Sandbox;
 use serde_json::{Value, json};
 
 use super::{Case, case};
+use crate::release::Release;
 use crate::context::{CaseContext, Probe};
 use crate::fail::{ApiContext, Fail, ensure, ensure_eq};
 use crate::inspect::{self, describe, describe_owners, label};
@@ -30,6 +31,7 @@ pub fn cases() -> Vec<Case> {
             "sandbox-pod-created",
             "sandbox",
             "2.5, 2.7",
+            Release::V0_5_6,
             "a Pod named after the Sandbox, with the name-hash label and the Sandbox as controller",
             60,
             pod_created
@@ -38,6 +40,7 @@ pub fn cases() -> Vec<Case> {
             "sandbox-ready",
             "sandbox",
             "2.3, 2.4",
+            Release::V0_5_6,
             "Ready=True/DependenciesReady with the Pod's IPs, node and selector in status",
             60,
             ready
@@ -46,6 +49,7 @@ pub fn cases() -> Vec<Case> {
             "sandbox-system-labels-filtered",
             "sandbox",
             "2.7",
+            Release::V0_5_6,
             "system keys in podTemplate metadata never reach the Pod; user keys do",
             60,
             system_labels_filtered
@@ -54,6 +58,7 @@ pub fn cases() -> Vec<Case> {
             "sandbox-service",
             "sandbox",
             "2.8",
+            Release::V0_5_6,
             "service: true creates a headless Service and status.service/serviceFQDN",
             60,
             service
@@ -62,6 +67,7 @@ pub fn cases() -> Vec<Case> {
             "sandbox-service-false-deletes",
             "sandbox",
             "2.8",
+            Release::V0_5_6,
             "service: false deletes the owned Service and clears status.service",
             60,
             service_false_deletes
@@ -70,6 +76,7 @@ pub fn cases() -> Vec<Case> {
             "sandbox-volume-claim-templates",
             "sandbox",
             "2.5, 2.9",
+            Release::V0_5_6,
             "one PVC per volumeClaimTemplate, owned by the Sandbox and mounted by the Pod",
             60,
             volume_claim_templates
@@ -78,6 +85,7 @@ pub fn cases() -> Vec<Case> {
             "sandbox-suspend-resume",
             "sandbox",
             "2.4, 2.11",
+            Release::V0_5_6,
             "Suspended deletes the Pod (Suspended=True/PodTerminated); Running recreates it",
             90,
             suspend_resume
@@ -86,6 +94,7 @@ pub fn cases() -> Vec<Case> {
             "sandbox-pod-recreated",
             "sandbox",
             "2.7, 11.13",
+            Release::V0_5_6,
             "a Pod deleted while Running is recreated",
             60,
             pod_recreated
@@ -94,6 +103,7 @@ pub fn cases() -> Vec<Case> {
             "sandbox-expiry-retain",
             "sandbox",
             "2.10",
+            Release::V0_5_6,
             "shutdownTime passed, Retain: Ready=False/SandboxExpired, Pod deleted, Sandbox kept",
             60,
             expiry_retain
@@ -102,6 +112,7 @@ pub fn cases() -> Vec<Case> {
             "sandbox-expiry-undone",
             "sandbox",
             "2.10",
+            Release::V0_5_6,
             "moving an expired Sandbox's shutdownTime into the future brings its Pod back",
             90,
             expiry_undone
@@ -110,6 +121,7 @@ pub fn cases() -> Vec<Case> {
             "sandbox-pod-succeeded",
             "sandbox",
             "2.4, 2.7",
+            Release::V0_5_6,
             "a Pod that succeeded: Ready=False/PodSucceeded, Finished=True, the Pod is not recreated",
             60,
             pod_succeeded
@@ -118,6 +130,7 @@ pub fn cases() -> Vec<Case> {
             "sandbox-expiry-delete",
             "sandbox",
             "2.10",
+            Release::V0_5_6,
             "shutdownTime passed, Delete: the Sandbox is deleted",
             60,
             expiry_delete
@@ -126,6 +139,7 @@ pub fn cases() -> Vec<Case> {
             "sandbox-multiple-pods",
             "sandbox",
             "2.4, 2.7",
+            Release::V0_5_6,
             "two Pods controlled by one Sandbox: Ready=False/MultiplePods and no third Pod",
             60,
             multiple_pods
@@ -134,6 +148,7 @@ pub fn cases() -> Vec<Case> {
             "sandbox-stale-pod-name",
             "sandbox",
             "2.7, 11.28",
+            Release::V0_5_6,
             "a pod-name annotation naming a missing Pod creates no extra Pod and is removed",
             60,
             stale_pod_name

@@ -8,6 +8,7 @@ use sandbox_api::v1beta1::SandboxTemplate;
 use serde_json::{Value, json};
 
 use super::{Case, case};
+use crate::release::Release;
 use crate::context::CaseContext;
 use crate::fail::{ApiContext, Fail, ensure, ensure_eq};
 use crate::inspect::{self, describe_owners, label};
@@ -20,6 +21,7 @@ pub fn cases() -> Vec<Case> {
             "template-network-policy-managed",
             "template",
             "3.3",
+            Release::V0_5_6,
             "a Managed template gets <template>-network-policy with the secure default",
             60,
             network_policy_managed
@@ -28,6 +30,7 @@ pub fn cases() -> Vec<Case> {
             "template-network-policy-unmanaged",
             "template",
             "3.3",
+            Release::V0_5_6,
             "switching a template to Unmanaged deletes its NetworkPolicy",
             60,
             network_policy_unmanaged

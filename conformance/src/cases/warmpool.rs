@@ -12,6 +12,7 @@ use sandbox_api::v1beta1::{Sandbox, SandboxTemplate, SandboxWarmPool};
 use serde_json::{Value, json};
 
 use super::{Case, case};
+use crate::release::Release;
 use crate::context::{CaseContext, Probe};
 use crate::fail::{ApiContext, Fail, ensure, ensure_eq};
 use crate::inspect::{self, describe_owners, label};
@@ -24,6 +25,7 @@ pub fn cases() -> Vec<Case> {
             "warmpool-fills",
             "warmpool",
             "4.2, 4.3, 4.4",
+            Release::V0_5_6,
             "a pool fills to replicas with labelled, pool-controlled Sandboxes; status reports them",
             90,
             fills
@@ -32,6 +34,7 @@ pub fn cases() -> Vec<Case> {
             "warmpool-scale-subresource",
             "warmpool",
             "4.1, 4.4",
+            Release::V0_5_6,
             "the scale subresource reads and sets replicas; the pool grows and shrinks to follow",
             120,
             scale_subresource
@@ -40,6 +43,7 @@ pub fn cases() -> Vec<Case> {
             "warmpool-replenishes-after-adoption",
             "warmpool",
             "4.4, 5.7",
+            Release::V0_5_6,
             "after a claim adopts a member the pool creates a replacement",
             90,
             replenishes_after_adoption
@@ -48,6 +52,7 @@ pub fn cases() -> Vec<Case> {
             "warmpool-recreate-replaces-stale",
             "warmpool",
             "4.5",
+            Release::V0_5_6,
             "updateStrategy Recreate: a template change replaces every unclaimed member",
             120,
             recreate_replaces_stale
@@ -56,6 +61,7 @@ pub fn cases() -> Vec<Case> {
             "warmpool-onreplenish-keeps-stale",
             "warmpool",
             "4.5",
+            Release::V0_5_6,
             "updateStrategy OnReplenish: a template change leaves the members in place",
             90,
             on_replenish_keeps_stale
