@@ -122,6 +122,10 @@ pub const V1ALPHA1_SANDBOXWARMPOOL_STATE_ANNOTATION: &str =
 /// `volumeClaimTemplatesPolicy`, restored (and removed) on conversion back.
 pub const V1BETA1_VOLUME_CLAIM_TEMPLATES_POLICY_ANNOTATION: &str =
     "api.agents.x-k8s.io/v1beta1-volume-claim-templates-policy";
+/// Annotation on the *v1alpha1* view of a SandboxWarmPool carrying the v1beta1-only
+/// `readinessGracePeriodSeconds`, restored (and removed) on conversion back.
+pub const V1BETA1_READINESS_GRACE_PERIOD_ANNOTATION: &str =
+    "api.agents.x-k8s.io/v1beta1-readiness-grace-period-seconds";
 
 // Storage-migration tooling (operational, not controller behaviour).
 
@@ -344,6 +348,7 @@ mod tests {
             V1ALPHA1_SANDBOXTEMPLATE_STATE_ANNOTATION,
             V1ALPHA1_SANDBOXWARMPOOL_STATE_ANNOTATION,
             V1BETA1_VOLUME_CLAIM_TEMPLATES_POLICY_ANNOTATION,
+            V1BETA1_READINESS_GRACE_PERIOD_ANNOTATION,
         ];
         for key in stashes {
             assert!(key.starts_with("api.agents.x-k8s.io/"), "{key}");

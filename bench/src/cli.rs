@@ -434,7 +434,10 @@ mod tests {
         let args = conformance(&["--spec", "v1.0.4"]).unwrap();
         assert_eq!(args.spec().to_string(), "v1.0.4");
         let err = conformance(&["--spec", "1.0.4"]).unwrap_err();
-        assert!(err.contains("--spec") && err.contains("vMAJOR.MINOR.PATCH"), "{err}");
+        assert!(
+            err.contains("--spec") && err.contains("vMAJOR.MINOR.PATCH"),
+            "{err}"
+        );
         let args = conformance(&["--controller-arg", "--leader-elect=false"]).unwrap();
         assert_eq!(args.program.controller_args, ["--leader-elect=false"]);
     }

@@ -13,11 +13,11 @@ use sandbox_cluster::ClusterError;
 use sandbox_cluster::binaries::Binaries;
 use sandbox_cluster::local::LocalConfig;
 use sandbox_cluster::target::Target;
+use sandbox_conformance::Spec;
 use sandbox_conformance::case::{Case, Outcome};
 use sandbox_conformance::report::{CaseReport, SuiteReport};
 use sandbox_conformance::runner::{self, RunnerConfig};
 use sandbox_conformance::summary::seconds;
-use sandbox_conformance::Spec;
 use sandbox_marks::namespaces;
 
 /// Longest single wait inside a case: generous for kwok, enough for a real node with the image

@@ -252,7 +252,11 @@ async fn the_api_server_rejects_a_change_of_volume_claim_templates() {
         .await
         .expect("a long name without a Service");
     let err = sandboxes
-        .patch(&long, &pp, &Patch::Merge(json!({"spec": {"service": true}})))
+        .patch(
+            &long,
+            &pp,
+            &Patch::Merge(json!({"spec": {"service": true}})),
+        )
         .await
         .unwrap_err();
     refused(err, "turning the Service on");

@@ -15,8 +15,7 @@ pub use claim::{
 };
 pub use sandbox::{
     OperatingMode, SERVICE_NAME_LENGTH_MESSAGE, SERVICE_NAME_LENGTH_RULE, Sandbox, SandboxSpec,
-    SandboxStatus, VOLUME_CLAIM_TEMPLATES_IMMUTABLE_MESSAGE,
-    VOLUME_CLAIM_TEMPLATES_IMMUTABLE_RULE,
+    SandboxStatus, VOLUME_CLAIM_TEMPLATES_IMMUTABLE_MESSAGE, VOLUME_CLAIM_TEMPLATES_IMMUTABLE_RULE,
 };
 pub use template::{
     EnvVarsInjectionPolicy, NetworkPolicyManagement, NetworkPolicySpec, SandboxTemplate,

@@ -75,6 +75,12 @@ pub struct SandboxWarmPoolSpec {
     /// Replacement policy for stale members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_strategy: Option<UpdateStrategy>,
+    /// How long a member may stay unschedulable before the pool reports it stuck, overriding
+    /// the controller's `--sandbox-warm-pool-readiness-grace-period` for this pool (upstream
+    /// v1.0.12). Changing it does not make members stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 30))]
+    pub readiness_grace_period_seconds: Option<i32>,
 }
 
 /// Observed state of a [`SandboxWarmPool`]; there are no conditions.

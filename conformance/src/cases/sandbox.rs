@@ -13,11 +13,11 @@ use sandbox_api::v1beta1::Sandbox;
 use serde_json::{Value, json};
 
 use super::{Case, case};
-use crate::release::Release;
 use crate::context::{CaseContext, Probe};
 use crate::fail::{ApiContext, Fail, ensure, ensure_eq};
 use crate::inspect::{self, describe, describe_owners, label};
 use crate::objects;
+use crate::release::Release;
 use crate::steps::{self, names, uid};
 
 /// The Sandbox every case here creates (each case has its own namespace).

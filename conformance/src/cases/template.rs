@@ -8,11 +8,11 @@ use sandbox_api::v1beta1::SandboxTemplate;
 use serde_json::{Value, json};
 
 use super::{Case, case};
-use crate::release::Release;
 use crate::context::CaseContext;
 use crate::fail::{ApiContext, Fail, ensure, ensure_eq};
 use crate::inspect::{self, describe_owners, label};
 use crate::objects;
+use crate::release::Release;
 use crate::steps::{self, TEMPLATE, uid};
 
 pub fn cases() -> Vec<Case> {

@@ -12,11 +12,11 @@ use sandbox_api::v1beta1::{Sandbox, SandboxTemplate, SandboxWarmPool};
 use serde_json::{Value, json};
 
 use super::{Case, case};
-use crate::release::Release;
 use crate::context::{CaseContext, Probe};
 use crate::fail::{ApiContext, Fail, ensure, ensure_eq};
 use crate::inspect::{self, describe_owners, label};
 use crate::objects::{self, CONTAINER};
+use crate::release::Release;
 use crate::steps::{self, POOL, TEMPLATE, names};
 
 pub fn cases() -> Vec<Case> {

@@ -35,7 +35,8 @@ pub struct Observed<'a> {
     /// Members a claim adopted that the cache still shows as this pool's.
     pub departed: &'a BTreeSet<String>,
     pub now: &'a Time,
-    /// How long a member may take to become Ready before it is replaced.
+    /// How long a member may take to become Ready before it is replaced, unless the pool
+    /// sets its own (`spec.readinessGracePeriodSeconds`).
     pub readiness_grace: Duration,
     /// How often a pool holding unschedulable members looks again.
     pub unschedulable_recheck: Duration,
@@ -140,15 +141,18 @@ pub fn decide(o: Observed<'_>) -> Plan {
 
     // Members not Ready within the grace period are replaced, unless they cannot be scheduled
     // at all: a replacement would not schedule either, so they are held (spec §4.4 step 5).
+    // Members whose Pods wait on scheduling gates wait on purpose (a queue such as Kueue
+    // admits them): they are neither replaced nor reported stuck (upstream v1.0.7).
+    let grace = readiness_grace(pool, o.readiness_grace);
     let mut earliest: Option<Duration> = None;
     let mut unschedulable = 0usize;
     active.retain(|m| {
-        if is_ready(m) {
+        if is_ready(m) || is_scheduling_gated(m) {
             return true;
         }
         let age = age(m, o.now);
-        if age <= o.readiness_grace {
-            let left = o.readiness_grace - age + DEADLINE_SLACK;
+        if age <= grace {
+            let left = grace - age + DEADLINE_SLACK;
             earliest = Some(earliest.map_or(left, |e| e.min(left)));
             return true;
         }
@@ -168,12 +172,22 @@ pub fn decide(o: Observed<'_>) -> Plan {
             .unwrap_or(sandbox_api::v1beta1::DEFAULT_REPLICAS),
     )
     .unwrap_or(0);
-    if unschedulable > 0 {
+    // A missing template is why nothing can be created, so it is the reason given; a pool
+    // scaled to zero needs no template (upstream v1.0.7).
+    if o.template.is_none() && desired > 0 {
+        plan.not_progressing = Some(format!(
+            "SandboxTemplate {:?} not found; keeping the {} existing sandboxes and creating none \
+             until it exists",
+            pool.spec.sandbox_template_ref.name,
+            active.len()
+        ));
+        requeue_within(&mut plan, o.unschedulable_recheck);
+    } else if unschedulable > 0 {
         plan.not_progressing = Some(format!(
             "{unschedulable}/{desired} sandboxes are unschedulable past the {} readiness grace \
              period; holding them instead of replacing (replacements would be equally \
              unschedulable)",
-            go_duration(o.readiness_grace)
+            go_duration(grace)
         ));
         requeue_within(&mut plan, o.unschedulable_recheck);
     }
@@ -303,11 +317,31 @@ pub fn is_ready(m: &Sandbox) -> bool {
         .is_some_and(|s| conditions::is_true(&s.conditions, condition::READY))
 }
 
-fn is_unschedulable(m: &Sandbox) -> bool {
+/// The pool's own grace period (`spec.readinessGracePeriodSeconds`, at least 30 s by the
+/// CRD), else the controller's.
+fn readiness_grace(pool: &SandboxWarmPool, default: Duration) -> Duration {
+    pool.spec
+        .readiness_grace_period_seconds
+        .and_then(|s| u64::try_from(s).ok())
+        .map_or(default, Duration::from_secs)
+}
+
+/// The member's mirrored `PodScheduled` condition is False for `reason`.
+fn pod_scheduled_false_for(m: &Sandbox, reason: &str) -> bool {
     m.status.as_ref().is_some_and(|s| {
         conditions::find(&s.conditions, condition::POD_SCHEDULED)
-            .is_some_and(|c| c.status == conditions::FALSE && c.reason == "Unschedulable")
+            .is_some_and(|c| c.status == conditions::FALSE && c.reason == reason)
     })
+}
+
+fn is_unschedulable(m: &Sandbox) -> bool {
+    pod_scheduled_false_for(m, "Unschedulable")
+}
+
+/// The API server marks a Pod created with scheduling gates `PodScheduled=False/SchedulingGated`
+/// until the gates are removed.
+fn is_scheduling_gated(m: &Sandbox) -> bool {
+    pod_scheduled_false_for(m, "SchedulingGated")
 }
 
 fn created(m: &Sandbox) -> Option<k8s_openapi::jiff::Timestamp> {

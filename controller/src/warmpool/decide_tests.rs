@@ -156,6 +156,31 @@ fn nothing_is_created_without_the_template() {
 }
 
 #[test]
+fn a_missing_template_keeps_the_members_and_says_so_unless_the_pool_is_empty_on_purpose() {
+    let old = member("old", 10, true, |_| {});
+    let plan = decide_with(&pool(|_| {}), std::slice::from_ref(&old), None, 0);
+    assert!(plan.actions.is_empty(), "kept: {:?}", plan.actions);
+    assert_eq!(
+        plan.not_progressing.as_deref(),
+        Some(
+            "SandboxTemplate \"python\" not found; keeping the 1 existing sandboxes and \
+             creating none until it exists"
+        )
+    );
+    assert_eq!(plan.requeue_after, Some(RECHECK), "looked at again");
+    // It outranks unschedulable members: it is why no replacement can be made.
+    let held = member("held", 400, false, |v| {
+        v["status"]["conditions"].as_array_mut().unwrap().push(json!({"type": "PodScheduled",
+            "status": "False", "reason": "Unschedulable", "message": "", "lastTransitionTime": at(NOW)}))
+    });
+    let plan = decide_with(&pool(|_| {}), &[held], None, 0);
+    assert!(plan.not_progressing.unwrap().starts_with("SandboxTemplate"));
+    let plan = decide_with(&pool(|v| v["spec"]["replicas"] = json!(0)), &[], None, 0);
+    assert_eq!(plan.not_progressing, None, "replicas 0 needs no template");
+    assert_eq!(plan.requeue_after, None);
+}
+
+#[test]
 fn a_full_ready_pool_writes_nothing_the_second_time() {
     let t = template("python:3");
     let p = pool(|_| {});
@@ -313,6 +338,68 @@ fn members_stuck_past_the_grace_period_are_replaced_unless_unschedulable() {
     assert_eq!(
         decide_with(&pool(|_| {}), &[young], Some(&t), 0).not_progressing,
         None
+    );
+}
+
+#[test]
+fn members_waiting_on_scheduling_gates_are_neither_replaced_nor_reported() {
+    let t = template("python:3");
+    let gated = member("gated", 4_000, false, |v| {
+        v["status"]["conditions"].as_array_mut().unwrap().push(json!({"type": "PodScheduled",
+            "status": "False", "reason": "SchedulingGated", "message": "", "lastTransitionTime": at(NOW)}))
+    });
+    let plan = decide_with(
+        &pool(|v| v["spec"]["replicas"] = json!(1)),
+        &[gated],
+        Some(&t),
+        0,
+    );
+    assert!(plan.actions.is_empty(), "held: {:?}", plan.actions);
+    assert_eq!(plan.not_progressing, None);
+    assert_eq!(plan.requeue_after, None, "the gate's removal wakes it");
+}
+
+#[test]
+fn a_pool_may_set_its_own_readiness_grace_period() {
+    let t = template("python:3");
+    let one = |grace: Option<i32>| {
+        pool(move |v| {
+            v["spec"]["replicas"] = json!(1);
+            v["spec"]["readinessGracePeriodSeconds"] = json!(grace);
+        })
+    };
+    let stuck = member("stuck", 100, false, |_| {});
+    assert!(
+        deleted(&decide_with(
+            &one(None),
+            std::slice::from_ref(&stuck),
+            Some(&t),
+            0
+        ))
+        .is_empty(),
+        "within the controller's 5m"
+    );
+    assert_eq!(
+        deleted(&decide_with(
+            &one(Some(60)),
+            std::slice::from_ref(&stuck),
+            Some(&t),
+            0
+        )),
+        ["stuck"],
+        "past the pool's 60s"
+    );
+    let young = member("young", 40, false, |_| {});
+    let plan = decide_with(&one(Some(60)), &[young], Some(&t), 0);
+    assert_eq!(plan.requeue_after, Some(Duration::from_secs(22)));
+    let held = member("held", 100, false, |v| {
+        v["status"]["conditions"].as_array_mut().unwrap().push(json!({"type": "PodScheduled",
+            "status": "False", "reason": "Unschedulable", "message": "", "lastTransitionTime": at(NOW)}))
+    });
+    let why = decide_with(&one(Some(60)), &[held], Some(&t), 0).not_progressing;
+    assert!(
+        why.unwrap()
+            .contains("past the 1m0s readiness grace period")
     );
 }
 

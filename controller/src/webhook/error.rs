@@ -56,4 +56,12 @@ pub enum ConversionError {
         /// The rejected value.
         value: String,
     },
+    /// The annotation carrying a v1beta1-only `readinessGracePeriodSeconds` is not a number.
+    #[error("annotation {key} has invalid readinessGracePeriodSeconds {value:?} (want an integer)")]
+    InvalidReadinessGracePeriod {
+        /// The annotation key.
+        key: &'static str,
+        /// The rejected value.
+        value: String,
+    },
 }

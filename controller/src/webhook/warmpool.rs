@@ -1,7 +1,11 @@
 //! SandboxWarmPool conversion (spec §6): `replicas` is a required `int32` in v1alpha1 and an
-//! optional `*int32` in v1beta1; `status.observedGeneration` exists only in v1beta1.
+//! optional `*int32` in v1beta1; `status.observedGeneration` exists only in v1beta1, and
+//! `spec.readinessGracePeriodSeconds` (v1.0.12) rides in an annotation on the v1alpha1 view.
 
-use sandbox_api::keys::V1ALPHA1_SANDBOXWARMPOOL_STATE_ANNOTATION as STASH;
+use sandbox_api::keys::{
+    V1ALPHA1_SANDBOXWARMPOOL_STATE_ANNOTATION as STASH,
+    V1BETA1_READINESS_GRACE_PERIOD_ANNOTATION as GRACE,
+};
 use sandbox_api::{v1alpha1, v1beta1};
 
 use super::{ConversionError, stash};
@@ -12,6 +16,13 @@ pub fn to_hub(
     alpha: v1alpha1::SandboxWarmPool,
 ) -> Result<v1beta1::SandboxWarmPool, ConversionError> {
     let mut metadata = alpha.metadata.clone();
+    let grace = stash::remove(&mut metadata, GRACE)
+        .map(|value| {
+            value
+                .parse()
+                .map_err(|_| ConversionError::InvalidReadinessGracePeriod { key: GRACE, value })
+        })
+        .transpose()?;
     stash::put(&mut metadata, STASH, &alpha)?;
     let spec = alpha.spec;
     Ok(v1beta1::SandboxWarmPool {
@@ -20,6 +31,7 @@ pub fn to_hub(
             replicas: Some(spec.replicas),
             sandbox_template_ref: spec.sandbox_template_ref,
             update_strategy: spec.update_strategy,
+            readiness_grace_period_seconds: grace,
         },
         status: alpha.status.map(|status| v1beta1::SandboxWarmPoolStatus {
             replicas: status.replicas,
@@ -38,7 +50,11 @@ pub fn from_hub(
 ) -> Result<v1alpha1::SandboxWarmPool, ConversionError> {
     let mut metadata = hub.metadata;
     stash::remove(&mut metadata, STASH);
+    stash::remove(&mut metadata, GRACE);
     let spec = hub.spec;
+    if let Some(seconds) = spec.readiness_grace_period_seconds {
+        stash::insert(&mut metadata, GRACE, seconds.to_string());
+    }
     Ok(v1alpha1::SandboxWarmPool {
         metadata,
         spec: v1alpha1::SandboxWarmPoolSpec {
@@ -111,6 +127,30 @@ mod tests {
             let back = from_hub(to_hub(alpha.clone()).unwrap()).unwrap();
             assert_eq!(back, alpha);
         }
+    }
+
+    #[test]
+    fn the_readiness_grace_period_survives_a_v1alpha1_round_trip() {
+        let mut hub = beta_warm_pool();
+        hub.spec.readiness_grace_period_seconds = Some(45);
+        let alpha = from_hub(hub.clone()).unwrap();
+        assert_eq!(
+            alpha.metadata.annotations.as_ref().unwrap()[GRACE],
+            "45",
+            "the v1alpha1 view carries it"
+        );
+        let back = to_hub(alpha).unwrap();
+        assert_eq!(back.spec, hub.spec);
+        assert!(!back.metadata.annotations.unwrap().contains_key(GRACE));
+
+        let mut alpha = from_hub(beta_warm_pool()).unwrap();
+        alpha
+            .metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(GRACE.into(), "soon".into());
+        let err = to_hub(alpha).unwrap_err().to_string();
+        assert!(err.contains(GRACE) && err.contains("\"soon\""), "{err}");
     }
 
     #[test]
