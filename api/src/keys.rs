@@ -283,6 +283,24 @@ pub mod event {
     /// Normal from the claim controller when the claim expires or is deleted on expiry.
     pub const CLAIM_EXPIRED: &str = "ClaimExpired";
 
+    // The Sandbox controller's lifecycle Events (upstream v1.0.4, #1532); the Ready reasons
+    // they follow share their names.
+
+    /// Normal: the Sandbox's Pod was created.
+    pub const SANDBOX_POD_CREATED: &str = "SandboxPodCreated";
+    /// Warning: creating the Sandbox's Pod failed.
+    pub const SANDBOX_POD_CREATE_FAILED: &str = "SandboxPodCreateFailed";
+    /// Normal: the Sandbox turned Ready.
+    pub const SANDBOX_READY: &str = "SandboxReady";
+    /// Normal: the Sandbox is not Ready because `operatingMode` is `Suspended`.
+    pub const SANDBOX_SUSPENDED: &str = super::reason::SANDBOX_SUSPENDED;
+    /// Normal: `shutdownTime` passed under the `Retain` policy (`Delete` removes the Sandbox).
+    pub const SANDBOX_EXPIRED: &str = super::reason::SANDBOX_EXPIRED;
+    /// Normal: the Pod completed successfully.
+    pub const POD_SUCCEEDED: &str = super::reason::POD_SUCCEEDED;
+    /// Warning: the Pod failed.
+    pub const POD_FAILED: &str = super::reason::POD_FAILED;
+
     /// Action of the reconcile-time events (`MultiplePods`, pool progress).
     pub const ACTION_RECONCILING: &str = "Reconciling";
     /// Action of `SandboxAdopted`.
@@ -293,6 +311,16 @@ pub mod event {
     pub const ACTION_CLAIM_EXPIRED: &str = "Claim Expired";
     /// Action of `ClaimExpired` when the claim is deleted on expiry.
     pub const ACTION_DELETING: &str = "Deleting";
+    /// Action of `SandboxPodCreated` and `SandboxPodCreateFailed`.
+    pub const ACTION_POD_CREATION: &str = "PodCreation";
+    /// Action of `SandboxReady`.
+    pub const ACTION_READY: &str = "Ready";
+    /// Action of `SandboxSuspended`.
+    pub const ACTION_SUSPENSION: &str = "Suspension";
+    /// Action of `SandboxExpired`.
+    pub const ACTION_EXPIRY: &str = "Expiry";
+    /// Action of `PodSucceeded` and `PodFailed`.
+    pub const ACTION_POD_COMPLETION: &str = "PodCompletion";
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Reading what the API shows: conditions, owner references, pool membership. Pure functions,
 //! so every case reads objects the same way and failure messages describe them the same way.
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, OwnerReference};
 use sandbox_api::keys;
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim};
@@ -135,6 +135,47 @@ pub fn is_pool_member(sandbox: &Sandbox, pool_name: &str, pool_uid: &str) -> boo
             == sandbox_api::name_hash(pool_name).as_str()
 }
 
+/// Event type of routine transitions.
+pub const NORMAL: &str = "Normal";
+/// Event type of something going wrong.
+pub const WARNING: &str = "Warning";
+
+/// Whether the Event (as core/v1 shows it: an events.k8s.io `regarding` is `involvedObject`)
+/// is about the `kind` object `name`.
+pub fn regards(event: &Event, kind: &str, name: &str) -> bool {
+    let object = &event.involved_object;
+    object.kind.as_deref() == Some(kind) && object.name.as_deref() == Some(name)
+}
+
+/// Whether the Event has `type_` (`Normal` or `Warning`) and `reason`.
+pub fn is_event(event: &Event, type_: &str, reason: &str) -> bool {
+    event.type_.as_deref() == Some(type_) && event.reason.as_deref() == Some(reason)
+}
+
+/// `Normal/SandboxPodCreated, Warning/PodFailed "the message"`, for messages.
+pub fn describe_events(events: &[Event]) -> String {
+    if events.is_empty() {
+        return "no events".into();
+    }
+    events
+        .iter()
+        .map(|e| {
+            let message = e
+                .message
+                .as_deref()
+                .filter(|m| !m.is_empty())
+                .map(|m| format!(" {m:?}"))
+                .unwrap_or_default();
+            format!(
+                "{}/{}{message}",
+                e.type_.as_deref().unwrap_or("?"),
+                e.reason.as_deref().unwrap_or("?")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +216,26 @@ mod tests {
             "Ready=False/DependenciesNotReady \"Pod does not exist\", Suspended=False/NotSuspended"
         );
         assert_eq!(describe(&[]), "no conditions");
+    }
+
+    #[test]
+    fn events_are_matched_by_object_type_and_reason() {
+        let event: Event = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "sb.1"},
+            "involvedObject": {"kind": "Sandbox", "name": "sb"},
+            "type": "Warning", "reason": "PodFailed", "message": "Pod failed"
+        }))
+        .unwrap();
+        assert!(regards(&event, "Sandbox", "sb"));
+        assert!(!regards(&event, "Pod", "sb"));
+        assert!(!regards(&event, "Sandbox", "other"));
+        assert!(is_event(&event, WARNING, "PodFailed"));
+        assert!(!is_event(&event, NORMAL, "PodFailed"));
+        assert_eq!(
+            describe_events(std::slice::from_ref(&event)),
+            "Warning/PodFailed \"Pod failed\""
+        );
+        assert_eq!(describe_events(&[]), "no events");
     }
 
     #[test]

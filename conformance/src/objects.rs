@@ -21,6 +21,19 @@ pub fn pod_spec(image: &str) -> Value {
     })
 }
 
+/// A container name the CRDs accept (their pod template schema has no pattern for it) but the
+/// API server refuses for a Pod: it is not a DNS label.
+pub const INVALID_CONTAINER: &str = "Not_A_DNS_Label";
+
+/// [`pod_spec`] with its container named [`INVALID_CONTAINER`]: a Sandbox or template may hold
+/// it, a Pod may not.
+pub fn invalid_pod_spec(image: &str) -> Value {
+    json!({
+        "containers": [{"name": INVALID_CONTAINER, "image": image}],
+        "terminationGracePeriodSeconds": 1
+    })
+}
+
 /// `{"podTemplate": {"spec": <pod_spec>}}`, the smallest blueprint.
 pub fn blueprint(image: &str) -> Value {
     json!({"podTemplate": {"spec": pod_spec(image)}})

@@ -1,10 +1,11 @@
 //! Steps several cases share: waiting for a Sandbox, a claim or a pool to reach a state,
-//! listing what a Sandbox or pool owns, waiting for an object to be gone.
+//! listing what a Sandbox or pool owns, waiting for an object to be gone or for an Event.
 
 use std::fmt::Debug;
+use std::time::Duration;
 
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 use sandbox_api::keys::{self, condition, reason};
@@ -13,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::context::{CaseContext, Probe};
-use super::inspect::{self, describe};
+use super::inspect::{self, describe, describe_events};
 use super::objects;
 use crate::fail::{ApiContext, Fail};
 use sandbox_marks::labels::KWOK_NODE_LABEL;
@@ -134,10 +135,15 @@ pub async fn owned_pods(cx: &CaseContext, uid: &str) -> Result<Vec<Pod>, Fail> {
         .collect())
 }
 
-/// Makes `pod` finish successfully by writing `status.phase: Succeeded`. Only kwok lets a
-/// client own Pod status (a kubelet would write it back), so on any other node the case is
-/// skipped with the reason.
+/// Makes `pod` finish successfully: [`end_pod`] in phase `Succeeded`.
 pub async fn finish_pod(cx: &CaseContext, pod: &Pod) -> Result<(), Fail> {
+    end_pod(cx, pod, "Succeeded").await
+}
+
+/// Ends `pod` in the terminal `phase` (`Succeeded` or `Failed`) by writing `status.phase`. Only
+/// kwok lets a client own Pod status (a kubelet would write it back), so on any other node the
+/// case is skipped with the reason.
+pub async fn end_pod(cx: &CaseContext, pod: &Pod, phase: &str) -> Result<(), Fail> {
     let node_name = pod
         .spec
         .as_ref()
@@ -150,18 +156,18 @@ pub async fn finish_pod(cx: &CaseContext, pod: &Pod) -> Result<(), Fail> {
     if inspect::label(&node.metadata, KWOK_NODE_LABEL.0) != KWOK_NODE_LABEL.1 {
         return Err(Fail::skip(format!(
             "the Pod runs on node {node_name}, which is not a kwok node: only kwok lets the \
-             suite finish a Pod by writing its status"
+             suite end a Pod by writing its status"
         )));
     }
     cx.api::<Pod>()
         .patch_status(
             &pod.name_any(),
             &PatchParams::default(),
-            &Patch::Merge(serde_json::json!({"status": {"phase": "Succeeded"}})),
+            &Patch::Merge(serde_json::json!({"status": {"phase": phase}})),
         )
         .await
         .during(format_args!(
-            "set the phase of Pod {} to Succeeded",
+            "set the phase of Pod {} to {phase}",
             pod.name_any()
         ))?;
     Ok(())
@@ -322,4 +328,91 @@ pub async fn claim_ready(cx: &CaseContext, name: &str) -> Result<SandboxClaim, F
         )));
     }
     Ok(claim)
+}
+
+/// The Events in the case's namespace about the `K` object `name`, as core/v1 shows them (a
+/// controller writing events.k8s.io Events has its `regarding` shown as `involvedObject`).
+pub async fn events_about<K>(cx: &CaseContext, name: &str) -> Result<Vec<Event>, Fail>
+where
+    K: Resource,
+    <K as Resource>::DynamicType: Default,
+{
+    let kind = K::kind(&Default::default()).to_string();
+    let events = cx
+        .api::<Event>()
+        .list(&ListParams::default())
+        .await
+        .during("list Events")?;
+    Ok(events
+        .items
+        .into_iter()
+        .filter(|e| inspect::regards(e, &kind, name))
+        .collect())
+}
+
+/// Waits until an Event of `type_` with `reason` about the `K` object `name` exists; returns it.
+pub async fn event<K>(
+    cx: &CaseContext,
+    name: &str,
+    type_: &str,
+    reason: &str,
+) -> Result<Event, Fail>
+where
+    K: Resource,
+    <K as Resource>::DynamicType: Default,
+{
+    event_within::<K>(cx, name, type_, reason, cx.wait).await
+}
+
+/// [`event`] with its own time limit, for Events that come only after a controller's own
+/// timer (a grace period).
+pub async fn event_within<K>(
+    cx: &CaseContext,
+    name: &str,
+    type_: &str,
+    reason: &str,
+    limit: Duration,
+) -> Result<Event, Fail>
+where
+    K: Resource,
+    <K as Resource>::DynamicType: Default,
+{
+    let kind = K::kind(&Default::default()).to_string();
+    let what = format!("a {type_} Event {reason} about {kind} {name}");
+    let kind = &kind;
+    cx.until_within(&what, limit, || async move {
+        let events = events_about::<K>(cx, name).await?;
+        Ok(
+            match events.iter().find(|e| inspect::is_event(e, type_, reason)) {
+                Some(found) => Probe::Done(found.clone()),
+                None => Probe::Waiting(format!(
+                    "Events about {kind} {name}: {}",
+                    describe_events(&events)
+                )),
+            },
+        )
+    })
+    .await
+}
+
+/// Fails if an Event with `reason` (of any type) about the `K` object `name` exists.
+pub async fn no_event<K>(cx: &CaseContext, name: &str, reason: &str) -> Result<(), Fail>
+where
+    K: Resource,
+    <K as Resource>::DynamicType: Default,
+{
+    let events = events_about::<K>(cx, name).await?;
+    let found: Vec<Event> = events
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .collect();
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(Fail::check(format!(
+            "{} {name} has Events {}, want none with reason {reason}",
+            K::kind(&Default::default()),
+            describe_events(&found)
+        )))
+    }
 }

@@ -106,6 +106,11 @@ pub struct Flags {
     #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", action = clap::ArgAction::Set)]
     pub disable_claim_events: bool,
+    /// Emit no Kubernetes Events from the Sandbox controller (lifecycle Events, `MultiplePods`,
+    /// `InvalidConfiguration`).
+    #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub disable_sandbox_events: bool,
     /// Upstream's Go-specific flags: accepted so a manifest written for upstream starts this
     /// controller, and otherwise ignored (see `docs/upstream-differences.md`).
     #[command(flatten)]
@@ -398,6 +403,9 @@ mod tests {
         assert!(bare.disable_claim_events && bare.extensions);
         let off = Flags::try_parse_from(["c", "--disable-claim-events=false"]).unwrap();
         assert!(!off.disable_claim_events);
+        assert!(!Flags::defaults().disable_sandbox_events);
+        let bare = Flags::try_parse_from(["c", "--disable-sandbox-events"]).unwrap();
+        assert!(bare.disable_sandbox_events && !bare.disable_claim_events);
         assert!(Flags::defaults().enable_warm_pool_eviction);
         let kept = Flags::try_parse_from(["c", "--enable-warm-pool-eviction=false"]).unwrap();
         assert!(!kept.enable_warm_pool_eviction);

@@ -84,6 +84,8 @@ pub struct Sandboxes {
     /// `SandboxClaim`, `SandboxWarmPool` or `None`.
     pub owned_by: String,
     pub created_by: String,
+    /// `spec.operatingMode`: `Running` (also when unset) or `Suspended` (upstream v1.0.11).
+    pub operating_mode: String,
 }
 
 impl Sandboxes {
@@ -130,6 +132,11 @@ impl Sandboxes {
                     crate::sandbox::children::normalize_created_by,
                 )
                 .into(),
+            operating_mode: match s.spec.operating_mode.unwrap_or_default() {
+                sandbox_api::v1beta1::OperatingMode::Running => "Running",
+                sandbox_api::v1beta1::OperatingMode::Suspended => "Suspended",
+            }
+            .into(),
         }
     }
 }
@@ -434,6 +441,7 @@ mod tests {
                 sandbox_template: "python".into(),
                 owned_by: "SandboxWarmPool".into(),
                 created_by: "controller".into(),
+                operating_mode: "Running".into(),
             }
         );
         let bare = sandbox("mine", |v| {
@@ -441,8 +449,10 @@ mod tests {
             v["metadata"]["ownerReferences"] = serde_json::json!([{"apiVersion": "apps/v1",
                 "kind": "SandboxClaim", "name": "x", "uid": "u", "controller": true}]);
             ready(v, "False", "SandboxExpired");
+            v["spec"]["operatingMode"] = serde_json::json!("Suspended");
         });
         let labels = Sandboxes::of(&bare);
+        assert_eq!(labels.operating_mode, "Suspended");
         assert_eq!(
             (
                 labels.ready_condition.as_str(),
@@ -481,7 +491,7 @@ mod tests {
         assert!(text.contains("# TYPE agent_sandboxes gauge"), "{text}");
         let series = "agent_sandboxes{namespace=\"ns\",ready_condition=\"true\",expired=\"false\",\
                       launch_type=\"cold\",sandbox_template=\"unknown\",owned_by=\"SandboxClaim\",\
-                      created_by=\"unknown\"} 1";
+                      created_by=\"unknown\",operating_mode=\"Running\"} 1";
         assert!(text.contains(series), "{text}");
         assert!(text.contains("ready_condition=\"false\""), "{text}");
         writer.apply_watcher_event(&kube::runtime::watcher::Event::Delete(claimed));

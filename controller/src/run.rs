@@ -8,7 +8,6 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use sandbox_api::keys;
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxTemplate, SandboxWarmPool};
@@ -144,13 +143,8 @@ pub async fn run(
         services: services.store.clone(),
         pvcs: pvcs.store.clone(),
         synced: Synced::all([pods.synced(), services.synced(), pvcs.synced()]),
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: keys::SANDBOX_REPORTING_CONTROLLER.into(),
-                instance: std::env::var("POD_NAME").ok(),
-            },
-        ),
+        recorder: (!flags.disable_sandbox_events)
+            .then(|| crate::events::recorder(&client, keys::SANDBOX_REPORTING_CONTROLLER)),
         cluster_domain: flags.cluster_domain.clone(),
         metrics: metrics.clone(),
         coalescer: crate::coalesce::Coalescer::new(crate::coalesce::SANDBOX_WINDOW),

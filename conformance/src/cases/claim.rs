@@ -98,6 +98,15 @@ pub fn cases() -> Vec<Case> {
             invalid_metadata
         ),
         case!(
+            "claim-invalid-configuration",
+            "claim",
+            "5.5",
+            Release::V1_0_4,
+            "a cold start from a template whose Pod the API server refuses: Ready=False/InvalidConfiguration",
+            60,
+            invalid_configuration
+        ),
+        case!(
             "claim-template-not-found",
             "claim",
             "5.4",
@@ -465,6 +474,22 @@ async fn invalid_metadata(cx: CaseContext) -> Result<(), Fail> {
         sandbox.is_none(),
         "a Sandbox was created for the invalid claim"
     );
+    Ok(())
+}
+
+/// §5.5 (v1.0.4): a claim cold-started (the pool has no members) from a template whose Pod the
+/// API server refuses as invalid (a container name that is not a DNS label, which the CRDs
+/// accept) ends Ready=False/InvalidConfiguration rather than waiting for a Pod that cannot be.
+async fn invalid_configuration(cx: CaseContext) -> Result<(), Fail> {
+    steps::template_and_pool(
+        &cx,
+        0,
+        json!({"podTemplate": {"spec": objects::invalid_pod_spec(&cx.image)}}),
+        json!({}),
+    )
+    .await?;
+    create_claim(&cx, CLAIM, json!({})).await?;
+    steps::claim_condition(&cx, CLAIM, "False", reason::INVALID_CONFIGURATION).await?;
     Ok(())
 }
 

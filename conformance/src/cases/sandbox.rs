@@ -1,12 +1,13 @@
 //! Sandbox (`agents.x-k8s.io`), spec §2: the Pod, the Service, PVCs, conditions, suspend and
-//! resume, expiry, and the ownership rules that keep a Sandbox to one Pod.
+//! resume, expiry, lifecycle Events, and the ownership rules that keep a Sandbox to one Pod.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::ResourceExt;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use sandbox_api::keys::{self, condition, reason};
 use sandbox_api::name_hash;
 use sandbox_api::v1beta1::Sandbox;
@@ -15,7 +16,7 @@ use serde_json::{Value, json};
 use super::{Case, case};
 use crate::context::{CaseContext, Probe};
 use crate::fail::{ApiContext, Fail, ensure, ensure_eq};
-use crate::inspect::{self, describe, describe_owners, label};
+use crate::inspect::{self, NORMAL, WARNING, describe, describe_owners, label};
 use crate::objects;
 use crate::release::Release;
 use crate::steps::{self, names, uid};
@@ -24,6 +25,17 @@ use crate::steps::{self, names, uid};
 const SB: &str = "sb";
 /// How long "nothing else happens" checks watch.
 const QUIET: Duration = Duration::from_secs(3);
+/// A finalizer only the suite sets, to hold a Pod in Terminating; it removes it again.
+const HOLD: &str = "conformance.invalid/hold";
+
+/// Reasons of the Sandbox lifecycle Events (upstream v1.0.4).
+mod event {
+    pub const POD_CREATED: &str = "SandboxPodCreated";
+    pub const READY: &str = "SandboxReady";
+    pub const SUSPENDED: &str = "SandboxSuspended";
+    pub const EXPIRED: &str = "SandboxExpired";
+    pub const POD_FAILED: &str = "PodFailed";
+}
 
 pub fn cases() -> Vec<Case> {
     vec![
@@ -152,6 +164,60 @@ pub fn cases() -> Vec<Case> {
             "a pod-name annotation naming a missing Pod creates no extra Pod and is removed",
             60,
             stale_pod_name
+        ),
+        case!(
+            "sandbox-lifecycle-events",
+            "sandbox",
+            "2.12",
+            Release::V1_0_4,
+            "Normal Events SandboxPodCreated, SandboxReady and, once suspended, SandboxSuspended",
+            60,
+            lifecycle_events
+        ),
+        case!(
+            "sandbox-pod-failed-event",
+            "sandbox",
+            "2.12",
+            Release::V1_0_4,
+            "a Pod that failed: a Warning Event PodFailed about the Sandbox",
+            60,
+            pod_failed_event
+        ),
+        case!(
+            "sandbox-expiry-event",
+            "sandbox",
+            "2.12",
+            Release::V1_0_4,
+            "shutdownTime passed under Retain: a Normal Event SandboxExpired about the Sandbox",
+            60,
+            expiry_event
+        ),
+        case!(
+            "sandbox-invalid-configuration",
+            "sandbox",
+            "2.6",
+            Release::V1_0_4,
+            "a Pod the API server refuses: Ready=False/InvalidConfiguration for that generation only",
+            60,
+            invalid_configuration
+        ),
+        case!(
+            "sandbox-service-name-too-long",
+            "sandbox",
+            "2.1",
+            Release::V1_0_6,
+            "a name over 63 characters with service: true is refused (422), on create and on update",
+            30,
+            service_name_too_long
+        ),
+        case!(
+            "sandbox-not-ready-while-pod-terminating",
+            "sandbox",
+            "2.8",
+            Release::V1_0_11,
+            "while its Pod is terminating (held by a finalizer) the Sandbox is Ready=False",
+            90,
+            not_ready_while_pod_terminating
         ),
     ]
 }
@@ -851,4 +917,239 @@ async fn stale_pod_name(cx: CaseContext) -> Result<(), Fail> {
     ensure!(ghost.is_none(), "a Pod {missing} was created");
     steps::sandbox_ready(cx, SB).await?;
     Ok(())
+}
+
+/// §2.12: the controller reports the Sandbox's lifecycle as Normal Events about it:
+/// `SandboxPodCreated` once it has created the Pod, `SandboxReady` once the Sandbox is Ready,
+/// and `SandboxSuspended` after `operatingMode: Suspended`.
+async fn lifecycle_events(cx: CaseContext) -> Result<(), Fail> {
+    create_sandbox(&cx, json!({})).await?;
+    steps::event::<Sandbox>(&cx, SB, NORMAL, event::POD_CREATED).await?;
+    steps::sandbox_ready(&cx, SB).await?;
+    steps::event::<Sandbox>(&cx, SB, NORMAL, event::READY).await?;
+    patch_spec(&cx, json!({"operatingMode": "Suspended"})).await?;
+    steps::event::<Sandbox>(&cx, SB, NORMAL, event::SUSPENDED).await?;
+    Ok(())
+}
+
+/// §2.12, §2.4 (Finished): when the Pod fails the controller reports a Warning Event
+/// `PodFailed` about the Sandbox. The suite fails the Pod by writing `status.phase: Failed`,
+/// which only kwok allows; elsewhere the case is skipped.
+async fn pod_failed_event(cx: CaseContext) -> Result<(), Fail> {
+    create_sandbox(
+        &cx,
+        json!({"podTemplate": {"spec": steps::run_once_pod_spec(&cx.image)}}),
+    )
+    .await?;
+    steps::sandbox_ready(&cx, SB).await?;
+    let pod = cx.api::<Pod>().get(SB).await.during("get the Pod")?;
+    steps::end_pod(&cx, &pod, "Failed").await?;
+    steps::event::<Sandbox>(&cx, SB, WARNING, event::POD_FAILED).await?;
+    Ok(())
+}
+
+/// §2.10, §2.12: when the `shutdownTime` of a Sandbox under `shutdownPolicy: Retain` passes,
+/// the controller reports a Normal Event `SandboxExpired` about it. The time is a few seconds
+/// ahead at creation, so the controller must act when it comes, not on a spec change.
+async fn expiry_event(cx: CaseContext) -> Result<(), Fail> {
+    create_sandbox(
+        &cx,
+        json!({"shutdownTime": objects::time_from_now(5), "shutdownPolicy": "Retain"}),
+    )
+    .await?;
+    steps::event::<Sandbox>(&cx, SB, NORMAL, event::EXPIRED).await?;
+    Ok(())
+}
+
+/// §2.6: a Pod the API server refuses as invalid (a container name that is not a DNS label,
+/// which the Sandbox CRD accepts) makes the Sandbox Ready=False/InvalidConfiguration, observed
+/// at the Sandbox's generation. The state is terminal for that generation only: once the spec
+/// names a valid container the Pod is created and the Sandbox becomes Ready.
+async fn invalid_configuration(cx: CaseContext) -> Result<(), Fail> {
+    create_sandbox(
+        &cx,
+        json!({"podTemplate": {"spec": objects::invalid_pod_spec(&cx.image)}}),
+    )
+    .await?;
+    let sb = steps::sandbox_condition(
+        &cx,
+        SB,
+        condition::READY,
+        "False",
+        reason::INVALID_CONFIGURATION,
+    )
+    .await?;
+    ensure_eq!(
+        ready_condition(&sb)?.observed_generation,
+        sb.metadata.generation,
+        "Ready.observedGeneration of the refused Sandbox vs its metadata.generation"
+    );
+    patch_spec(
+        &cx,
+        json!({"podTemplate": {"spec": objects::pod_spec(&cx.image)}}),
+    )
+    .await?;
+    steps::sandbox_ready(&cx, SB).await?;
+    Ok(())
+}
+
+/// A Sandbox name of exactly `length` characters.
+fn name_of_length(length: usize) -> String {
+    format!("{SB}-{}", "x".repeat(length.saturating_sub(SB.len() + 1)))
+}
+
+/// Fails unless `result` is the API server refusing a request as invalid (HTTP 422) with a
+/// message that names the limit of 63 characters.
+fn refused_over_63<T>(result: Result<T, kube::Error>, what: &str) -> Result<(), Fail> {
+    match result {
+        Ok(_) => Err(Fail::check(format!(
+            "{what} was accepted; want HTTP 422 naming the 63-character limit"
+        ))),
+        Err(kube::Error::Api(status)) => {
+            ensure!(
+                status.code == 422 && status.message.contains("63"),
+                "{what} was refused with HTTP {} {:?}; want HTTP 422 naming the 63-character limit",
+                status.code,
+                status.message
+            );
+            Ok(())
+        }
+        Err(error) => Err(error).during(what),
+    }
+}
+
+/// §2.1 (v1.0.6): the headless Service is named after the Sandbox and a Service name is a DNS
+/// label, so the v1beta1 Sandbox CRD refuses, with HTTP 422 naming the limit of 63, a name of
+/// 64 characters with `service: true`, whether on create or on an update turning the Service
+/// on. The same name without the Service is accepted, and so are 63 characters with it.
+async fn service_name_too_long(cx: CaseContext) -> Result<(), Fail> {
+    let (long, longest) = (name_of_length(64), name_of_length(63));
+    let api = cx.api::<Sandbox>();
+    let with_service = objects::sandbox(&long, &cx.image, json!({"service": true}))?;
+    refused_over_63(
+        api.create(&PostParams::default(), &with_service).await,
+        "creating a Sandbox of 64 characters with service: true",
+    )?;
+    cx.create(&objects::sandbox(
+        &long,
+        &cx.image,
+        json!({"service": false}),
+    )?)
+    .await?;
+    refused_over_63(
+        api.patch(
+            &long,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"service": true}})),
+        )
+        .await,
+        "setting service: true on a Sandbox of 64 characters",
+    )?;
+    cx.create(&objects::sandbox(
+        &longest,
+        &cx.image,
+        json!({"service": true}),
+    )?)
+    .await?;
+    Ok(())
+}
+
+/// §2.8 (v1.0.11): a Pod being deleted is not a usable Pod. While the Sandbox's Pod has a
+/// deletionTimestamp (a finalizer of the suite keeps it from going), the Sandbox is
+/// Ready=False. The finalizer is removed at the end whatever the outcome, so the namespace can
+/// be deleted.
+async fn not_ready_while_pod_terminating(cx: CaseContext) -> Result<(), Fail> {
+    create_sandbox(&cx, json!({})).await?;
+    steps::sandbox_ready(&cx, SB).await?;
+    let pod = cx
+        .api::<Pod>()
+        .patch(
+            SB,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": [HOLD]}})),
+        )
+        .await
+        .during(format_args!("add finalizer {HOLD} to Pod {SB}"))?;
+    let checked = not_ready_while_terminating(&cx, &uid(&pod)?).await;
+    let released = release_pod(&cx).await;
+    checked.and(released)
+}
+
+/// Deletes Pod [`SB`] (held by [`HOLD`]) and waits until the Sandbox is Ready=False while that
+/// Pod, `pod_uid`, is still there with a deletionTimestamp.
+async fn not_ready_while_terminating(cx: &CaseContext, pod_uid: &str) -> Result<(), Fail> {
+    let (pods, sandboxes) = (&cx.api::<Pod>(), &cx.api::<Sandbox>());
+    pods.delete(SB, &DeleteParams::default())
+        .await
+        .during(format_args!("delete Pod {SB}"))?;
+    cx.until(
+        "the Sandbox to be Ready=False while its Pod terminates",
+        || async move {
+            let pod = pods
+                .get_opt(SB)
+                .await
+                .during(format_args!("get Pod {SB}"))?;
+            let Some(pod) = pod.filter(|p| p.uid().as_deref() == Some(pod_uid)) else {
+                return Err(Fail::check(format!(
+                    "Pod {SB} went away although finalizer {HOLD} should hold it"
+                )));
+            };
+            if pod.metadata.deletion_timestamp.is_none() {
+                return Ok(Probe::Waiting(format!(
+                    "Pod {SB} has no deletionTimestamp yet"
+                )));
+            }
+            let sb = sandboxes
+                .get(SB)
+                .await
+                .during(format_args!("get Sandbox {SB}"))?;
+            let conditions = inspect::sandbox_conditions(&sb);
+            Ok(
+                if inspect::condition(conditions, condition::READY)
+                    .is_some_and(|c| c.status == "False")
+                {
+                    Probe::Done(())
+                } else {
+                    Probe::Waiting(format!("Pod {SB} is terminating; {}", describe(conditions)))
+                },
+            )
+        },
+    )
+    .await
+}
+
+/// Removes [`HOLD`] from the finalizers of Pod [`SB`], leaving any others; a Pod that is gone
+/// or does not hold it is fine. Retried until it succeeds (the write is pinned to the version
+/// read, so a concurrent change is not overwritten).
+async fn release_pod(cx: &CaseContext) -> Result<(), Fail> {
+    let pods = &cx.api::<Pod>();
+    cx.until(
+        &format!("finalizer {HOLD} to be removed from Pod {SB}"),
+        || async move {
+            let Some(pod) = pods
+                .get_opt(SB)
+                .await
+                .during(format_args!("get Pod {SB}"))?
+            else {
+                return Ok(Probe::Done(()));
+            };
+            let finalizers = pod.finalizers();
+            if !finalizers.iter().any(|f| f == HOLD) {
+                return Ok(Probe::Done(()));
+            }
+            let rest: Vec<&String> = finalizers.iter().filter(|f| *f != HOLD).collect();
+            pods.patch(
+                SB,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {
+                    "resourceVersion": pod.resource_version(),
+                    "finalizers": rest
+                }})),
+            )
+            .await
+            .during(format_args!("remove finalizer {HOLD} from Pod {SB}"))?;
+            Ok(Probe::Done(()))
+        },
+    )
+    .await
 }

@@ -6,8 +6,10 @@ use kube::api::{Api, DeleteParams, Patch};
 
 use kube::runtime::reflector::ObjectRef;
 
+use crate::events::Notice;
 use crate::expectations::Expectations;
 use crate::write::{delete_if, is_not_found, is_status, merge, post};
+use sandbox_api::keys::event;
 use sandbox_api::v1beta1::Sandbox;
 
 use super::decide::{Action, Plan};
@@ -58,12 +60,14 @@ impl Apis {
 }
 
 /// Performs `plan`; a Pod it creates, or finds already there, is noted in `pod_creates` so
-/// that passes before the cache shows it do not create it again.
+/// that passes before the cache shows it do not create it again. The Pod's creation, or its
+/// failure, is told in `notices`, whatever the plan's outcome.
 pub async fn apply(
     apis: &Apis,
     sandbox: &str,
     plan: &Plan,
     pod_creates: &Expectations<ObjectRef<Pod>>,
+    notices: &mut Vec<Notice>,
 ) -> Result<(), ApplyError> {
     for action in plan.actions.iter().chain(&plan.follow_ups) {
         let fail = |what: String| move |source| ApplyError { what, source };
@@ -87,10 +91,22 @@ pub async fn apply(
             Action::CreatePod(pod) => {
                 let name = pod.metadata.name.as_deref().unwrap_or_default();
                 match apis.pods.create(&post(), pod).await {
+                    Ok(_) => notices.push(Notice::normal(
+                        event::SANDBOX_POD_CREATED,
+                        event::ACTION_POD_CREATION,
+                        format!("Created Pod {name:?}"),
+                    )),
                     // 409: the create of an earlier pass got there first.
-                    Ok(_) => {}
                     Err(e) if is_status(&e, 409) => {}
-                    Err(e) => return Err(fail(format!("create Pod {name}"))(e)),
+                    Err(e) => {
+                        let error = fail(format!("create Pod {name}"))(e);
+                        notices.push(Notice::warning(
+                            event::SANDBOX_POD_CREATE_FAILED,
+                            event::ACTION_POD_CREATION,
+                            format!("Failed to create Pod {name:?}: {}", error.source),
+                        ));
+                        return Err(error);
+                    }
                 }
                 let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
                 pod_creates.created_now(ObjectRef::new(name).within(namespace));

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::children::{self, Ownership};
 use crate::conditions::{self, Desired, FALSE, TRUE, UNKNOWN};
+use crate::events::Notice;
 use crate::patch::merge_diff;
 
 /// What the caches hold for one Sandbox.
@@ -89,6 +90,10 @@ pub struct Plan {
     /// Writes after `actions` that nobody waits for (an owned Pod's metadata following the
     /// Sandbox's), which may wait for a burst of claims to end ([`crate::burst`]).
     pub follow_ups: Vec<Action>,
+    /// Lifecycle Events the status write records (Ready, suspended, expired, the Pod's end):
+    /// published only once that write is done, so a write that fails or waits records none
+    /// and the pass that makes it records them.
+    pub notices: Vec<Notice>,
 }
 
 /// Delay before the second expiry pass.
@@ -174,9 +179,21 @@ fn decide_expired(o: &Observed<'_>, current: &SandboxStatus) -> Plan {
     set_expired(&mut status.conditions, generation(o.sandbox), o.now);
     if !already {
         conditions::remove(&mut status.conditions, condition::POD_SCHEDULED);
+        // Under `Delete` the Sandbox is gone before anyone could read the Event.
+        let retained = o.sandbox.spec.lifecycle.shutdown_policy != Some(ShutdownPolicy::Delete);
         return Plan {
             status: status_patch(current, &status),
             requeue_after: Some(EXPIRY_STEP),
+            notices: retained
+                .then(|| {
+                    Notice::normal(
+                        keys::event::SANDBOX_EXPIRED,
+                        keys::event::ACTION_EXPIRY,
+                        "Sandbox has expired",
+                    )
+                })
+                .into_iter()
+                .collect(),
             ..Plan::default()
         };
     }
@@ -293,12 +310,56 @@ fn decide_live(o: &Observed<'_>, current: &SandboxStatus) -> Plan {
     }
     plan.became_ready = !conditions::is_true(&current.conditions, condition::READY)
         && conditions::is_true(&status.conditions, condition::READY);
+    plan.notices = ready_transition_notice(current, &status)
+        .into_iter()
+        .collect();
     if !only_node_name_changed_while_not_ready(current, &status) {
         keep_condition_order(&current.conditions, &mut status.conditions);
         plan.status = status_patch(current, &status);
         plan.status_can_wait = can_wait(current, &status);
     }
     plan
+}
+
+/// The Event of a change of the Ready condition worth a line in `kubectl describe`: turning
+/// Ready, suspended, or the Pod's end. Nothing when the reason stays (a pass that only
+/// rewrites the message records nothing again).
+fn ready_transition_notice(current: &SandboxStatus, desired: &SandboxStatus) -> Option<Notice> {
+    use keys::event;
+    let ready = |s: &SandboxStatus| conditions::find(&s.conditions, condition::READY).cloned();
+    let after = ready(desired)?;
+    let before = ready(current);
+    if before
+        .as_ref()
+        .is_some_and(|b| b.status == after.status && b.reason == after.reason)
+    {
+        return None;
+    }
+    if after.status == TRUE {
+        return Some(Notice::normal(
+            event::SANDBOX_READY,
+            event::ACTION_READY,
+            "Sandbox is Ready",
+        ));
+    }
+    match after.reason.as_str() {
+        reason::SANDBOX_SUSPENDED => Some(Notice::normal(
+            event::SANDBOX_SUSPENDED,
+            event::ACTION_SUSPENSION,
+            after.message,
+        )),
+        reason::POD_SUCCEEDED => Some(Notice::normal(
+            event::POD_SUCCEEDED,
+            event::ACTION_POD_COMPLETION,
+            after.message,
+        )),
+        reason::POD_FAILED => Some(Notice::warning(
+            event::POD_FAILED,
+            event::ACTION_POD_COMPLETION,
+            after.message,
+        )),
+        _ => None,
+    }
 }
 
 /// Puts `desired`'s conditions in the order `current` has them (new ones after): a list that
@@ -787,6 +848,10 @@ fn ready_condition(
     }
     let (pod_ok, mut message) = match pod {
         None => (false, "Pod does not exist".to_string()),
+        // Its containers are being stopped: no longer worth sending work to (upstream v1.0.11).
+        Some(p) if p.metadata.deletion_timestamp.is_some() => {
+            (false, "Pod is terminating".to_string())
+        }
         Some(p) if phase(p) != "Running" => (false, format!("Pod exists with phase: {}", phase(p))),
         Some(p) if pod_condition(p, "Ready").is_none_or(|c| c.status != TRUE) => {
             (false, "Pod is Running but not Ready".to_string())

@@ -862,3 +862,84 @@ fn a_pod_as_cached_decides_like_the_whole_one() {
         assert_eq!(status.conditions.as_ref().map(Vec::len), Some(2));
     }
 }
+
+/// `(reason, warning)` of each notice a plan records with its status write.
+fn notices(plan: &Plan) -> Vec<(&'static str, bool)> {
+    plan.notices.iter().map(|n| (n.reason, n.warning)).collect()
+}
+
+#[test]
+fn lifecycle_events_follow_the_ready_transitions_they_describe_once() {
+    let sb = sandbox(|_| {});
+    let world = World::default().with_pod(running());
+    let plan = world.decide(&sb);
+    assert_eq!(notices(&plan), [("SandboxReady", false)]);
+    assert!(
+        notices(&world.decide_at(&after(&sb, &plan), NOW + 60)).is_empty(),
+        "still Ready: nothing again"
+    );
+    let pending = World::default().with_pod(pod(NAME, "Pending", false, false, |_| {}));
+    assert!(
+        notices(&pending.decide(&sb)).is_empty(),
+        "not Ready, no story"
+    );
+
+    let suspended = sandbox(|v| v["spec"]["operatingMode"] = json!("Suspended"));
+    let plan = world.decide(&suspended);
+    assert_eq!(notices(&plan), [("SandboxSuspended", false)]);
+    let suspending = after(&suspended, &plan);
+    assert!(
+        notices(&World::default().decide(&suspending)).is_empty(),
+        "suspending → suspended keeps the reason"
+    );
+
+    for (phase, event) in [
+        ("Succeeded", ("PodSucceeded", false)),
+        ("Failed", ("PodFailed", true)),
+    ] {
+        let plan = World::default()
+            .with_pod(pod(NAME, phase, false, false, |_| {}))
+            .decide(&sb);
+        assert_eq!(notices(&plan), [event], "{phase}");
+    }
+}
+
+#[test]
+fn expiry_is_recorded_under_retain_only() {
+    let expired_at = 1_800_000_000; // 2027-01-15T08:00:00Z
+    for (policy, expected) in [
+        ("Retain", vec![("SandboxExpired", false)]),
+        ("Delete", vec![]),
+    ] {
+        let sb = sandbox(|v| {
+            v["spec"]["shutdownTime"] = json!("2027-01-15T08:00:00Z");
+            v["spec"]["shutdownPolicy"] = json!(policy);
+        });
+        let world = World::default().with_pod(running());
+        let first = world.decide_at(&sb, expired_at + 1);
+        assert_eq!(notices(&first), expected, "{policy}");
+        let second = world.decide_at(&after(&sb, &first), expired_at + 2);
+        assert!(notices(&second).is_empty(), "{policy}: once");
+    }
+}
+
+#[test]
+fn a_terminating_pod_is_not_ready_even_while_its_containers_still_are() {
+    let sb = sandbox(|_| {});
+    let terminating = pod(NAME, "Running", true, true, |v| {
+        v["metadata"]["deletionTimestamp"] = json!(at(NOW));
+    });
+    let plan = World::default().with_pod(terminating).decide(&sb);
+    assert_eq!(
+        ready(&written(&sb, &plan)),
+        (
+            "False".into(),
+            "DependenciesNotReady".into(),
+            "Pod is terminating".into()
+        )
+    );
+    assert!(
+        plan.actions.is_empty(),
+        "not recreated while it is still there"
+    );
+}

@@ -13,11 +13,11 @@ pub mod observed_pod;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::events::Recorder;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Resource;
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 use sandbox_api::keys;
 use sandbox_api::v1beta1::Sandbox;
@@ -41,7 +41,8 @@ pub struct Context {
     pub pvcs: Store<PersistentVolumeClaim>,
     /// The Pod, Service and PVC caches' first listings.
     pub synced: crate::cache::Synced,
-    pub recorder: Recorder,
+    /// `None` with `--disable-sandbox-events`.
+    pub recorder: Option<Recorder>,
     pub cluster_domain: String,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Status writes that can wait, one per Sandbox per [`crate::coalesce::SANDBOX_WINDOW`].
@@ -158,7 +159,15 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Reque
         plan.requeue_after = Some(plan.requeue_after.map_or(wait, |r| r.min(wait)));
     }
     let apis = apply::Apis::namespaced(&ctx.client, ns);
-    match apply::apply(&apis, name, &plan, &ctx.pod_creates).await {
+    let mut notices = Vec::new();
+    let applied = apply::apply(&apis, name, &plan, &ctx.pod_creates, &mut notices).await;
+    if applied.is_ok() && plan.status.is_some() {
+        notices.append(&mut plan.notices);
+    }
+    for notice in &notices {
+        crate::events::publish(ctx.recorder.as_ref(), notice, sandbox.object_ref(&()));
+    }
+    match applied {
         // As upstream v1.0: wait for the namespace to go instead of backing off on errors.
         Err(e) if e.namespace_terminating() => {
             return Ok(Requeue::requeue(NAMESPACE_TERMINATING_RETRY));
@@ -178,7 +187,7 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Reque
             keys::event::ACTION_RECONCILING,
             note.clone(),
         );
-        crate::events::publish(Some(&ctx.recorder), &notice, sandbox.object_ref(&()));
+        crate::events::publish(ctx.recorder.as_ref(), &notice, sandbox.object_ref(&()));
     }
     if let Some(error) = plan.error {
         return Err(Error::Decided(error));
@@ -221,7 +230,7 @@ async fn rejected(
             keys::event::ACTION_RECONCILING,
             message,
         );
-        crate::events::publish(Some(&ctx.recorder), &notice, sandbox.object_ref(&()));
+        crate::events::publish(ctx.recorder.as_ref(), &notice, sandbox.object_ref(&()));
     }
     Ok(Requeue::await_change())
 }

@@ -10,9 +10,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::events::Recorder;
 use kube::api::{Api, Patch};
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 use sandbox_api::v1beta1::{Sandbox, SandboxTemplate, SandboxWarmPool};
