@@ -6,6 +6,7 @@ pub mod cache;
 pub mod claim;
 pub mod coalesce;
 pub mod conditions;
+pub mod config_map;
 pub mod endpoints;
 pub mod error;
 pub mod events;

@@ -8,9 +8,11 @@ use sandbox_controller::flags::Flags;
 use sandbox_controller::metrics::Metrics;
 use sandbox_controller::readiness::{Readiness, Role};
 use sandbox_controller::webhook::wire::{self, Endpoint};
-use sandbox_controller::{leader, run};
+use sandbox_controller::{config_map, leader, run};
 
-/// Exit codes: 2 bad flags (clap's), 3 cannot reach or set up against the cluster.
+/// Exit codes: 2 bad flags (clap's) or a bad value in the `agent-sandbox-config` ConfigMap,
+/// 3 cannot reach or set up against the cluster.
+const BAD_INPUT: u8 = 2;
 const SETUP_FAILED: u8 = 3;
 
 #[tokio::main]
@@ -24,7 +26,18 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let flags = Flags::parse();
+    let cli: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let flags = Flags::parse_from(&cli);
+    let flags = match configured(&cli, flags).await {
+        Ok(flags) => flags,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let bad_input = e
+                .downcast_ref::<config_map::ConfigError>()
+                .is_some_and(config_map::ConfigError::is_bad_input);
+            return ExitCode::from(if bad_input { BAD_INPUT } else { SETUP_FAILED });
+        }
+    };
     match serve(flags).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -32,6 +45,12 @@ async fn main() -> ExitCode {
             ExitCode::from(SETUP_FAILED)
         }
     }
+}
+
+/// The flags with the `agent-sandbox-config` ConfigMap applied (read once, at startup).
+async fn configured(cli: &[std::ffi::OsString], flags: Flags) -> anyhow::Result<Flags> {
+    let client = run::client(&flags, None).await?;
+    Ok(config_map::apply(&client, cli, flags).await?)
 }
 
 async fn serve(flags: Flags) -> anyhow::Result<()> {

@@ -73,6 +73,34 @@ mod tests {
     }
 
     #[test]
+    fn every_case_belongs_to_a_known_release_and_every_release_has_cases() {
+        use crate::release::Release;
+        let known = [
+            Release::V0_5_6,
+            Release::V1_0_4,
+            Release::V1_0_6,
+            Release::V1_0_7,
+            Release::V1_0_11,
+            Release::V1_0_12,
+        ];
+        let all = all();
+        for case in &all {
+            assert!(
+                known.contains(&case.since) && case.since <= Release::V1_0_12,
+                "{} is tagged {}, not a known release",
+                case.name,
+                case.since
+            );
+        }
+        for release in &known[1..] {
+            assert!(
+                all.iter().any(|c| c.since == *release),
+                "no case checks what {release} introduced"
+            );
+        }
+    }
+
+    #[test]
     fn filters_select_by_substring() {
         let all = all();
         assert_eq!(matching(&[]).len(), all.len());

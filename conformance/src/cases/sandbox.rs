@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use sandbox_api::keys::{self, condition, reason};
+use sandbox_api::keys::{self, condition, event, reason};
 use sandbox_api::name_hash;
 use sandbox_api::v1beta1::Sandbox;
 use serde_json::{Value, json};
@@ -27,15 +27,6 @@ const SB: &str = "sb";
 const QUIET: Duration = Duration::from_secs(3);
 /// A finalizer only the suite sets, to hold a Pod in Terminating; it removes it again.
 const HOLD: &str = "conformance.invalid/hold";
-
-/// Reasons of the Sandbox lifecycle Events (upstream v1.0.4).
-mod event {
-    pub const POD_CREATED: &str = "SandboxPodCreated";
-    pub const READY: &str = "SandboxReady";
-    pub const SUSPENDED: &str = "SandboxSuspended";
-    pub const EXPIRED: &str = "SandboxExpired";
-    pub const POD_FAILED: &str = "PodFailed";
-}
 
 pub fn cases() -> Vec<Case> {
     vec![
@@ -924,11 +915,11 @@ async fn stale_pod_name(cx: CaseContext) -> Result<(), Fail> {
 /// and `SandboxSuspended` after `operatingMode: Suspended`.
 async fn lifecycle_events(cx: CaseContext) -> Result<(), Fail> {
     create_sandbox(&cx, json!({})).await?;
-    steps::event::<Sandbox>(&cx, SB, NORMAL, event::POD_CREATED).await?;
+    steps::event::<Sandbox>(&cx, SB, NORMAL, event::SANDBOX_POD_CREATED).await?;
     steps::sandbox_ready(&cx, SB).await?;
-    steps::event::<Sandbox>(&cx, SB, NORMAL, event::READY).await?;
+    steps::event::<Sandbox>(&cx, SB, NORMAL, event::SANDBOX_READY).await?;
     patch_spec(&cx, json!({"operatingMode": "Suspended"})).await?;
-    steps::event::<Sandbox>(&cx, SB, NORMAL, event::SUSPENDED).await?;
+    steps::event::<Sandbox>(&cx, SB, NORMAL, event::SANDBOX_SUSPENDED).await?;
     Ok(())
 }
 
@@ -957,7 +948,7 @@ async fn expiry_event(cx: CaseContext) -> Result<(), Fail> {
         json!({"shutdownTime": objects::time_from_now(5), "shutdownPolicy": "Retain"}),
     )
     .await?;
-    steps::event::<Sandbox>(&cx, SB, NORMAL, event::EXPIRED).await?;
+    steps::event::<Sandbox>(&cx, SB, NORMAL, event::SANDBOX_EXPIRED).await?;
     Ok(())
 }
 
@@ -1152,4 +1143,16 @@ async fn release_pod(cx: &CaseContext) -> Result<(), Fail> {
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_have_the_length_asked_for() {
+        assert_eq!(name_of_length(63).len(), 63);
+        assert_eq!(name_of_length(64).len(), 64);
+        assert!(name_of_length(64).starts_with("sb-x"));
+    }
 }

@@ -1,12 +1,12 @@
 //! SandboxWarmPool (`extensions.agents.x-k8s.io`), spec §4: filling, the scale subresource,
-//! replenishment and the update strategies.
+//! replenishment, the update strategies, and members that cannot become Ready.
 
-use std::collections::BTreeSet;
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 use kube::ResourceExt;
-use kube::api::{Patch, PatchParams};
-use sandbox_api::keys;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use sandbox_api::keys::{self, event};
 use sandbox_api::name_hash;
 use sandbox_api::v1beta1::{Sandbox, SandboxTemplate, SandboxWarmPool};
 use serde_json::{Value, json};
@@ -14,13 +14,25 @@ use serde_json::{Value, json};
 use super::{Case, case};
 use crate::context::{CaseContext, Probe};
 use crate::fail::{ApiContext, Fail, ensure, ensure_eq};
-use crate::inspect::{self, describe_owners, label};
+use crate::inspect::{self, WARNING, describe_owners, label};
 use crate::objects::{self, CONTAINER};
 use crate::release::Release;
 use crate::steps::{self, POOL, TEMPLATE, names};
 
+/// How long "nothing else happens" checks watch.
+const QUIET: Duration = Duration::from_secs(3);
+
 pub fn cases() -> Vec<Case> {
     vec![
+        case!(
+            "warmpool-gated-members-not-stuck",
+            "warmpool",
+            "4.4",
+            Release::V1_0_12,
+            "past readinessGracePeriodSeconds a gated member is neither reported nor replaced; an unschedulable one is reported",
+            90,
+            gated_members_not_stuck
+        ),
         case!(
             "warmpool-fills",
             "warmpool",
@@ -65,6 +77,15 @@ pub fn cases() -> Vec<Case> {
             "updateStrategy OnReplenish: a template change leaves the members in place",
             90,
             on_replenish_keeps_stale
+        ),
+        case!(
+            "warmpool-missing-template",
+            "warmpool",
+            "4.4",
+            Release::V1_0_7,
+            "a pool whose template is deleted: Warning WarmPoolNotProgressing, members kept; an empty pool stays quiet",
+            90,
+            missing_template
         ),
     ]
 }
@@ -304,4 +325,193 @@ async fn on_replenish_keeps_stale(cx: CaseContext) -> Result<(), Fail> {
         },
     )
     .await
+}
+
+/// The Sandboxes in the namespace that are not being deleted: name by UID.
+async fn live_sandboxes(cx: &CaseContext) -> Result<BTreeMap<String, String>, Fail> {
+    let list = cx
+        .api::<Sandbox>()
+        .list(&ListParams::default())
+        .await
+        .during("list Sandboxes")?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter(|s| s.metadata.deletion_timestamp.is_none())
+        .filter_map(|s| Some((s.uid()?, s.name_any())))
+        .collect())
+}
+
+/// The pool of no replicas on a template that never exists.
+const IDLE_POOL: &str = "idle";
+
+/// §4.4 (v1.0.7): once its template is gone a pool cannot make members, and says so with a
+/// Warning Event `WarmPoolNotProgressing`; it keeps the members it has rather than deleting
+/// them. A pool of 0 replicas on a template that never existed needs nothing from it and
+/// reports nothing.
+async fn missing_template(cx: CaseContext) -> Result<(), Fail> {
+    let (_, pool) = steps::template_and_pool(&cx, 2, json!({}), json!({})).await?;
+    cx.create(&objects::warm_pool(IDLE_POOL, "missing", 0, json!({}))?)
+        .await?;
+    let mut members = BTreeMap::new();
+    for m in steps::pool_ready(&cx, &pool, 2).await? {
+        members.insert(steps::uid(&m)?, m.name_any());
+    }
+    cx.api::<SandboxTemplate>()
+        .delete(TEMPLATE, &DeleteParams::default())
+        .await
+        .during("delete the pool's template")?;
+    steps::event::<SandboxWarmPool>(&cx, POOL, WARNING, event::WARM_POOL_NOT_PROGRESSING).await?;
+    steps::no_event::<SandboxWarmPool>(&cx, IDLE_POOL, event::WARM_POOL_NOT_PROGRESSING).await?;
+    let (cx, members) = (&cx, &members);
+    cx.holds(
+        "the pool's members staying without their template",
+        QUIET,
+        || async move {
+            let live = live_sandboxes(cx).await?;
+            let lost: Vec<&String> = members
+                .iter()
+                .filter(|(uid, _)| !live.contains_key(*uid))
+                .map(|(_, name)| name)
+                .collect();
+            Ok(if lost.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("members {lost:?} were deleted"))
+            })
+        },
+    )
+    .await
+}
+
+/// `readinessGracePeriodSeconds` of the pools of the gated-members case: the least allowed.
+const GRACE_SECONDS: u16 = 30;
+/// The pool whose member's Pod fits no node: the positive control.
+const CONTROL_POOL: &str = "control";
+/// The pool whose member's Pod waits on a scheduling gate.
+const GATED_POOL: &str = "gated";
+
+/// Creates the template `<pool>-template` whose Pod spec is the smallest one plus the keys of
+/// `pod_spec`, and the pool `pool` of one member on it with a readiness grace period of
+/// [`GRACE_SECONDS`], checking that the API server kept the grace period.
+async fn pool_with_grace(
+    cx: &CaseContext,
+    pool: &str,
+    pod_spec: Value,
+) -> Result<SandboxWarmPool, Fail> {
+    let template = format!("{pool}-template");
+    let spec = objects::overlay(objects::pod_spec(&cx.image), pod_spec);
+    cx.create(&objects::template(
+        &template,
+        &cx.image,
+        json!({"podTemplate": {"spec": spec}}),
+    )?)
+    .await?;
+    let created = cx
+        .create(&objects::warm_pool(
+            pool,
+            &template,
+            1,
+            json!({"readinessGracePeriodSeconds": GRACE_SECONDS}),
+        )?)
+        .await?;
+    ensure_eq!(
+        created.spec.readiness_grace_period_seconds,
+        Some(i32::from(GRACE_SECONDS)),
+        "spec.readinessGracePeriodSeconds of pool {pool} as stored (a CRD without the field drops it)"
+    );
+    Ok(created)
+}
+
+/// Waits until `pool` has exactly one live member and returns it.
+async fn only_member(cx: &CaseContext, pool: &SandboxWarmPool) -> Result<Sandbox, Fail> {
+    let name = pool.name_any();
+    cx.until(&format!("pool {name} to have one member"), || async move {
+        let members = steps::pool_members(cx, pool).await?;
+        Ok(match members.as_slice() {
+            [only] => Probe::Done(only.clone()),
+            _ => Probe::Waiting(format!("live members {:?}", names(&members))),
+        })
+    })
+    .await
+}
+
+/// §4.4 (v1.0.7, v1.0.12): a member whose Pod waits on a scheduling gate is held back on
+/// purpose, not stuck: past the pool's `readinessGracePeriodSeconds` it is neither replaced nor
+/// reported. The control pool's member has a Pod that fits no node; its Warning Event
+/// `WarmPoolNotProgressing` shows that the grace period has passed and that the controller
+/// does report stuck members.
+async fn gated_members_not_stuck(cx: CaseContext) -> Result<(), Fail> {
+    pool_with_grace(
+        &cx,
+        CONTROL_POOL,
+        json!({"nodeSelector": {"conformance.invalid/none": "x"}}),
+    )
+    .await?;
+    let gated = pool_with_grace(
+        &cx,
+        GATED_POOL,
+        json!({"schedulingGates": [{"name": "conformance.invalid/hold"}]}),
+    )
+    .await?;
+    let member = only_member(&cx, &gated).await?;
+    let first_seen = Instant::now();
+    let (member_uid, member_name) = (steps::uid(&member)?, member.name_any());
+    let grace = Duration::from_secs(u64::from(GRACE_SECONDS));
+    steps::event_within::<SandboxWarmPool>(
+        &cx,
+        CONTROL_POOL,
+        WARNING,
+        event::WARM_POOL_NOT_PROGRESSING,
+        grace * 2 + Duration::from_secs(10),
+    )
+    .await?;
+    // The pools look at their members on their own timers: give the gated one until its member
+    // is past the grace period by half as much again (upstream re-checks up to that late).
+    let settled = first_seen + grace * 3 / 2 + Duration::from_secs(5);
+    let window = settled.saturating_duration_since(Instant::now()).max(QUIET);
+    let (cx, gated, member_uid, member_name) = (&cx, &gated, &member_uid, &member_name);
+    cx.holds(
+        "the gated member staying, unreported",
+        window,
+        || async move {
+            match steps::no_event::<SandboxWarmPool>(
+                cx,
+                GATED_POOL,
+                event::WARM_POOL_NOT_PROGRESSING,
+            )
+            .await
+            {
+                Ok(()) => {}
+                Err(Fail::Check(reported)) => return Ok(Err(reported)),
+                Err(other) => return Err(other),
+            }
+            let members = steps::pool_members(cx, gated).await?;
+            Ok(match members.as_slice() {
+                [only] if only.uid().as_deref() == Some(member_uid.as_str()) => Ok(()),
+                _ => Err(format!(
+                    "member {member_name} was replaced: live members {:?}",
+                    names(&members)
+                )),
+            })
+        },
+    )
+    .await?;
+    let member = cx
+        .api::<Sandbox>()
+        .get(member_name)
+        .await
+        .during(format_args!("get Sandbox {member_name}"))?;
+    let conditions = inspect::sandbox_conditions(&member);
+    ensure!(
+        !inspect::has_condition(
+            conditions,
+            keys::condition::READY,
+            "True",
+            keys::reason::DEPENDENCIES_READY
+        ),
+        "the gated member {member_name} became Ready, so its Pod was not held by the gate: {}",
+        inspect::describe(conditions)
+    );
+    Ok(())
 }
