@@ -164,8 +164,14 @@ pub async fn reconcile(sandbox: Arc<Sandbox>, ctx: Arc<Context>) -> Result<Reque
     if applied.is_ok() && plan.status.is_some() {
         notices.append(&mut plan.notices);
     }
+    // Nobody waits for these: they yield to a burst of claims, like the claims' own Events.
     for notice in &notices {
-        crate::events::publish(ctx.recorder.as_ref(), notice, sandbox.object_ref(&()));
+        crate::events::publish_after(
+            &ctx.burst,
+            ctx.recorder.as_ref(),
+            notice,
+            sandbox.object_ref(&()),
+        );
     }
     match applied {
         // As upstream v1.0: wait for the namespace to go instead of backing off on errors.
