@@ -41,6 +41,14 @@ pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
     find(conditions, type_).is_some_and(|c| c.status == TRUE)
 }
 
+/// `type_` is True as observed at `generation`: a True written for an earlier spec does not
+/// count (a condition without `observedGeneration` is taken as current).
+pub fn is_true_at(conditions: &[Condition], type_: &str, generation: Option<i64>) -> bool {
+    find(conditions, type_).is_some_and(|c| {
+        c.status == TRUE && (c.observed_generation.is_none() || c.observed_generation == generation)
+    })
+}
+
 /// Sets `desired` in `conditions` (appending it when new) and returns whether anything changed.
 pub fn set(
     conditions: &mut Vec<Condition>,
@@ -160,5 +168,24 @@ mod tests {
         assert!(remove(&mut cs, "Finished"));
         assert!(!remove(&mut cs, "Finished"));
         assert!(cs.is_empty());
+    }
+
+    #[test]
+    fn true_at_a_generation_ignores_a_true_written_for_another() {
+        let mut conds = Vec::new();
+        set(
+            &mut conds,
+            Desired::new("Ready", TRUE, "R", ""),
+            2,
+            &Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
+        );
+        assert!(is_true_at(&conds, "Ready", Some(2)));
+        assert!(!is_true_at(&conds, "Ready", Some(3)));
+        conds[0].observed_generation = None;
+        assert!(
+            is_true_at(&conds, "Ready", Some(3)),
+            "no generation: current"
+        );
+        assert!(!is_true_at(&conds, "Other", Some(2)));
     }
 }

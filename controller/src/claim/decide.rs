@@ -307,10 +307,12 @@ pub fn is_usable(s: &Sandbox) -> bool {
     is_ready(s) && has_ips(s)
 }
 
+/// Ready for the member's current spec: a Ready=True of an earlier generation says nothing
+/// about the Sandbox as it is now (upstream's open #1513).
 fn is_ready(s: &Sandbox) -> bool {
-    s.status
-        .as_ref()
-        .is_some_and(|st| conditions::is_true(&st.conditions, condition::READY))
+    s.status.as_ref().is_some_and(|st| {
+        conditions::is_true_at(&st.conditions, condition::READY, s.metadata.generation)
+    })
 }
 
 fn has_ips(s: &Sandbox) -> bool {

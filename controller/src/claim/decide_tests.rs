@@ -746,3 +746,26 @@ fn a_bound_sandbox_rejected_as_invalid_is_forwarded() {
         ("False".into(), "InvalidConfiguration".into())
     );
 }
+
+#[test]
+fn a_member_ready_only_for_an_earlier_spec_is_not_adopted() {
+    let stale = |name: &str| {
+        let mut m = member(name, true, true);
+        m.metadata.generation = Some(3);
+        m.status.as_mut().unwrap().conditions[0].observed_generation = Some(2);
+        m
+    };
+    let mut current = member("current", true, true);
+    current.metadata.generation = Some(3);
+    current.status.as_mut().unwrap().conditions[0].observed_generation = Some(3);
+    let world = World {
+        candidates: vec![stale("stale"), current],
+        ..World::default()
+    };
+    let plan = world.decide(&claim(|_| {}));
+    let [Action::Adopt(adoptions)] = &plan.actions[..] else {
+        panic!("{:?}", plan.actions)
+    };
+    let names: Vec<&str> = adoptions.iter().map(|a| a.sandbox.as_str()).collect();
+    assert_eq!(names, ["current"]);
+}

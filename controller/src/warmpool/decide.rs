@@ -311,10 +311,12 @@ fn delete(m: &Sandbox) -> Action {
     }
 }
 
+/// Ready for the member's current spec: `readyReplicas` does not count a Ready=True written
+/// for an earlier generation (upstream's open #1513).
 pub fn is_ready(m: &Sandbox) -> bool {
-    m.status
-        .as_ref()
-        .is_some_and(|s| conditions::is_true(&s.conditions, condition::READY))
+    m.status.as_ref().is_some_and(|s| {
+        conditions::is_true_at(&s.conditions, condition::READY, m.metadata.generation)
+    })
 }
 
 /// The pool's own grace period (`spec.readinessGracePeriodSeconds`, at least 30 s by the

@@ -651,3 +651,25 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn ready_replicas_count_only_members_ready_for_their_current_spec() {
+    let t = template("python:3");
+    let current = member("current", 10, true, |v| {
+        v["metadata"]["generation"] = json!(2);
+        v["status"]["conditions"][0]["observedGeneration"] = json!(2);
+    });
+    let stale = member("stale", 10, true, |v| {
+        v["metadata"]["generation"] = json!(3);
+        v["status"]["conditions"][0]["observedGeneration"] = json!(2);
+    });
+    let plan = decide_with(&pool(|_| {}), &[current, stale], Some(&t), 0);
+    let status = &plan.status.as_ref().unwrap()["status"];
+    assert_eq!(
+        (
+            status["replicas"].as_i64(),
+            status["readyReplicas"].as_i64()
+        ),
+        (Some(2), Some(1))
+    );
+}
