@@ -193,6 +193,8 @@ pub mod condition {
     pub const FINISHED: &str = "Finished";
     /// Mirrors the owned Pod's `PodScheduled` condition.
     pub const POD_SCHEDULED: &str = "PodScheduled";
+    /// A warm pool's: whether it can make progress towards `replicas`.
+    pub const PROGRESSING: &str = "Progressing";
 }
 
 /// Condition reasons (§2.4 for Sandboxes, §5.4 for claims). A claim forwards its Sandbox's Ready
@@ -221,6 +223,15 @@ pub mod reason {
     /// v1.0.4, #1630). Also the Warning Event's reason. A claim bound to such a Sandbox
     /// forwards it.
     pub const INVALID_CONFIGURATION: &str = "InvalidConfiguration";
+
+    // SandboxWarmPool `Progressing` (upstream's open ask #1326).
+
+    /// Progressing=True: nothing stops the pool from reaching `replicas`.
+    pub const WARM_POOL_PROGRESSING: &str = "WarmPoolProgressing";
+    /// Progressing=False: members are unschedulable past the readiness grace period.
+    pub const WARM_POOL_NOT_PROGRESSING: &str = "WarmPoolNotProgressing";
+    /// Progressing=False: the pool's SandboxTemplate does not exist.
+    pub const SANDBOX_TEMPLATE_ERROR: &str = "SandboxTemplateError";
 
     // Sandbox `Suspended`.
 

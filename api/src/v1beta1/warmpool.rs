@@ -83,16 +83,26 @@ pub struct SandboxWarmPoolSpec {
     pub readiness_grace_period_seconds: Option<i32>,
 }
 
-/// Observed state of a [`SandboxWarmPool`]; there are no conditions.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// Observed state of a [`SandboxWarmPool`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SandboxWarmPoolStatus {
     /// Number of active (non-terminating) members.
     #[serde(default, skip_serializing_if = "crate::common::is_zero_i32")]
     pub replicas: i32,
-    /// Active members whose Ready condition is True.
+    /// Active members whose Ready condition is True at their current generation.
     #[serde(default, skip_serializing_if = "crate::common::is_zero_i32")]
     pub ready_replicas: i32,
+    /// Of those, the members built from the current template: the rollout of a template
+    /// change is done when this reaches `replicas` (ours; upstream's open ask #1327).
+    #[serde(default, skip_serializing_if = "crate::common::is_zero_i32")]
+    pub updated_ready_replicas: i32,
+    /// `Progressing`: False while the pool cannot make progress towards `replicas` (its
+    /// template is missing, or members are unschedulable past the grace period), with the
+    /// reason; True otherwise (ours; upstream's open ask #1326).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "crate::schema::conditions")]
+    pub conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
     /// `agents.x-k8s.io/warm-pool-sandbox=<NameHash(pool.name)>`, for the scale subresource.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub selector: String,

@@ -174,7 +174,8 @@ pub fn decide(o: Observed<'_>) -> Plan {
     .unwrap_or(0);
     // A missing template is why nothing can be created, so it is the reason given; a pool
     // scaled to zero needs no template (upstream v1.0.7).
-    if o.template.is_none() && desired > 0 {
+    let template_missing = o.template.is_none() && desired > 0;
+    if template_missing {
         plan.not_progressing = Some(format!(
             "SandboxTemplate {:?} not found; keeping the {} existing sandboxes and creating none \
              until it exists",
@@ -238,10 +239,23 @@ pub fn decide(o: Observed<'_>) -> Plan {
         }
     }
 
+    let updated_ready = o.template.map_or(0, |template| {
+        active
+            .iter()
+            .filter(|m| is_ready(m) && !is_stale(m, template))
+            .count()
+    });
+    let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
     let status = SandboxWarmPoolStatus {
-        replicas: i32::try_from(current).unwrap_or(i32::MAX),
-        ready_replicas: i32::try_from(active.iter().filter(|m| is_ready(m)).count())
-            .unwrap_or(i32::MAX),
+        replicas: count(current),
+        ready_replicas: count(active.iter().filter(|m| is_ready(m)).count()),
+        updated_ready_replicas: count(updated_ready),
+        conditions: progressing(
+            pool,
+            template_missing,
+            plan.not_progressing.as_deref(),
+            o.now,
+        ),
         selector: format!(
             "{}={}",
             keys::WARM_POOL_SANDBOX_LABEL,
@@ -253,6 +267,50 @@ pub fn decide(o: Observed<'_>) -> Plan {
     let after = serde_json::to_value(&status).unwrap_or_default();
     plan.status = merge_diff(&before, &after).map(|d| json!({ "status": d }));
     plan
+}
+
+/// The pool's conditions with `Progressing` as this pass finds it: False for a missing
+/// template (`SandboxTemplateError`) or members stuck unschedulable (`WarmPoolNotProgressing`),
+/// with the same message as the Event; True otherwise.
+fn progressing(
+    pool: &SandboxWarmPool,
+    template_missing: bool,
+    not_progressing: Option<&str>,
+    now: &Time,
+) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    use keys::reason;
+    let desired = match not_progressing {
+        Some(why) if template_missing => conditions::Desired::new(
+            condition::PROGRESSING,
+            conditions::FALSE,
+            reason::SANDBOX_TEMPLATE_ERROR,
+            why,
+        ),
+        Some(why) => conditions::Desired::new(
+            condition::PROGRESSING,
+            conditions::FALSE,
+            reason::WARM_POOL_NOT_PROGRESSING,
+            why,
+        ),
+        None => conditions::Desired::new(
+            condition::PROGRESSING,
+            conditions::TRUE,
+            reason::WARM_POOL_PROGRESSING,
+            "Warm pool is progressing",
+        ),
+    };
+    let mut conds = pool
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
+    conditions::set(
+        &mut conds,
+        desired,
+        pool.metadata.generation.unwrap_or_default(),
+        now,
+    );
+    conds
 }
 
 /// The Event for a change in the pool's progress; upstream emits transitions only.

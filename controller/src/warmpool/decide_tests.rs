@@ -673,3 +673,52 @@ fn ready_replicas_count_only_members_ready_for_their_current_spec() {
         (Some(2), Some(1))
     );
 }
+
+#[test]
+fn the_status_tells_how_far_a_template_change_rolled_out_and_whether_the_pool_progresses() {
+    let progressing = |plan: &Plan| {
+        let c = &plan.status.as_ref().unwrap()["status"]["conditions"][0];
+        assert_eq!(c["type"], "Progressing");
+        (
+            c["status"].as_str().unwrap().to_string(),
+            c["reason"].as_str().unwrap().to_string(),
+        )
+    };
+    // Two Ready members, one built from an older template.
+    let new = template("python:3.13");
+    let fresh = serde_json::from_value::<Sandbox>({
+        let mut v = serde_json::to_value(member("fresh", 10, true, |_| {})).unwrap();
+        v["spec"]["podTemplate"]["spec"]["containers"][0]["image"] = json!("python:3.13");
+        v
+    })
+    .unwrap();
+    let old = member("old", 10, true, |_| {});
+    let plan = decide_with(&pool(|_| {}), &[fresh, old.clone()], Some(&new), 0);
+    let status = &plan.status.as_ref().unwrap()["status"];
+    assert_eq!(status["readyReplicas"], 2);
+    assert_eq!(status["updatedReadyReplicas"], 1);
+    assert_eq!(
+        progressing(&plan),
+        ("True".into(), "WarmPoolProgressing".into())
+    );
+
+    let plan = decide_with(&pool(|_| {}), &[old], None, 0);
+    assert_eq!(
+        progressing(&plan),
+        ("False".into(), "SandboxTemplateError".into())
+    );
+    let held = member("held", 400, false, |v| {
+        v["status"]["conditions"].as_array_mut().unwrap().push(json!({"type": "PodScheduled",
+            "status": "False", "reason": "Unschedulable", "message": "", "lastTransitionTime": at(NOW)}))
+    });
+    let plan = decide_with(
+        &pool(|v| v["spec"]["replicas"] = json!(1)),
+        &[held],
+        Some(&template("python:3")),
+        0,
+    );
+    assert_eq!(
+        progressing(&plan),
+        ("False".into(), "WarmPoolNotProgressing".into())
+    );
+}

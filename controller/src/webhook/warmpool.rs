@@ -38,6 +38,8 @@ pub fn to_hub(
             ready_replicas: status.ready_replicas,
             selector: status.selector,
             observed_generation: 0,
+            updated_ready_replicas: 0,
+            conditions: Vec::new(),
         }),
     })
 }
