@@ -304,15 +304,7 @@ fn bind(o: &Observed<'_>, plan: &mut Plan) -> Binding {
 
 /// Whether a member can serve a claim now: Ready, with its Pod's IPs known.
 pub fn is_usable(s: &Sandbox) -> bool {
-    is_ready(s) && has_ips(s)
-}
-
-/// Ready for the member's current spec: a Ready=True of an earlier generation says nothing
-/// about the Sandbox as it is now (upstream's open #1513).
-fn is_ready(s: &Sandbox) -> bool {
-    s.status.as_ref().is_some_and(|st| {
-        conditions::is_true_at(&st.conditions, condition::READY, s.metadata.generation)
-    })
+    crate::sandbox::is_ready(s) && has_ips(s)
 }
 
 fn has_ips(s: &Sandbox) -> bool {

@@ -111,6 +111,19 @@ impl Context {
     }
 }
 
+/// The Sandbox is Ready for its current spec: a Ready=True written for an earlier generation
+/// says nothing about it as it is now. Claims adopt, and pools count as ready, only such
+/// members (upstream's open #1513).
+pub fn is_ready(sandbox: &Sandbox) -> bool {
+    sandbox.status.as_ref().is_some_and(|status| {
+        crate::conditions::is_true_at(
+            &status.conditions,
+            keys::condition::READY,
+            sandbox.metadata.generation,
+        )
+    })
+}
+
 pub fn now() -> Time {
     Time(k8s_openapi::jiff::Timestamp::now())
 }

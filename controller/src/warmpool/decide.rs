@@ -19,6 +19,7 @@ use crate::events::Notice;
 use crate::patch::merge_diff;
 use crate::sandbox::children::controller_of;
 use crate::sandbox::children::controller_ref;
+use crate::sandbox::is_ready;
 
 /// What the caches hold for one pool.
 #[derive(Debug, Clone, Copy)]
@@ -248,7 +249,7 @@ pub fn decide(o: Observed<'_>) -> Plan {
     let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
     let status = SandboxWarmPoolStatus {
         replicas: count(current),
-        ready_replicas: count(active.iter().filter(|m| is_ready(m)).count()),
+        ready_replicas: count(ready),
         updated_ready_replicas: count(updated_ready),
         conditions: progressing(
             pool,
@@ -367,14 +368,6 @@ fn delete(m: &Sandbox) -> Action {
         uid: m.metadata.uid.clone().unwrap_or_default(),
         resource_version: m.metadata.resource_version.clone().unwrap_or_default(),
     }
-}
-
-/// Ready for the member's current spec: `readyReplicas` does not count a Ready=True written
-/// for an earlier generation (upstream's open #1513).
-pub fn is_ready(m: &Sandbox) -> bool {
-    m.status.as_ref().is_some_and(|s| {
-        conditions::is_true_at(&s.conditions, condition::READY, m.metadata.generation)
-    })
 }
 
 /// The pool's own grace period (`spec.readinessGracePeriodSeconds`, at least 30 s by the
