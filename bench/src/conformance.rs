@@ -88,11 +88,13 @@ pub async fn run(options: SuiteOptions) -> Result<SuiteReport, SuiteError> {
 
     let target = match &options.kubeconfig {
         None => {
-            let config = LocalConfig::new(
+            let mut config = LocalConfig::new(
                 "conformance",
                 options.dir.join("cluster"),
                 Binaries::locate(options.bin_dir.clone()),
             );
+            // Two kwok nodes, so that the cases about placement (NodeSpread) can see it.
+            config.nodes = 2;
             eprintln!("starting a local cluster in {}", config.dir.display());
             tokio::select! {
                 started = Target::start_local(config) => started?,

@@ -1,7 +1,8 @@
 //! A claim picking its warm candidates among 10,000 cached Sandboxes: 2,000 members of its
-//! pool (the oldest 200 still starting) and 8,000 already claimed. `index` is what the claim
-//! controller does (`claim::candidates`, through the pool-member index); `scan` is the full
-//! scan of the cache and sort it replaced, kept here as the baseline.
+//! pool (the oldest 200 still starting) and 8,000 already claimed, spread over 8 nodes.
+//! `index` is what the claim controller does (`claim::candidates`: the pool-member index, its
+//! members grouped by node for the NodeSpread order); `scan` is the full scan of the cache and
+//! sort it replaced (oldest first, no node order), kept here as the baseline.
 
 use std::collections::HashSet;
 use std::hint::black_box;
@@ -39,7 +40,7 @@ fn sandbox(i: usize, member: bool, ready: bool) -> Sandbox {
                 "name": owner_name, "uid": "owner", "controller": true}]
         },
         "spec": {"podTemplate": {"spec": {"containers": [{"name": "main", "image": "python:3"}]}}},
-        "status": {"podIPs": ["10.244.0.9"], "conditions": [{"type": "Ready",
+        "status": {"podIPs": ["10.244.0.9"], "nodeName": format!("node-{}", i % 8), "conditions": [{"type": "Ready",
             "status": if ready { "True" } else { "False" }, "reason": "DependenciesReady",
             "message": "", "lastTransitionTime": "2026-12-02T08:00:00Z"}]}
     }))
@@ -49,7 +50,7 @@ fn sandbox(i: usize, member: bool, ready: bool) -> Sandbox {
 /// 10,000 Sandboxes in a store and its pool-member index.
 fn cache() -> (Store<Sandbox>, Index<Sandbox>) {
     let (store, mut writer) = reflector::store();
-    let members = Index::new(store.clone(), index::pool_member);
+    let members = Index::new(store.clone(), index::pool_member).grouped_by(index::node_name);
     for i in 0..10_000 {
         // Claimed ones are the oldest; of the members, the oldest 200 are still starting.
         let member = i >= 8_000;

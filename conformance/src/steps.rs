@@ -173,6 +173,36 @@ pub async fn end_pod(cx: &CaseContext, pod: &Pod, phase: &str) -> Result<(), Fai
     Ok(())
 }
 
+/// The nodes a Pod of the suite can land on, by name: Ready, not cordoned, and without a
+/// taint that keeps Pods off (the suite's Pods tolerate none).
+pub async fn schedulable_nodes(cx: &CaseContext) -> Result<Vec<String>, Fail> {
+    let nodes = kube::Api::<Node>::all(cx.client.clone())
+        .list(&ListParams::default())
+        .await
+        .during("list Nodes")?;
+    let mut names: Vec<String> = nodes
+        .items
+        .iter()
+        .filter(|node| {
+            let spec = node.spec.clone().unwrap_or_default();
+            let ready = node
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+            let tainted = spec
+                .taints
+                .unwrap_or_default()
+                .iter()
+                .any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute");
+            ready && !tainted && spec.unschedulable != Some(true)
+        })
+        .map(ResourceExt::name_any)
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 /// A pod spec that runs to completion instead of being restarted.
 pub fn run_once_pod_spec(image: &str) -> Value {
     let mut spec = objects::pod_spec(image);

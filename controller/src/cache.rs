@@ -138,7 +138,19 @@ where
     /// An index of this cache by `key_of`, kept up to date from the same watch as the store;
     /// register it before taking [`SharedCache::sync`].
     pub fn index(&mut self, key_of: index::KeyOf<K>) -> Index<K> {
-        let index = Index::new(self.store.clone(), key_of);
+        self.register(Index::new(self.store.clone(), key_of))
+    }
+
+    /// The same, each key's objects also grouped by `group_of` ([`Index::scan_by_group`]).
+    pub fn grouped_index(
+        &mut self,
+        key_of: index::KeyOf<K>,
+        group_of: index::GroupOf<K>,
+    ) -> Index<K> {
+        self.register(Index::new(self.store.clone(), key_of).grouped_by(group_of))
+    }
+
+    fn register(&mut self, index: Index<K>) -> Index<K> {
         self.indexes.push(index.clone());
         index
     }

@@ -2,12 +2,16 @@
 //! members, a claim's Sandbox, a Sandbox's Pods), oldest first, so that a reconcile looks up
 //! what it needs instead of scanning every cached object.
 //!
+//! A grouped index also keeps each key's objects by a second value (a pool's members by the
+//! node they run on) and ranks the groups by size, for the claims' NodeSpread order.
+//!
 //! An index is fed by the same watch events as its cache's store, right after the store, and
 //! before the controllers hear of the change. It holds names only; objects are read from the
 //! store, and an entry whose object no longer has the key (the index is a step behind the
 //! store for a moment) is skipped. After a relist the index is rebuilt from the new listing
 //! and swapped in whole, as the store is.
 
+use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 use std::ops::ControlFlow;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -23,7 +27,7 @@ use sandbox_api::v1beta1::Sandbox;
 #[derive(Clone)]
 pub struct Sandboxes {
     pub store: Store<Sandbox>,
-    /// By pool ([`pool_member`]).
+    /// By pool ([`pool_member`]), grouped by node ([`node_name`]).
     pub pool_members: Index<Sandbox>,
     /// By controller UID ([`controller_uid`]).
     pub by_controller: Index<Sandbox>,
@@ -41,14 +45,20 @@ pub fn key(ns: &str, value: &str) -> String {
 /// Objects of kind `K` by key, oldest first (then by name).
 pub struct Index<K: Resource<DynamicType = ()> + 'static> {
     key_of: KeyOf<K>,
+    /// What a grouped index groups each key's objects by; `None` for a plain index.
+    group_of: Option<GroupOf<K>>,
     store: Store<K>,
     state: Arc<RwLock<State>>,
 }
+
+/// The group of an object within its key, `None` for an object that has none (yet).
+pub type GroupOf<K> = fn(&K) -> Option<String>;
 
 impl<K: Resource<DynamicType = ()> + 'static> Clone for Index<K> {
     fn clone(&self) -> Self {
         Self {
             key_of: self.key_of,
+            group_of: self.group_of,
             store: self.store.clone(),
             state: self.state.clone(),
         }
@@ -62,33 +72,111 @@ struct Slot {
     name: String,
 }
 
+/// Where an object sits in the index: its key, and its group in a grouped index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Place {
+    key: String,
+    group: Option<Option<String>>,
+}
+
+/// The objects under one key.
+#[derive(Debug, Default)]
+struct Bucket {
+    /// All of them, oldest first.
+    all: BTreeSet<Slot>,
+    /// A grouped index only: each group's objects, oldest first (objects without a group
+    /// under `None`) ...
+    groups: HashMap<Option<String>, BTreeSet<Slot>>,
+    /// ... and the groups in the order [`Index::scan_by_group`] visits them.
+    ranked: BTreeSet<Rank>,
+}
+
+/// A group's rank within its key: groups first (objects without one last), the largest
+/// first, then the one holding the oldest object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Rank {
+    ungrouped: bool,
+    size: Reverse<usize>,
+    oldest: Slot,
+    group: Option<String>,
+}
+
+impl Rank {
+    fn of(group: &Option<String>, slots: &BTreeSet<Slot>) -> Option<Self> {
+        Some(Rank {
+            ungrouped: group.is_none(),
+            size: Reverse(slots.len()),
+            oldest: slots.first()?.clone(),
+            group: group.clone(),
+        })
+    }
+}
+
+impl Bucket {
+    fn insert(&mut self, group: &Option<Option<String>>, slot: Slot) {
+        if let Some(group) = group {
+            self.regroup(group, |slots| {
+                slots.insert(slot.clone());
+            });
+        }
+        self.all.insert(slot);
+    }
+
+    fn remove(&mut self, group: &Option<Option<String>>, slot: &Slot) {
+        if let Some(group) = group {
+            self.regroup(group, |slots| {
+                slots.remove(slot);
+            });
+        }
+        self.all.remove(slot);
+    }
+
+    /// Changes one group's objects, keeping its rank in step.
+    fn regroup(&mut self, group: &Option<String>, change: impl FnOnce(&mut BTreeSet<Slot>)) {
+        let slots = self.groups.entry(group.clone()).or_default();
+        if let Some(rank) = Rank::of(group, slots) {
+            self.ranked.remove(&rank);
+        }
+        change(slots);
+        match Rank::of(group, slots) {
+            Some(rank) => {
+                self.ranked.insert(rank);
+            }
+            None => {
+                self.groups.remove(group);
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Entries {
-    by_key: HashMap<String, BTreeSet<Slot>>,
-    /// Each indexed object's key, by (namespace, name), to move it when its key changes.
-    key_of_object: HashMap<(String, String), (String, Slot)>,
+    by_key: HashMap<String, Bucket>,
+    /// Each indexed object's place, by (namespace, name), to move it when its key or group
+    /// changes.
+    place_of_object: HashMap<(String, String), (Place, Slot)>,
 }
 
 impl Entries {
-    fn put(&mut self, key: Option<String>, slot: Slot) {
+    fn put(&mut self, place: Option<Place>, slot: Slot) {
         let id = (slot.namespace.clone(), slot.name.clone());
-        if let Some((old_key, old_slot)) = self.key_of_object.remove(&id) {
-            self.take_out(&old_key, &old_slot);
+        if let Some((old, old_slot)) = self.place_of_object.remove(&id) {
+            self.take_out(&old, &old_slot);
         }
-        if let Some(key) = key {
+        if let Some(place) = place {
             self.by_key
-                .entry(key.clone())
+                .entry(place.key.clone())
                 .or_default()
-                .insert(slot.clone());
-            self.key_of_object.insert(id, (key, slot));
+                .insert(&place.group, slot.clone());
+            self.place_of_object.insert(id, (place, slot));
         }
     }
 
-    fn take_out(&mut self, key: &str, slot: &Slot) {
-        if let Some(set) = self.by_key.get_mut(key) {
-            set.remove(slot);
-            if set.is_empty() {
-                self.by_key.remove(key);
+    fn take_out(&mut self, place: &Place, slot: &Slot) {
+        if let Some(bucket) = self.by_key.get_mut(&place.key) {
+            bucket.remove(&place.group, slot);
+            if bucket.all.is_empty() {
+                self.by_key.remove(&place.key);
             }
         }
     }
@@ -110,21 +198,36 @@ where
     pub fn new(store: Store<K>, key_of: KeyOf<K>) -> Self {
         Self {
             key_of,
+            group_of: None,
             store,
             state: Arc::default(),
         }
+    }
+
+    /// The same index, its keys' objects also grouped by `group_of` for
+    /// [`Index::scan_by_group`].
+    pub fn grouped_by(mut self, group_of: GroupOf<K>) -> Self {
+        self.group_of = Some(group_of);
+        self
+    }
+
+    fn place(&self, obj: &K) -> Option<Place> {
+        Some(Place {
+            key: (self.key_of)(obj)?,
+            group: self.group_of.map(|group_of| group_of(obj)),
+        })
     }
 
     /// Follows one watch event, after the store has applied it.
     pub fn observe(&self, event: &watcher::Event<K>) {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         match event {
-            watcher::Event::Apply(obj) => state.live.put((self.key_of)(obj), slot(obj)),
+            watcher::Event::Apply(obj) => state.live.put(self.place(obj), slot(obj)),
             watcher::Event::Delete(obj) => state.live.put(None, slot(obj)),
             watcher::Event::Init => state.relisting = Some(Entries::default()),
             watcher::Event::InitApply(obj) => {
                 if let Some(listing) = state.relisting.as_mut() {
-                    listing.put((self.key_of)(obj), slot(obj));
+                    listing.put(self.place(obj), slot(obj));
                 }
             }
             watcher::Event::InitDone => {
@@ -136,9 +239,35 @@ where
     }
 
     /// Calls `visit` with each object under `key`, oldest first, until it breaks.
-    pub fn scan<B>(&self, key: &str, mut visit: impl FnMut(Arc<K>) -> ControlFlow<B>) -> Option<B> {
+    pub fn scan<B>(&self, key: &str, visit: impl FnMut(Arc<K>) -> ControlFlow<B>) -> Option<B> {
         let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
-        for slot in state.live.by_key.get(key)? {
+        self.visit(key, &state.live.by_key.get(key)?.all, visit)
+    }
+
+    /// Calls `visit` with each object under `key` group by group until it breaks: the largest
+    /// group first (on a tie, the one holding the oldest object), each group oldest first,
+    /// the objects without a group last. A plain index has no groups and visits nothing.
+    pub fn scan_by_group<B>(
+        &self,
+        key: &str,
+        mut visit: impl FnMut(Arc<K>) -> ControlFlow<B>,
+    ) -> Option<B> {
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let bucket = state.live.by_key.get(key)?;
+        bucket.ranked.iter().find_map(|rank| {
+            let slots = bucket.groups.get(&rank.group)?;
+            self.visit(key, slots, &mut visit)
+        })
+    }
+
+    /// Calls `visit` with the objects of `slots` that the store still has under `key`.
+    fn visit<B>(
+        &self,
+        key: &str,
+        slots: &BTreeSet<Slot>,
+        mut visit: impl FnMut(Arc<K>) -> ControlFlow<B>,
+    ) -> Option<B> {
+        for slot in slots {
             let Some(obj) = self
                 .store
                 .get(&ObjectRef::new(&slot.name).within(&slot.namespace))
@@ -195,6 +324,15 @@ pub fn pool_member(s: &Sandbox) -> Option<String> {
         .as_ref()?
         .get(keys::WARM_POOL_SANDBOX_LABEL)?;
     Some(key(s.meta().namespace.as_deref().unwrap_or_default(), hash))
+}
+
+/// A Sandbox's node (`status.nodeName`): how a pool's members are grouped for the claims'
+/// NodeSpread order.
+pub fn node_name(s: &Sandbox) -> Option<String> {
+    s.status
+        .as_ref()
+        .map(|status| status.node_name.clone())
+        .filter(|node| !node.is_empty())
 }
 
 /// An object under the UID of its controller: the Sandbox a claim controls.
@@ -301,7 +439,8 @@ mod tests {
         f.event(watcher::Event::Apply(cm("x", Some("a"), 1)));
         f.event(watcher::Event::Delete(cm("x", Some("a"), 1)));
         assert!(f.names("ns/a").is_empty());
-        assert!(f.index.state.read().unwrap().live.by_key.is_empty());
+        let state = f.index.state.read().unwrap();
+        assert!(state.live.by_key.is_empty() && state.live.place_of_object.is_empty());
     }
 
     #[test]
@@ -326,6 +465,84 @@ mod tests {
         // The store sees the change before the index does.
         writer.apply_watcher_event(&watcher::Event::Apply(cm("x", Some("b"), 1)));
         assert!(index.get("ns/a").is_empty());
+    }
+
+    fn node_of(cm: &ConfigMap) -> Option<String> {
+        cm.metadata.annotations.as_ref()?.get("node").cloned()
+    }
+
+    fn on(mut cm: ConfigMap, node: &str) -> ConfigMap {
+        cm.metadata.annotations = Some([("node".to_string(), node.to_string())].into());
+        cm
+    }
+
+    fn by_group(index: &Index<ConfigMap>, key: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        index.scan_by_group(key, |c| {
+            seen.push(c.metadata.name.clone().unwrap());
+            ControlFlow::<()>::Continue(())
+        });
+        seen
+    }
+
+    #[test]
+    fn a_grouped_index_visits_the_largest_group_first_and_the_ungrouped_last() {
+        let (store, mut writer) = reflector::store();
+        let index = Index::new(store, group_of).grouped_by(node_of);
+        let mut feed = |event: watcher::Event<ConfigMap>| {
+            writer.apply_watcher_event(&event);
+            index.observe(&event);
+        };
+        feed(watcher::Event::Apply(on(cm("a1", Some("g"), 1), "a")));
+        feed(watcher::Event::Apply(on(cm("a2", Some("g"), 2), "a")));
+        feed(watcher::Event::Apply(on(cm("b1", Some("g"), 3), "b")));
+        feed(watcher::Event::Apply(on(cm("b2", Some("g"), 4), "b")));
+        feed(watcher::Event::Apply(on(cm("b3", Some("g"), 5), "b")));
+        feed(watcher::Event::Apply(cm("none", Some("g"), 0)));
+        feed(watcher::Event::Apply(on(cm("elsewhere", Some("h"), 0), "b")));
+        // b holds three, a two: b's oldest first, then a's, then the one without a node.
+        assert_eq!(by_group(&index, "ns/g"), ["b1", "b2", "b3", "a1", "a2", "none"]);
+        // The plain order is untouched.
+        assert_eq!(
+            index.get("ns/g").iter().map(|c| c.metadata.name.clone().unwrap()).collect::<Vec<_>>(),
+            ["none", "a1", "a2", "b1", "b2", "b3"]
+        );
+        // b3 moves to a: a is now the larger group.
+        feed(watcher::Event::Apply(on(cm("b3", Some("g"), 5), "a")));
+        assert_eq!(by_group(&index, "ns/g"), ["a1", "a2", "b3", "b1", "b2", "none"]);
+        // a2 goes: two each, and the group holding the oldest member comes first.
+        feed(watcher::Event::Delete(on(cm("a2", Some("g"), 2), "a")));
+        assert_eq!(by_group(&index, "ns/g"), ["a1", "b3", "b1", "b2", "none"]);
+        // A member that gets its node later joins that node's group.
+        feed(watcher::Event::Apply(on(cm("none", Some("g"), 0), "b")));
+        assert_eq!(by_group(&index, "ns/g"), ["none", "b1", "b2", "a1", "b3"]);
+        assert!(by_group(&index, "ns/other").is_empty());
+    }
+
+    #[test]
+    fn a_plain_index_has_no_groups_to_visit() {
+        let mut f = Fixture::new();
+        f.event(watcher::Event::Apply(on(cm("x", Some("g"), 1), "a")));
+        assert_eq!(f.names("ns/g"), ["x"]);
+        assert!(by_group(&f.index, "ns/g").is_empty());
+    }
+
+    #[test]
+    fn a_grouped_index_is_rebuilt_by_a_relist() {
+        let (store, mut writer) = reflector::store();
+        let index = Index::new(store, group_of).grouped_by(node_of);
+        for event in [
+            watcher::Event::Apply(on(cm("old", Some("g"), 1), "a")),
+            watcher::Event::Init,
+            watcher::Event::InitApply(on(cm("x", Some("g"), 2), "b")),
+            watcher::Event::InitApply(on(cm("y", Some("g"), 3), "b")),
+            watcher::Event::InitApply(on(cm("z", Some("g"), 1), "c")),
+            watcher::Event::InitDone,
+        ] {
+            writer.apply_watcher_event(&event);
+            index.observe(&event);
+        }
+        assert_eq!(by_group(&index, "ns/g"), ["x", "y", "z"]);
     }
 
     #[test]

@@ -128,7 +128,7 @@ pub async fn run(
     metrics.sandboxes.watch(sandboxes.store.clone());
     let indexed = index::Sandboxes {
         store: sandboxes.store.clone(),
-        pool_members: sandboxes.index(index::pool_member),
+        pool_members: sandboxes.grouped_index(index::pool_member, index::node_name),
         by_controller: sandboxes.index(index::controller_uid::<Sandbox>),
     };
     let pods_by_sandbox = pods.index(index::sandbox_name_hash::<ObservedPod>);

@@ -44,6 +44,15 @@ pub fn cases() -> Vec<Case> {
             warm_adoption
         ),
         case!(
+            "claim-warm-node-spread",
+            "claim",
+            "5.7",
+            Release::V0_5_6,
+            "NodeSpread: a claim adopts from the node holding the most members, not the oldest member",
+            150,
+            warm_node_spread
+        ),
+        case!(
             "claim-cold-empty-pool",
             "claim",
             "5.7, 5.8, 11.16",
@@ -520,6 +529,80 @@ fn ensure_cold(sandbox: &Sandbox, claim: &SandboxClaim) -> Result<(), Fail> {
 
 /// §5.7 step 8, §5.8, §11.16: a claim never waits for an empty pool: it creates a Sandbox named
 /// after itself from the pool's template and becomes Ready.
+/// A blueprint whose Pods may run on `node` only.
+fn blueprint_on(cx: &CaseContext, node: &str) -> Value {
+    let mut spec = objects::pod_spec(&cx.image);
+    spec["affinity"] = json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchFields": [
+            {"key": "metadata.name", "operator": "In", "values": [node]}]}]}}});
+    json!({"podTemplate": {"spec": spec}})
+}
+
+/// The node each Sandbox runs on (`status.nodeName`), by name.
+fn nodes_of(sandboxes: &[Sandbox]) -> BTreeMap<String, String> {
+    sandboxes
+        .iter()
+        .map(|s| {
+            let node = s.status.as_ref().map(|st| st.node_name.clone());
+            (s.name_any(), node.unwrap_or_default())
+        })
+        .collect()
+}
+
+async fn warm_node_spread(cx: CaseContext) -> Result<(), Fail> {
+    let nodes = steps::schedulable_nodes(&cx).await?;
+    let [older_node, newer_node, ..] = nodes.as_slice() else {
+        return Err(Fail::skip(format!(
+            "needs two schedulable nodes, the cluster has {}: {nodes:?}",
+            nodes.len()
+        )));
+    };
+    // The pool's two oldest members run on one node ...
+    let (_, pool) =
+        steps::template_and_pool(&cx, 2, blueprint_on(&cx, older_node), json!({})).await?;
+    let older = nodes_of(&steps::pool_ready(&cx, &pool, 2).await?);
+    ensure!(
+        older.values().all(|n| n == older_node),
+        "the first members run elsewhere than {older_node}: {older:?}"
+    );
+    // ... and three newer ones on the other: the template changes, and the pool (OnReplenish)
+    // keeps its members and makes the new ones from the changed template.
+    cx.api::<sandbox_api::v1beta1::SandboxTemplate>()
+        .patch(
+            steps::TEMPLATE,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": blueprint_on(&cx, newer_node)})),
+        )
+        .await
+        .during("move the template's Pods to the second node")?;
+    cx.api::<sandbox_api::v1beta1::SandboxWarmPool>()
+        .patch(
+            POOL,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 5}})),
+        )
+        .await
+        .during("scale the pool to 5")?;
+    let members = nodes_of(&steps::pool_ready(&cx, &pool, 5).await?);
+    let on_newer = members.values().filter(|n| *n == newer_node).count();
+    ensure!(
+        on_newer == 3 && members.len() == 5,
+        "want 2 members on {older_node} and 3 on {newer_node}: {members:?}"
+    );
+    // Oldest first would take a member on the first node; NodeSpread takes one on the node
+    // holding the most.
+    create_claim(&cx, CLAIM, json!({})).await?;
+    let claim = steps::claim_ready(&cx, CLAIM).await?;
+    let bound = bound_sandbox(&claim).to_string();
+    ensure!(
+        members.get(&bound) == Some(newer_node),
+        "the claim adopted {bound}, on {:?}; NodeSpread takes a member of {newer_node}, the \
+         node holding the most members ({members:?})",
+        members.get(&bound)
+    );
+    Ok(())
+}
+
 async fn cold_empty_pool(cx: CaseContext) -> Result<(), Fail> {
     steps::template_and_pool(&cx, 0, json!({}), json!({})).await?;
     create_claim(&cx, CLAIM, json!({})).await?;

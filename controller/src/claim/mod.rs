@@ -335,9 +335,12 @@ pub fn bound_sandbox(
         })
 }
 
-/// The members of pool `pool` in `ns` a claim may try, oldest first: adoptable, not reserved
-/// by another worker, and read only until [`decide::MAX_ADOPTION_ATTEMPTS`] usable ones are
-/// found, so a claim costs the same whatever the pool's size.
+/// The members of pool `pool` in `ns` a claim may try, in upstream's NodeSpread order (spec
+/// §5.7 step 5: the node holding the most members first, so claims spread over the nodes;
+/// on a node, and between nodes holding as many, oldest first; members not on a node yet
+/// last): adoptable, not reserved by another worker, and read only until
+/// [`decide::MAX_ADOPTION_ATTEMPTS`] usable ones are found, so a claim costs the same
+/// whatever the pool's size.
 pub fn candidates(
     members: &Index<Sandbox>,
     ns: &str,
@@ -347,7 +350,7 @@ pub fn candidates(
     let pool_hash = sandbox_api::NameHash::of(pool);
     let mut found = Vec::new();
     let mut usable = 0;
-    members.scan(&index::key(ns, pool_hash.as_str()), |s| {
+    members.scan_by_group(&index::key(ns, pool_hash.as_str()), |s| {
         if adoptable_from(&s, pool, &pool_hash) && !reserved.contains(&ObjectRef::from_obj(&*s)) {
             usable += usize::from(decide::is_usable(&s));
             found.push(s);
@@ -734,7 +737,7 @@ mod tests {
         let (store, mut writer) = kube::runtime::reflector::store();
         let cache = index::Sandboxes {
             by_controller: Index::new(store.clone(), index::controller_uid::<Sandbox>),
-            pool_members: Index::new(store.clone(), index::pool_member),
+            pool_members: Index::new(store.clone(), index::pool_member).grouped_by(index::node_name),
             store,
         };
         for o in objects {
@@ -787,6 +790,33 @@ mod tests {
         assert_eq!(names(&found), ["starting", "m8", "m7", "m6", "m5"]);
         assert!(candidates(&cache.pool_members, "ns", "other", &reserved).is_empty());
         assert!(candidates(&cache.pool_members, "elsewhere", "pool", &reserved).is_empty());
+    }
+
+    fn on(mut s: Sandbox, node: &str) -> Sandbox {
+        s.status.get_or_insert_default().node_name = node.into();
+        s
+    }
+
+    #[test]
+    fn candidates_come_from_the_node_holding_the_most_members_first() {
+        // NodeSpread (spec §5.7 step 5): node-b holds three members, node-a two (the oldest
+        // of them all), so a claim tries node-b's first, oldest first, then node-a's; a
+        // member without a node comes last.
+        let cache = store(vec![
+            on(member("a-old", 1, true), "node-a"),
+            on(member("a-new", 5, true), "node-a"),
+            on(member("b-old", 2, true), "node-b"),
+            on(member("b-mid", 3, false), "node-b"),
+            on(member("b-new", 4, true), "node-b"),
+            member("unplaced", 0, true),
+        ]);
+        let none = HashSet::new();
+        let found = candidates(&cache.pool_members, "ns", "pool", &none);
+        assert_eq!(names(&found), ["b-old", "b-mid", "b-new", "a-old", "a-new"]);
+        // A member taken by another worker still counts for its node, but is not offered.
+        let reserved: HashSet<_> = [ObjectRef::new("b-old").within("ns")].into();
+        let found = candidates(&cache.pool_members, "ns", "pool", &reserved);
+        assert_eq!(names(&found), ["b-mid", "b-new", "a-old", "a-new", "unplaced"]);
     }
 
     fn name(s: Option<Arc<Sandbox>>) -> Option<String> {
