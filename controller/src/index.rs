@@ -160,6 +160,12 @@ struct Entries {
 impl Entries {
     fn put(&mut self, place: Option<Place>, slot: Slot) {
         let id = (slot.namespace.clone(), slot.name.clone());
+        // Most events (a status write) move nothing: leave the sets and ranks alone.
+        if let (Some(place), Some((old, old_slot))) = (&place, self.place_of_object.get(&id))
+            && (place, &slot) == (old, old_slot)
+        {
+            return;
+        }
         if let Some((old, old_slot)) = self.place_of_object.remove(&id) {
             self.take_out(&old, &old_slot);
         }
@@ -499,17 +505,30 @@ mod tests {
         feed(watcher::Event::Apply(on(cm("b2", Some("g"), 4), "b")));
         feed(watcher::Event::Apply(on(cm("b3", Some("g"), 5), "b")));
         feed(watcher::Event::Apply(cm("none", Some("g"), 0)));
-        feed(watcher::Event::Apply(on(cm("elsewhere", Some("h"), 0), "b")));
+        feed(watcher::Event::Apply(on(
+            cm("elsewhere", Some("h"), 0),
+            "b",
+        )));
         // b holds three, a two: b's oldest first, then a's, then the one without a node.
-        assert_eq!(by_group(&index, "ns/g"), ["b1", "b2", "b3", "a1", "a2", "none"]);
+        assert_eq!(
+            by_group(&index, "ns/g"),
+            ["b1", "b2", "b3", "a1", "a2", "none"]
+        );
         // The plain order is untouched.
         assert_eq!(
-            index.get("ns/g").iter().map(|c| c.metadata.name.clone().unwrap()).collect::<Vec<_>>(),
+            index
+                .get("ns/g")
+                .iter()
+                .map(|c| c.metadata.name.clone().unwrap())
+                .collect::<Vec<_>>(),
             ["none", "a1", "a2", "b1", "b2", "b3"]
         );
         // b3 moves to a: a is now the larger group.
         feed(watcher::Event::Apply(on(cm("b3", Some("g"), 5), "a")));
-        assert_eq!(by_group(&index, "ns/g"), ["a1", "a2", "b3", "b1", "b2", "none"]);
+        assert_eq!(
+            by_group(&index, "ns/g"),
+            ["a1", "a2", "b3", "b1", "b2", "none"]
+        );
         // a2 goes: two each, and the group holding the oldest member comes first.
         feed(watcher::Event::Delete(on(cm("a2", Some("g"), 2), "a")));
         assert_eq!(by_group(&index, "ns/g"), ["a1", "b3", "b1", "b2", "none"]);

@@ -133,7 +133,8 @@ impl SandboxCache {
         Self {
             writer,
             indexed: index::Sandboxes {
-                pool_members: Index::new(store.clone(), index::pool_member).grouped_by(index::node_name),
+                pool_members: Index::new(store.clone(), index::pool_member)
+                    .grouped_by(index::node_name),
                 by_controller: Index::new(store.clone(), index::controller_uid::<Sandbox>),
                 store,
             },

@@ -737,7 +737,8 @@ mod tests {
         let (store, mut writer) = kube::runtime::reflector::store();
         let cache = index::Sandboxes {
             by_controller: Index::new(store.clone(), index::controller_uid::<Sandbox>),
-            pool_members: Index::new(store.clone(), index::pool_member).grouped_by(index::node_name),
+            pool_members: Index::new(store.clone(), index::pool_member)
+                .grouped_by(index::node_name),
             store,
         };
         for o in objects {
@@ -816,7 +817,10 @@ mod tests {
         // A member taken by another worker still counts for its node, but is not offered.
         let reserved: HashSet<_> = [ObjectRef::new("b-old").within("ns")].into();
         let found = candidates(&cache.pool_members, "ns", "pool", &reserved);
-        assert_eq!(names(&found), ["b-mid", "b-new", "a-old", "a-new", "unplaced"]);
+        assert_eq!(
+            names(&found),
+            ["b-mid", "b-new", "a-old", "a-new", "unplaced"]
+        );
     }
 
     fn name(s: Option<Arc<Sandbox>>) -> Option<String> {
