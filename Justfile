@@ -145,6 +145,26 @@ knee *args: setup node-bins
 compare baseline +candidates:
     cargo run --quiet --locked --release -p sandbox-bench -- compare {{baseline}} {{candidates}}
 
+# Examples: `just publish`, `just publish --fail-on-regression`,
+# `just publish site=site --commit "$GITHUB_SHA"` (site= another site directory). Writes
+# history.json, index.html (a trend per scenario, phase and controller with regressions marked,
+# the latest knee curves, the conformance history, each run's report), badges/*.svg and
+# summary.md; publishing a run again changes nothing. Exit codes: 0 published, 1 a published run
+# regressed (with --fail-on-regression), 2 a run or the site of another schema (nothing
+# written), 3 I/O.
+# Add every run under runs/ (bench, knee, conformance) to the static history site runs/site/.
+publish *args:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    site=runs/site; flags=()
+    for arg in {{args}}; do
+        case "$arg" in
+            site=*) site="${arg#site=}" ;;
+            *) flags+=("$arg") ;;
+        esac
+    done
+    exec cargo run --quiet --locked --release -p sandbox-bench -- publish runs --site "$site" ${flags[@]+"${flags[@]}"}
+
 # Run the criterion benchmarks.
 criterion:
     cargo bench --locked -p sandbox-benches

@@ -42,6 +42,30 @@ pub enum Command {
     /// knee.html. Exit codes:
     /// 0 done, 1 a --require bound failed, 2 bad input, 3 infrastructure.
     Knee(KneeArgs),
+    /// Add runs (bench, knee and conformance runs) to a static history site: history.json,
+    /// index.html with a trend per scenario, phase and controller, the latest knee curves and
+    /// the conformance history, each run's own report, badges/*.svg and summary.md (for a PR
+    /// comment). Re-publishing a run changes nothing. Exit codes: 0 published, 1 a published
+    /// run regressed (with --fail-on-regression), 2 bad input (a run or the site of another
+    /// schema; nothing written), 3 I/O.
+    Publish(PublishArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Run directories, or directories searched for them: every directory holding a
+    /// results.json, knee.json or conformance.json (a knee run's controller runs belong to it).
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+    /// The site's directory, created or updated in place (it may lie inside a searched one).
+    #[arg(long, default_value = "runs/site")]
+    pub site: PathBuf,
+    /// The commit of runs that did not record one (e.g. $GITHUB_SHA).
+    #[arg(long)]
+    pub commit: Option<String>,
+    /// Exit 1 when a published run is marked as a regression.
+    #[arg(long)]
+    pub fail_on_regression: bool,
 }
 
 #[derive(Debug, Args)]
@@ -455,6 +479,21 @@ mod tests {
         assert!(err(&["--upstream-dir", "/x"]).contains("--upstream-dir"));
         assert!(err(&["--controller", "external"]).contains("--kubeconfig"));
         assert!(err(&["--kubeconfig", "/no/such/file"]).contains("is not a file"));
+    }
+
+    #[test]
+    fn publish_needs_runs_and_defaults_its_site() {
+        let cli = Cli::try_parse_from(["sandbox-bench", "publish", "runs"]).unwrap();
+        let Command::Publish(args) = cli.command else {
+            panic!("parsed the wrong command");
+        };
+        assert_eq!(args.runs, [PathBuf::from("runs")]);
+        assert_eq!(args.site, PathBuf::from("runs/site"));
+        assert!(!args.fail_on_regression && args.commit.is_none());
+        let err = Cli::try_parse_from(["sandbox-bench", "publish"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("<RUNS>"), "{err}");
     }
 
     #[test]

@@ -14,7 +14,21 @@ pub async fn fingerprint(
     nodes: u64,
 ) -> Environment {
     let kubernetes = client.apiserver_version().await.ok().map(|v| v.git_version);
-    let controller = match controller {
+    Environment {
+        kubernetes,
+        etcd: local.then(|| pinned("ETCD_VERSION").unwrap_or("unknown").to_string()),
+        kwok: local.then(|| pinned("KWOK_VERSION").unwrap_or("unknown").to_string()),
+        controller: Some(controller_version(controller)),
+        nodes,
+        machine: machine(),
+        commit: commit(),
+    }
+}
+
+/// The controller under test and its version: `reference 0.1.0`, `upstream v1.0.3` (the
+/// pinned release), `external` (whatever runs in the cluster).
+pub fn controller_version(controller: ControllerKind) -> String {
+    match controller {
         ControllerKind::Reference => format!("reference {}", env!("CARGO_PKG_VERSION")),
         ControllerKind::Upstream => format!(
             "upstream {}",
@@ -22,15 +36,13 @@ pub async fn fingerprint(
         ),
         ControllerKind::External => "external".into(),
         ControllerKind::Floor => format!("floor {}", env!("CARGO_PKG_VERSION")),
-    };
-    Environment {
-        kubernetes,
-        etcd: local.then(|| pinned("ETCD_VERSION").unwrap_or("unknown").to_string()),
-        kwok: local.then(|| pinned("KWOK_VERSION").unwrap_or("unknown").to_string()),
-        controller: Some(controller),
-        nodes,
-        machine: machine(),
     }
+}
+
+/// The commit this build of sandbox-bench was made from (`build.rs`), if it was built in a
+/// git checkout.
+pub fn commit() -> Option<String> {
+    option_env!("SANDBOX_BENCH_COMMIT").map(str::to_string)
 }
 
 pub fn machine() -> Machine {
@@ -72,6 +84,16 @@ mod tests {
             Some(2048 * 1024)
         );
         assert_eq!(mem_total_bytes("nothing"), None);
+        assert_eq!(
+            controller_version(ControllerKind::Reference),
+            format!("reference {}", env!("CARGO_PKG_VERSION"))
+        );
+        // This test is built in the project's git checkout.
+        let commit = commit().expect("built in a git checkout");
+        assert!(
+            commit.len() >= 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{commit}"
+        );
         let m = machine();
         assert!(
             m.cores >= 1 && m.memory_bytes > 0 && m.kernel.starts_with("Linux"),

@@ -20,7 +20,8 @@
 //! * [`run`]: one run from start to end.
 //!
 //! Beside it: [`knee`] (the rate stepped until claims give way), [`conformance`] (a cluster
-//! and the controller under test for the `sandbox-conformance` suite), [`controller`] (the
+//! and the controller under test for the `sandbox-conformance` suite), [`publish`] (runs into
+//! the static history site `sandbox-reports` renders), [`controller`] (the
 //! controller under test: reference, upstream or external), [`cli`] and [`exit`] (the
 //! command line and its exit codes), [`commands`] (one module per command, which `main.rs`
 //! dispatches to). Clusters come from `sandbox-cluster`.
@@ -46,6 +47,7 @@ pub mod observe;
 pub mod plan;
 pub mod priority;
 pub mod progress;
+pub mod publish;
 pub mod resources;
 pub mod run;
 pub mod scenario;

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use sandbox_bench::cli::{Cli, ClusterCommand, Command};
-use sandbox_bench::commands::{bench, cluster, compare, conformance, knee};
+use sandbox_bench::commands::{bench, cluster, compare, conformance, knee, publish};
 use sandbox_bench::exit;
 
 #[tokio::main]
@@ -23,6 +23,7 @@ async fn main() -> ExitCode {
         Command::Bench(args) => Ok(bench::run(args).await),
         Command::Compare(args) => Ok(compare::run(&args)),
         Command::Knee(args) => Ok(knee::run(args).await),
+        Command::Publish(args) => Ok(publish::run(&args)),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,5 +1,6 @@
 //! `sandbox-bench conformance` as CI runs it: the whole suite against a local cluster with the
-//! reference controller (every case must pass, and the JUnit file must list every case), plus
+//! reference controller (every case must pass, and the JUnit file and conformance.json must
+//! list every case), plus
 //! the flag checks and exit codes that need no cluster.
 
 mod common;
@@ -65,6 +66,17 @@ fn the_reference_controller_passes_every_case() {
             junit.display()
         );
     }
+    // conformance.json beside the JUnit file, for `sandbox-bench publish`: every case passed.
+    let json = std::fs::read_to_string(junit.with_file_name("conformance.json")).unwrap();
+    let summary = sandbox_reports::ConformanceSummary::from_json(&json).unwrap();
+    assert_eq!(summary.controller, "reference");
+    assert_eq!(
+        (summary.passed, summary.failed, summary.skipped),
+        (all.len() as u64, 0, 0)
+    );
+    let names: Vec<&str> = summary.cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, expected, "conformance.json cases");
+    assert!(summary.machine.is_some() && summary.controller_version.is_some());
     // The local cluster and the controller are gone: the run directory's cluster has no state.
     assert!(!dir.path().join("cluster/cluster.json").exists());
 }

@@ -8,7 +8,8 @@
 //!   for the controller and read what the API shows.
 //! * [`runner`]: bounded parallelism, one namespace, task and timeout per case
 //!   (`sandbox_marks::namespaces` creates them and cleans them up by label).
-//! * [`report`], [`summary`], [`junit`]: a run's results.
+//! * [`report`], [`summary`], [`junit`], [`json`]: a run's results (the table, JUnit XML,
+//!   `conformance.json`).
 //!
 //! Starting a cluster and the controller under test is the caller's part (`sandbox-bench
 //! conformance`); the suite needs only a client.
@@ -18,6 +19,7 @@ pub mod cases;
 pub mod context;
 pub mod fail;
 pub mod inspect;
+pub mod json;
 pub mod junit;
 pub mod objects;
 pub mod release;

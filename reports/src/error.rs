@@ -58,6 +58,30 @@ pub enum ReportError {
     #[error("could not encode results as JSON")]
     EncodeResults(#[source] serde_json::Error),
 
+    /// `knee.json`, `conformance.json` or `history.json` (named by `what`) is not valid for
+    /// its schema.
+    #[error("{what} is not valid JSON for schema {expected}")]
+    DecodeFile {
+        what: &'static str,
+        expected: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The same files with a schema this reader does not know; `found` is `(none)` when the
+    /// file names none.
+    #[error("{what} schema is `{found}`, this reader understands `{expected}`")]
+    UnsupportedFileSchema {
+        what: &'static str,
+        found: String,
+        expected: &'static str,
+    },
+    #[error("could not encode {what} as JSON")]
+    EncodeFile {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+
     #[error("could not draw chart `{chart}`: {reason}")]
     Chart { chart: &'static str, reason: String },
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ReportError;
 use crate::steps::StepSummary;
 
 /// The schema of `knee.json`.
@@ -43,11 +44,42 @@ pub enum Knee {
     S1,
 }
 
+impl KneeReport {
+    /// Parses `knee.json`, refusing any schema but [`KNEE_SCHEMA`] by name.
+    pub fn from_json(text: &str) -> Result<Self, ReportError> {
+        crate::schema::decode(text, "knee.json", KNEE_SCHEMA)
+    }
+
+    /// Pretty JSON with a final newline.
+    pub fn to_json(&self) -> Result<String, ReportError> {
+        crate::schema::encode(self, "knee.json")
+    }
+}
+
 impl ControllerKnee {
     pub fn knee(&self, which: Knee) -> f64 {
         match which {
             Knee::Ms100 => self.knee_100ms,
             Knee::S1 => self.knee_1s,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::sample_knee;
+
+    #[test]
+    fn knee_json_round_trips_and_other_schemas_are_refused() {
+        let report = sample_knee();
+        let json = report.to_json().unwrap();
+        assert!(json.starts_with("{\n  \"schema\": \"sandbox-bench/knee/v1\","));
+        assert_eq!(KneeReport::from_json(&json).unwrap(), report);
+        let other = json.replace("sandbox-bench/knee/v1", "sandbox-bench/knee/v2");
+        assert!(matches!(
+            KneeReport::from_json(&other),
+            Err(ReportError::UnsupportedFileSchema { found, .. }) if found == "sandbox-bench/knee/v2"
+        ));
     }
 }

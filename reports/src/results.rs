@@ -84,6 +84,10 @@ pub struct Environment {
     pub controller: Option<String>,
     pub nodes: u64,
     pub machine: Machine,
+    /// The commit of sandbox-bench that ran (its build's `git rev-parse HEAD`), when the build
+    /// knew it; runs written before this field existed have none (`publish --commit` fills it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 
 use crate::cli::ConformanceArgs;
 use crate::conformance::{self as suite, SuiteOptions};
-use crate::exit;
+use crate::{environment, exit};
 use sandbox_conformance as conformance;
 
 pub async fn run(args: ConformanceArgs) -> u8 {
@@ -51,6 +51,18 @@ pub async fn run(args: ConformanceArgs) -> u8 {
         return exit::INFRASTRUCTURE;
     }
     println!("JUnit XML: {}", junit.display());
+    // Beside the JUnit file, for `sandbox-bench publish` and other readers.
+    let json = junit.with_file_name("conformance.json");
+    let about = conformance::json::RunAbout {
+        controller_version: Some(environment::controller_version(args.controller)),
+        commit: environment::commit(),
+        machine: Some(environment::machine()),
+    };
+    if let Err(e) = conformance::json::write(&report, about, &json) {
+        eprintln!("error: cannot write {}: {e}", json.display());
+        return exit::INFRASTRUCTURE;
+    }
+    println!("conformance.json: {}", json.display());
     if report.passed() {
         exit::OK
     } else {

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod compare;
 pub mod conformance;
 pub mod knee;
+pub mod publish;
 
 pub(crate) fn absolute(path: &std::path::Path) -> std::path::PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())

@@ -523,6 +523,120 @@ pub fn stacked_bars(
     })
 }
 
+/// The size of a trend chart: two side by side on the history page.
+pub const TREND: (u32, u32) = (470, 300);
+
+/// A line of a trend chart: one value per run, at the run's index on the x axis.
+pub struct TrendLine {
+    pub label: String,
+    pub color: RGBColor,
+    /// `(run index, value)`; runs without a value are left out.
+    pub points: Vec<(usize, f64)>,
+    /// Drawn thick, with a point per run; a thin line otherwise.
+    pub bold: bool,
+}
+
+/// A horizontal bound across a trend chart (an SLO), drawn dashed.
+pub struct TrendBound {
+    pub label: String,
+    pub value: f64,
+}
+
+/// Values over runs: lines, dashed bounds, and the runs marked as regressions (a red
+/// triangle at the value). `runs` labels the x axis, one entry per run (oldest first). The
+/// y axis is linear from zero, so a change reads as its true size.
+pub fn trend(
+    title: &str,
+    y_desc: &str,
+    runs: &[String],
+    lines: &[TrendLine],
+    bounds: &[TrendBound],
+    regressions: &[(usize, f64)],
+) -> Result<String, ReportError> {
+    render_svg("trend", title, TREND, |root| {
+        let values = || {
+            lines
+                .iter()
+                .flat_map(|line| line.points.iter().map(|&(_, v)| v))
+        };
+        if values().next().is_none() {
+            return no_samples(root, title);
+        }
+        let top = values()
+            .chain(bounds.iter().map(|b| b.value))
+            .fold(0.0, f64::max);
+        // Headroom above the highest value for the legend, which sits there.
+        let top = if top > 0.0 { top * 1.45 } else { 1.0 };
+        let last = runs.len().max(1) as f64 - 1.0;
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 14))
+            .margin(8)
+            .x_label_area_size(34)
+            .y_label_area_size(52)
+            .build_cartesian_2d(-0.5..last + 0.5, 0.0..top)?;
+        chart
+            .configure_mesh()
+            .x_desc("run (oldest → newest)")
+            .x_labels(runs.len().clamp(2, 6))
+            .x_label_formatter(&|x| {
+                let index = x.round();
+                if (x - index).abs() < 0.01 && index >= 0.0 {
+                    runs.get(index as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc(y_desc)
+            .y_label_formatter(&|v| axis_ms(*v))
+            .draw()?;
+        for bound in bounds {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(-0.5, bound.value), (last + 0.5, bound.value)],
+                    6,
+                    4,
+                    GREY.stroke_width(1),
+                ))?
+                .label(bound.label.clone())
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], GREY.stroke_width(1)));
+        }
+        for line in lines {
+            let color = line.color;
+            let width = if line.bold { 2 } else { 1 };
+            let points = line
+                .points
+                .iter()
+                .map(|&(index, value)| (index as f64, value));
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(width)))?
+                .label(line.label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(width))
+                });
+            if line.bold {
+                chart.draw_series(points.map(|p| Circle::new(p, 3, color.filled())))?;
+            }
+        }
+        if !regressions.is_empty() {
+            let red = RGBColor(200, 0, 0);
+            chart
+                .draw_series(regressions.iter().map(|&(index, value)| {
+                    TriangleMarker::new((index as f64, value), 7, red.filled())
+                }))?
+                .label("regression")
+                .legend(move |(x, y)| TriangleMarker::new((x + 9, y), 6, red.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperMiddle)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 11))
+            .draw()?;
+        Ok(())
+    })
+}
+
 /// A one-line description for a chart's caption under the figure.
 pub fn describe_percentiles(distribution: &LatencyDistribution) -> String {
     format!(
@@ -589,6 +703,49 @@ mod tests {
             assert!(svg.contains("<text"));
             assert!(svg.trim_end().ends_with("</svg>"));
         }
+    }
+
+    #[test]
+    fn a_trend_draws_its_lines_bounds_and_regressions() {
+        let runs: Vec<String> = (1..=4).map(|day| format!("06-0{day}")).collect();
+        let svg = trend(
+            "claim_ready (warm)",
+            "ms",
+            &runs,
+            &[
+                TrendLine {
+                    label: "p99".into(),
+                    color: phase_color(Phase::ClaimReady),
+                    points: vec![(0, 20.0), (1, 21.0), (2, 19.0), (3, 60.0)],
+                    bold: true,
+                },
+                TrendLine {
+                    label: "p50".into(),
+                    color: GREY,
+                    points: vec![(0, 8.0), (1, 8.0), (2, 8.0), (3, 9.0)],
+                    bold: false,
+                },
+            ],
+            &[TrendBound {
+                label: "SLO p99 ≤ 100 ms".into(),
+                value: 100.0,
+            }],
+            &[(3, 60.0)],
+        )
+        .unwrap();
+        assert!(svg.starts_with("<svg role=\"img\" aria-label=\"claim_ready (warm)\""));
+        assert_eq!(
+            svg.matches("<circle").count(),
+            4,
+            "a point per run of the bold line"
+        );
+        for text in ["06-01", "06-04", "SLO p99 ≤ 100 ms", "regression", "p50"] {
+            assert!(svg.contains(text), "missing {text}");
+        }
+        // The triangle: one in the plot, one in the legend.
+        assert_eq!(svg.matches("<polygon").count(), 2, "{svg}");
+        let empty = trend("t", "ms", &runs, &[], &[], &[]).unwrap();
+        assert!(empty.contains("no samples"));
     }
 
     #[test]

@@ -46,10 +46,15 @@ pre { background: #f6f6f6; padding: .5rem; overflow-x: auto; }
 ";
 
 pub(crate) fn page(title: &str, body: &str) -> String {
+    page_styled(title, "", body)
+}
+
+/// [`page`] with rules of its own after the shared ones.
+pub(crate) fn page_styled(title: &str, style: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+         <title>{}</title>\n<style>{STYLE}{style}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
         escape(title)
     )
 }

@@ -65,8 +65,12 @@ pub fn render_knee_markdown(report: &KneeReport) -> String {
 }
 
 /// A controller's colour, the same on every knee chart: the floor grey (the line to beat),
-/// the others from a fixed palette in name order.
-fn controller_color(report: &KneeReport, name: &str) -> RGBColor {
+/// the others from a fixed palette in name order (`names`: every controller on the chart,
+/// sorted).
+pub(crate) fn controller_color<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    name: &str,
+) -> RGBColor {
     const PALETTE: [RGBColor; 5] = [
         RGBColor(214, 39, 40),
         RGBColor(31, 119, 180),
@@ -77,9 +81,8 @@ fn controller_color(report: &KneeReport, name: &str) -> RGBColor {
     if name == "floor" {
         return RGBColor(90, 90, 90);
     }
-    let index = report
-        .controllers
-        .keys()
+    let index = names
+        .into_iter()
         .filter(|n| *n != "floor")
         .position(|n| n == name)
         .unwrap_or(0);
@@ -98,7 +101,7 @@ fn process_color(process: &str) -> RGBColor {
 }
 
 /// The points of a controller's curve: each step's claim Ready p99 at its rate.
-fn curve_points(run: &ControllerKnee) -> Vec<(f64, f64)> {
+pub(crate) fn curve_points(run: &ControllerKnee) -> Vec<(f64, f64)> {
     run.steps
         .iter()
         .filter_map(|step| Some((step.rate_per_s, step.phase(Phase::ClaimReady)?.p99_ms)))
@@ -140,7 +143,7 @@ pub fn render_knee_html(report: &KneeReport) -> Result<String, ReportError> {
         .iter()
         .map(|(name, run)| KneeCurve {
             label: name.clone(),
-            color: controller_color(report, name),
+            color: controller_color(report.controllers.keys().map(String::as_str), name),
             points: curve_points(run),
         })
         .collect();

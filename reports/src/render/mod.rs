@@ -2,6 +2,7 @@
 //! HTML page with charts, JUnit XML for CI. Shared wording lives here so all agree.
 
 pub mod charts;
+pub mod conformance;
 pub mod escape;
 pub mod html;
 pub mod junit;
@@ -91,7 +92,15 @@ pub(crate) fn environment_line(environment: &Environment) -> String {
         machine.memory_bytes as f64 / (1u64 << 30) as f64,
         machine.kernel
     ));
+    if let Some(commit) = &environment.commit {
+        parts.push(format!("commit {}", short_commit(commit)));
+    }
     parts.join(" · ")
+}
+
+/// The first 12 characters of a commit id, enough to name it in a repository of any size.
+pub fn short_commit(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
 }
 
 /// `3000 claims · 50/s intended · 62.4 s · 5 failed (0.17 %) · started … · seed 42`.
@@ -129,5 +138,14 @@ mod tests {
         assert_eq!(format_ms(2005.2), "2005 ms");
         assert_eq!(format_ratio(Some(1.234)), "1.23×");
         assert_eq!(format_ratio(None), "—");
+    }
+
+    #[test]
+    fn the_environment_line_names_the_commit_when_known() {
+        let mut environment = crate::sample::sample_meta().environment;
+        assert!(!environment_line(&environment).contains("commit"));
+        environment.commit = Some("0123456789abcdef0123".into());
+        assert!(environment_line(&environment).ends_with(" · commit 0123456789ab"));
+        assert_eq!(short_commit("abc"), "abc");
     }
 }
