@@ -63,8 +63,8 @@ fn overview(body: &mut String, history: &History) {
     };
     let _ = writeln!(
         body,
-        "<p>{} runs ({} bench, {} knee, {} conformance){}.</p>",
-        history.entries.len(),
+        "<p>{} ({} bench, {} knee, {} conformance){}.</p>",
+        run_count(history.entries.len()),
         count(RunKind::Bench),
         count(RunKind::Knee),
         count(RunKind::Conformance),
@@ -265,8 +265,8 @@ fn latency_trends(body: &mut String, history: &History) -> Result<(), ReportErro
                 body,
                 &svg,
                 &format!(
-                    "{} runs; newest {}: p50 {}, p99 {}{}.{gating}",
-                    points.len(),
+                    "{}; newest {}: p50 {}, p99 {}{}.{gating}",
+                    run_count(points.len()),
                     newest.started_at.get(..10).unwrap_or(&newest.started_at),
                     format_ms(newest.p50_ms),
                     format_ms(newest.p99_ms),
@@ -347,8 +347,8 @@ fn knees(body: &mut String, history: &History) -> Result<(), ReportError> {
             body,
             &svg,
             &format!(
-                "{} runs on {}; newest: knee_100ms {}/s, knee_1s {}/s.",
-                points.len(),
+                "{} on {}; newest: knee_100ms {}/s, knee_1s {}/s.",
+                run_count(points.len()),
                 key.machine,
                 round2(newest.knee_100ms),
                 round2(newest.knee_1s)
@@ -447,8 +447,8 @@ fn conformance(body: &mut String, history: &History) -> Result<(), ReportError> 
             body,
             &svg,
             &format!(
-                "{} runs; newest: {} passed, {} failed, {} skipped.",
-                points.len(),
+                "{}; newest: {} passed, {} failed, {} skipped.",
+                run_count(points.len()),
                 newest.passed,
                 newest.failed,
                 newest.skipped
@@ -614,6 +614,15 @@ pub fn verdict(entry: &Entry, regressions: usize) -> (&'static str, String) {
         "note"
     };
     (class, if text.is_empty() { "–".into() } else { text })
+}
+
+/// `1 run`, `3 runs`.
+fn run_count(n: usize) -> String {
+    if n == 1 {
+        "1 run".to_string()
+    } else {
+        format!("{n} runs")
+    }
 }
 
 #[cfg(test)]
