@@ -15,7 +15,8 @@ use crate::history::entry::{Entry, Figures, RunKind};
 use crate::history::file::History;
 use crate::history::regression::{BASELINE_RUNS, MIN_BASELINE_RUNS, Mark, MarkKind};
 use crate::history::series::{
-    LatencyPoint, charted_launch, conformance_series, knee_series, latency_series,
+    ConformancePoint, KneePoint, LatencyPoint, charted_launch, conformance_series, knee_series,
+    latency_series,
 };
 use crate::record::Phase;
 use crate::render::charts::{self, KneeCurve, TrendBound, TrendLine, phase_color};
@@ -171,24 +172,51 @@ fn axis_date(started_at: &str) -> String {
     started_at.get(5..10).unwrap_or(started_at).to_string()
 }
 
-/// Where each of the series' points was marked for a metric: `(index, value)`.
-fn marked(
-    marks: &[&Mark],
-    runs: &[&str],
-    metrics: &[&str],
-    value: impl Fn(usize) -> f64,
+/// A metric of a series, as a chart draws it: its name in the marks, and a point's value.
+type Metric<'a, P> = (&'a str, fn(&P) -> f64);
+
+/// Where series `label`'s points were marked as regressions, metric by metric: `(index, value)`
+/// with the value the metric's line draws the point at.
+fn regressed_points<P>(
+    history: &History,
+    label: &str,
+    points: &[P],
+    run: fn(&P) -> &str,
+    metrics: &[Metric<P>],
 ) -> Vec<(usize, f64)> {
-    runs.iter()
-        .enumerate()
-        .filter(|(_, run)| {
-            marks.iter().any(|m| {
-                m.run == **run
-                    && m.kind == MarkKind::Regression
-                    && metrics.contains(&m.metric.as_str())
-            })
+    metrics
+        .iter()
+        .flat_map(|&(metric, value)| {
+            points
+                .iter()
+                .enumerate()
+                .filter(move |(_, point)| {
+                    history.marks.iter().any(|m| {
+                        m.series == label
+                            && m.run == run(point)
+                            && m.kind == MarkKind::Regression
+                            && m.metric == metric
+                    })
+                })
+                .map(move |(index, point)| (index, value(point)))
         })
-        .map(|(index, _)| (index, value(index)))
         .collect()
+}
+
+/// A trend chart's line: `value` of each point, in run order.
+fn line<P>(
+    label: &str,
+    color: RGBColor,
+    points: &[P],
+    value: fn(&P) -> f64,
+    bold: bool,
+) -> TrendLine {
+    TrendLine {
+        label: label.to_string(),
+        color,
+        points: points.iter().map(value).enumerate().collect(),
+        bold,
+    }
 }
 
 fn latency_trends(body: &mut String, history: &History) -> Result<(), ReportError> {
@@ -209,20 +237,7 @@ fn latency_trends(body: &mut String, history: &History) -> Result<(), ReportErro
     for (scenario, charts) in scenarios {
         let _ = writeln!(body, "<h3>{}</h3>\n<div class=\"grid\">", escape(scenario));
         for (key, points) in charts {
-            let label = key.label();
-            let marks: Vec<&Mark> = history.marks.iter().filter(|m| m.series == label).collect();
-            let runs: Vec<&str> = points.iter().map(|p| p.run.as_str()).collect();
             let color = phase_color(key.phase);
-            let line = |name: &str, pick: fn(&LatencyPoint) -> f64, bold: bool| TrendLine {
-                label: name.to_string(),
-                color: if bold { color } else { mix(color) },
-                points: points
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| (i, pick(p)))
-                    .collect(),
-                bold,
-            };
             let bounds: Vec<TrendBound> = points
                 .last()
                 .map(|p| {
@@ -235,8 +250,13 @@ fn latency_trends(body: &mut String, history: &History) -> Result<(), ReportErro
                         .collect()
                 })
                 .unwrap_or_default();
-            let mut regressed = marked(&marks, &runs, &["p99"], |i| points[i].p99_ms);
-            regressed.extend(marked(&marks, &runs, &["p50"], |i| points[i].p50_ms));
+            let regressed = regressed_points(
+                history,
+                &key.label(),
+                points,
+                |p: &LatencyPoint| p.run.as_str(),
+                &[("p99", |p: &LatencyPoint| p.p99_ms), ("p50", |p| p.p50_ms)],
+            );
             let mut title = format!("{} · {}", key.subject(), key.controller);
             if machines.len() > 1 {
                 let _ = write!(title, " · {}", key.machine);
@@ -249,8 +269,8 @@ fn latency_trends(body: &mut String, history: &History) -> Result<(), ReportErro
                     .map(|p| axis_date(&p.started_at))
                     .collect::<Vec<_>>(),
                 &[
-                    line("p99", |p| p.p99_ms, true),
-                    line("p50", |p| p.p50_ms, false),
+                    line("p99", color, points, |p| p.p99_ms, true),
+                    line("p50", mix(color), points, |p| p.p50_ms, false),
                 ],
                 &bounds,
                 &regressed,
@@ -305,11 +325,16 @@ fn knees(body: &mut String, history: &History) -> Result<(), ReportError> {
          better; a knee below its band is a regression.</p>\n<div class=\"grid\">\n",
     );
     for (key, points) in &series {
-        let label = key.label();
-        let marks: Vec<&Mark> = history.marks.iter().filter(|m| m.series == label).collect();
-        let runs: Vec<&str> = points.iter().map(|p| p.run.as_str()).collect();
-        let mut regressed = marked(&marks, &runs, &["knee_100ms"], |i| points[i].knee_100ms);
-        regressed.extend(marked(&marks, &runs, &["knee_1s"], |i| points[i].knee_1s));
+        let regressed = regressed_points(
+            history,
+            &key.label(),
+            points,
+            |p: &KneePoint| p.run.as_str(),
+            &[
+                ("knee_100ms", |p: &KneePoint| p.knee_100ms),
+                ("knee_1s", |p| p.knee_1s),
+            ],
+        );
         let svg = charts::trend(
             &format!("{} · scenario {}", key.controller, key.scenario),
             "claims per second",
@@ -318,26 +343,8 @@ fn knees(body: &mut String, history: &History) -> Result<(), ReportError> {
                 .map(|p| axis_date(&p.started_at))
                 .collect::<Vec<_>>(),
             &[
-                TrendLine {
-                    label: "knee_1s".into(),
-                    color: KNEE_1S,
-                    points: points
-                        .iter()
-                        .enumerate()
-                        .map(|(i, p)| (i, p.knee_1s))
-                        .collect(),
-                    bold: true,
-                },
-                TrendLine {
-                    label: "knee_100ms".into(),
-                    color: KNEE_100MS,
-                    points: points
-                        .iter()
-                        .enumerate()
-                        .map(|(i, p)| (i, p.knee_100ms))
-                        .collect(),
-                    bold: true,
-                },
+                line("knee_1s", KNEE_1S, points, |p| p.knee_1s, true),
+                line("knee_100ms", KNEE_100MS, points, |p| p.knee_100ms, true),
             ],
             &[],
             &regressed,
@@ -405,9 +412,6 @@ fn conformance(body: &mut String, history: &History) -> Result<(), ReportError> 
     }
     body.push_str("<div class=\"grid\">\n");
     for (key, points) in &series {
-        let label = key.label();
-        let marks: Vec<&Mark> = history.marks.iter().filter(|m| m.series == label).collect();
-        let runs: Vec<&str> = points.iter().map(|p| p.run.as_str()).collect();
         let svg = charts::trend(
             &format!("conformance · {} · spec {}", key.controller, key.spec),
             "cases",
@@ -416,31 +420,17 @@ fn conformance(body: &mut String, history: &History) -> Result<(), ReportError> 
                 .map(|p| axis_date(&p.started_at))
                 .collect::<Vec<_>>(),
             &[
-                TrendLine {
-                    label: "passed".into(),
-                    color: PASSED,
-                    points: points
-                        .iter()
-                        .enumerate()
-                        .map(|(i, p)| (i, p.passed as f64))
-                        .collect(),
-                    bold: true,
-                },
-                TrendLine {
-                    label: "failed".into(),
-                    color: FAILED,
-                    points: points
-                        .iter()
-                        .enumerate()
-                        .map(|(i, p)| (i, p.failed as f64))
-                        .collect(),
-                    bold: true,
-                },
+                line("passed", PASSED, points, |p| p.passed as f64, true),
+                line("failed", FAILED, points, |p| p.failed as f64, true),
             ],
             &[],
-            &marked(&marks, &runs, &["failed cases"], |i| {
-                points[i].failed as f64
-            }),
+            &regressed_points(
+                history,
+                &key.label(),
+                points,
+                |p: &ConformancePoint| p.run.as_str(),
+                &[("failed cases", |p: &ConformancePoint| p.failed as f64)],
+            ),
         )?;
         let newest = points.last().expect("a series has a point");
         figure(
