@@ -29,7 +29,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::history::entry::Entry;
-use crate::history::series::{conformance_series, knee_series, latency_series};
+use crate::history::series::{
+    KneePoint, LatencyPoint, conformance_series, knee_series, latency_series,
+};
 
 /// How many earlier points of a series form a point's baseline, at most: enough for a
 /// usable `k` (4.6 at 20), few enough that a lasting change becomes the new normal after
@@ -226,79 +228,111 @@ pub fn judge_point(
     }
 }
 
-/// The marks of one series: every point outside its band.
-fn mark_series(
-    points: &[(&str, f64)],
-    series: &str,
-    metric: &str,
-    direction: Direction,
-    resolution: Resolution,
-) -> Vec<Mark> {
-    let values: Vec<f64> = points.iter().map(|&(_, value)| value).collect();
-    (0..points.len())
-        .filter_map(
-            |index| match judge_point(&values, index, direction, resolution) {
+/// The marks of one metric: every point outside its band.
+fn mark_series(metric: &MetricSeries) -> Vec<Mark> {
+    let values: Vec<f64> = metric.points.iter().map(|&(_, _, value)| value).collect();
+    (0..values.len())
+        .filter_map(|index| {
+            match judge_point(&values, index, metric.direction, metric.resolution) {
                 Judgement::Outside(band, kind) => Some(Mark {
-                    run: points[index].0.to_string(),
-                    series: series.to_string(),
-                    metric: metric.to_string(),
+                    run: metric.points[index].0.clone(),
+                    series: metric.series.clone(),
+                    metric: metric.metric.to_string(),
                     kind,
                     value: values[index],
                     band,
                 }),
                 _ => None,
-            },
-        )
+            }
+        })
         .collect()
 }
 
-/// Every mark of the history: latency p50 and p99 (gating phases only), knees, and
-/// conformance failures, series by series.
-pub fn marks(entries: &[Entry]) -> Vec<Mark> {
-    let mut marks = Vec::new();
+/// A metric of a series' points: its name in the marks, and a point's value.
+pub type MetricOf<P> = (&'static str, fn(&P) -> f64);
+
+/// One metric of one series judged against a noise band.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricSeries {
+    /// The series' label ([`Mark::series`]).
+    pub series: String,
+    pub metric: &'static str,
+    pub direction: Direction,
+    pub resolution: Resolution,
+    /// `(run, started_at, value)`, in time order.
+    pub points: Vec<(String, String, f64)>,
+}
+
+impl MetricSeries {
+    fn new<P>(
+        series: String,
+        (metric, value): MetricOf<P>,
+        direction: Direction,
+        resolution: Resolution,
+        points: &[P],
+        run: fn(&P) -> (&str, &str),
+    ) -> Self {
+        let points = points
+            .iter()
+            .map(|p| {
+                let (id, started_at) = run(p);
+                (id.to_string(), started_at.to_string(), value(p))
+            })
+            .collect();
+        Self {
+            series,
+            metric,
+            direction,
+            resolution,
+            points,
+        }
+    }
+}
+
+/// Every metric judged against a noise band: the p50 and p99 of the gating latency series,
+/// and the knees.
+pub fn banded_metrics(entries: &[Entry]) -> Vec<MetricSeries> {
+    let mut metrics = Vec::new();
     for (series, points) in latency_series(entries) {
         if !series.gating() {
             continue;
         }
-        let label = series.label();
-        for (metric, pick) in [
-            (
-                "p50",
-                (|p| p.p50_ms) as fn(&crate::history::series::LatencyPoint) -> f64,
-            ),
-            ("p99", |p| p.p99_ms),
-        ] {
-            let values: Vec<(&str, f64)> =
-                points.iter().map(|p| (p.run.as_str(), pick(p))).collect();
-            marks.extend(mark_series(
-                &values,
-                &label,
+        let metric: [MetricOf<LatencyPoint>; 2] = [("p50", |p| p.p50_ms), ("p99", |p| p.p99_ms)];
+        metrics.extend(metric.map(|metric| {
+            MetricSeries::new(
+                series.label(),
                 metric,
                 Direction::HigherIsWorse,
                 LATENCY_RESOLUTION,
-            ));
-        }
+                &points,
+                |p| (&p.run, &p.started_at),
+            )
+        }));
     }
     for (series, points) in knee_series(entries) {
-        let label = series.label();
-        for (metric, pick) in [
-            (
-                "knee_100ms",
-                (|p| p.knee_100ms) as fn(&crate::history::series::KneePoint) -> f64,
-            ),
-            ("knee_1s", |p| p.knee_1s),
-        ] {
-            let values: Vec<(&str, f64)> =
-                points.iter().map(|p| (p.run.as_str(), pick(p))).collect();
-            marks.extend(mark_series(
-                &values,
-                &label,
+        let metric: [MetricOf<KneePoint>; 2] =
+            [("knee_100ms", |p| p.knee_100ms), ("knee_1s", |p| p.knee_1s)];
+        metrics.extend(metric.map(|metric| {
+            MetricSeries::new(
+                series.label(),
                 metric,
                 Direction::LowerIsWorse,
                 RATE_RESOLUTION,
-            ));
-        }
+                &points,
+                |p| (&p.run, &p.started_at),
+            )
+        }));
     }
+    metrics
+}
+
+/// Every mark of the history: the [`banded_metrics`] outside their bands, and conformance
+/// failures, series by series.
+pub fn marks(entries: &[Entry]) -> Vec<Mark> {
+    let mut marks: Vec<Mark> = banded_metrics(entries)
+        .iter()
+        .flat_map(mark_series)
+        .collect();
     for (series, points) in conformance_series(entries) {
         for pair in points.windows(2) {
             let (before, after) = (&pair[0], &pair[1]);

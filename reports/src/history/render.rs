@@ -13,7 +13,7 @@ use crate::error::ReportError;
 use crate::history::badge::site_badges;
 use crate::history::entry::{Entry, Figures, RunKind};
 use crate::history::file::History;
-use crate::history::regression::{BASELINE_RUNS, MIN_BASELINE_RUNS, Mark, MarkKind};
+use crate::history::regression::{BASELINE_RUNS, MIN_BASELINE_RUNS, Mark, MarkKind, MetricOf};
 use crate::history::series::{
     ConformancePoint, KneePoint, LatencyPoint, charted_launch, conformance_series, knee_series,
     latency_series,
@@ -172,9 +172,6 @@ fn axis_date(started_at: &str) -> String {
     started_at.get(5..10).unwrap_or(started_at).to_string()
 }
 
-/// A metric of a series, as a chart draws it: its name in the marks, and a point's value.
-type Metric<'a, P> = (&'a str, fn(&P) -> f64);
-
 /// Where series `label`'s points were marked as regressions, metric by metric: `(index, value)`
 /// with the value the metric's line draws the point at.
 fn regressed_points<P>(
@@ -182,7 +179,7 @@ fn regressed_points<P>(
     label: &str,
     points: &[P],
     run: fn(&P) -> &str,
-    metrics: &[Metric<P>],
+    metrics: &[MetricOf<P>],
 ) -> Vec<(usize, f64)> {
     metrics
         .iter()

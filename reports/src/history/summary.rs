@@ -8,11 +8,11 @@ use std::fmt::Write as _;
 use crate::history::entry::Entry;
 use crate::history::file::{Added, History};
 use crate::history::regression::{
-    Direction, Judgement, LATENCY_RESOLUTION, MIN_BASELINE_RUNS, MarkKind, RATE_RESOLUTION,
-    Resolution, format_metric, judge_point,
+    Direction, Judgement, MIN_BASELINE_RUNS, MarkKind, MetricSeries, RATE_RESOLUTION,
+    banded_metrics, format_metric, judge_point,
 };
 use crate::history::render::{headline, verdict};
-use crate::history::series::{conformance_series, knee_series, latency_series};
+use crate::history::series::conformance_series;
 use crate::render::short_commit;
 
 /// A run given to one publish and what adding it did.
@@ -142,71 +142,17 @@ struct Row {
     judgement: String,
 }
 
-/// One metric of one series: its values in time order, with each point's run and date.
-struct Metric<'a> {
-    series: String,
-    metric: &'static str,
-    direction: Direction,
-    resolution: Resolution,
-    points: Vec<(&'a str, &'a str, f64)>,
-}
-
 /// For every series with a published point: its newest published point against the point
 /// before it, and how the noise band judges it.
 fn comparisons(history: &History, ids: &BTreeSet<&str>) -> Vec<Row> {
-    let mut metrics: Vec<Metric<'_>> = Vec::new();
-    let latency = latency_series(&history.entries);
-    for (series, points) in &latency {
-        if !series.gating() {
-            continue;
-        }
-        for (metric, pick) in [
-            (
-                "p99",
-                (|p| p.p99_ms) as fn(&crate::history::series::LatencyPoint) -> f64,
-            ),
-            ("p50", |p| p.p50_ms),
-        ] {
-            metrics.push(Metric {
-                series: series.label(),
-                metric,
-                direction: Direction::HigherIsWorse,
-                resolution: LATENCY_RESOLUTION,
-                points: points
-                    .iter()
-                    .map(|p| (p.run.as_str(), p.started_at.as_str(), pick(p)))
-                    .collect(),
-            });
-        }
-    }
-    let knees = knee_series(&history.entries);
-    for (series, points) in &knees {
-        for (metric, pick) in [
-            (
-                "knee_100ms",
-                (|p| p.knee_100ms) as fn(&crate::history::series::KneePoint) -> f64,
-            ),
-            ("knee_1s", |p| p.knee_1s),
-        ] {
-            metrics.push(Metric {
-                series: series.label(),
-                metric,
-                direction: Direction::LowerIsWorse,
-                resolution: RATE_RESOLUTION,
-                points: points
-                    .iter()
-                    .map(|p| (p.run.as_str(), p.started_at.as_str(), pick(p)))
-                    .collect(),
-            });
-        }
-    }
+    let metrics = banded_metrics(&history.entries);
     let conformance = conformance_series(&history.entries);
     let mut rows = Vec::new();
     for metric in &metrics {
         let Some(index) = metric
             .points
             .iter()
-            .rposition(|(run, _, _)| ids.contains(run))
+            .rposition(|(run, _, _)| ids.contains(run.as_str()))
         else {
             continue;
         };
@@ -237,14 +183,14 @@ fn comparisons(history: &History, ids: &BTreeSet<&str>) -> Vec<Row> {
         let Some(index) = points.iter().rposition(|p| ids.contains(p.run.as_str())) else {
             continue;
         };
-        let metric = Metric {
+        let metric = MetricSeries {
             series: series.label(),
             metric: "failed cases",
             direction: Direction::HigherIsWorse,
             resolution: RATE_RESOLUTION,
             points: points
                 .iter()
-                .map(|p| (p.run.as_str(), p.started_at.as_str(), p.failed as f64))
+                .map(|p| (p.run.clone(), p.started_at.clone(), p.failed as f64))
                 .collect(),
         };
         let current = metric.points[index].2;
@@ -259,23 +205,23 @@ fn comparisons(history: &History, ids: &BTreeSet<&str>) -> Vec<Row> {
     rows
 }
 
-fn row(metric: &Metric<'_>, index: usize, current: f64, judgement: String) -> Row {
+fn row(metric: &MetricSeries, index: usize, current: f64, judgement: String) -> Row {
     let value = |v: f64| format_metric(metric.metric, v);
-    let previous = index.checked_sub(1).map(|i| metric.points[i]);
+    let previous = index.checked_sub(1).map(|i| &metric.points[i]);
     Row {
         series: metric.series.clone(),
         metric: metric.metric,
         previous: previous.map_or("–".into(), |(_, started_at, v)| {
             format!(
                 "{} ({})",
-                value(v),
+                value(*v),
                 started_at.get(..10).unwrap_or(started_at)
             )
         }),
         current: value(current),
         change: match previous {
-            Some((_, _, before)) if before == current => "±0".into(),
-            Some((_, _, before)) if before != 0.0 => {
+            Some(&(_, _, before)) if before == current => "±0".into(),
+            Some(&(_, _, before)) if before != 0.0 => {
                 format!("{:+.1} %", 100.0 * (current - before) / before)
             }
             _ => "–".into(),
