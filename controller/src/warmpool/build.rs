@@ -1,7 +1,11 @@
 //! What a warm pool member looks like (spec §4.3), and when an existing member no longer
 //! matches its template (spec §4.5).
 
+use std::cell::RefCell;
+use std::sync::Arc;
+
 use crate::sandbox::children::controller_ref;
+use k8s_openapi::api::core::v1::PodSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 use sandbox_api::common::SandboxBlueprint;
@@ -23,7 +27,7 @@ pub fn member_blueprint(template: &SandboxTemplate) -> SandboxBlueprint {
 /// A new member: `generateName: <pool>-`, the pool's labels, the template's blueprint.
 ///
 /// Upstream also stamps two hashes of Go's JSON encoding of the template, which cannot be
-/// reproduced outside Go; staleness is decided semantically instead ([`is_stale`]).
+/// reproduced outside Go; staleness is decided semantically instead ([`Staleness`]).
 pub fn new_member(pool: &SandboxWarmPool, template: &SandboxTemplate) -> Sandbox {
     new_member_with(pool, template, true)
 }
@@ -86,24 +90,53 @@ pub fn new_member_with(
     }
 }
 
-/// Whether a member was built from another template, or from an older version of this one:
-/// the template-ref-hash label differs, or the pod spec (with secure defaults), the volume
-/// claim templates (name and spec, by index) or the `service` switch differ (spec §4.5).
-/// Pod template metadata and template-level policies never make a member stale.
-pub fn is_stale(member: &Sandbox, template: &SandboxTemplate) -> bool {
-    let want_hash = sandbox_api::name_hash(&template.name_any());
-    if member.labels().get(keys::SANDBOX_TEMPLATE_REF_HASH_LABEL) != Some(&want_hash) {
-        return true;
+/// The template a pool's members are measured against (spec §4.5), prepared once per pass:
+/// a pool of thousands asks about every member, and building the template's blueprint with
+/// its secure defaults costs more than the comparison itself.
+pub struct Staleness {
+    hash: String,
+    want: SandboxBlueprint,
+    /// Pod specs already compared, with the answer. Members share one `Arc<PodSpec>` per
+    /// distinct spec (`pod_specs`), so a pool's members cost one deep comparison per spec.
+    compared: RefCell<Vec<(Arc<PodSpec>, bool)>>,
+}
+
+impl Staleness {
+    pub fn of(template: &SandboxTemplate) -> Self {
+        Self {
+            hash: sandbox_api::name_hash(&template.name_any()),
+            want: member_blueprint(template),
+            compared: RefCell::default(),
+        }
     }
-    let want = member_blueprint(template);
-    let have = &member.spec.blueprint;
-    let vcts_differ = want.volume_claim_templates.len() != have.volume_claim_templates.len()
-        || want
-            .volume_claim_templates
-            .iter()
-            .zip(&have.volume_claim_templates)
-            .any(|(w, h)| w.metadata.name != h.metadata.name || w.spec != h.spec);
-    want.pod_template.spec != have.pod_template.spec || vcts_differ || want.service != have.service
+
+    /// Whether a member was built from another template, or from an older version of this
+    /// one: the template-ref-hash label differs, or the pod spec (with secure defaults), the
+    /// volume claim templates (name and spec, by index) or the `service` switch differ. Pod
+    /// template metadata and template-level policies never make a member stale.
+    pub fn is_stale(&self, member: &Sandbox) -> bool {
+        if member.labels().get(keys::SANDBOX_TEMPLATE_REF_HASH_LABEL) != Some(&self.hash) {
+            return true;
+        }
+        let (want, have) = (&self.want, &member.spec.blueprint);
+        let vcts_differ = want.volume_claim_templates.len() != have.volume_claim_templates.len()
+            || want
+                .volume_claim_templates
+                .iter()
+                .zip(&have.volume_claim_templates)
+                .any(|(w, h)| w.metadata.name != h.metadata.name || w.spec != h.spec);
+        vcts_differ || want.service != have.service || !self.same_pod_spec(&have.pod_template.spec)
+    }
+
+    fn same_pod_spec(&self, have: &Arc<PodSpec>) -> bool {
+        let mut compared = self.compared.borrow_mut();
+        if let Some((_, same)) = compared.iter().find(|(spec, _)| Arc::ptr_eq(spec, have)) {
+            return *same;
+        }
+        let same = *self.want.pod_template.spec == **have;
+        compared.push((have.clone(), same));
+        same
+    }
 }
 
 #[cfg(test)]
@@ -196,20 +229,50 @@ mod tests {
     fn staleness_follows_the_spec_but_not_metadata() {
         let t = template(|_| {});
         let member = new_member(&pool(), &t);
-        assert!(!is_stale(&member, &t));
+        assert!(!Staleness::of(&t).is_stale(&member));
         let relabelled =
             template(|v| v["spec"]["podTemplate"]["metadata"]["labels"] = json!({"x": "y"}));
         assert!(
-            !is_stale(&member, &relabelled),
+            !Staleness::of(&relabelled).is_stale(&member),
             "metadata never makes a member stale"
         );
         let new_image = template(|v| {
             v["spec"]["podTemplate"]["spec"]["containers"][0]["image"] = json!("python:4")
         });
-        assert!(is_stale(&member, &new_image));
+        assert!(Staleness::of(&new_image).is_stale(&member));
         let with_service = template(|v| v["spec"]["service"] = json!(false));
-        assert!(is_stale(&member, &with_service), "nil and false differ");
+        assert!(
+            Staleness::of(&with_service).is_stale(&member),
+            "nil and false differ"
+        );
         let other = template(|v| v["metadata"]["name"] = json!("node"));
-        assert!(is_stale(&member, &other), "another template");
+        assert!(Staleness::of(&other).is_stale(&member), "another template");
+    }
+
+    #[test]
+    fn one_staleness_answers_for_every_member_of_a_pass() {
+        let t = template(|_| {});
+        let fresh = new_member(&pool(), &t);
+        let shares_the_spec = fresh.clone();
+        let old_image = new_member(
+            &pool(),
+            &template(|v| {
+                v["spec"]["podTemplate"]["spec"]["containers"][0]["image"] = json!("python:2")
+            }),
+        );
+        let staleness = Staleness::of(&t);
+        for _ in 0..2 {
+            assert!(!staleness.is_stale(&fresh));
+            assert!(!staleness.is_stale(&shares_the_spec));
+            assert!(
+                staleness.is_stale(&old_image),
+                "a remembered answer is per spec"
+            );
+        }
+        assert_eq!(
+            staleness.compared.borrow().len(),
+            2,
+            "one comparison per distinct spec"
+        );
     }
 }

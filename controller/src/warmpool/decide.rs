@@ -12,7 +12,7 @@ use sandbox_api::v1beta1::{
 };
 use serde_json::{Value, json};
 
-use super::build::{is_stale, new_member_with};
+use super::build::{Staleness, new_member_with};
 use super::shaping::{PoolShaping, Settings};
 use crate::conditions;
 use crate::events::Notice;
@@ -95,24 +95,27 @@ pub fn decide(o: Observed<'_>) -> Plan {
     };
     let mut terminating = 0usize;
     let mut active: Vec<&Sandbox> = Vec::new();
+    let staleness = o.template.map(Staleness::of);
 
     for &member in o.members {
-        let name = member.name_any();
+        // Runs for every member of the pool on every pass: nothing here allocates unless the
+        // member needs a write.
+        let name = member.metadata.name.as_deref().unwrap_or_default();
         let controller = controller_of(&member.metadata);
         let owned = controller.is_some_and(|r| r.uid == pool_uid);
         if member.metadata.deletion_timestamp.is_some()
-            || (owned && o.pending_deletes.contains(&name))
+            || (owned && o.pending_deletes.contains(name))
         {
             terminating += usize::from(owned);
             continue;
         }
-        if (controller.is_some() && !owned) || o.departed.contains(&name) {
+        if (controller.is_some() && !owned) || o.departed.contains(name) {
             continue; // adopted by a claim; the cache has not seen all of it yet
         }
         let orphan = controller.is_none();
-        if let Some(template) = o.template
+        if let Some(staleness) = &staleness
             && (recreate || orphan)
-            && is_stale(member, template)
+            && staleness.is_stale(member)
         {
             plan.actions.push(delete(member));
             terminating += usize::from(owned);
@@ -120,7 +123,7 @@ pub fn decide(o: Observed<'_>) -> Plan {
         }
         if orphan {
             plan.actions.push(Action::Patch {
-                name,
+                name: name.to_string(),
                 patch: json!({"metadata": {
                     "ownerReferences": [controller_ref(pool)],
                     "labels": {keys::LAUNCH_TYPE_LABEL: keys::LAUNCH_TYPE_WARM},
@@ -133,7 +136,7 @@ pub fn decide(o: Observed<'_>) -> Plan {
             != Some(keys::LAUNCH_TYPE_WARM)
         {
             plan.actions.push(Action::Patch {
-                name,
+                name: name.to_string(),
                 patch: json!({"metadata": {"labels": {keys::LAUNCH_TYPE_LABEL: keys::LAUNCH_TYPE_WARM}}}),
             });
         }
@@ -240,10 +243,10 @@ pub fn decide(o: Observed<'_>) -> Plan {
         }
     }
 
-    let updated_ready = o.template.map_or(0, |template| {
+    let updated_ready = staleness.as_ref().map_or(0, |staleness| {
         active
             .iter()
-            .filter(|m| is_ready(m) && !is_stale(m, template))
+            .filter(|m| is_ready(m) && !staleness.is_stale(m))
             .count()
     });
     let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
