@@ -90,6 +90,9 @@ pub fn new_member_with(
     }
 }
 
+/// How many distinct pod specs one pass remembers the answer for.
+const MAX_REMEMBERED_SPECS: usize = 8;
+
 /// The template a pool's members are measured against (spec §4.5), prepared once per pass:
 /// a pool of thousands asks about every member, and building the template's blueprint with
 /// its secure defaults costs more than the comparison itself.
@@ -134,7 +137,11 @@ impl Staleness {
             return *same;
         }
         let same = *self.want.pod_template.spec == **have;
-        compared.push((have.clone(), same));
+        // A pool's members carry a handful of specs at most (one per template version); a
+        // cache that does not share them is compared member by member rather than searched.
+        if compared.len() < MAX_REMEMBERED_SPECS {
+            compared.push((have.clone(), same));
+        }
         same
     }
 }
