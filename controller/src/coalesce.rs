@@ -1,4 +1,5 @@
-//! Status writes that can wait, coalesced: one per object per window.
+//! Status writes that can wait, coalesced: one per object per window; and a pool's passes,
+//! paced the same way.
 //!
 //! A new pool member's status passes through several not-Ready states within a second (Pod
 //! created, Pending, scheduled, Running) before it turns Ready, and a pool's counts change
@@ -18,6 +19,11 @@ use std::time::{Duration, Instant};
 pub const SANDBOX_WINDOW: Duration = Duration::from_secs(1);
 /// The same for a pool's status.
 pub const POOL_WINDOW: Duration = Duration::from_secs(1);
+/// How long after a pool's pass its next one waits. Every claim's adoption sets off a pass
+/// over all of the pool's members; paced, a burst of claims costs the pool a few passes a
+/// second whatever its rate, and nothing waits on them: the pool's status is coalesced
+/// ([`POOL_WINDOW`]) and its refill yields to claims for longer (`warmpool::shaping`).
+pub const POOL_PASS_INTERVAL: Duration = Duration::from_millis(200);
 
 /// When each object's status was last written (or first held back), by key (namespace/name).
 #[derive(Debug)]
@@ -42,7 +48,14 @@ impl Coalescer {
         (since < self.window).then(|| self.window - since)
     }
 
-    /// Records a status write to `key` at `now`.
+    /// How long work on `key` should still wait at `now`: the rest of the window since it was
+    /// last done ([`Coalescer::wrote`]). `None`: do it now, as for an object never done before.
+    pub fn remaining(&self, key: &str, now: Instant) -> Option<Duration> {
+        let since = now.saturating_duration_since(*self.lock().get(key)?);
+        (since < self.window).then(|| self.window - since)
+    }
+
+    /// Records a status write to `key` (or, for a pacer, a pass over it) at `now`.
     pub fn wrote(&self, key: &str, now: Instant) {
         let mut last = self.lock();
         // Entries older than the window hold nothing back; dropping them keeps the map to
@@ -84,6 +97,25 @@ mod tests {
         assert_eq!(
             c.hold("ns/b", t0 + Duration::from_millis(400)),
             Some(Duration::from_millis(100)),
+            "each object has its own window"
+        );
+    }
+
+    #[test]
+    fn work_done_before_waits_for_the_rest_of_its_window_and_new_work_goes_at_once() {
+        let c = Coalescer::new(Duration::from_millis(200));
+        let t0 = Instant::now();
+        assert_eq!(c.remaining("ns/a", t0), None, "never done: go now");
+        assert_eq!(c.remaining("ns/a", t0), None, "asking starts no window");
+        c.wrote("ns/a", t0);
+        assert_eq!(
+            c.remaining("ns/a", t0 + Duration::from_millis(50)),
+            Some(Duration::from_millis(150))
+        );
+        assert_eq!(c.remaining("ns/a", t0 + Duration::from_millis(200)), None);
+        assert_eq!(
+            c.remaining("ns/b", t0),
+            None,
             "each object has its own window"
         );
     }

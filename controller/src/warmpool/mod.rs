@@ -61,6 +61,8 @@ pub struct Context {
     shaping_state: Mutex<HashMap<ObjectRef<SandboxWarmPool>, PoolShaping>>,
     /// Status writes, one per pool per [`crate::coalesce::POOL_WINDOW`].
     coalescer: crate::coalesce::Coalescer,
+    /// Passes, one per pool per [`crate::coalesce::POOL_PASS_INTERVAL`].
+    passes: crate::coalesce::Coalescer,
     /// Pools last seen not progressing, so that only changes are reported.
     stalled: Mutex<HashSet<ObjectRef<SandboxWarmPool>>>,
 }
@@ -90,6 +92,7 @@ impl Context {
             shaping_state: Mutex::default(),
             stalled: Mutex::default(),
             coalescer: crate::coalesce::Coalescer::new(crate::coalesce::POOL_WINDOW),
+            passes: crate::coalesce::Coalescer::new(crate::coalesce::POOL_PASS_INTERVAL),
         }
     }
 
@@ -207,6 +210,13 @@ pub async fn reconcile(pool: Arc<SandboxWarmPool>, ctx: Arc<Context>) -> Result<
         ctx.forget(&key);
         return Ok(Requeue::await_change());
     }
+    let pool_key = format!("{ns}/{name}");
+    let started = Instant::now();
+    // Triggers within the interval (an adoption each) are served by one pass at its end.
+    if let Some(wait) = ctx.passes.remaining(&pool_key, started) {
+        return Ok(Requeue::requeue(wait));
+    }
+    ctx.passes.wrote(&pool_key, started);
     let hash = sandbox_api::NameHash::of(&name);
     let members = ctx
         .sandboxes
@@ -300,9 +310,8 @@ pub async fn reconcile(pool: Arc<SandboxWarmPool>, ctx: Arc<Context>) -> Result<
     if let Some(status) = &plan.status {
         // Counts change with every member; once the pool has a status, its updates are
         // coalesced to one per window (the pass that ends the hold writes the latest).
-        let status_key = format!("{ns}/{name}");
-        let now = std::time::Instant::now();
-        match ctx.coalescer.hold(&status_key, now) {
+        let now = Instant::now();
+        match ctx.coalescer.hold(&pool_key, now) {
             Some(wait) if pool.status.is_some() => {
                 requeue = Some(requeue.map_or(wait, |r| r.min(wait)));
             }
@@ -311,7 +320,7 @@ pub async fn reconcile(pool: Arc<SandboxWarmPool>, ctx: Arc<Context>) -> Result<
                     .patch_status(&name, &patch_params, &Patch::Merge(status))
                     .await
                     .map_err(fail(format!("patch status of pool {name}")))?;
-                ctx.coalescer.wrote(&status_key, now);
+                ctx.coalescer.wrote(&pool_key, now);
             }
         }
     }
