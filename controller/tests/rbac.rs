@@ -764,7 +764,27 @@ async fn workload(client: &kube::Client) {
     .await;
     let claim_ready = |c: &SandboxClaim| c.status.as_ref().is_some_and(|s| is_ready(&s.conditions));
     until("the warm claim Ready", &claims, "warm", claim_ready).await;
-    until("the pool to refill", &pools, "pool", pool_of(2)).await;
+    // The pool's status is coalesced, so it may still show the member the claim took: count
+    // the members themselves, or the scale-down below might find nothing to delete.
+    common::eventually("the pool to refill", WAIT, || {
+        let sandboxes = sandboxes.clone();
+        async move {
+            let members = sandboxes.list(&Default::default()).await.ok()?;
+            let ready = members
+                .iter()
+                .filter(|s| {
+                    s.metadata.owner_references.iter().flatten().any(|o| {
+                        o.kind == "SandboxWarmPool"
+                            && o.name == "pool"
+                            && o.controller == Some(true)
+                    }) && s.status.as_ref().is_some_and(|st| is_ready(&st.conditions))
+                })
+                .count();
+            (ready == 2).then_some(())
+        }
+    })
+    .await;
+    until("the pool's status to show it", &pools, "pool", pool_of(2)).await;
     merge(&pools, "pool", json!({"spec": {"replicas": 1}})).await;
     until("the pool to scale down", &pools, "pool", pool_of(1)).await;
     claims
