@@ -252,20 +252,22 @@ where
         self
     }
 
-    /// Where `obj` goes, with the store's own copy of it (`None`: it is left out).
-    fn place(&self, obj: &K, stored: impl FnOnce() -> Option<Arc<K>>) -> Option<(Place, Arc<K>)> {
-        let place = Place {
+    /// Where `obj` goes (`None`: it is left out).
+    fn place(&self, obj: &K) -> Option<Place> {
+        Some(Place {
             key: (self.key_of)(obj)?,
             group: self.group_of.map(|group_of| group_of(obj)),
-        };
-        Some((place, stored()?))
+        })
     }
 
     /// Follows one watch event, after the store has applied it.
     pub fn observe(&self, event: &watcher::Event<K>) {
         match event {
             watcher::Event::Apply(obj) => {
-                let placed = self.place(obj, || self.store.get(&ObjectRef::from_obj(obj)));
+                // The store's own copy, which the index hands out.
+                let placed = self
+                    .place(obj)
+                    .and_then(|place| Some((place, self.store.get(&ObjectRef::from_obj(obj))?)));
                 self.write().put(placed, slot(obj));
             }
             watcher::Event::Delete(obj) => self.write().put(None, slot(obj)),
@@ -274,7 +276,7 @@ where
             watcher::Event::InitDone => {
                 let mut listing = Entries::default();
                 for obj in self.store.state() {
-                    let placed = self.place(&obj, || Some(obj.clone()));
+                    let placed = self.place(&obj).map(|place| (place, obj.clone()));
                     listing.put(placed, slot(obj.as_ref()));
                 }
                 *self.write() = listing;

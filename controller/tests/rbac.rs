@@ -661,6 +661,16 @@ fn controlled_by_a_sandbox(
         .any(|o| o.kind == "Sandbox" && o.controller == Some(true))
 }
 
+fn controlled_by_the_pool(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    pool: &str,
+) -> bool {
+    meta.owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == "SandboxWarmPool" && o.name == pool && o.controller == Some(true))
+}
+
 async fn merge<K>(api: &Api<K>, name: &str, patch: Value)
 where
     K: Resource + Clone + std::fmt::Debug + DeserializeOwned,
@@ -773,11 +783,8 @@ async fn workload(client: &kube::Client) {
             let ready = members
                 .iter()
                 .filter(|s| {
-                    s.metadata.owner_references.iter().flatten().any(|o| {
-                        o.kind == "SandboxWarmPool"
-                            && o.name == "pool"
-                            && o.controller == Some(true)
-                    }) && s.status.as_ref().is_some_and(|st| is_ready(&st.conditions))
+                    controlled_by_the_pool(&s.metadata, "pool")
+                        && s.status.as_ref().is_some_and(|st| is_ready(&st.conditions))
                 })
                 .count();
             (ready == 2).then_some(())
