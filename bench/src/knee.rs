@@ -8,12 +8,19 @@ use sandbox_reports::{ControllerKnee, Knee, Results};
 /// A controller's entry from its bench run of a stepped load; `None` when the run has no steps.
 pub fn controller_knee(results: &Results, run: &str) -> Option<ControllerKnee> {
     let steps = results.steps.clone()?;
-    let claims = steps.steps.iter().map(|s| s.claims).sum::<u64>();
+    // The whole load's figures include the warm-up's claims, so its claims count too.
+    let claims = steps
+        .warm_up
+        .iter()
+        .chain(&steps.steps)
+        .map(|s| s.claims)
+        .sum::<u64>();
     let (cpu_seconds_per_claim, writes_per_claim) =
         crate::scrape::per_claim(&results.metrics, claims);
     Some(ControllerKnee {
         knee_100ms: steps.knee_100ms,
         knee_1s: steps.knee_1s,
+        warm_up: steps.warm_up,
         steps: steps.steps,
         cpu_seconds_per_claim,
         writes_per_claim: writes_per_claim.unwrap_or(0.0),

@@ -42,6 +42,8 @@ pub struct BenchPlan {
     pub replicas: u32,
     /// The steps of a `step` load, for the per-step report; empty for other shapes.
     pub steps: Vec<sandbox_reports::Step>,
+    /// The warm-up before the steps (a geometric load's `warmUp`), reported apart.
+    pub warm_up: Option<sandbox_reports::Step>,
     /// No step follows one whose warm claims' Ready p99 is known to exceed this.
     pub stop_above: Option<Duration>,
 }
@@ -125,6 +127,9 @@ impl BenchPlan {
         let shape = scenario.shape()?;
         let seed = seed.unwrap_or(scenario.load.seed);
         let schedule = schedule(&shape, seed, crate::scenario::MAX_CLAIMS as usize);
+        let mut steps = steps_of(&shape);
+        let warm_up =
+            (scenario.load.shape.value.warms_up() && !steps.is_empty()).then(|| steps.remove(0));
         let parse = |d: &str| duration(d);
         Ok(Self {
             name: scenario.name.value.clone(),
@@ -184,7 +189,8 @@ impl BenchPlan {
             ),
             invariants: scenario.checks_invariants().then(|| scenario.recovery()),
             replicas: scenario.controller.replicas(),
-            steps: steps_of(&shape),
+            warm_up,
+            steps,
             stop_above: scenario.load.shape.value.stop_above(),
             schedule,
         })
@@ -240,6 +246,13 @@ impl BenchPlan {
             ),
         };
         lines.push(format!("  load: {load} on {}", self.claim_pools.join(", ")));
+        if let Some(w) = &self.warm_up {
+            lines.push(format!(
+                "  warm-up: the first {:.1}s at {}/s, in no step",
+                (w.to_us - w.from_us) as f64 / 1e6,
+                w.rate_per_s
+            ));
+        }
         if let Some(hold) = self.hold {
             lines.push(format!(
                 "  churn: each claim deleted {} after Ready",
@@ -425,6 +438,42 @@ errorBudget: 0.05
             described.contains("20 claims over 1.9s (10/s) on warm, cold"),
             "{described}"
         );
+    }
+
+    #[test]
+    fn a_warm_up_goes_first_and_apart_from_the_steps_it_precedes() {
+        let text = SCENARIO.replace(
+            "constant: {rate: 10, duration: 2s}",
+            "geometric: {from: 5, factor: 2, claimsPerStep: 10, to: 10, warmUp: 5}",
+        );
+        let scenario = Scenario::parse(Path::new("x.yaml"), &text).unwrap();
+        let plan = BenchPlan::new(&scenario, None).unwrap();
+        assert_eq!(plan.schedule.max_claims(), 25);
+        let warm_up = plan.warm_up.expect("a warm-up");
+        assert_eq!(
+            (warm_up.rate_per_s, warm_up.from_us, warm_up.to_us),
+            (5.0, 0, 1_000_000)
+        );
+        let steps: Vec<(f64, u64, u64)> = plan
+            .steps
+            .iter()
+            .map(|s| (s.rate_per_s, s.from_us, s.to_us))
+            .collect();
+        assert_eq!(
+            steps,
+            [(5.0, 1_000_000, 3_000_000), (10.0, 3_000_000, 4_000_000)]
+        );
+        let described = plan.describe();
+        assert!(
+            described.contains("warm-up: the first 1.0s at 5/s, in no step"),
+            "{described}"
+        );
+        let without = BenchPlan::new(
+            &Scenario::parse(Path::new("x.yaml"), &text.replace(", warmUp: 5", "")).unwrap(),
+            None,
+        )
+        .unwrap();
+        assert_eq!((without.warm_up, without.steps.len()), (None, 2));
     }
 
     #[test]

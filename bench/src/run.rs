@@ -774,10 +774,13 @@ async fn report(
     results.invariants = invariants;
     results.refill_ms = refill_ms;
     if !plan.steps.is_empty() {
-        let mut steps = per_step(&records, &plan.steps)?;
+        let mut steps = per_step(&records, plan.warm_up.as_ref(), &plan.steps)?;
         if let Some(task) = step_ends {
             match tokio::time::timeout(Duration::from_secs(5), task).await {
-                Ok(Ok(scrapes)) => add_step_resources(&mut steps.steps, &before, &scrapes),
+                Ok(Ok(scrapes)) => {
+                    let windows = steps.warm_up.iter_mut().chain(&mut steps.steps);
+                    add_step_resources(windows, &before, &scrapes);
+                }
                 _ => eprintln!("note: the per-step resource readings are missing"),
             }
         }
@@ -861,8 +864,9 @@ fn scrape_at_step_ends(
 ) -> tokio::task::JoinHandle<Vec<(u64, Scrape)>> {
     let (client, processes) = (client.clone(), processes.to_vec());
     let ends: Vec<Duration> = plan
-        .steps
+        .warm_up
         .iter()
+        .chain(&plan.steps)
         .map(|s| Duration::from_micros(s.to_us))
         .collect();
     tokio::spawn(async move {
@@ -983,14 +987,15 @@ async fn refill_time(client: &kube::Client, plan: &BenchPlan, run_id: &str) -> O
 }
 
 /// Each step's CPU per claim by process, and API writes per claim, from the readings taken at
-/// the start of the load (`before`) and at each step's end (`(run µs, reading)`).
-fn add_step_resources(
-    steps: &mut [sandbox_reports::StepSummary],
+/// the start of the load (`before`) and at each step's end (`(run µs, reading)`), the
+/// warm-up's end first when there is one.
+fn add_step_resources<'a>(
+    steps: impl Iterator<Item = &'a mut sandbox_reports::StepSummary>,
     before: &Scrape,
     ends: &[(u64, Scrape)],
 ) {
     let mut previous = (0u64, before);
-    for (step, (at_us, end)) in steps.iter_mut().zip(ends) {
+    for (step, (at_us, end)) in steps.zip(ends) {
         let seconds = at_us.saturating_sub(previous.0) as f64 / 1e6;
         let delta = previous.1.delta(end, seconds);
         (step.cpu_seconds_per_claim, step.writes_per_claim) =

@@ -343,7 +343,8 @@ pub enum ShapeSpec {
     },
     /// Steps whose rates grow by `factor` from `from` up to `to`, each long enough for
     /// `claimsPerStep` claims; with `stopAbove`, no step follows one whose warm claims'
-    /// claim Ready p99 is already known to exceed that bound.
+    /// claim Ready p99 is already known to exceed that bound. With `warmUp`, that many
+    /// claims go at `from` before the first step, in no step and no knee.
     #[serde(rename_all = "camelCase")]
     Geometric {
         from: f64,
@@ -352,6 +353,8 @@ pub enum ShapeSpec {
         to: f64,
         #[serde(default)]
         stop_above: Option<String>,
+        #[serde(default)]
+        warm_up: Option<u32>,
     },
     ClosedLoop {
         concurrency: u32,
@@ -992,6 +995,7 @@ impl Scenario {
                 claims_per_step,
                 to,
                 stop_above,
+                warm_up,
             } => {
                 if !(*factor > 1.0 && *factor <= 10.0) {
                     return Err(format!("factor {factor} must be above 1 and at most 10"));
@@ -1004,9 +1008,13 @@ impl Scenario {
                 if let Some(bound) = stop_above {
                     duration(bound).map_err(|e| format!("stopAbove: {e}"))?;
                 }
-                Shape::Step {
-                    steps: geometric_steps(from, *factor, *claims_per_step, to)?,
+                let mut steps = Vec::new();
+                if let Some(claims) = warm_up {
+                    count(*claims).map_err(|e| format!("warmUp: {e}"))?;
+                    steps.extend(geometric_steps(from, *factor, *claims, from)?);
                 }
+                steps.extend(geometric_steps(from, *factor, *claims_per_step, to)?);
+                Shape::Step { steps }
             }
             ShapeSpec::ClosedLoop {
                 concurrency,
@@ -1058,6 +1066,17 @@ fn geometric_steps(
 }
 
 impl ShapeSpec {
+    /// Whether the load's first step is a warm-up (a geometric load's `warmUp`).
+    pub fn warms_up(&self) -> bool {
+        matches!(
+            self,
+            ShapeSpec::Geometric {
+                warm_up: Some(_),
+                ..
+            }
+        )
+    }
+
     /// The bound after which a geometric load takes no further step.
     pub fn stop_above(&self) -> Option<Duration> {
         match self {
@@ -1347,6 +1366,34 @@ errorBudget: 0.01
             scenario.load.shape.value.stop_above(),
             Some(Duration::from_secs(1))
         );
+        assert!(!scenario.load.shape.value.warms_up());
+    }
+
+    #[test]
+    fn a_geometric_warm_up_is_a_first_step_at_the_first_rate_long_enough_for_its_claims() {
+        let text = GOOD.replace(
+            "constant: {rate: 50, duration: 60s}",
+            "geometric: {from: 4, factor: 1.5, claimsPerStep: 300, to: 6, warmUp: 20}",
+        );
+        let scenario = parse(&text).unwrap();
+        let Shape::Step { steps } = scenario.shape().unwrap() else {
+            panic!("not steps")
+        };
+        assert_eq!(
+            steps,
+            [
+                (4.0, Duration::from_secs(5)),
+                (4.0, Duration::from_secs(75)),
+                (6.0, Duration::from_secs(50)),
+            ]
+        );
+        assert!(scenario.load.shape.value.warms_up());
+        let zero = GOOD.replace(
+            "constant: {rate: 50, duration: 60s}",
+            "geometric: {from: 4, factor: 1.5, claimsPerStep: 300, to: 6, warmUp: 0}",
+        );
+        let error = parse(&zero).unwrap_err().to_string();
+        assert!(error.contains("warmUp"), "{error}");
     }
 
     const KIND: &str = "\

@@ -550,8 +550,8 @@ fn scenarios_the_floor_cannot_play_exit_2() {
 }
 
 /// `sandbox-bench knee` end to end: the stepped smoke against the floor and the reference, each
-/// on a fresh cluster; knee.json, knee.md and knee.html hold both, and a bound that fails
-/// exits 1.
+/// on a fresh cluster; knee.json, knee.md and knee.html hold both, each with its warm-up apart
+/// from the steps, and a bound that fails exits 1.
 #[test]
 fn the_knee_runs_each_controller_and_judges_the_bounds() {
     let dir = tempfile::tempdir().unwrap();
@@ -594,14 +594,21 @@ fn the_knee_runs_each_controller_and_judges_the_bounds() {
             );
         }
         assert_eq!(run.steps.iter().map(|s| s.claims).sum::<u64>(), 20, "{log}");
+        let warm_up = run
+            .warm_up
+            .as_ref()
+            .expect("the warm-up, apart from the steps");
+        assert_eq!((warm_up.rate_per_s, warm_up.claims), (5.0, 5), "{log}");
+        assert!(
+            warm_up.cpu_seconds_per_claim.contains_key("kube-apiserver"),
+            "{warm_up:?}"
+        );
         assert!(run.writes_per_claim >= 3.0, "{log}");
         assert!(std::path::Path::new(&run.run).join("report.html").exists());
     }
-    assert!(
-        std::fs::read_to_string(out.join("knee.md"))
-            .unwrap()
-            .contains("| floor |")
-    );
+    let md = std::fs::read_to_string(out.join("knee.md")).unwrap();
+    assert!(md.contains("| floor |"), "{md}");
+    assert!(md.contains("| warm-up at 5/s | 5 |"), "{md}");
     let html = std::fs::read_to_string(out.join("knee.html")).unwrap();
     assert_eq!(html.matches("<svg").count(), 2, "{html:.400}");
     for link in ["floor/report.html", "reference/report.html"] {

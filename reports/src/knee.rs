@@ -25,6 +25,9 @@ pub struct KneeReport {
 pub struct ControllerKnee {
     pub knee_100ms: f64,
     pub knee_1s: f64,
+    /// The claims sent before the first step, in no step and no knee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_up: Option<StepSummary>,
     pub steps: Vec<StepSummary>,
     /// CPU seconds per claim over the whole load, by process (kube-apiserver, etcd, the
     /// controller or the floor).

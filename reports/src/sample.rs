@@ -199,6 +199,7 @@ pub fn sample_knee() -> crate::KneeReport {
             .collect();
         ControllerKnee {
             knee_100ms,
+            warm_up: None,
             knee_1s,
             steps,
             cpu_seconds_per_claim: cpu.iter().map(|&(p, s)| (p.to_string(), s)).collect(),

@@ -1,6 +1,8 @@
 //! A stepped load, step by step: each step's claims (by intended send time) with their
 //! acknowledgement, binding and Ready percentiles, and the knee: the highest rate up to which
-//! every step kept its warm claims within a bound.
+//! every step kept its warm claims within a bound. A warm-up before the first step (the first
+//! claims of a run meet cold connections and lazily built server state) is summarised apart
+//! and never counts towards a knee.
 
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +67,9 @@ impl StepSummary {
 /// The steps of a run and its knees.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepsReport {
+    /// The claims sent before the first step to warm the path up, when the load has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_up: Option<StepSummary>,
     pub steps: Vec<StepSummary>,
     /// The highest rate up to which every step had claim Ready p99 ≤ 100 ms and every claim
     /// Ready; 0 if the first step missed.
@@ -76,8 +81,12 @@ pub struct StepsReport {
 /// The phases a step reports.
 const PHASES: [Phase; 3] = [Phase::Acked, Phase::Bound, Phase::ClaimReady];
 
-/// Summarises `records` over `steps`.
-pub fn per_step(records: &[Record], steps: &[Step]) -> Result<StepsReport, ReportError> {
+/// Summarises `records` over `steps`, and apart from them over the `warm_up` before.
+pub fn per_step(
+    records: &[Record],
+    warm_up: Option<&Step>,
+    steps: &[Step],
+) -> Result<StepsReport, ReportError> {
     // A step without claims was never run (the load stopped before it).
     let summaries: Vec<StepSummary> = steps
         .iter()
@@ -92,6 +101,7 @@ pub fn per_step(records: &[Record], steps: &[Step]) -> Result<StepsReport, Repor
             .fold(0.0, f64::max)
     };
     Ok(StepsReport {
+        warm_up: warm_up.map(|w| summarize(records, w)).transpose()?,
         knee_100ms: knee(100.0, true),
         knee_1s: knee(1000.0, false),
         steps: summaries,
@@ -175,7 +185,7 @@ mod tests {
         records.extend((0..100).map(|i| claim(i * 100, Some(50))));
         records.extend((0..100).map(|i| claim(10_000 + i * 100, Some(500))));
         records.extend((0..100).map(|i| claim(20_000 + i * 100, Some(3_000))));
-        let report = per_step(&records, &steps()).unwrap();
+        let report = per_step(&records, None, &steps()).unwrap();
         let counts: Vec<u64> = report.steps.iter().map(|s| s.claims).collect();
         assert_eq!(counts, [100, 100, 100]);
         let p99 = |i: usize| report.steps[i].phase(Phase::ClaimReady).unwrap().p99_ms;
@@ -191,10 +201,49 @@ mod tests {
         records.push(claim(10_500, None));
         records.extend((0..100).map(|i| claim(10_000 + i * 100, Some(20))));
         records.extend((0..100).map(|i| claim(20_000 + i * 100, Some(20))));
-        let report = per_step(&records, &steps()).unwrap();
+        let report = per_step(&records, None, &steps()).unwrap();
         assert_eq!(report.steps[1].not_ready, 1);
         assert_eq!((report.knee_100ms, report.knee_1s), (5.0, 5.0));
-        let none = per_step(&[claim(0, Some(5_000))], &steps()).unwrap();
+        let none = per_step(&[claim(0, Some(5_000))], None, &steps()).unwrap();
         assert_eq!((none.knee_100ms, none.knee_1s), (0.0, 0.0));
+    }
+
+    #[test]
+    fn the_warm_up_is_summarised_apart_and_its_slow_claims_cost_no_knee() {
+        let warm_up = Step {
+            rate_per_s: 5.0,
+            from_us: 0,
+            to_us: 2_000_000,
+        };
+        let steps: Vec<Step> = steps()
+            .into_iter()
+            .map(|s| Step {
+                from_us: s.from_us + warm_up.to_us,
+                to_us: s.to_us + warm_up.to_us,
+                ..s
+            })
+            .collect();
+        let mut records: Vec<Record> = (0..10).map(|i| claim(i * 200, Some(800))).collect();
+        for (step, ready_ms) in steps.iter().zip([20, 50, 3_000]) {
+            let from_ms = step.from_us / 1000;
+            records.extend((0..100).map(|i| claim(from_ms + i * 100, Some(ready_ms))));
+        }
+        let report = per_step(&records, Some(&warm_up), &steps).unwrap();
+        let warm = report.warm_up.as_ref().expect("the warm-up's summary");
+        assert_eq!((warm.rate_per_s, warm.claims), (5.0, 10));
+        assert!(warm.phase(Phase::ClaimReady).unwrap().p99_ms > 700.0);
+        let counts: Vec<u64> = report.steps.iter().map(|s| s.claims).collect();
+        assert_eq!(counts, [100, 100, 100]);
+        assert_eq!((report.knee_100ms, report.knee_1s), (10.0, 10.0));
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["warm_up"]["claims"], 10);
+        let without = per_step(&records[10..], None, &steps).unwrap();
+        assert!(
+            serde_json::to_value(&without)
+                .unwrap()
+                .get("warm_up")
+                .is_none(),
+            "no warm-up, no key: earlier readers see the report they knew"
+        );
     }
 }

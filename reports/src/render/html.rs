@@ -141,7 +141,13 @@ pub fn render_html(results: &Results) -> Result<String, ReportError> {
 
     if let Some(steps) = &results.steps {
         body.push_str("<h2>Step by step</h2>\n");
-        steps_table(&mut body, &steps.steps, steps.knee_100ms, steps.knee_1s);
+        steps_table(
+            &mut body,
+            steps.warm_up.as_ref(),
+            &steps.steps,
+            steps.knee_100ms,
+            steps.knee_1s,
+        );
     }
 
     if !results.slo.checks.is_empty() {
@@ -447,6 +453,7 @@ pub fn render_comparison_html(
 /// only when the harness read them.
 pub(crate) fn steps_table(
     body: &mut String,
+    warm_up: Option<&crate::StepSummary>,
     steps: &[crate::StepSummary],
     knee_100ms: f64,
     knee_1s: f64,
@@ -456,10 +463,15 @@ pub(crate) fn steps_table(
     let _ = writeln!(
         body,
         "<p>Knee: claim Ready p99 ≤ 100 ms up to <strong>{knee_100ms} claims/s</strong>, \
-         &lt; 1 s up to <strong>{knee_1s} claims/s</strong> (every claim Ready; warm claims when there are any).</p>\n\
+         &lt; 1 s up to <strong>{knee_1s} claims/s</strong> (every claim Ready; warm claims when there are any).{}</p>\n\
          <table>\n<thead><tr><th class=\"num\">rate</th><th class=\"num\">claims</th><th class=\"num\">not Ready</th>\
          <th class=\"num\">acked p99</th><th class=\"num\">bound p99</th><th class=\"num\">claim Ready p50</th>\
          <th class=\"num\">p90</th><th class=\"num\">p99</th>{}{}</tr></thead>\n<tbody>",
+        if warm_up.is_some() {
+            " The warm-up's claims count in no step and no knee."
+        } else {
+            ""
+        },
         if writes {
             "<th class=\"num\">writes per claim</th>"
         } else {
@@ -467,14 +479,15 @@ pub(crate) fn steps_table(
         },
         if cpu { "<th>CPU per claim</th>" } else { "" },
     );
-    for step in steps {
+    let warm_up = warm_up.map(|s| (s, "warm-up at "));
+    for (step, label) in warm_up.into_iter().chain(steps.iter().map(|s| (s, ""))) {
         let p = |phase: Phase, pick: fn(&crate::StepPhase) -> f64| {
             step.phase(phase)
                 .map_or("–".to_string(), |s| format_ms(pick(s)))
         };
         let _ = write!(
             body,
-            "<tr><td class=\"num\">{}/s</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+            "<tr><td class=\"num\">{label}{}/s</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td>",
             step.rate_per_s,

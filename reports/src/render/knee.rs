@@ -15,7 +15,8 @@ use crate::render::html::{figure, page, steps_table};
 
 const KNEE_NOTE: &str = "knee_100ms: the highest rate up to which every step kept warm claim \
     Ready p99 ≤ 100 ms with every claim Ready; knee_1s: the same with p99 < 1 s. A knee at the \
-    last step's rate means no step gave way: the controller's real knee lies beyond the scenario.";
+    last step's rate means no step gave way: the controller's real knee lies beyond the scenario. \
+    A warm-up's claims, sent before the first step, count in no step and no knee.";
 
 /// `knee.md`: the knees side by side, then each controller's steps.
 pub fn render_knee_markdown(report: &KneeReport) -> String {
@@ -39,7 +40,8 @@ pub fn render_knee_markdown(report: &KneeReport) -> String {
             out,
             "\n### {name}\n\n| rate | claims | not Ready | claim Ready p50 | p90 | p99 | writes per claim | CPU per claim |\n|--:|--:|--:|--:|--:|--:|--:|---|"
         );
-        for step in &run.steps {
+        let warm_up = run.warm_up.iter().map(|s| (s, "warm-up at "));
+        for (step, label) in warm_up.chain(run.steps.iter().map(|s| (s, ""))) {
             let ready = step.phase(Phase::ClaimReady);
             let ms = |pick: fn(&crate::StepPhase) -> f64| {
                 ready.map_or("–".into(), |p| format!("{:.1} ms", pick(p)))
@@ -49,7 +51,7 @@ pub fn render_knee_markdown(report: &KneeReport) -> String {
                 .map_or("–".into(), |w| format!("{w:.1}"));
             let _ = writeln!(
                 out,
-                "| {}/s | {} | {} | {} | {} | {} | {writes} | {} |",
+                "| {label}{}/s | {} | {} | {} | {} | {} | {writes} | {} |",
                 step.rate_per_s,
                 step.claims,
                 step.not_ready,
@@ -177,7 +179,13 @@ pub fn render_knee_html(report: &KneeReport) -> Result<String, ReportError> {
 
     for (name, run) in &report.controllers {
         let _ = writeln!(body, "<h2>{}</h2>", escape(name));
-        steps_table(&mut body, &run.steps, run.knee_100ms, run.knee_1s);
+        steps_table(
+            &mut body,
+            run.warm_up.as_ref(),
+            &run.steps,
+            run.knee_100ms,
+            run.knee_1s,
+        );
     }
     Ok(page(
         &format!("sandbox-bench knee: {}", report.scenario),

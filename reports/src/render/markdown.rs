@@ -251,16 +251,22 @@ pub fn render_comparison_markdown(comparison: &Comparison) -> String {
     out
 }
 
-/// The per-step table of a stepped load, with its knees.
+/// The per-step table of a stepped load, with its knees; a warm-up first, marked as such.
 fn steps_markdown(steps: &crate::StepsReport) -> String {
     let mut out = format!(
         "### Step by step\n\nKnee: claim Ready p99 ≤ 100 ms up to **{} claims/s**, < 1 s up to **{} claims/s** \
-         (every claim Ready; warm claims when there are any).\n\n\
-         | rate | claims | not Ready | acked p50 / p99 | bound p50 / p99 | claim Ready p50 / p90 / p99 |\n\
-         |--:|--:|--:|--:|--:|--:|\n",
+         (every claim Ready; warm claims when there are any).",
         steps.knee_100ms, steps.knee_1s
     );
-    for step in &steps.steps {
+    if steps.warm_up.is_some() {
+        out.push_str(" The warm-up's claims count in no step and no knee.");
+    }
+    out.push_str(
+        "\n\n| rate | claims | not Ready | acked p50 / p99 | bound p50 / p99 | claim Ready p50 / p90 / p99 |\n\
+         |--:|--:|--:|--:|--:|--:|\n",
+    );
+    let warm_up = steps.warm_up.iter().map(|s| (s, "warm-up at "));
+    for (step, label) in warm_up.chain(steps.steps.iter().map(|s| (s, ""))) {
         let two = |phase: Phase| {
             step.phase(phase).map_or("–".to_string(), |p| {
                 format!("{} / {}", format_ms(p.p50_ms), format_ms(p.p99_ms))
@@ -276,7 +282,7 @@ fn steps_markdown(steps: &crate::StepsReport) -> String {
         });
         let _ = writeln!(
             out,
-            "| {}/s | {} | {} | {} | {} | {ready} |",
+            "| {label}{}/s | {} | {} | {} | {} | {ready} |",
             step.rate_per_s,
             step.claims,
             step.not_ready,
@@ -319,10 +325,28 @@ mod tests {
                 to_us: last,
             },
         ];
-        results.steps = Some(crate::per_step(&records, &steps).unwrap());
+        results.steps = Some(crate::per_step(&records, None, &steps).unwrap());
         let md = render_markdown(&results);
         assert!(md.contains("### Step by step"), "{md}");
         assert!(md.contains("| 5/s |") && md.contains("| 7.5/s |"), "{md}");
+        assert!(!md.contains("warm-up"), "{md}");
+        let warm_up = crate::Step {
+            rate_per_s: 5.0,
+            from_us: 0,
+            to_us: last / 4,
+        };
+        let later = steps.map(|s| crate::Step {
+            from_us: s.from_us.max(warm_up.to_us),
+            ..s
+        });
+        results.steps = Some(crate::per_step(&records, Some(&warm_up), &later).unwrap());
+        let warm_md = render_markdown(&results);
+        assert!(
+            warm_md.contains("| warm-up at 5/s |")
+                && warm_md.contains("count in no step and no knee"),
+            "{warm_md}"
+        );
+        results.steps = Some(crate::per_step(&records, None, &steps).unwrap());
         assert!(
             md.contains("Knee: claim Ready p99 ≤ 100 ms up to **"),
             "{md}"
