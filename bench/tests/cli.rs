@@ -106,9 +106,12 @@ fn cluster_up_gives_a_kubeconfig_that_kubectl_can_use() {
         text(&again)
     );
 
+    assert!(dir.path().join("etcd").exists(), "etcd's data while up");
     let down = run(&["cluster", "down", "--dir", d]);
     assert_eq!(down.status.code(), Some(0), "{}", text(&down));
     wait_until_gone(dir.path());
+    assert!(!dir.path().join("etcd").exists(), "etcd's data after down");
+    assert!(dir.path().join("logs").exists(), "the logs stay");
 
     let status = run(&["cluster", "status", "--dir", d]);
     assert_eq!(status.status.code(), Some(3), "{}", text(&status));

@@ -93,6 +93,7 @@ async fn a_pod_on_a_kwok_node_becomes_ready_and_stop_leaves_nothing_behind() {
         !dir.path().join("cluster.json").exists(),
         "state file left behind"
     );
+    assert!(!dir.path().join("etcd").exists(), "etcd's data left behind");
 }
 
 /// Established TCP connections of this process to `port` on loopback: the sockets among this

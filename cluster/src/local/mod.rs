@@ -473,11 +473,13 @@ impl LocalCluster {
         self.layout.audit_log()
     }
 
-    /// Stops every component, newest first, and checks that none of the cluster's ports is
-    /// still accepting connections.
+    /// Stops every component, newest first, removes etcd's data (nothing reuses it: every
+    /// start begins afresh) and checks that none of the cluster's ports is still accepting
+    /// connections. The logs, certificates and kubeconfigs stay.
     pub fn stop(mut self) -> Result<(), ClusterError> {
         self.stop_components();
         let _ = std::fs::remove_file(self.layout.state());
+        remove_data(&self.layout)?;
         check_ports_released(&self.state.ports)
     }
 
@@ -540,8 +542,21 @@ pub fn stop_detached(dir: &Path) -> Result<ClusterState, ClusterError> {
         path: layout.state(),
         source,
     })?;
+    remove_data(&layout)?;
     check_ports_released(&state.ports)?;
     Ok(state)
+}
+
+/// Removes a stopped cluster's etcd data: hundreds of megabytes after a long run, and no start
+/// reads it ([`prepare_dir`]).
+fn remove_data(layout: &Layout) -> Result<(), ClusterError> {
+    let data = layout.etcd_data();
+    match std::fs::remove_dir_all(&data) {
+        Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
+            Err(ClusterError::Io { path: data, source })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Reads the state of a cluster in `dir`, with which of its components are still alive.
