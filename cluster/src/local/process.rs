@@ -294,15 +294,16 @@ mod tests {
             dir.path().join("stubborn.log"),
         )
         .unwrap();
+        // The shell creates the file before `echo` writes to it: wait for the whole pid.
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !pid_file.exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let grandchild: u32 = std::fs::read_to_string(&pid_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let grandchild: u32 = loop {
+            let text = std::fs::read_to_string(&pid_file).unwrap_or_default();
+            match text.strip_suffix('\n').map(str::parse) {
+                Some(Ok(pid)) => break pid,
+                _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+                _ => panic!("no pid in {}: {text:?}", pid_file.display()),
+            }
+        };
         c.stop(Duration::from_millis(200));
         assert!(c.ensure_running().is_err(), "leader still running");
         std::thread::sleep(Duration::from_millis(100));
