@@ -199,8 +199,8 @@ pub fn sample_knee() -> crate::KneeReport {
             .collect();
         ControllerKnee {
             knee_100ms,
-            warm_up: None,
             knee_1s,
+            warm_up: None,
             steps,
             cpu_seconds_per_claim: cpu.iter().map(|&(p, s)| (p.to_string(), s)).collect(),
             writes_per_claim: 3.0,

@@ -468,9 +468,9 @@ pub(crate) fn steps_table(
          <th class=\"num\">acked p99</th><th class=\"num\">bound p99</th><th class=\"num\">claim Ready p50</th>\
          <th class=\"num\">p90</th><th class=\"num\">p99</th>{}{}</tr></thead>\n<tbody>",
         if warm_up.is_some() {
-            " The warm-up's claims count in no step and no knee."
+            format!(" {}", super::WARM_UP_NOTE)
         } else {
-            ""
+            String::new()
         },
         if writes {
             "<th class=\"num\">writes per claim</th>"
@@ -479,8 +479,7 @@ pub(crate) fn steps_table(
         },
         if cpu { "<th>CPU per claim</th>" } else { "" },
     );
-    let warm_up = warm_up.map(|s| (s, "warm-up at "));
-    for (step, label) in warm_up.into_iter().chain(steps.iter().map(|s| (s, ""))) {
+    for (step, label) in super::step_rows(warm_up, steps) {
         let p = |phase: Phase, pick: fn(&crate::StepPhase) -> f64| {
             step.phase(phase)
                 .map_or("–".to_string(), |s| format_ms(pick(s)))

@@ -40,8 +40,7 @@ pub fn render_knee_markdown(report: &KneeReport) -> String {
             out,
             "\n### {name}\n\n| rate | claims | not Ready | claim Ready p50 | p90 | p99 | writes per claim | CPU per claim |\n|--:|--:|--:|--:|--:|--:|--:|---|"
         );
-        let warm_up = run.warm_up.iter().map(|s| (s, "warm-up at "));
-        for (step, label) in warm_up.chain(run.steps.iter().map(|s| (s, ""))) {
+        for (step, label) in super::step_rows(run.warm_up.as_ref(), &run.steps) {
             let ready = step.phase(Phase::ClaimReady);
             let ms = |pick: fn(&crate::StepPhase) -> f64| {
                 ready.map_or("–".into(), |p| format!("{:.1} ms", pick(p)))

@@ -259,14 +259,14 @@ fn steps_markdown(steps: &crate::StepsReport) -> String {
         steps.knee_100ms, steps.knee_1s
     );
     if steps.warm_up.is_some() {
-        out.push_str(" The warm-up's claims count in no step and no knee.");
+        out.push(' ');
+        out.push_str(super::WARM_UP_NOTE);
     }
     out.push_str(
         "\n\n| rate | claims | not Ready | acked p50 / p99 | bound p50 / p99 | claim Ready p50 / p90 / p99 |\n\
          |--:|--:|--:|--:|--:|--:|\n",
     );
-    let warm_up = steps.warm_up.iter().map(|s| (s, "warm-up at "));
-    for (step, label) in warm_up.chain(steps.steps.iter().map(|s| (s, ""))) {
+    for (step, label) in super::step_rows(steps.warm_up.as_ref(), &steps.steps) {
         let two = |phase: Phase| {
             step.phase(phase).map_or("–".to_string(), |p| {
                 format!("{} / {}", format_ms(p.p50_ms), format_ms(p.p99_ms))

@@ -13,6 +13,18 @@ use crate::record::LaunchType;
 use crate::results::{Environment, Results};
 use crate::summary::{LatencyDistribution, PhaseSummary};
 
+/// Said beside a step table that opens with a warm-up.
+pub(crate) const WARM_UP_NOTE: &str = "The warm-up's claims count in no step and no knee.";
+
+/// The rows of a step table: the warm-up first, labelled as such, then the steps.
+pub(crate) fn step_rows<'a>(
+    warm_up: Option<&'a crate::StepSummary>,
+    steps: &'a [crate::StepSummary],
+) -> impl Iterator<Item = (&'a crate::StepSummary, &'static str)> {
+    let warm_up = warm_up.map(|s| (s, "warm-up at "));
+    warm_up.into_iter().chain(steps.iter().map(|s| (s, "")))
+}
+
 /// About three significant digits, matching the histograms' precision, always in ms so a
 /// column compares at a glance.
 pub fn format_ms(ms: f64) -> String {
