@@ -94,8 +94,8 @@ pub struct Flags {
     /// off.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub sandbox_warm_pool_claims_first: Duration,
-    /// The share of a pool's `replicas` (0 to 1, rounded up) kept Ready: below it, refill no
-    /// longer yields to claims.
+    /// The share of a pool's `replicas` (0 to 1, rounded up) kept Ready: at it, refill replaces
+    /// each member claims take, holding the pool there until the burst is over.
     #[arg(long, default_value_t = crate::warmpool::shaping::DEFAULT_CLAIMS_FIRST_RESERVE, value_parser = parse_share)]
     pub sandbox_warm_pool_claims_first_reserve: f64,
     /// Most replacement members created per second per pool, as a token bucket holding one

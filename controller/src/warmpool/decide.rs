@@ -202,14 +202,15 @@ pub fn decide(o: Observed<'_>) -> Plan {
     // Members that just left (adopted by claims) hold replacements back for a while, keyed on
     // the active count so a drop still draining as terminating members keeps the hold armed.
     let ready = active.iter().filter(|m| is_ready(m)).count();
-    let hold = plan
+    let refill = plan
         .shaping
         .observe_members(current, ready, desired, now, o.shaping);
     if let Some(template) = o.template {
-        if !hold.is_zero() && current < desired {
-            requeue_within(&mut plan, hold);
-        } else if total < desired {
-            let deficit = (desired - total).min(o.shaping.max_batch);
+        if !refill.recheck.is_zero() && current < desired {
+            requeue_within(&mut plan, refill.recheck);
+        }
+        if total < refill.up_to {
+            let deficit = (refill.up_to - total).min(o.shaping.max_batch);
             let (granted, wait) = plan
                 .shaping
                 .take_tokens(deficit, now, o.shaping.max_refill_rate);

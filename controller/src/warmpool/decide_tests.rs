@@ -485,15 +485,12 @@ fn a_replenish_delay_holds_replacements_after_members_leave() {
         1,
         "status still tells the truth"
     );
-    // Without a delay the same drop is refilled at once.
-    let now = decide_shaped(
-        &p,
-        &full[..1],
-        Some(&t),
-        0,
-        &Settings::default(),
-        &first.shaping,
-    );
+    // Without a delay (nor claims first) the same drop is refilled at once.
+    let unheld = Settings {
+        replenish_delay: Duration::ZERO,
+        ..held
+    };
+    let now = decide_shaped(&p, &full[..1], Some(&t), 0, &unheld, &first.shaping);
     assert_eq!(creates(&now), 2);
 }
 
@@ -516,15 +513,22 @@ fn claims_first_holds_refill_while_members_leave_and_the_pool_is_above_its_reser
     let burst = decide_shaped(&p, &full[..5], Some(&t), 0, &settings, &first.shaping);
     assert_eq!(creates(&burst), 0);
     assert_eq!(burst.requeue_after, Some(Duration::from_secs(1)));
-    // Down to the reserve: refill goes at once, burst or not.
-    let low = decide_shaped(&p, &full[..2], Some(&t), 0, &settings, &burst.shaping);
-    assert_eq!(creates(&low), 6);
-    // Members that are not Ready do not count towards the reserve.
+    // Down past the reserve of two mid-burst: refill brings the pool back to the reserve, no
+    // further, and looks again when the burst may be over.
+    let low = decide_shaped(&p, &full[..1], Some(&t), 0, &settings, &burst.shaping);
+    assert_eq!(creates(&low), 1);
+    assert_eq!(low.requeue_after, Some(Duration::from_secs(1)));
+    // Creates in flight count towards it.
+    let in_flight = decide_shaped(&p, &full[..1], Some(&t), 1, &settings, &burst.shaping);
+    assert_eq!(creates(&in_flight), 0);
+    // Members that are not Ready do not count towards the reserve: two Ready of five is the
+    // reserve, so the three starting ones hold the pool above it and nothing is created.
     let starting: Vec<Sandbox> = (0..5)
         .map(|i| member(&format!("m{i}"), 10, i >= 3, |_| {}))
         .collect();
     let unready = decide_shaped(&p, &starting, Some(&t), 0, &settings, &first.shaping);
-    assert_eq!(creates(&unready), 3);
+    assert_eq!(creates(&unready), 0);
+    assert_eq!(unready.requeue_after, Some(Duration::from_secs(1)));
     // Off: the same burst is refilled at once.
     let off = Settings {
         claims_first: Duration::ZERO,

@@ -9,8 +9,11 @@
 //! Claims first (ours, on by default): while claims keep taking members, refill yields to
 //! them for as long as the pool still holds more Ready members than its reserve. Each
 //! departure re-arms a short quiet period; refill starts once no member has left for that
-//! long (the burst is over), or at once when the Ready members fall to the reserve, so the
-//! pool never runs dry for the sake of priority.
+//! long (the burst is over). When the Ready members fall to the reserve mid-burst, refill
+//! replaces each member that leaves, holding the pool at its reserve so that it never runs
+//! dry for the sake of priority, and fills the rest once the burst is over: refilling a whole
+//! deficit at once (up to a batch of 300 creates, each with its Pod, scheduling and status
+//! writes) would stall the burst's claims behind it for seconds.
 
 use std::time::Duration;
 
@@ -61,6 +64,26 @@ impl Settings {
     }
 }
 
+/// How far a pass may refill the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refill {
+    /// Create members until the pool (active, terminating and in-flight creates) counts this
+    /// many: `0` while refill is held, the reserve while a burst has drained the pool to it,
+    /// else the desired replicas.
+    pub up_to: usize,
+    /// When to look again because the hold ends (zero: no hold).
+    pub recheck: Duration,
+}
+
+impl Refill {
+    fn full(desired: usize) -> Self {
+        Self {
+            up_to: desired,
+            recheck: Duration::ZERO,
+        }
+    }
+}
+
 /// One pool's shaping state; empty until the pool is first seen.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PoolShaping {
@@ -85,9 +108,9 @@ fn since(now: Timestamp, then: Timestamp) -> Duration {
 }
 
 impl PoolShaping {
-    /// Records this pass's active and Ready member counts and returns how long replacements
-    /// are held (zero: create now). The first pass of a pool never holds: an initial fill or a
-    /// scale-up is not a departure.
+    /// Records this pass's active and Ready member counts and returns how far the pool may
+    /// refill now. The first pass of a pool never holds: an initial fill or a scale-up is not
+    /// a departure.
     pub fn observe_members(
         &mut self,
         current: usize,
@@ -95,10 +118,10 @@ impl PoolShaping {
         desired: usize,
         now: Timestamp,
         settings: &Settings,
-    ) -> Duration {
+    ) -> Refill {
         let (delay, quiet) = (settings.replenish_delay, settings.claims_first);
         if delay.is_zero() && quiet.is_zero() {
-            return Duration::ZERO;
+            return Refill::full(desired);
         }
         let Some(hold) = self.hold.as_mut() else {
             self.hold = Some(Hold {
@@ -106,26 +129,37 @@ impl PoolShaping {
                 defer_until: None,
                 quiet_until: None,
             });
-            return Duration::ZERO;
+            return Refill::full(desired);
         };
         let dropped = current < hold.last_members;
         hold.last_members = current;
         if current >= desired {
             hold.defer_until = None;
             hold.quiet_until = None;
-            return Duration::ZERO;
+            return Refill::full(desired);
         }
         if dropped {
             hold.defer_until = (!delay.is_zero()).then(|| now + delay);
             hold.quiet_until = (!quiet.is_zero()).then(|| now + quiet);
         }
         let left = |until: Option<Timestamp>| until.map_or(Duration::ZERO, |u| since(u, now));
-        let quiet_left = if ready > settings.reserve(desired) {
-            left(hold.quiet_until)
-        } else {
-            Duration::ZERO
-        };
-        left(hold.defer_until).max(quiet_left)
+        let (delay_left, quiet_left) = (left(hold.defer_until), left(hold.quiet_until));
+        let reserve = settings.reserve(desired);
+        if !delay_left.is_zero() || (ready > reserve && !quiet_left.is_zero()) {
+            let recheck = if ready > reserve {
+                delay_left.max(quiet_left)
+            } else {
+                delay_left
+            };
+            return Refill { up_to: 0, recheck };
+        }
+        if !quiet_left.is_zero() {
+            return Refill {
+                up_to: reserve,
+                recheck: quiet_left,
+            };
+        }
+        Refill::full(desired)
     }
 
     /// Counts `created` replacements into the member baseline (when a hold is tracked).
@@ -196,69 +230,60 @@ mod tests {
         Timestamp::from_millisecond(1_800_000_000_000 + ms).unwrap()
     }
 
+    /// Nothing created; look again after `recheck`.
+    fn held(recheck: Duration) -> Refill {
+        Refill { up_to: 0, recheck }
+    }
+
+    fn full(desired: usize) -> Refill {
+        Refill::full(desired)
+    }
+
     #[test]
     fn without_a_delay_nothing_is_ever_held() {
         let mut s = PoolShaping::default();
-        assert_eq!(
-            s.observe_members(5, 0, 5, t(0), &delay(Duration::ZERO)),
-            Duration::ZERO
-        );
-        assert_eq!(
-            s.observe_members(1, 0, 5, t(1), &delay(Duration::ZERO)),
-            Duration::ZERO
-        );
+        let off = delay(Duration::ZERO);
+        assert_eq!(s.observe_members(5, 0, 5, t(0), &off), full(5));
+        assert_eq!(s.observe_members(1, 0, 5, t(1), &off), full(5));
         assert_eq!(s, PoolShaping::default(), "no state kept");
     }
 
     #[test]
     fn the_first_pass_fills_at_once_and_a_drop_holds_for_the_delay() {
         let mut s = PoolShaping::default();
-        assert_eq!(
-            s.observe_members(0, 0, 5, t(0), &delay(DELAY)),
-            Duration::ZERO
-        );
+        let settings = delay(DELAY);
+        assert_eq!(s.observe_members(0, 0, 5, t(0), &settings), full(5));
         s.note_creates(5);
         // The cache catches up: no drop.
-        assert_eq!(
-            s.observe_members(5, 0, 5, t(100), &delay(DELAY)),
-            Duration::ZERO
-        );
+        assert_eq!(s.observe_members(5, 0, 5, t(100), &settings), full(5));
         // Two members adopted.
-        assert_eq!(s.observe_members(3, 0, 5, t(1000), &delay(DELAY)), DELAY);
+        assert_eq!(s.observe_members(3, 0, 5, t(1000), &settings), held(DELAY));
         // No further drop: the hold runs down.
         assert_eq!(
-            s.observe_members(3, 0, 5, t(3000), &delay(DELAY)),
-            Duration::from_secs(3)
+            s.observe_members(3, 0, 5, t(3000), &settings),
+            held(Duration::from_secs(3))
         );
-        assert_eq!(
-            s.observe_members(3, 0, 5, t(6000), &delay(DELAY)),
-            Duration::ZERO
-        );
+        assert_eq!(s.observe_members(3, 0, 5, t(6000), &settings), full(5));
     }
 
     #[test]
     fn every_drop_re_arms_the_hold_and_a_full_pool_clears_it() {
         let mut s = PoolShaping::default();
-        s.observe_members(5, 0, 5, t(0), &delay(DELAY));
-        assert_eq!(s.observe_members(4, 0, 5, t(1000), &delay(DELAY)), DELAY);
+        let settings = delay(DELAY);
+        s.observe_members(5, 0, 5, t(0), &settings);
+        assert_eq!(s.observe_members(4, 0, 5, t(1000), &settings), held(DELAY));
         assert_eq!(
-            s.observe_members(3, 0, 5, t(4000), &delay(DELAY)),
-            DELAY,
+            s.observe_members(3, 0, 5, t(4000), &settings),
+            held(DELAY),
             "re-armed"
         );
         assert_eq!(
-            s.observe_members(3, 0, 5, t(8000), &delay(DELAY)),
-            Duration::from_secs(1)
+            s.observe_members(3, 0, 5, t(8000), &settings),
+            held(Duration::from_secs(1))
         );
         // Scaled down to what is left: nothing to hold.
-        assert_eq!(
-            s.observe_members(3, 0, 3, t(8500), &delay(DELAY)),
-            Duration::ZERO
-        );
-        assert_eq!(
-            s.observe_members(3, 0, 5, t(8600), &delay(DELAY)),
-            Duration::ZERO
-        );
+        assert_eq!(s.observe_members(3, 0, 3, t(8500), &settings), full(3));
+        assert_eq!(s.observe_members(3, 0, 5, t(8600), &settings), full(5));
     }
 
     #[test]
@@ -268,43 +293,75 @@ mod tests {
         s.observe_members(8, 8, 8, t(0), &settings);
         assert_eq!(
             s.observe_members(6, 6, 8, t(100), &settings),
-            Duration::from_secs(1)
+            held(Duration::from_secs(1))
         );
         // Another departure re-arms it.
         assert_eq!(
             s.observe_members(5, 5, 8, t(600), &settings),
-            Duration::from_secs(1)
+            held(Duration::from_secs(1))
         );
         assert_eq!(
             s.observe_members(5, 5, 8, t(1100), &settings),
-            Duration::from_millis(500)
+            held(Duration::from_millis(500))
         );
         // Quiet long enough: refill.
+        assert_eq!(s.observe_members(5, 5, 8, t(1600), &settings), full(8));
+    }
+
+    #[test]
+    fn a_burst_that_drains_the_pool_to_its_reserve_holds_it_there_until_the_burst_is_over() {
+        let settings = Settings::default();
+        let mut s = PoolShaping::default();
+        s.observe_members(8, 8, 8, t(0), &settings);
+        // Two Ready left of 8 is the reserve: refill keeps the pool at two while members
+        // keep leaving, and looks again when the quiet period ends.
+        let at_reserve = Refill {
+            up_to: 2,
+            recheck: Duration::from_secs(1),
+        };
+        assert_eq!(s.observe_members(2, 2, 8, t(100), &settings), at_reserve);
+        assert_eq!(s.observe_members(1, 1, 8, t(200), &settings), at_reserve);
+        s.note_creates(1);
+        // The replacement is cached, not Ready yet; the burst goes on.
         assert_eq!(
-            s.observe_members(5, 5, 8, t(1600), &settings),
-            Duration::ZERO
+            s.observe_members(2, 1, 8, t(700), &settings),
+            Refill {
+                up_to: 2,
+                recheck: Duration::from_millis(500)
+            }
         );
-        // Two Ready left of 8 is the reserve: no hold even mid-burst.
+        // No departure for the quiet period: the rest.
+        assert_eq!(s.observe_members(2, 2, 8, t(1200), &settings), full(8));
+    }
+
+    #[test]
+    fn a_replenish_delay_holds_even_a_pool_at_its_reserve() {
+        let settings = Settings {
+            replenish_delay: DELAY,
+            ..Settings::default()
+        };
+        let mut s = PoolShaping::default();
+        s.observe_members(8, 8, 8, t(0), &settings);
+        assert_eq!(s.observe_members(1, 1, 8, t(100), &settings), held(DELAY));
         assert_eq!(
-            s.observe_members(2, 2, 8, t(1700), &settings),
-            Duration::ZERO
+            s.observe_members(1, 1, 8, t(4100), &settings),
+            held(Duration::from_secs(1))
         );
+        assert_eq!(s.observe_members(1, 1, 8, t(5100), &settings), full(8));
     }
 
     #[test]
     fn creates_not_yet_cached_do_not_read_as_a_drop() {
         let mut s = PoolShaping::default();
-        s.observe_members(3, 0, 5, t(0), &delay(DELAY));
+        let settings = delay(DELAY);
+        s.observe_members(3, 0, 5, t(0), &settings);
         s.note_creates(2);
         // Still 5 expected (3 + 2 in flight); the cache shows 4: that is a real departure.
-        assert_eq!(s.observe_members(4, 0, 5, t(100), &delay(DELAY)), DELAY);
+        assert_eq!(s.observe_members(4, 0, 5, t(100), &settings), held(DELAY));
         let mut quiet = PoolShaping::default();
-        quiet.observe_members(3, 0, 5, t(0), &delay(DELAY));
+        quiet.observe_members(3, 0, 5, t(0), &settings);
         // Without creates noted, 3 → 3 is no drop.
-        assert_eq!(
-            quiet.observe_members(3, 0, 5, t(100), &delay(DELAY)),
-            Duration::ZERO
-        );
+        assert_eq!(quiet.observe_members(3, 0, 5, t(100), &settings), full(5));
     }
 
     #[test]
