@@ -1,9 +1,21 @@
 //! CPU time and memory of the processes under test (the controller, and on a local cluster
-//! the API server and etcd), read from `/proc` before and after the load.
+//! the API server and etcd), read from `/proc` before and after the load, and of every
+//! process of the run once a second for the timeline.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sandbox_reports::timeline::CpuReading;
 use serde::Serialize;
 
 use sandbox_cluster::procfs::stat_field;
+
+use crate::clock::RunClock;
+
+/// The most seconds [`every_second`] reads, whatever the run: a day.
+const MAX_SECONDS: u64 = 86_400;
 
 /// One reading of a process.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -51,6 +63,16 @@ pub enum Probe {
 }
 
 impl Probe {
+    /// The CPU time alone: `stat` only, no memory.
+    pub fn cpu_seconds(self) -> Option<f64> {
+        let path = match self {
+            Probe::Process(pid) => format!("/proc/{pid}/stat"),
+            Probe::Thread(tid) => format!("/proc/self/task/{tid}/stat"),
+        };
+        let stat = std::fs::read_to_string(path).ok()?;
+        cpu_seconds(&stat, ticks_per_second())
+    }
+
     pub fn sample(self) -> Option<ProcessSample> {
         match self {
             Probe::Process(pid) => sample(pid),
@@ -60,6 +82,41 @@ impl Probe {
             }
         }
     }
+}
+
+/// Reads the CPU time of `processes` at each whole second of the run from `clock`'s start
+/// until `stop` is set, and once more then: what [`sandbox_reports::timeline::add_cpu`] turns
+/// into each second's cores. A process that is gone is left out of the readings from then on.
+pub fn every_second(
+    clock: RunClock,
+    processes: Vec<(String, Probe)>,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<CpuReading>> {
+    tokio::spawn(async move {
+        let mut readings = Vec::new();
+        for second in 0..MAX_SECONDS {
+            let at = clock.at(Duration::from_secs(second));
+            while !stop.load(Ordering::SeqCst) {
+                let left = at.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                // Short naps, so that the last reading follows `stop` closely.
+                tokio::time::sleep(left.min(Duration::from_millis(250))).await;
+            }
+            readings.push(CpuReading {
+                at_us: clock.now_us(),
+                cpu_seconds: processes
+                    .iter()
+                    .filter_map(|(name, probe)| Some((name.clone(), probe.cpu_seconds()?)))
+                    .collect::<BTreeMap<_, _>>(),
+            });
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+        }
+        readings
+    })
 }
 
 fn ticks_per_second() -> f64 {
@@ -78,17 +135,23 @@ pub fn sample(pid: u32) -> Option<ProcessSample> {
 
 /// CPU ticks from `stat` (utime and stime, fields 14 and 15) and memory from `status`.
 pub fn parse(stat: &str, status: &str, ticks_per_second: f64) -> Option<ProcessSample> {
-    let utime: f64 = stat_field(stat, 14)?.parse().ok()?;
-    let stime: f64 = stat_field(stat, 15)?.parse().ok()?;
+    let cpu_seconds = cpu_seconds(stat, ticks_per_second)?;
     let kib = |key: &str| -> Option<u64> {
         let line = status.lines().find(|l| l.starts_with(key))?;
         line.split_whitespace().nth(1)?.parse().ok()
     };
     Some(ProcessSample {
-        cpu_seconds: (utime + stime) / ticks_per_second,
+        cpu_seconds,
         rss_bytes: kib("VmRSS:")? * 1024,
         peak_rss_bytes: kib("VmHWM:")? * 1024,
     })
+}
+
+/// User + system CPU seconds from `stat` (fields 14 and 15, in clock ticks).
+fn cpu_seconds(stat: &str, ticks_per_second: f64) -> Option<f64> {
+    let utime: f64 = stat_field(stat, 14)?.parse().ok()?;
+    let stime: f64 = stat_field(stat, 15)?.parse().ok()?;
+    Some((utime + stime) / ticks_per_second)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use kube::api::ListParams;
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxWarmPool};
+use sandbox_reports::timeline::{self, CpuReading};
 use sandbox_reports::{
     Analysis, CheckStatus, FaultsReport, Invariant, InvariantsReport, IsolationReport, LaunchType,
     Record, ReportError, ReportFiles, Results, RunMeta, Violation, evaluate, per_step,
@@ -35,7 +36,7 @@ use crate::limiter::Limiter;
 use crate::observe::{self, Collector, Taken};
 use crate::plan::BenchPlan;
 use crate::progress::Progress;
-use crate::resources::{Probe, ProcessSample, ProcessUse};
+use crate::resources::{self, Probe, ProcessSample, ProcessUse};
 use crate::scenario::{Cleanup, Scenario, duration};
 use crate::scrape::{self, Samples};
 use crate::setup::SetupError;
@@ -487,6 +488,7 @@ async fn measure(
     let clock = collector.start_clock();
     let step_ends = (!plan.steps.is_empty())
         .then(|| scrape_at_step_ends(plan, clock, client, &processes, stop.clone()));
+    let cpu = resources::every_second(clock, timeline_processes(target, &processes), stop.clone());
     let breaker = plan
         .stop_above
         .map(|bound| stop_at_broken_step(&collector, plan, bound, stop.clone()));
@@ -609,6 +611,7 @@ async fn measure(
             invariants,
             refill_ms,
             step_ends,
+            cpu,
             interrupted,
         },
     )
@@ -724,6 +727,8 @@ struct Gathered {
     invariants: Option<InvariantsReport>,
     refill_ms: Option<u64>,
     step_ends: Option<tokio::task::JoinHandle<Vec<(u64, Scrape)>>>,
+    /// The processes' CPU time read every second, for the timeline.
+    cpu: tokio::task::JoinHandle<Vec<CpuReading>>,
     interrupted: bool,
 }
 
@@ -745,6 +750,7 @@ async fn report(
         invariants,
         refill_ms,
         step_ends,
+        cpu,
         interrupted,
     } = gathered;
     let plan = &options.plan;
@@ -773,6 +779,10 @@ async fn report(
     results.faults = faults;
     results.invariants = invariants;
     results.refill_ms = refill_ms;
+    match tokio::time::timeout(Duration::from_secs(5), cpu).await {
+        Ok(Ok(readings)) => timeline::add_cpu(&mut results.timeline, &readings),
+        _ => eprintln!("note: the per-second CPU readings are missing"),
+    }
     if !plan.steps.is_empty() {
         let mut steps = per_step(&records, plan.warm_up.as_ref(), &plan.steps)?;
         if let Some(task) = step_ends {
@@ -1041,6 +1051,21 @@ fn processes(target: &Target, controller_pid: Option<u32>) -> Vec<(String, Probe
             }
         }
     }
+    out
+}
+
+/// The processes the timeline reads every second: those of the report, the local cluster's
+/// other components, and the harness itself, so that a slow second shows who was busy.
+fn timeline_processes(target: &Target, reported: &[(String, Probe)]) -> Vec<(String, Probe)> {
+    let mut out = reported.to_vec();
+    if let Some(cluster) = target.local() {
+        for c in &cluster.state().components {
+            if !out.iter().any(|(name, _)| *name == c.name) {
+                out.push((c.name.clone(), Probe::Process(c.pid)));
+            }
+        }
+    }
+    out.push(("harness".to_string(), Probe::Process(std::process::id())));
     out
 }
 

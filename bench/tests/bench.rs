@@ -146,6 +146,34 @@ fn the_smoke_scenario_measures_every_claim_and_an_slo_breach_fails_the_run() {
             .unwrap()
             > 0.0
     );
+    // Every second of the timeline tells each process's CPU: the cluster's components, the
+    // controller and the harness; the API server is busy in some second.
+    for second in &results.timeline {
+        for process in [
+            "kube-apiserver",
+            "etcd",
+            "kube-controller-manager",
+            "kube-scheduler",
+            "kwok",
+            "controller",
+            "harness",
+        ] {
+            assert!(
+                second.cpu_cores.contains_key(process),
+                "second {}: no {process} in {:?}",
+                second.second,
+                second.cpu_cores
+            );
+        }
+    }
+    assert!(
+        results
+            .timeline
+            .iter()
+            .any(|s| s.cpu_cores["kube-apiserver"] > 0.0),
+        "{:?}",
+        results.timeline
+    );
     for file in ["report.md", "report.html", "junit.xml"] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
@@ -154,7 +182,7 @@ fn the_smoke_scenario_measures_every_claim_and_an_slo_breach_fails_the_run() {
     assert!(
         std::fs::read_to_string(out.join("report.html"))
             .unwrap()
-            .contains("<svg")
+            .contains("aria-label=\"CPU by process\"")
     );
     // Cleanup found nothing left behind, and the local cluster is gone.
     assert!(!stdout.contains("leaked"), "{log}");

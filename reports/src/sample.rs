@@ -7,6 +7,7 @@ use crate::record::{LaunchType, Phase, Record};
 use crate::results::{Environment, Machine, Results, RunMeta};
 use crate::slo::{ErrorBudget, Slo, SloSpec};
 use crate::splitmix::SplitMix64;
+use crate::timeline::CpuReading;
 
 /// Exponential with the given mean, a crude stand-in for a service time's long tail.
 fn exponential_us(random: &mut SplitMix64, mean_us: f64) -> u64 {
@@ -111,9 +112,36 @@ pub fn sample_slos() -> SloSpec {
     }
 }
 
-/// The sample run analysed with the sample SLOs.
+/// The sample run analysed with the sample SLOs, with the CPU of its processes.
 pub fn sample_results() -> Result<Results, ReportError> {
-    Results::from_records(sample_meta(), &sample_records(), &sample_slos())
+    let mut results = Results::from_records(sample_meta(), &sample_records(), &sample_slos())?;
+    crate::timeline::add_cpu(&mut results.timeline, &sample_cpu_readings());
+    Ok(results)
+}
+
+/// One CPU reading a second: the API server near 1.2 cores, busier around the harness stall
+/// at 30 s, etcd and the controller far below.
+fn sample_cpu_readings() -> Vec<CpuReading> {
+    let mut random = SplitMix64(7);
+    let mut used = [0.0f64; 3];
+    (0..=61u64)
+        .map(|second| {
+            let busy = if (29..32).contains(&second) { 1.8 } else { 1.1 };
+            let cores = [busy, 0.15, 0.05];
+            let reading = CpuReading {
+                at_us: second * 1_000_000,
+                cpu_seconds: ["kube-apiserver", "etcd", "controller"]
+                    .iter()
+                    .zip(used)
+                    .map(|(name, seconds)| ((*name).to_string(), seconds))
+                    .collect(),
+            };
+            for (total, cores) in used.iter_mut().zip(cores) {
+                *total += cores * (0.9 + 0.2 * random.next_f64_nonzero());
+            }
+            reading
+        })
+        .collect()
 }
 
 /// Isolation results with one passing check and one whose control showed nothing.

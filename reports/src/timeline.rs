@@ -29,6 +29,41 @@ pub struct TimelineSecond {
     /// Latency percentiles of the claims *intended* in this second, per phase: what someone
     /// asking for a claim at that time experienced, however late the harness sent it.
     pub latency: BTreeMap<Phase, SecondLatency>,
+    /// CPU cores each process used in this second (1.0: one core busy), where the harness
+    /// could read the processes: which one was busy when claims slowed down.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cpu_cores: BTreeMap<String, f64>,
+}
+
+/// The CPU time of each process read at one moment of the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CpuReading {
+    /// Microseconds from the run's start.
+    pub at_us: u64,
+    /// Process name to its CPU seconds (user + system) since it started.
+    pub cpu_seconds: BTreeMap<String, f64>,
+}
+
+/// Adds each process's CPU cores to the seconds the readings span. `readings` are in time
+/// order, one near each whole second: the cores between two readings go to the second the
+/// first one falls in. A process missing from either reading (gone, or not yet started) gets
+/// nothing for that span, and seconds past the timeline's end are left out.
+pub fn add_cpu(seconds: &mut [TimelineSecond], readings: &[CpuReading]) {
+    for pair in readings.windows(2) {
+        let (from, to) = (&pair[0], &pair[1]);
+        let Some(span) = to.at_us.checked_sub(from.at_us).filter(|us| *us > 0) else {
+            continue;
+        };
+        let Some(second) = seconds.get_mut(bucket(from.at_us)) else {
+            continue;
+        };
+        for (name, before) in &from.cpu_seconds {
+            if let Some(after) = to.cpu_seconds.get(name) {
+                let cores = (after - before).max(0.0) / (span as f64 / SECOND_US as f64);
+                second.cpu_cores.insert(name.clone(), cores);
+            }
+        }
+    }
 }
 
 /// Exact (nearest-rank) percentiles of one second's samples; seconds hold few samples, so
@@ -77,6 +112,7 @@ pub fn timeline(records: &[Record]) -> Vec<TimelineSecond> {
             completed: 0,
             in_flight: 0,
             latency: BTreeMap::new(),
+            cpu_cores: BTreeMap::new(),
         })
         .collect();
 
@@ -145,6 +181,50 @@ mod tests {
         record.sent_us = Some(sent_us);
         record.claim_ready_us = ready_us;
         record
+    }
+
+    fn reading(at_us: u64, cpu: &[(&str, f64)]) -> CpuReading {
+        CpuReading {
+            at_us,
+            cpu_seconds: cpu.iter().map(|(n, s)| ((*n).to_string(), *s)).collect(),
+        }
+    }
+
+    #[test]
+    fn cpu_between_two_readings_goes_to_the_second_of_the_first() {
+        let records = vec![claim(0, 0, Some(2_900_000))];
+        let mut seconds = timeline(&records);
+        assert_eq!(seconds.len(), 3);
+        add_cpu(
+            &mut seconds,
+            &[
+                reading(0, &[("kube-apiserver", 10.0), ("etcd", 1.0)]),
+                // A late reading: 1.5 s of CPU over 1.25 s is 1.2 cores.
+                reading(1_250_000, &[("kube-apiserver", 11.5), ("etcd", 1.25)]),
+                // etcd gone: nothing for it in the second second.
+                reading(2_250_000, &[("kube-apiserver", 11.75)]),
+                // Past the timeline's end: dropped, not appended.
+                reading(3_250_000, &[("kube-apiserver", 12.0)]),
+                reading(4_250_000, &[("kube-apiserver", 13.0)]),
+            ],
+        );
+        let cores = |i: usize| seconds[i].cpu_cores.clone();
+        assert_eq!(cores(0).len(), 2);
+        assert!((cores(0)["kube-apiserver"] - 1.2).abs() < 1e-9);
+        assert!((cores(0)["etcd"] - 0.2).abs() < 1e-9);
+        assert_eq!(cores(1).keys().collect::<Vec<_>>(), ["kube-apiserver"]);
+        assert!((cores(1)["kube-apiserver"] - 0.25).abs() < 1e-9);
+        assert!((cores(2)["kube-apiserver"] - 0.25).abs() < 1e-9);
+        assert_eq!(seconds.len(), 3);
+    }
+
+    #[test]
+    fn a_timeline_without_cpu_readings_writes_no_cpu_key() {
+        let seconds = timeline(&[claim(0, 0, Some(500_000))]);
+        let json = serde_json::to_value(&seconds).unwrap();
+        assert!(json[0].get("cpu_cores").is_none(), "{json}");
+        let back: Vec<TimelineSecond> = serde_json::from_value(json).unwrap();
+        assert_eq!(back, seconds);
     }
 
     #[test]

@@ -145,7 +145,7 @@ fn report_html_renders_its_charts_in_chromium() {
         dom.contains("<title>sandbox-bench report: default</title>"),
         "{dom:.500}"
     );
-    assert_eq!(dom.matches("<svg").count(), 10, "charts in the DOM");
+    assert_eq!(dom.matches("<svg").count(), 11, "charts in the DOM");
     // plotters puts a chart's text on its own line inside <text>.
     let flat = dom.replace('\n', "");
     for title in [
@@ -154,10 +154,12 @@ fn report_html_renders_its_charts_in_chromium() {
         ">Latency over time (p50, p99 per second)</text>",
         ">Throughput</text>",
         ">Claims in flight</text>",
+        ">CPU by process</text>",
+        ">kube-apiserver</text>",
     ] {
         assert!(flat.contains(title), "missing chart title {title:?}");
     }
-    assert_eq!(sizes.len(), 10, "{sizes:?}");
+    assert_eq!(sizes.len(), 11, "{sizes:?}");
     assert_visible(&sizes);
 }
 

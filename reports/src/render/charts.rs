@@ -36,6 +36,23 @@ pub fn phase_color(phase: Phase) -> RGBColor {
     }
 }
 
+/// A process's colour wherever processes are charted (the CPU over time, the knee's CPU
+/// bars): the API server, etcd, the controller under test, the harness playing the floor, the
+/// harness, and the cluster's other components.
+pub fn process_color(process: &str) -> RGBColor {
+    match process {
+        "kube-apiserver" => RGBColor(31, 119, 180),
+        "etcd" => RGBColor(255, 127, 14),
+        "floor" => RGBColor(150, 150, 150),
+        "harness" => RGBColor(148, 103, 189),
+        "kube-controller-manager" => RGBColor(140, 86, 75),
+        "kube-scheduler" => RGBColor(227, 119, 194),
+        "kwok" => RGBColor(188, 189, 34),
+        "kubelet" | "containerd" => RGBColor(23, 190, 207),
+        _ => RGBColor(44, 160, 44),
+    }
+}
+
 /// Draws into an SVG string. Inline SVG in HTML needs no namespace, and dropping it keeps the
 /// page free of any `http://` reference; the label makes each chart findable and accessible.
 fn render_svg(
@@ -283,6 +300,59 @@ pub fn latency_over_time(title: &str, timeline: &[TimelineSecond]) -> Result<Str
             chart
                 .draw_series(LineSeries::new(points(|l| l.p99_ms), color.stroke_width(2)))?
                 .label(format!("{phase} p99 (thin: p50)"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    })
+}
+
+/// The CPU cores of each process per second, the busiest process's legend first: which one
+/// was busy when claims slowed down (the latency chart above shares the time axis).
+pub fn cpu_over_time(title: &str, timeline: &[TimelineSecond]) -> Result<String, ReportError> {
+    render_svg("cpu over time", title, WIDE, |root| {
+        let mut totals: Vec<(&str, f64)> = Vec::new();
+        for (name, cores) in timeline.iter().flat_map(|s| &s.cpu_cores) {
+            match totals.iter_mut().find(|(n, _)| n == name) {
+                Some((_, total)) => *total += cores,
+                None => totals.push((name, *cores)),
+            }
+        }
+        if totals.is_empty() {
+            return no_samples(root, title);
+        }
+        totals.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let tallest = timeline
+            .iter()
+            .flat_map(|s| s.cpu_cores.values())
+            .fold(0.0f64, |a, b| a.max(*b))
+            .max(0.1);
+        let mut chart = wide_chart(root, title, 60)
+            .build_cartesian_2d(0.0..timeline.len().max(1) as f64, 0.0..tallest * 1.1)?;
+        chart
+            .configure_mesh()
+            .x_desc("time since start (s)")
+            .x_label_formatter(&|s| format!("{s:.0}"))
+            .y_desc("CPU (cores)")
+            .y_label_formatter(&|cores| format!("{cores:.1}"))
+            .draw()?;
+        for (name, _) in totals {
+            let color = process_color(name);
+            chart
+                .draw_series(LineSeries::new(
+                    timeline.iter().filter_map(|s| {
+                        s.cpu_cores.get(name).map(|cores| (s.second as f64, *cores))
+                    }),
+                    color.stroke_width(2),
+                ))?
+                .label(name)
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
                 });

@@ -332,6 +332,14 @@ pub fn render_html(results: &Results) -> Result<String, ReportError> {
         &charts::in_flight_over_time("Claims in flight", &results.timeline)?,
         "The most claims sent and not yet Ready or failed at any moment of each second.",
     );
+    if results.timeline.iter().any(|s| !s.cpu_cores.is_empty()) {
+        figure(
+            &mut body,
+            &charts::cpu_over_time("CPU by process", &results.timeline)?,
+            "CPU cores each process used, second by second (the machine's cores are the \
+             ceiling): which one was busy when claims slowed down.",
+        );
+    }
 
     if !results.metrics.is_empty() {
         body.push_str(
@@ -545,8 +553,9 @@ mod tests {
         );
         let html = render_html(&results).unwrap();
         assert_self_contained(&html);
-        // CDF, CDF by launch type, five histograms, latency over time, throughput, in flight.
-        assert_eq!(html.matches("<svg").count(), 10);
+        // CDF, CDF by launch type, five histograms, latency over time, throughput, in flight,
+        // CPU by process.
+        assert_eq!(html.matches("<svg").count(), 11);
         for expected in [
             "<title>sandbox-bench report: default</title>",
             "aria-label=\"Latency CDF per phase\"",
@@ -554,6 +563,7 @@ mod tests {
             "aria-label=\"Latency over time (p50, p99 per second)\"",
             "aria-label=\"Throughput\"",
             "aria-label=\"Claims in flight\"",
+            "aria-label=\"CPU by process\"",
             "FAIL: SLOs not met",
             "<code>timeout</code>",
             "is how late the harness sent",

@@ -90,17 +90,6 @@ pub(crate) fn controller_color<'a>(
     PALETTE[index % PALETTE.len()]
 }
 
-/// A process's colour on the CPU bars: the API server, etcd, the harness playing the floor,
-/// and the controller under test.
-fn process_color(process: &str) -> RGBColor {
-    match process {
-        "kube-apiserver" => RGBColor(31, 119, 180),
-        "etcd" => RGBColor(255, 127, 14),
-        "floor" => RGBColor(150, 150, 150),
-        _ => RGBColor(44, 160, 44),
-    }
-}
-
 /// The points of a controller's curve: each step's claim Ready p99 at its rate.
 pub(crate) fn curve_points(run: &ControllerKnee) -> Vec<(f64, f64)> {
     run.steps
@@ -171,7 +160,7 @@ pub fn render_knee_html(report: &KneeReport) -> Result<String, ReportError> {
             "CPU per warm claim, by process",
             "CPU ms per claim (refill included)",
             &bars,
-            &process_color,
+            &charts::process_color,
         )?,
         "CPU seconds of each process over the whole load, divided by the claims made.",
     );
