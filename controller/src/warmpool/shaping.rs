@@ -145,21 +145,24 @@ impl PoolShaping {
         let left = |until: Option<Timestamp>| until.map_or(Duration::ZERO, |u| since(u, now));
         let (delay_left, quiet_left) = (left(hold.defer_until), left(hold.quiet_until));
         let reserve = settings.reserve(desired);
-        if !delay_left.is_zero() || (ready > reserve && !quiet_left.is_zero()) {
-            let recheck = if ready > reserve {
+        let above_reserve = ready > reserve;
+        // Upstream's delay holds every replacement; claims first holds them while the pool is
+        // above its reserve, and at the reserve refills it to there.
+        if !delay_left.is_zero() {
+            let recheck = if above_reserve {
                 delay_left.max(quiet_left)
             } else {
                 delay_left
             };
             return Refill { up_to: 0, recheck };
         }
-        if !quiet_left.is_zero() {
-            return Refill {
-                up_to: reserve,
-                recheck: quiet_left,
-            };
+        if quiet_left.is_zero() {
+            return Refill::full(desired);
         }
-        Refill::full(desired)
+        Refill {
+            up_to: if above_reserve { 0 } else { reserve },
+            recheck: quiet_left,
+        }
     }
 
     /// Counts `created` replacements into the member baseline (when a hold is tracked).
