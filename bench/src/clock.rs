@@ -1,5 +1,6 @@
 //! The run's monotonic clock: every stamp is microseconds since the moment firing started.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy)]
@@ -29,5 +30,20 @@ impl RunClock {
     /// The instant `offset` after the start.
     pub fn at(&self, offset: Duration) -> Instant {
         self.start + offset
+    }
+
+    /// Waits until `offset` after the start or until `stop` is set, whichever comes first
+    /// (looking at `stop` every 250 ms at most); returns whether `stop` ended the wait early.
+    pub async fn wait_until(&self, offset: Duration, stop: &AtomicBool) -> bool {
+        loop {
+            let left = self.at(offset).saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            if stop.load(Ordering::SeqCst) {
+                return true;
+            }
+            tokio::time::sleep(left.min(Duration::from_millis(250))).await;
+        }
     }
 }

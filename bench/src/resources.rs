@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sandbox_reports::timeline::CpuReading;
 use serde::Serialize;
@@ -65,21 +65,24 @@ pub enum Probe {
 impl Probe {
     /// The CPU time alone: `stat` only, no memory.
     pub fn cpu_seconds(self) -> Option<f64> {
-        let path = match self {
-            Probe::Process(pid) => format!("/proc/{pid}/stat"),
-            Probe::Thread(tid) => format!("/proc/self/task/{tid}/stat"),
-        };
-        let stat = std::fs::read_to_string(path).ok()?;
+        let stat = std::fs::read_to_string(self.stat_path()).ok()?;
         cpu_seconds(&stat, ticks_per_second())
     }
 
     pub fn sample(self) -> Option<ProcessSample> {
         match self {
             Probe::Process(pid) => sample(pid),
-            Probe::Thread(tid) => {
-                let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+            Probe::Thread(_) => {
+                let stat = std::fs::read_to_string(self.stat_path()).ok()?;
                 parse(&stat, "VmRSS:\t0 kB\nVmHWM:\t0 kB\n", ticks_per_second())
             }
+        }
+    }
+
+    fn stat_path(self) -> String {
+        match self {
+            Probe::Process(pid) => format!("/proc/{pid}/stat"),
+            Probe::Thread(tid) => format!("/proc/self/task/{tid}/stat"),
         }
     }
 }
@@ -95,15 +98,7 @@ pub fn every_second(
     tokio::spawn(async move {
         let mut readings = Vec::new();
         for second in 0..MAX_SECONDS {
-            let at = clock.at(Duration::from_secs(second));
-            while !stop.load(Ordering::SeqCst) {
-                let left = at.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                // Short naps, so that the last reading follows `stop` closely.
-                tokio::time::sleep(left.min(Duration::from_millis(250))).await;
-            }
+            clock.wait_until(Duration::from_secs(second), &stop).await;
             readings.push(CpuReading {
                 at_us: clock.now_us(),
                 cpu_seconds: processes

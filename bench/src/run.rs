@@ -882,13 +882,7 @@ fn scrape_at_step_ends(
     tokio::spawn(async move {
         let mut scrapes = Vec::new();
         for end in ends {
-            let stopped = loop {
-                let left = clock.at(end).saturating_duration_since(Instant::now());
-                if left.is_zero() || stop.load(Ordering::SeqCst) {
-                    break !left.is_zero();
-                }
-                tokio::time::sleep(left.min(Duration::from_millis(250))).await;
-            };
+            let stopped = clock.wait_until(end, &stop).await;
             scrapes.push((
                 clock.now_us(),
                 Scrape::take(&client, None, &processes).await,
