@@ -37,8 +37,9 @@ node-bins profile="release":
 
 # Lint, then run every unit and integration test against real local clusters and one real
 # kind cluster (Docker and kind from `just setup-kind`, stopped again afterwards if it started
-# them, and the host's firewall, links, routes and mounts checked to be as before); ends with a
-# one-line total over all test binaries.
+# them, and the host's firewall, links, routes and mounts checked to be as before), the
+# conformance suite against the reference controller and the pinned upstream build
+# (`ci/setup-upstream`, cached); ends with a one-line total over all test binaries.
 test: setup lint (node-bins "debug")
     #!/usr/bin/env bash
     set -uo pipefail
@@ -46,7 +47,9 @@ test: setup lint (node-bins "debug")
     docker_was_up=false
     if timeout 10 docker version >/dev/null 2>&1; then docker_was_up=true; else ci/host-state >"$before"; fi
     kind_bin="$(ci/setup-kind)" || exit 3
+    upstream="$(ci/setup-upstream)" || exit 3
     PATH="$kind_bin:$PATH" SANDBOX_BENCH_KIND_TESTS=1 SANDBOX_BENCH_BIN_DIR="$(ci/setup)" \
+        SANDBOX_BENCH_UPSTREAM_DIR="$upstream" \
         SANDBOX_BENCH_NODE_BIN_DIR="$PWD/target/node" cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
     status=${PIPESTATUS[0]}
     awk '/^test result:/ { p += $4; f += $6 } END { printf "summary: %d passed, %d failed\n", p, f }' "$log"

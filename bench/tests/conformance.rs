@@ -1,14 +1,16 @@
 //! `sandbox-bench conformance` as CI runs it: the whole suite against a local cluster with the
 //! reference controller (every case must pass, and the JUnit file and conformance.json must
-//! list every case), plus
-//! the flag checks and exit codes that need no cluster.
+//! list every case), the pinned upstream build against the spec of its release, plus the flag
+//! checks and exit codes that need no cluster.
 
 mod common;
 
 use common::{reference_controller, run, text};
 
 use sandbox_bench::exit;
+use sandbox_cluster::binaries::pinned;
 use sandbox_conformance::cases;
+use sandbox_conformance::release::Release;
 
 #[test]
 fn the_reference_controller_passes_every_case() {
@@ -126,6 +128,48 @@ fn bad_flags_exit_with_bad_input_before_anything_starts() {
             text(&out)
         );
     }
+}
+
+/// `just conformance upstream`: the pinned upstream build passes every case of its own
+/// release's spec and skips the cases of later releases. `just test` builds it first
+/// (`ci/setup-upstream`) and names its directory in `SANDBOX_BENCH_UPSTREAM_DIR`.
+#[test]
+fn the_pinned_upstream_build_passes_every_case_of_its_release() {
+    let upstream = std::env::var("SANDBOX_BENCH_UPSTREAM_DIR").expect(
+        "SANDBOX_BENCH_UPSTREAM_DIR: the directory `ci/setup-upstream` prints (`just test` sets it)",
+    );
+    let release: Release = pinned("UPSTREAM_AGENT_SANDBOX_VERSION")
+        .expect("ci/versions.env pins the upstream release")
+        .parse()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "conformance",
+        "--controller",
+        "upstream",
+        "--upstream-dir",
+        &upstream,
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(exit::OK)),
+        "{}",
+        text(&out)
+    );
+    let all = cases::all();
+    let of_its_release = all.iter().filter(|c| c.since <= release).count();
+    assert!(of_its_release > 0 && of_its_release < all.len());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "conformance: {of_its_release} passed, 0 failed, {} skipped",
+            all.len() - of_its_release
+        )),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
