@@ -225,6 +225,10 @@ pub struct UpArgs {
     /// Extra random delay, drawn per pod uniformly from [0, jitter].
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     pub pod_ready_jitter: Duration,
+    /// The API server's GOGC: how far, in percent, its heap grows past the live heap before Go
+    /// collects (Go's default: 100). Scenarios set it as `cluster.apiServer.gogc`.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::scenario::MAX_GOGC)))]
+    pub apiserver_gogc: Option<u32>,
     /// Directory holding the pinned binaries (default: $SANDBOX_BENCH_BIN_DIR, then the
     /// cache that `just setup` fills).
     #[arg(long)]

@@ -6,10 +6,12 @@ use crate::controller::ControllerKind;
 use sandbox_cluster::binaries::pinned;
 
 /// What ran: the API server's version as it reports itself, etcd and kwok when the run
-/// started them, the controller under test and this machine.
+/// started them (and the `GOGC` it gave the API server), the controller under test and this
+/// machine.
 pub async fn fingerprint(
     client: &kube::Client,
     local: bool,
+    apiserver_gogc: Option<u32>,
     controller: ControllerKind,
     nodes: u64,
 ) -> Environment {
@@ -20,6 +22,7 @@ pub async fn fingerprint(
         kwok: local.then(|| pinned("KWOK_VERSION").unwrap_or("unknown").to_string()),
         controller: Some(controller_version(controller)),
         nodes,
+        apiserver_gogc: apiserver_gogc.filter(|_| local),
         machine: machine(),
         commit: commit(),
     }

@@ -347,6 +347,7 @@ async fn start_target(options: &BenchOptions, nodes: u32) -> Result<Target, Benc
                     &images,
                 )?);
             }
+            config.apiserver_gogc = options.scenario.cluster.apiserver_gogc();
             if let Some(delay) = &options.scenario.cluster.pod_ready_delay {
                 config.pod_ready = PodReadyDelay {
                     delay: duration(&delay.value).map_err(BenchError::PodReadyDelay)?,
@@ -768,6 +769,7 @@ async fn report(
         environment: environment::fingerprint(
             client,
             target.local().is_some(),
+            options.scenario.cluster.apiserver_gogc(),
             options.controller,
             nodes,
         )

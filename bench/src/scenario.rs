@@ -127,11 +127,34 @@ pub struct ClusterSpec {
     /// A real node (kubelet, containerd, runc, gVisor) beside the kwok nodes (local provider).
     #[serde(default)]
     pub real_node: Option<Spanned<bool>>,
+    /// How the local provider runs its API server.
+    #[serde(default)]
+    pub api_server: Option<Spanned<ApiServerSpec>>,
 }
+
+/// `cluster.apiServer`: settings of the local provider's kube-apiserver that a real cluster
+/// can set too.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApiServerSpec {
+    /// Its Go garbage collector's `GOGC` (percent the heap grows past the live heap before a
+    /// collection; Go's default is 100).
+    #[serde(default)]
+    pub gogc: Option<Spanned<u32>>,
+}
+
+/// The highest `cluster.apiServer.gogc`: a heap allowed to grow a hundredfold is no longer a
+/// setting anyone runs.
+pub const MAX_GOGC: u32 = 10_000;
 
 impl ClusterSpec {
     pub fn real_node(&self) -> bool {
         self.real_node.as_ref().is_some_and(|r| r.value)
+    }
+
+    /// `cluster.apiServer.gogc`, if set.
+    pub fn apiserver_gogc(&self) -> Option<u32> {
+        Some(self.api_server.as_ref()?.value.gogc.as_ref()?.value)
     }
 
     /// The RuntimeClasses a cluster the run starts will have, and what to call it; `None`
@@ -208,6 +231,7 @@ impl Default for ClusterSpec {
             context: None,
             kind: None,
             real_node: None,
+            api_server: None,
         }
     }
 }
@@ -525,7 +549,8 @@ impl Scenario {
         }
     }
 
-    /// `cluster`'s size, real node and pod-ready delay (its kind settings: [`Self::validate_kind`]).
+    /// `cluster`'s size, real node, pod-ready delay and API server (its kind settings:
+    /// [`Self::validate_kind`]).
     fn validate_cluster(&self, report: &mut impl FnMut(&dyn Located, String, String)) {
         let min_nodes = u32::from(!self.cluster.real_node());
         if self.cluster.nodes.value < min_nodes || self.cluster.nodes.value > 5000 {
@@ -549,6 +574,26 @@ impl Scenario {
             && let Err(e) = duration(&delay.value)
         {
             report(delay, "cluster.podReadyDelay".into(), e);
+        }
+        if let Some(api_server) = &self.cluster.api_server {
+            if self.cluster.provider != Provider::Local {
+                report(
+                    api_server,
+                    "cluster.apiServer".into(),
+                    "sets the local provider's API server; set GOGC in the environment of \
+                     your cluster's kube-apiserver instead"
+                        .into(),
+                );
+            }
+            if let Some(gogc) = &api_server.value.gogc
+                && !(1..=MAX_GOGC).contains(&gogc.value)
+            {
+                report(
+                    gogc,
+                    "cluster.apiServer.gogc".into(),
+                    format!("must be 1 to {MAX_GOGC} (percent; Go's default is 100)"),
+                );
+            }
         }
     }
 
@@ -1478,6 +1523,37 @@ load:
             .map(|l| l.split(": ").nth(1).unwrap().to_string())
             .collect();
         assert_eq!(fields, ["cluster.nodes", "cluster.podReadyDelay"]);
+    }
+
+    #[test]
+    fn the_local_api_server_takes_a_gogc_in_range_and_only_the_local_provider_one() {
+        let set = GOOD.replace(
+            "  nodes: 10\n",
+            "  nodes: 10\n  apiServer:\n    gogc: 400\n",
+        );
+        assert_eq!(parse(&set).unwrap().cluster.apiserver_gogc(), Some(400));
+        assert_eq!(parse(GOOD).unwrap().cluster.apiserver_gogc(), None);
+        for (bad, column) in [("0", 11), ("10001", 11)] {
+            assert_eq!(
+                problems(&set.replace("gogc: 400", &format!("gogc: {bad}"))),
+                [format!(
+                    "scenarios/x.yaml:6:{column}: cluster.apiServer.gogc: must be 1 to 10000 \
+                     (percent; Go's default is 100)"
+                )]
+            );
+        }
+        let typo = set.replace("gogc: 400", "gcpercent: 400");
+        let err = parse(&typo).unwrap_err().to_string();
+        assert!(err.contains("unknown field `gcpercent`"), "{err}");
+        let kind = KIND.replace(
+            "  provider: kind\n",
+            "  provider: kind\n  apiServer: {gogc: 400}\n",
+        );
+        let fields: Vec<String> = problems(&kind)
+            .iter()
+            .map(|l| l.split(": ").nth(1).unwrap().to_string())
+            .collect();
+        assert_eq!(fields, ["cluster.apiServer"]);
     }
 
     const REAL: &str = "\

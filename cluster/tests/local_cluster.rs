@@ -1,5 +1,6 @@
 //! The local provider against real binaries: start-up, CRDs, scheduling on kwok nodes,
-//! clean shutdown, two clusters side by side, and a missing binary.
+//! clean shutdown, two clusters side by side (one with its API server's GOGC set), and a
+//! missing binary.
 
 mod common;
 
@@ -126,10 +127,17 @@ fn connections_to(port: u16) -> usize {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_clusters_run_side_by_side() {
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (a, b) = tokio::join!(
-        common::start("side-a", a_dir.path(), 1),
-        common::start("side-b", b_dir.path(), 1)
-    );
+    let mut b_config =
+        LocalConfig::new("side-b", b_dir.path().to_path_buf(), Binaries::locate(None));
+    b_config.apiserver_gogc = Some(400);
+    let (a, b) = tokio::join!(common::start("side-a", a_dir.path(), 1), async {
+        LocalCluster::start(b_config)
+            .await
+            .expect("local cluster side-b")
+    });
+    // Each API server's Go runtime runs with the GOGC it was given, Go's default without one.
+    assert_eq!(gogc_percent(&a).await, "100");
+    assert_eq!(gogc_percent(&b).await, "400");
     let (pa, pb) = (a.state().ports.all(), b.state().ports.all());
     assert!(
         pa.iter().all(|p| !pb.contains(p)),
@@ -153,6 +161,22 @@ async fn two_clusters_run_side_by_side() {
     assert!(ns(&b).list(&ListParams::default()).await.is_ok());
     b.stop().unwrap();
     common::assert_gone(&pids, &[pa, pb].concat());
+}
+
+/// The `go_gc_gogc_percent` the cluster's API server reports on `/metrics`.
+async fn gogc_percent(cluster: &LocalCluster) -> String {
+    let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
+    let metrics = cluster
+        .client()
+        .unwrap()
+        .request_text(request)
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("go_gc_gogc_percent "))
+        .unwrap_or_else(|| panic!("no go_gc_gogc_percent in /metrics"))
+        .to_string()
 }
 
 #[tokio::test]

@@ -83,6 +83,10 @@ pub struct Environment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controller: Option<String>,
     pub nodes: u64,
+    /// The `GOGC` the run gave the local cluster's API server, if it set one (Go's default
+    /// is 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apiserver_gogc: Option<u32>,
     pub machine: Machine,
     /// The commit of sandbox-bench that ran (its build's `git rev-parse HEAD`), when the build
     /// knew it; runs written before this field existed have none (`publish --commit` fills it).

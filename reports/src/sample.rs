@@ -86,6 +86,7 @@ pub fn sample_meta() -> RunMeta {
             kwok: Some("v0.7.0".into()),
             controller: Some("reference 0.1.0".into()),
             nodes: 10,
+            apiserver_gogc: None,
             machine: Machine {
                 cores: 2,
                 memory_bytes: 24 * 1024 * 1024 * 1024,

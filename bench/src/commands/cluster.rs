@@ -19,6 +19,7 @@ pub async fn up(args: UpArgs) -> Result<u8, ClusterError> {
             jitter: args.pod_ready_jitter,
         },
         timeout: args.timeout,
+        apiserver_gogc: args.apiserver_gogc,
         real_node: if args.real_node {
             let images = dir.join("images");
             let bins = sandbox_cluster::node_images::node_bin_dir();

@@ -78,7 +78,8 @@ pub(crate) fn summary_rows(summary: &PhaseSummary) -> Vec<(String, &LatencyDistr
     rows
 }
 
-/// `Kubernetes v1.34.1 · etcd 3.6.4 · … · 10 nodes · 2 cores, 24.0 GiB, Linux 6.12`.
+/// `Kubernetes v1.34.1 · etcd 3.6.4 · … · 10 nodes · API server GOGC=400 · 2 cores, 24.0 GiB,
+/// Linux 6.12`.
 pub(crate) fn environment_line(environment: &Environment) -> String {
     let mut parts = Vec::new();
     let versions = [
@@ -97,6 +98,9 @@ pub(crate) fn environment_line(environment: &Environment) -> String {
         environment.nodes,
         if environment.nodes == 1 { "" } else { "s" }
     ));
+    if let Some(gogc) = environment.apiserver_gogc {
+        parts.push(format!("API server GOGC={gogc}"));
+    }
     let machine = &environment.machine;
     parts.push(format!(
         "{} cores, {:.1} GiB, {}",
@@ -159,5 +163,13 @@ mod tests {
         environment.commit = Some("0123456789abcdef0123".into());
         assert!(environment_line(&environment).ends_with(" · commit 0123456789ab"));
         assert_eq!(short_commit("abc"), "abc");
+    }
+
+    #[test]
+    fn the_environment_line_names_a_gogc_the_run_set_only() {
+        let mut environment = crate::sample::sample_meta().environment;
+        assert!(!environment_line(&environment).contains("GOGC"));
+        environment.apiserver_gogc = Some(400);
+        assert!(environment_line(&environment).contains(" · 10 nodes · API server GOGC=400 · "));
     }
 }
