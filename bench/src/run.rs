@@ -489,7 +489,13 @@ async fn measure(
     let clock = collector.start_clock();
     let step_ends = (!plan.steps.is_empty())
         .then(|| scrape_at_step_ends(plan, clock, client, &processes, stop.clone()));
-    let cpu = resources::every_second(clock, timeline_processes(target, &processes), stop.clone());
+    // The timeline's CPU goes on through the refill after the load, until the last scrape.
+    let cpu_stop = Arc::new(AtomicBool::new(false));
+    let cpu = resources::every_second(
+        clock,
+        timeline_processes(target, &processes),
+        cpu_stop.clone(),
+    );
     let breaker = plan
         .stop_above
         .map(|bound| stop_at_broken_step(&collector, plan, bound, stop.clone()));
@@ -581,6 +587,7 @@ async fn measure(
         refill_time(client, plan, run_id).await
     };
     let after = Scrape::take(client, metrics_addr, &processes).await;
+    cpu_stop.store(true, Ordering::SeqCst);
     drop(floor);
     drop(sender);
     sending.runtime.shutdown_background();

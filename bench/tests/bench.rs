@@ -174,6 +174,16 @@ fn the_smoke_scenario_measures_every_claim_and_an_slo_breach_fails_the_run() {
         "{:?}",
         results.timeline
     );
+    // The CPU timeline goes on past the load until the pool is full again.
+    let refill_ms = results
+        .refill_ms
+        .expect("the smoke pool refills after the load");
+    assert!(
+        results.timeline.len() as u64 * 1000 >= results.meta.duration_ms + refill_ms,
+        "{} seconds of timeline for a load of {} ms and a refill of {refill_ms} ms",
+        results.timeline.len(),
+        results.meta.duration_ms
+    );
     for file in ["report.md", "report.html", "junit.xml"] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
@@ -360,6 +370,41 @@ fn every_shipped_scenario_is_valid() {
         }
     }
     assert!(checked >= 6, "only {checked} scenarios shipped");
+}
+
+#[test]
+fn an_api_server_setting_against_a_kubeconfig_is_named_as_changing_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let smoke = std::fs::read_to_string("../scenarios/smoke.yaml").unwrap();
+    let tuned = dir.path().join("tuned.yaml");
+    std::fs::write(
+        &tuned,
+        smoke.replace("  nodes: 1\n", "  nodes: 1\n  apiServer: {gogc: 400}\n"),
+    )
+    .unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, "").unwrap();
+    let tuned = tuned.to_str().unwrap();
+    let o = run(&[
+        "bench",
+        "--check",
+        tuned,
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("note: cluster.apiServer sets the API server"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&["bench", "--check", tuned]);
+    assert_eq!(code(&o), Some(0), "{}", text(&o));
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("note:"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]

@@ -35,6 +35,21 @@ pub struct TimelineSecond {
     pub cpu_cores: BTreeMap<String, f64>,
 }
 
+impl TimelineSecond {
+    /// A second in which nothing happened (yet).
+    fn empty(second: u64) -> Self {
+        Self {
+            second,
+            intended: 0,
+            sent: 0,
+            completed: 0,
+            in_flight: 0,
+            latency: BTreeMap::new(),
+            cpu_cores: BTreeMap::new(),
+        }
+    }
+}
+
 /// The CPU time of each process read at one moment of the run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CpuReading {
@@ -47,16 +62,19 @@ pub struct CpuReading {
 /// Adds each process's CPU cores to the seconds the readings span. `readings` are in time
 /// order, one near each whole second: the cores between two readings go to the second the
 /// first one falls in. A process missing from either reading (gone, or not yet started) gets
-/// nothing for that span, and seconds past the timeline's end are left out.
-pub fn add_cpu(seconds: &mut [TimelineSecond], readings: &[CpuReading]) {
+/// nothing for that span. Readings past the last claim's second (the pool refilling after
+/// the load) add seconds of their own, with no claims in them.
+pub fn add_cpu(seconds: &mut Vec<TimelineSecond>, readings: &[CpuReading]) {
     for pair in readings.windows(2) {
         let (from, to) = (&pair[0], &pair[1]);
         let Some(span) = to.at_us.checked_sub(from.at_us).filter(|us| *us > 0) else {
             continue;
         };
-        let Some(second) = seconds.get_mut(bucket(from.at_us)) else {
-            continue;
-        };
+        let index = bucket(from.at_us);
+        while seconds.len() <= index {
+            seconds.push(TimelineSecond::empty(seconds.len() as u64));
+        }
+        let second = &mut seconds[index];
         for (name, before) in &from.cpu_seconds {
             if let Some(after) = to.cpu_seconds.get(name) {
                 let cores = (after - before).max(0.0) / (span as f64 / SECOND_US as f64);
@@ -105,15 +123,7 @@ pub fn timeline(records: &[Record]) -> Vec<TimelineSecond> {
         return Vec::new();
     };
     let mut seconds: Vec<TimelineSecond> = (0..=bucket(horizon_us) as u64)
-        .map(|second| TimelineSecond {
-            second,
-            intended: 0,
-            sent: 0,
-            completed: 0,
-            in_flight: 0,
-            latency: BTreeMap::new(),
-            cpu_cores: BTreeMap::new(),
-        })
+        .map(TimelineSecond::empty)
         .collect();
 
     let mut samples: Vec<BTreeMap<Phase, Vec<u64>>> = vec![BTreeMap::new(); seconds.len()];
@@ -203,9 +213,11 @@ mod tests {
                 reading(1_250_000, &[("kube-apiserver", 11.5), ("etcd", 1.25)]),
                 // etcd gone: nothing for it in the second second.
                 reading(2_250_000, &[("kube-apiserver", 11.75)]),
-                // Past the timeline's end: dropped, not appended.
+                // Past the last claim (the refill after the load): seconds of their own.
                 reading(3_250_000, &[("kube-apiserver", 12.0)]),
                 reading(4_250_000, &[("kube-apiserver", 13.0)]),
+                // The final reading, taken when the harness stops reading.
+                reading(4_500_000, &[("kube-apiserver", 13.5)]),
             ],
         );
         let cores = |i: usize| seconds[i].cpu_cores.clone();
@@ -215,7 +227,22 @@ mod tests {
         assert_eq!(cores(1).keys().collect::<Vec<_>>(), ["kube-apiserver"]);
         assert!((cores(1)["kube-apiserver"] - 0.25).abs() < 1e-9);
         assert!((cores(2)["kube-apiserver"] - 0.25).abs() < 1e-9);
-        assert_eq!(seconds.len(), 3);
+        assert_eq!(seconds.len(), 5);
+        assert!((cores(3)["kube-apiserver"] - 1.0).abs() < 1e-9);
+        assert!((cores(4)["kube-apiserver"] - 2.0).abs() < 1e-9);
+        for (i, second) in seconds.iter().enumerate().skip(3) {
+            assert_eq!(second.second, i as u64);
+            assert_eq!(
+                (
+                    second.intended,
+                    second.sent,
+                    second.completed,
+                    second.in_flight
+                ),
+                (0, 0, 0, 0)
+            );
+            assert!(second.latency.is_empty());
+        }
     }
 
     #[test]

@@ -95,6 +95,12 @@ pub(crate) fn options(
              restarts its processes): it cannot run against a kubeconfig"
         ));
     }
+    if kubeconfig.is_some() && scenario.cluster.api_server.is_some() {
+        eprintln!(
+            "note: cluster.apiServer sets the API server of a cluster this run starts; against \
+             a kubeconfig it changes nothing (set GOGC in that cluster's kube-apiserver)"
+        );
+    }
     let out = args
         .out
         .unwrap_or_else(|| run::default_out(&scenario.name.value));

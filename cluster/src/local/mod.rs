@@ -55,9 +55,9 @@ pub struct LocalConfig {
     /// ([`LocalCluster::audit_log`]).
     pub audit: bool,
     /// The API server's `GOGC`, how far (in percent) its heap grows past the live heap before
-    /// Go collects; `None` leaves the environment's (Go's default is 100). A cluster holding
-    /// thousands of objects that embed a PodSpec spends a quarter of its API server's CPU in
-    /// collections at the default.
+    /// Go collects; `None` leaves the environment's (Go's default is 100). An API server
+    /// holding thousands of objects that embed a PodSpec collects every few seconds at the
+    /// default, each time taking most of a core for about a second.
     pub apiserver_gogc: Option<u32>,
 }
 
