@@ -734,7 +734,7 @@ struct Gathered {
     faults: Option<FaultsReport>,
     invariants: Option<InvariantsReport>,
     refill_ms: Option<u64>,
-    step_ends: Option<tokio::task::JoinHandle<Vec<(u64, Scrape)>>>,
+    step_ends: Option<tokio::task::JoinHandle<Vec<Scrape>>>,
     /// The processes' CPU time read every second, for the timeline.
     cpu: tokio::task::JoinHandle<Vec<CpuReading>>,
     interrupted: bool,
@@ -782,7 +782,7 @@ async fn report(
         )
         .await,
     };
-    let metrics = before.delta(&after, elapsed.as_secs_f64());
+    let metrics = before.delta(&after);
     let mut results = Results::new(meta, &analysis, slo, metrics)?;
     results.isolation = isolation;
     results.faults = faults;
@@ -880,7 +880,7 @@ fn scrape_at_step_ends(
     client: &kube::Client,
     processes: &[(String, Probe)],
     stop: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<Vec<(u64, Scrape)>> {
+) -> tokio::task::JoinHandle<Vec<Scrape>> {
     let (client, processes) = (client.clone(), processes.to_vec());
     let ends: Vec<Duration> = plan
         .warm_up
@@ -892,10 +892,7 @@ fn scrape_at_step_ends(
         let mut scrapes = Vec::new();
         for end in ends {
             let stopped = clock.wait_until(end, &stop).await;
-            scrapes.push((
-                clock.now_us(),
-                Scrape::take(&client, None, &processes).await,
-            ));
+            scrapes.push(Scrape::take(&client, None, &processes).await);
             if stopped {
                 break;
             }
@@ -1000,20 +997,19 @@ async fn refill_time(client: &kube::Client, plan: &BenchPlan, run_id: &str) -> O
 }
 
 /// Each step's CPU per claim by process, and API writes per claim, from the readings taken at
-/// the start of the load (`before`) and at each step's end (`(run µs, reading)`), the
-/// warm-up's end first when there is one.
+/// the start of the load (`before`) and at each step's end, the warm-up's end first when there
+/// is one.
 fn add_step_resources<'a>(
     steps: impl Iterator<Item = &'a mut sandbox_reports::StepSummary>,
     before: &Scrape,
-    ends: &[(u64, Scrape)],
+    ends: &[Scrape],
 ) {
-    let mut previous = (0u64, before);
-    for (step, (at_us, end)) in steps.zip(ends) {
-        let seconds = at_us.saturating_sub(previous.0) as f64 / 1e6;
-        let delta = previous.1.delta(end, seconds);
+    let mut previous = before;
+    for (step, end) in steps.zip(ends) {
+        let delta = previous.delta(end);
         (step.cpu_seconds_per_claim, step.writes_per_claim) =
             scrape::per_claim(&delta, step.claims);
-        previous = (*at_us, end);
+        previous = end;
     }
 }
 
@@ -1077,6 +1073,8 @@ struct Scrape {
     controller: Option<Samples>,
     apiserver: Option<Samples>,
     processes: Vec<(String, ProcessSample)>,
+    /// When the processes were read: their CPU per wall second runs between two of these.
+    taken_at: Instant,
 }
 
 impl Scrape {
@@ -1110,11 +1108,18 @@ impl Scrape {
             controller,
             apiserver,
             processes,
+            taken_at: Instant::now(),
         }
     }
 
-    /// What changed between `self` and `after`, as `results.json` keeps it.
-    fn delta(&self, after: &Scrape, wall_seconds: f64) -> BTreeMap<String, serde_json::Value> {
+    /// What changed between `self` and `after`, as `results.json` keeps it. The processes'
+    /// cores are their CPU over the wall time between the two readings, which for a run's last
+    /// reading includes the refill after the load.
+    fn delta(&self, after: &Scrape) -> BTreeMap<String, serde_json::Value> {
+        let wall_seconds = after
+            .taken_at
+            .saturating_duration_since(self.taken_at)
+            .as_secs_f64();
         let mut metrics = BTreeMap::new();
         if let (Some(a), Some(b)) = (&self.controller, &after.controller) {
             let deltas = scrape::counter_deltas(a, b, |_| true);

@@ -184,6 +184,19 @@ fn the_smoke_scenario_measures_every_claim_and_an_slo_breach_fails_the_run() {
         results.timeline.len(),
         results.meta.duration_ms
     );
+    // A process's cores are its CPU over the same span as its CPU seconds: the load and the
+    // refill after it.
+    let apiserver = &results.metrics["processes"]["kube-apiserver"];
+    let (cpu_seconds, cores) = (
+        apiserver["cpu_seconds"].as_f64().unwrap(),
+        apiserver["cpu_cores"].as_f64().unwrap(),
+    );
+    assert!(
+        cpu_seconds / cores * 1000.0 >= (results.meta.duration_ms + refill_ms) as f64,
+        "{cpu_seconds} s of CPU at {cores} cores for a load of {} ms and a refill of \
+         {refill_ms} ms",
+        results.meta.duration_ms
+    );
     for file in ["report.md", "report.html", "junit.xml"] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
