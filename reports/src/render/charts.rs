@@ -463,12 +463,15 @@ pub fn knee_curves(title: &str, curves: &[KneeCurve]) -> Result<String, ReportEr
             points().map(|(_, ms)| ms).fold(100.0, f64::min),
             points().map(|(_, ms)| ms).fold(1000.0, f64::max),
         );
-        let mut chart = wide_chart(root, title, 60)
-            .build_cartesian_2d((rates.0..rates.1).log_scale(), (low..high).log_scale())?;
+        let ticks = rate_ticks(points().map(|(rate, _)| rate));
+        let mut chart = wide_chart(root, title, 60).build_cartesian_2d(
+            (rates.0..rates.1).log_scale().with_key_points(ticks),
+            (low..high).log_scale(),
+        )?;
         chart
             .configure_mesh()
             .x_desc("offered warm claims per second (log scale)")
-            .x_label_formatter(&|rate| format!("{rate:.0}"))
+            .x_label_formatter(&|rate| format!("{rate}"))
             .y_desc("claim Ready p99 (ms, log scale)")
             .y_label_formatter(&|ms| axis_ms(*ms))
             .draw()?;
@@ -498,6 +501,19 @@ pub fn knee_curves(title: &str, curves: &[KneeCurve]) -> Result<String, ReportEr
         }
         draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)
     })
+}
+
+/// Most rates the knee chart's axis labels: past that, labels of neighbouring steps collide.
+const MAX_RATE_TICKS: usize = 12;
+
+/// The knee chart's axis marks and labels the steps' own rates (4, 6, 9, 13.5, …), which a
+/// log axis's decades would leave mostly unlabelled; every k-th rate when there are too many.
+fn rate_ticks(rates: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut rates: Vec<f64> = rates.filter(|r| r.is_finite() && *r > 0.0).collect();
+    rates.sort_by(f64::total_cmp);
+    rates.dedup();
+    let every = rates.len().div_ceil(MAX_RATE_TICKS).max(1);
+    rates.into_iter().step_by(every).collect()
 }
 
 /// A rate axis with a little room either side of the first and last step.
@@ -700,6 +716,21 @@ pub fn describe_percentiles(distribution: &LatencyDistribution) -> String {
 mod tests {
     use super::*;
     use crate::sample::sample_results;
+
+    #[test]
+    fn the_knee_axis_labels_each_step_rate_once_and_thins_out_a_crowd() {
+        let steps = [4.0, 6.0, 9.0, 13.5, 20.25, 30.38];
+        // Two controllers stepping through the same rates, one stopped early.
+        let both = steps.iter().chain(&steps[..3]).rev().copied();
+        assert_eq!(rate_ticks(both), steps);
+        assert!(rate_ticks([0.0, f64::NAN].into_iter()).is_empty());
+        let crowd = rate_ticks((1..=30).map(f64::from));
+        assert_eq!(
+            crowd,
+            (1..=30).step_by(3).map(f64::from).collect::<Vec<_>>()
+        );
+        assert!(crowd.len() <= MAX_RATE_TICKS);
+    }
 
     #[test]
     fn nines_axis() {
