@@ -15,15 +15,15 @@ pub fn controller_knee(results: &Results, run: &str) -> Option<ControllerKnee> {
         .chain(&steps.steps)
         .map(|s| s.claims)
         .sum::<u64>();
-    let (cpu_seconds_per_claim, writes_per_claim) =
-        crate::scrape::per_claim(&results.metrics, claims);
+    let cost = crate::scrape::per_claim(&results.metrics, claims);
     Some(ControllerKnee {
         knee_100ms: steps.knee_100ms,
         knee_1s: steps.knee_1s,
         warm_up: steps.warm_up,
         steps: steps.steps,
-        cpu_seconds_per_claim,
-        writes_per_claim: writes_per_claim.unwrap_or(0.0),
+        cpu_seconds_per_claim: cost.cpu_seconds,
+        writes_per_claim: cost.writes.unwrap_or(0.0),
+        writes_by_request: cost.writes_by_request,
         run: run.to_string(),
     })
 }

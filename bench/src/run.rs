@@ -996,9 +996,9 @@ async fn refill_time(client: &kube::Client, plan: &BenchPlan, run_id: &str) -> O
     }
 }
 
-/// Each step's CPU per claim by process, and API writes per claim, from the readings taken at
-/// the start of the load (`before`) and at each step's end, the warm-up's end first when there
-/// is one.
+/// Each step's CPU per claim by process, and API writes per claim (in all and by request),
+/// from the readings taken at the start of the load (`before`) and at each step's end, the
+/// warm-up's end first when there is one.
 fn add_step_resources<'a>(
     steps: impl Iterator<Item = &'a mut sandbox_reports::StepSummary>,
     before: &Scrape,
@@ -1006,9 +1006,10 @@ fn add_step_resources<'a>(
 ) {
     let mut previous = before;
     for (step, end) in steps.zip(ends) {
-        let delta = previous.delta(end);
-        (step.cpu_seconds_per_claim, step.writes_per_claim) =
-            scrape::per_claim(&delta, step.claims);
+        let cost = scrape::per_claim(&previous.delta(end), step.claims);
+        step.cpu_seconds_per_claim = cost.cpu_seconds;
+        step.writes_per_claim = cost.writes;
+        step.writes_by_request = cost.writes_by_request;
         previous = end;
     }
 }

@@ -101,14 +101,23 @@ pub fn is_write(key: &str) -> bool {
     )
 }
 
-/// From a run's (or a window's) metrics as `results.json` keeps them: CPU seconds per claim by
-/// process, and API writes per claim (`None` without API server readings).
-pub fn per_claim(
-    metrics: &BTreeMap<String, serde_json::Value>,
-    claims: u64,
-) -> (BTreeMap<String, f64>, Option<f64>) {
+/// What a run (or a window of it) cost per claim, from its metrics as `results.json` keeps
+/// them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PerClaim {
+    /// CPU seconds by process.
+    pub cpu_seconds: BTreeMap<String, f64>,
+    /// API writes (POST, PUT, PATCH, DELETE, by every client); `None` without API server
+    /// readings.
+    pub writes: Option<f64>,
+    /// The same writes by `VERB resource[/subresource]`, every response code together.
+    pub writes_by_request: BTreeMap<String, f64>,
+}
+
+/// The cost per claim of the window whose metrics these are.
+pub fn per_claim(metrics: &BTreeMap<String, serde_json::Value>, claims: u64) -> PerClaim {
     let claims = claims.max(1) as f64;
-    let cpu = metrics
+    let cpu_seconds = metrics
         .get("processes")
         .and_then(|p| p.as_object())
         .map(|processes| {
@@ -120,18 +129,22 @@ pub fn per_claim(
                 .collect()
         })
         .unwrap_or_default();
-    let writes = metrics
+    let requests = metrics
         .get("apiserver_requests")
-        .and_then(|r| r.as_object())
-        .map(|requests| {
-            requests
-                .iter()
-                .filter(|(key, _)| is_write(key))
-                .filter_map(|(_, n)| n.as_f64())
-                .sum::<f64>()
-                / claims
-        });
-    (cpu, writes)
+        .and_then(|r| r.as_object());
+    let mut writes_by_request = BTreeMap::new();
+    for (key, n) in requests.into_iter().flatten() {
+        if let (true, Some(n)) = (is_write(key), n.as_f64()) {
+            // The key ends with the response code.
+            let request = key.rsplit_once(' ').map_or(key.as_str(), |(r, _)| r);
+            *writes_by_request.entry(request.to_string()).or_insert(0.0) += n / claims;
+        }
+    }
+    PerClaim {
+        cpu_seconds,
+        writes: requests.map(|_| writes_by_request.values().sum()),
+        writes_by_request,
+    }
 }
 
 /// `GET /metrics` over plain HTTP from a loopback address (the controller's endpoint).
@@ -248,6 +261,37 @@ broken_line{a="b"} not-a-number
                 "PUT sandboxes 409"
             ]
         );
+    }
+
+    #[test]
+    fn the_cost_per_claim_sums_writes_by_request_over_response_codes() {
+        let metrics: BTreeMap<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
+            "processes": {"kube-apiserver": {"cpu_seconds": 5.0}, "controller": {"cpu_seconds": 1.0}},
+            "apiserver_requests": apiserver_requests(&parse(BEFORE), &parse(AFTER)),
+        }))
+        .unwrap();
+        let cost = per_claim(&metrics, 50);
+        assert_eq!(cost.cpu_seconds["kube-apiserver"], 0.1);
+        assert_eq!(cost.cpu_seconds["controller"], 0.02);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        let by: Vec<(&str, f64)> = cost
+            .writes_by_request
+            .iter()
+            .map(|(request, n)| (request.as_str(), *n))
+            .collect();
+        let expected = [
+            ("PATCH sandboxclaims/status", 1.0),
+            ("POST sandboxclaims", 1.0),
+            ("PUT sandboxes", 1.04),
+        ];
+        assert_eq!(by.len(), expected.len(), "{by:?}");
+        for ((request, n), (want, w)) in by.iter().zip(expected) {
+            assert!(*request == want && close(*n, w), "{by:?}");
+        }
+        assert!(cost.writes.is_some_and(|w| close(w, 3.04)), "{cost:?}");
+        // Without the API server's readings there is no write count, not a count of zero.
+        let cost = per_claim(&BTreeMap::new(), 50);
+        assert_eq!((cost.writes, cost.writes_by_request.len()), (None, 0));
     }
 
     #[tokio::test]

@@ -674,6 +674,12 @@ fn the_knee_runs_each_controller_and_judges_the_bounds() {
         assert_eq!(run.steps.len(), 2, "{log}");
         for step in &run.steps {
             assert!(step.writes_per_claim.is_some_and(|w| w >= 1.0), "{step:?}");
+            let by_request: f64 = step.writes_by_request.values().sum();
+            assert!(
+                step.writes_per_claim
+                    .is_some_and(|w| (w - by_request).abs() < 1e-6),
+                "the writes by request add up to the step's writes: {step:?}"
+            );
             assert!(
                 step.cpu_seconds_per_claim.contains_key("kube-apiserver"),
                 "{step:?}"
@@ -690,11 +696,31 @@ fn the_knee_runs_each_controller_and_judges_the_bounds() {
             "{warm_up:?}"
         );
         assert!(run.writes_per_claim >= 3.0, "{log}");
+        // The spec's least per warm claim, whoever serves it: the claim, its adoption, its
+        // status.
+        for request in [
+            "POST sandboxclaims",
+            "PATCH sandboxes",
+            "PATCH sandboxclaims/status",
+        ] {
+            assert!(
+                run.writes_by_request
+                    .get(request)
+                    .is_some_and(|&w| w >= 0.99),
+                "{request}: {:?}",
+                run.writes_by_request
+            );
+        }
         assert!(std::path::Path::new(&run.run).join("report.html").exists());
     }
     let md = std::fs::read_to_string(out.join("knee.md")).unwrap();
     assert!(md.contains("| floor |"), "{md}");
     assert!(md.contains("| warm-up at 5/s | 5 |"), "{md}");
+    assert!(
+        md.contains("| request | warm-up at 5/s | 5/s | 10/s | whole load |")
+            && md.contains("| `PATCH sandboxclaims/status` |"),
+        "the writes by request, the warm-up's first: {md}"
+    );
     let html = std::fs::read_to_string(out.join("knee.html")).unwrap();
     assert_eq!(html.matches("<svg").count(), 2, "{html:.400}");
     for link in ["floor/report.html", "reference/report.html"] {

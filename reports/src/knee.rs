@@ -34,6 +34,9 @@ pub struct ControllerKnee {
     pub cpu_seconds_per_claim: BTreeMap<String, f64>,
     /// API writes (POST, PUT, PATCH, DELETE, by every client) per claim over the whole load.
     pub writes_per_claim: f64,
+    /// The same writes by `VERB resource[/subresource]`, every response code together.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub writes_by_request: BTreeMap<String, f64>,
     /// The run's own directory, with its `report.html`.
     pub run: String,
 }

@@ -224,6 +224,13 @@ pub fn sample_knee() -> crate::KneeReport {
                 }],
                 cpu_seconds_per_claim: [("kube-apiserver".to_string(), 0.025)].into(),
                 writes_per_claim: Some(3.5),
+                writes_by_request: [
+                    ("PATCH sandboxes".to_string(), 1.0),
+                    ("POST sandboxclaims".to_string(), 1.0),
+                    ("PATCH sandboxclaims/status".to_string(), 1.0),
+                    ("POST events".to_string(), 0.5),
+                ]
+                .into(),
             })
             .collect();
         ControllerKnee {
@@ -233,6 +240,12 @@ pub fn sample_knee() -> crate::KneeReport {
             steps,
             cpu_seconds_per_claim: cpu.iter().map(|&(p, s)| (p.to_string(), s)).collect(),
             writes_per_claim: 3.0,
+            writes_by_request: [
+                ("PATCH sandboxes".to_string(), 1.0),
+                ("POST sandboxclaims".to_string(), 1.0),
+                ("PATCH sandboxclaims/status".to_string(), 1.0),
+            ]
+            .into(),
             run: String::new(),
         }
     };

@@ -44,6 +44,9 @@ pub struct StepSummary {
     /// API writes (POST, PUT, PATCH, DELETE, by every client) per claim during the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writes_per_claim: Option<f64>,
+    /// The same writes by `VERB resource[/subresource]`, every response code together.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub writes_by_request: std::collections::BTreeMap<String, f64>,
 }
 
 impl StepSummary {
@@ -145,6 +148,7 @@ fn summarize(records: &[Record], step: &Step) -> Result<StepSummary, ReportError
         phases,
         cpu_seconds_per_claim: Default::default(),
         writes_per_claim: None,
+        writes_by_request: Default::default(),
     })
 }
 

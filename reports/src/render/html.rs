@@ -147,6 +147,7 @@ pub fn render_html(results: &Results) -> Result<String, ReportError> {
             &steps.steps,
             steps.knee_100ms,
             steps.knee_1s,
+            None,
         );
     }
 
@@ -458,13 +459,15 @@ pub fn render_comparison_html(
 }
 
 /// The per-step table of a stepped load, with its knees; the writes and CPU per claim columns
-/// only when the harness read them.
+/// only when the harness read them, and then the writes by request (with the whole load's,
+/// `whole`, when given).
 pub(crate) fn steps_table(
     body: &mut String,
     warm_up: Option<&crate::StepSummary>,
     steps: &[crate::StepSummary],
     knee_100ms: f64,
     knee_1s: f64,
+    whole: Option<&std::collections::BTreeMap<String, f64>>,
 ) {
     let writes = steps.iter().any(|s| s.writes_per_claim.is_some());
     let cpu = steps.iter().any(|s| !s.cpu_seconds_per_claim.is_empty());
@@ -517,6 +520,32 @@ pub(crate) fn steps_table(
                 body,
                 "<td>{}</td>",
                 escape(&super::cpu_list(&step.cpu_seconds_per_claim))
+            );
+        }
+        body.push_str("</tr>\n");
+    }
+    body.push_str("</tbody>\n</table>\n");
+    if let Some(table) = super::WritesByRequest::of(warm_up, steps, whole) {
+        writes_by_request_table(body, &table);
+    }
+}
+
+/// API writes per claim by request, a column per step.
+fn writes_by_request_table(body: &mut String, table: &super::WritesByRequest) {
+    body.push_str(
+        "<table>\n<caption>API writes per claim, by request</caption>\n<thead><tr><th>request</th>",
+    );
+    for column in &table.columns {
+        let _ = write!(body, "<th class=\"num\">{}</th>", escape(column));
+    }
+    body.push_str("</tr></thead>\n<tbody>\n");
+    for (request, cells) in &table.rows {
+        let _ = write!(body, "<tr><td><code>{}</code></td>", escape(request));
+        for cell in cells {
+            let _ = write!(
+                body,
+                "<td class=\"num\">{}</td>",
+                super::format_writes(*cell)
             );
         }
         body.push_str("</tr>\n");

@@ -60,6 +60,29 @@ pub fn render_knee_markdown(report: &KneeReport) -> String {
                 cpu_list(&step.cpu_seconds_per_claim)
             );
         }
+        if let Some(table) = super::WritesByRequest::of(
+            run.warm_up.as_ref(),
+            &run.steps,
+            Some(&run.writes_by_request),
+        ) {
+            let _ = write!(
+                out,
+                "\nAPI writes per claim, by request:\n\n| request |{}\n|---|{}\n",
+                table
+                    .columns
+                    .iter()
+                    .map(|c| format!(" {c} |"))
+                    .collect::<String>(),
+                "--:|".repeat(table.columns.len())
+            );
+            for (request, cells) in &table.rows {
+                let cells: String = cells
+                    .iter()
+                    .map(|c| format!(" {} |", super::format_writes(*c)))
+                    .collect();
+                let _ = writeln!(out, "| `{request}` |{cells}");
+            }
+        }
         let _ = writeln!(out, "\nRun: `{}`", run.run);
     }
     out
@@ -173,6 +196,7 @@ pub fn render_knee_html(report: &KneeReport) -> Result<String, ReportError> {
             &run.steps,
             run.knee_100ms,
             run.knee_1s,
+            Some(&run.writes_by_request),
         );
     }
     Ok(page(
@@ -210,6 +234,27 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| reference | 20/s | 30/s |"), "{md}");
+        // Writes by request: a column per step and the whole load, the most frequent first,
+        // a request the whole load lacks still shown for the steps that made it.
+        assert!(
+            md.contains("| request | 5/s | 10/s | 15/s | 20/s | 30/s | 45/s | whole load |"),
+            "{md}"
+        );
+        let rows: Vec<&str> = md
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .take(4)
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "| `PATCH sandboxclaims/status` | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 |",
+                "| `PATCH sandboxes` | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 |",
+                "| `POST sandboxclaims` | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 |",
+                "| `POST events` | 0.50 | 0.50 | 0.50 | 0.50 | 0.50 | 0.50 | 0.00 |",
+            ],
+            "{md}"
+        );
         assert!(
             md.contains("### reference")
                 && md.contains(
@@ -230,6 +275,13 @@ mod tests {
         assert!(html.contains("aria-label=\"CPU per warm claim, by process\""));
         assert!(html.contains("<a href=\"reference/report.html\">"));
         assert!(html.contains("<h2>floor</h2>") && html.contains("<h2>reference</h2>"));
+        assert_eq!(
+            html.matches("<caption>API writes per claim, by request</caption>")
+                .count(),
+            3,
+            "a writes table per controller"
+        );
+        assert!(html.contains("<tr><td><code>POST events</code></td><td class=\"num\">0.50</td>"));
         assert!(html.contains("<td class=\"num\">20/s</td><td class=\"num\">30/s</td>"));
         // Offline: nothing fetched, only the relative links to the runs' own reports.
         assert!(!html.contains("http://") && !html.contains("https://"));

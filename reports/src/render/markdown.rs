@@ -353,6 +353,19 @@ mod tests {
         );
         let html = crate::render_html(&results).unwrap();
         assert!(html.contains("<h2>Step by step</h2>") && html.contains("7.5/s"));
+        assert!(!html.contains("by request"), "no readings, no writes table");
+        let steps = results.steps.as_mut().unwrap();
+        steps.steps[0]
+            .writes_by_request
+            .insert("PATCH sandboxes".into(), 1.0);
+        let html = crate::render_html(&results).unwrap();
+        assert!(
+            html.contains("<caption>API writes per claim, by request</caption>")
+                && html
+                    .contains("<td><code>PATCH sandboxes</code></td><td class=\"num\">1.00</td>")
+                && !html.contains("whole load"),
+            "a run's report has the steps' columns only"
+        );
         assert!(!render_markdown(&sample_results().unwrap()).contains("Step by step"));
     }
 

@@ -9,6 +9,8 @@ pub mod junit;
 pub mod knee;
 pub mod markdown;
 
+use std::collections::BTreeMap;
+
 use crate::record::LaunchType;
 use crate::results::{Environment, Results};
 use crate::summary::{LatencyDistribution, PhaseSummary};
@@ -23,6 +25,71 @@ pub(crate) fn step_rows<'a>(
 ) -> impl Iterator<Item = (&'a crate::StepSummary, &'static str)> {
     let warm_up = warm_up.map(|s| (s, "warm-up at "));
     warm_up.into_iter().chain(steps.iter().map(|s| (s, "")))
+}
+
+/// A stepped load's API writes per claim by request: one row per `VERB resource[/subresource]`,
+/// the most frequent first; one column per step (the warm-up first) and, when given, one for
+/// the whole load.
+pub(crate) struct WritesByRequest {
+    pub columns: Vec<String>,
+    /// Each request's writes per claim in each column; `None` where the column has no readings.
+    pub rows: Vec<(String, Vec<Option<f64>>)>,
+}
+
+impl WritesByRequest {
+    /// `None` when no step has the breakdown (the harness did not read the API server).
+    pub fn of(
+        warm_up: Option<&crate::StepSummary>,
+        steps: &[crate::StepSummary],
+        whole: Option<&BTreeMap<String, f64>>,
+    ) -> Option<Self> {
+        let mut sources: Vec<(String, &BTreeMap<String, f64>)> = step_rows(warm_up, steps)
+            .map(|(step, label)| {
+                (
+                    format!("{label}{}/s", step.rate_per_s),
+                    &step.writes_by_request,
+                )
+            })
+            .collect();
+        if sources.iter().all(|(_, by)| by.is_empty()) {
+            return None;
+        }
+        sources.extend(
+            whole
+                .filter(|w| !w.is_empty())
+                .map(|w| ("whole load".into(), w)),
+        );
+        // Ranked by the whole load when known, else by the steps' sum.
+        let weight = |request: &str| match whole {
+            Some(w) if !w.is_empty() => w.get(request).copied().unwrap_or(0.0),
+            _ => sources.iter().filter_map(|(_, by)| by.get(request)).sum(),
+        };
+        let mut requests: Vec<&String> = sources.iter().flat_map(|(_, by)| by.keys()).collect();
+        requests.sort();
+        requests.dedup();
+        requests.sort_by(|a, b| weight(b).total_cmp(&weight(a)));
+        let rows = requests
+            .into_iter()
+            .map(|request| {
+                let cells = sources
+                    .iter()
+                    .map(|(_, by)| {
+                        (!by.is_empty()).then(|| by.get(request).copied().unwrap_or(0.0))
+                    })
+                    .collect();
+                (request.clone(), cells)
+            })
+            .collect();
+        Some(Self {
+            columns: sources.into_iter().map(|(label, _)| label).collect(),
+            rows,
+        })
+    }
+}
+
+/// A cell of [`WritesByRequest`]: two decimals, "–" without readings.
+pub(crate) fn format_writes(cell: Option<f64>) -> String {
+    cell.map_or("–".into(), |w| format!("{w:.2}"))
 }
 
 /// About three significant digits, matching the histograms' precision, always in ms so a
@@ -163,6 +230,31 @@ mod tests {
         environment.commit = Some("0123456789abcdef0123".into());
         assert!(environment_line(&environment).ends_with(" · commit 0123456789ab"));
         assert_eq!(short_commit("abc"), "abc");
+    }
+
+    #[test]
+    fn writes_by_request_rank_by_the_steps_without_a_whole_load_and_need_readings() {
+        let mut steps = crate::sample::sample_knee().controllers["reference"]
+            .steps
+            .clone();
+        steps.truncate(2);
+        steps[1].writes_by_request.insert("POST pods".into(), 4.0);
+        let table = WritesByRequest::of(None, &steps, None).unwrap();
+        assert_eq!(table.columns, ["5/s", "10/s"]);
+        assert_eq!(
+            table.rows[0],
+            ("POST pods".to_string(), vec![Some(0.0), Some(4.0)])
+        );
+        assert_eq!(table.rows.len(), 5);
+        // A step without readings shows none, not zero writes.
+        steps[0].writes_by_request.clear();
+        let table = WritesByRequest::of(None, &steps, None).unwrap();
+        assert_eq!(table.rows[0].1, [None, Some(4.0)]);
+        assert_eq!(format_writes(None), "–");
+        for step in &mut steps {
+            step.writes_by_request.clear();
+        }
+        assert!(WritesByRequest::of(None, &steps, Some(&BTreeMap::new())).is_none());
     }
 
     #[test]
