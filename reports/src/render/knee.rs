@@ -18,6 +18,23 @@ const KNEE_NOTE: &str = "knee_100ms: the highest rate up to which every step kep
     last step's rate means no step gave way: the controller's real knee lies beyond the scenario. \
     A warm-up's claims, sent before the first step, count in no step and no knee.";
 
+/// API writes per claim by request, a column per step and one for the whole load.
+fn writes_by_request_table(out: &mut String, table: &super::WritesByRequest) {
+    let columns: String = table.columns.iter().map(|c| format!(" {c} |")).collect();
+    let _ = write!(
+        out,
+        "\nAPI writes per claim, by request:\n\n| request |{columns}\n|---|{}\n",
+        "--:|".repeat(table.columns.len())
+    );
+    for (request, cells) in &table.rows {
+        let cells: String = cells
+            .iter()
+            .map(|c| format!(" {} |", super::format_writes(*c)))
+            .collect();
+        let _ = writeln!(out, "| `{request}` |{cells}");
+    }
+}
+
 /// `knee.md`: the knees side by side, then each controller's steps.
 pub fn render_knee_markdown(report: &KneeReport) -> String {
     let mut out = format!(
@@ -65,23 +82,7 @@ pub fn render_knee_markdown(report: &KneeReport) -> String {
             &run.steps,
             Some(&run.writes_by_request),
         ) {
-            let _ = write!(
-                out,
-                "\nAPI writes per claim, by request:\n\n| request |{}\n|---|{}\n",
-                table
-                    .columns
-                    .iter()
-                    .map(|c| format!(" {c} |"))
-                    .collect::<String>(),
-                "--:|".repeat(table.columns.len())
-            );
-            for (request, cells) in &table.rows {
-                let cells: String = cells
-                    .iter()
-                    .map(|c| format!(" {} |", super::format_writes(*c)))
-                    .collect();
-                let _ = writeln!(out, "| `{request}` |{cells}");
-            }
+            writes_by_request_table(&mut out, &table);
         }
         let _ = writeln!(out, "\nRun: `{}`", run.run);
     }
