@@ -17,12 +17,13 @@
 pub mod bindings;
 pub mod build;
 pub mod decide;
+pub mod reservations;
 pub mod waiters;
 
 #[cfg(test)]
 mod api_writes_tests;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -48,9 +49,6 @@ pub use crate::error::Error;
 /// Reporting controller of this controller's Events, as upstream names its recorder.
 pub const REPORTING_CONTROLLER: &str = "sandboxclaim-controller";
 
-/// How long a reservation keeps other workers off a Sandbox: long enough for the adoption to
-/// reach the cache, short enough that a crashed attempt is soon forgotten.
-const RESERVATION_TTL: Duration = Duration::from_secs(10);
 /// Fallback when the cached claim predates our own status write; its update event normally
 /// comes first.
 const STALE_CLAIM_RETRY: Duration = Duration::from_secs(1);
@@ -77,7 +75,8 @@ pub struct Context {
     /// Where adoptions are told, so that their follow-ups (Events among them) wait for the
     /// burst to end.
     pub burst: Arc<crate::burst::Burst>,
-    reservations: Mutex<HashMap<ObjectRef<Sandbox>, Instant>>,
+    /// The members this process's workers are adopting now.
+    reservations: reservations::Reservations,
     /// The Sandbox this process last adopted or created for each claim, until the cache
     /// shows it.
     bindings: bindings::Bindings,
@@ -113,7 +112,7 @@ impl Context {
             recorder: None,
             waiters: waiters::Waiters::default(),
             burst: Arc::new(crate::burst::Burst::off()),
-            reservations: Mutex::default(),
+            reservations: reservations::Reservations::default(),
             bindings: bindings::Bindings::default(),
             status_written_over: Mutex::default(),
             first_seen: Mutex::default(),
@@ -243,35 +242,6 @@ impl Context {
     fn tell(&self, claim: &SandboxClaim, notice: &Notice) {
         events::publish(self.recorder.as_ref(), notice, claim.object_ref(&()));
     }
-
-    fn reservations(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<Sandbox>, Instant>> {
-        let mut r = self
-            .reservations
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        r.retain(|_, at| at.elapsed() < RESERVATION_TTL);
-        r
-    }
-
-    /// Takes `sandbox` for this worker unless another holds it.
-    fn try_reserve(&self, sandbox: &ObjectRef<Sandbox>) -> bool {
-        let mut r = self.reservations();
-        if r.contains_key(sandbox) {
-            return false;
-        }
-        r.insert(sandbox.clone(), Instant::now());
-        true
-    }
-
-    fn release(&self, sandbox: &ObjectRef<Sandbox>) {
-        self.reservations().remove(sandbox);
-    }
-
-    /// The Sandboxes other workers are taking right now, read once per pass: checking each
-    /// candidate separately would lock and prune the map once per cached Sandbox.
-    fn reserved(&self) -> HashSet<ObjectRef<Sandbox>> {
-        self.reservations().keys().cloned().collect()
-    }
 }
 
 /// Whether `s` is a member of pool `pool` that a claim may adopt (spec §5.7): not being
@@ -345,13 +315,15 @@ pub fn candidates(
     members: &Index<Sandbox>,
     ns: &str,
     pool: &str,
-    reserved: &HashSet<ObjectRef<Sandbox>>,
+    reserved: &reservations::Held,
 ) -> Vec<Arc<Sandbox>> {
     let pool_hash = sandbox_api::NameHash::of(pool);
     let mut found = Vec::new();
     let mut usable = 0;
     members.scan_by_group(&index::key(ns, pool_hash.as_str()), |s| {
-        if adoptable_from(&s, pool, &pool_hash) && !reserved.contains(&ObjectRef::from_obj(&*s)) {
+        if adoptable_from(&s, pool, &pool_hash)
+            && !reserved.holds(ns, s.metadata.name.as_deref().unwrap_or_default())
+        {
             usable += usize::from(decide::is_usable(&s));
             found.push(s);
         }
@@ -403,7 +375,8 @@ pub async fn reconcile(claim: Arc<SandboxClaim>, ctx: Arc<Context>) -> Result<Re
             .get(&ObjectRef::new(&p.spec.sandbox_template_ref.name).within(&ns))
     });
     let candidates = if bound.is_none() && pool.is_some() {
-        candidates(&ctx.sandboxes.pool_members, &ns, pool_name, &ctx.reserved())
+        let reserved = ctx.reservations.at(Instant::now());
+        candidates(&ctx.sandboxes.pool_members, &ns, pool_name, &reserved)
     } else {
         Vec::new()
     };
@@ -660,8 +633,7 @@ async fn adopt(
     params: &PatchParams,
 ) -> Result<Option<Sandbox>, Error> {
     for a in adoptions {
-        let key = ObjectRef::new(&a.sandbox).within(ns);
-        if !ctx.try_reserve(&key) {
+        if !ctx.reservations.try_reserve(ns, &a.sandbox, Instant::now()) {
             continue;
         }
         let replaced = a.patch["metadata"]["resourceVersion"]
@@ -681,13 +653,15 @@ async fn adopt(
                 return Ok(Some(adopted));
             }
             // Someone else changed or took it first: try the next one.
-            Err(e) if write::is_status(&e, 409) || write::is_not_found(&e) => ctx.release(&key),
+            Err(e) if write::is_status(&e, 409) || write::is_not_found(&e) => {
+                ctx.reservations.release(ns, &a.sandbox)
+            }
             Err(e) => {
                 if !matches!(e, kube::Error::Api(_)) {
                     ctx.bindings
                         .remember(claim_uid, a.sandbox.clone(), replaced);
                 }
-                ctx.release(&key);
+                ctx.reservations.release(ns, &a.sandbox);
                 return Err(Error::Api {
                     what: format!("adopt Sandbox {}", a.sandbox),
                     source: e,
@@ -784,7 +758,10 @@ mod tests {
         all.push(deleting);
         all.push(sandbox("claimed", Some("claim-uid")));
         let cache = store(all);
-        let reserved: HashSet<_> = [ObjectRef::new("m9").within("ns")].into();
+        let reservations = reservations::Reservations::default();
+        let now = Instant::now();
+        assert!(reservations.try_reserve("ns", "m9", now));
+        let reserved = reservations.at(now);
         let found = candidates(&cache.pool_members, "ns", "pool", &reserved);
         // Oldest first; the starting member is passed on (decide may wait for it), the
         // deleting and reserved ones are not, and the scan ends at the fourth usable member.
@@ -811,11 +788,14 @@ mod tests {
             on(member("b-new", 4, true), "node-b"),
             member("unplaced", 0, true),
         ]);
-        let none = HashSet::new();
+        let none = reservations::Held::default();
         let found = candidates(&cache.pool_members, "ns", "pool", &none);
         assert_eq!(names(&found), ["b-old", "b-mid", "b-new", "a-old", "a-new"]);
         // A member taken by another worker still counts for its node, but is not offered.
-        let reserved: HashSet<_> = [ObjectRef::new("b-old").within("ns")].into();
+        let reservations = reservations::Reservations::default();
+        let now = Instant::now();
+        assert!(reservations.try_reserve("ns", "b-old", now));
+        let reserved = reservations.at(now);
         let found = candidates(&cache.pool_members, "ns", "pool", &reserved);
         assert_eq!(
             names(&found),

@@ -896,6 +896,10 @@ fn only_node_name_changed_while_not_ready(
 
 /// The status merge patch, `None` when nothing changed.
 fn status_patch(current: &SandboxStatus, desired: &SandboxStatus) -> Option<Value> {
+    // Most passes change nothing; comparing first spares them two conversions to JSON.
+    if current == desired {
+        return None;
+    }
     let (old, new) = (
         serde_json::to_value(current).ok()?,
         serde_json::to_value(desired).ok()?,
