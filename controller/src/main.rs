@@ -10,14 +10,15 @@ use sandbox_controller::readiness::{Readiness, Role};
 use sandbox_controller::webhook::wire::{self, Endpoint};
 use sandbox_controller::{config_map, leader, run};
 
-/// Exit codes: 2 bad flags (clap's) or a bad value in the `agent-sandbox-config` ConfigMap,
-/// 3 cannot reach or set up against the cluster.
 // glibc's malloc took about a third of the controller's CPU under a claim burst (perf:
 // `_int_malloc`, `malloc_consolidate`, `free`): watch events and patches are many short-lived
-// buffers, which mimalloc's per-thread free lists serve for less (controller README, "Memory").
+// buffers, which mimalloc's per-thread free lists serve for less (controller README, "The
+// warm path"; its transparent huge pages are off in Cargo.toml, for the RSS).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Exit codes: 2 bad flags (clap's) or a bad value in the `agent-sandbox-config` ConfigMap,
+/// 3 cannot reach or set up against the cluster.
 const BAD_INPUT: u8 = 2;
 const SETUP_FAILED: u8 = 3;
 
