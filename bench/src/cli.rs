@@ -148,10 +148,12 @@ impl ControllerProgram {
     /// The flags that name a build must fit the controller `kind`.
     pub fn check(&self, kind: ControllerKind) -> Result<(), String> {
         if self.controller_bin.is_some()
-            && !matches!(kind, ControllerKind::Reference | ControllerKind::Floor)
+            && kind != ControllerKind::Reference
+            && kind.floor_writes().is_none()
         {
             return Err(
-                "--controller-bin applies only to --controller reference (or floor, whose pools it fills)"
+                "--controller-bin applies only to --controller reference (or floor and spec-floor, \
+                 whose pools it fills)"
                     .into(),
             );
         }
@@ -325,11 +327,12 @@ impl ConformanceArgs {
     pub fn validate(&self) -> Result<(), String> {
         let kind = self.controller;
         self.program.check(kind)?;
-        if kind == ControllerKind::Floor {
-            return Err(
-                "--controller floor measures warm claims in a benchmark; it implements nothing                  else of the spec, so it has no conformance to check"
-                    .into(),
-            );
+        if kind.floor_writes().is_some() {
+            return Err(format!(
+                "--controller {} measures warm claims in a benchmark; it implements nothing \
+                 else of the spec, so it has no conformance to check",
+                kind.name()
+            ));
         }
         if kind == ControllerKind::External && self.kubeconfig.is_none() {
             return Err(

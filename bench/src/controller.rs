@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
+use crate::floor::FloorWrites;
 use sandbox_cluster::ClusterError;
 use sandbox_cluster::binaries;
 use sandbox_cluster::crds;
@@ -29,6 +30,11 @@ pub enum ControllerKind {
     /// allows (`bench::floor`), after the reference controller has filled the pools. Benchmarks
     /// only: the line no controller can beat on the same machine.
     Floor,
+    /// The floor, plus the three writes the spec requires after each adoption (the Pod's
+    /// labels, the Sandbox's `observedGeneration`, `SandboxAdopted`), made at once: the line no
+    /// controller wire-compatible with upstream can beat.
+    #[serde(rename = "spec-floor")]
+    SpecFloor,
 }
 
 impl ControllerKind {
@@ -38,6 +44,16 @@ impl ControllerKind {
             ControllerKind::Upstream => "upstream",
             ControllerKind::External => "external",
             ControllerKind::Floor => "floor",
+            ControllerKind::SpecFloor => "spec-floor",
+        }
+    }
+
+    /// What the harness writes for each claim when it plays the controller itself.
+    pub fn floor_writes(self) -> Option<FloorWrites> {
+        match self {
+            ControllerKind::Floor => Some(FloorWrites::ClaimReady),
+            ControllerKind::SpecFloor => Some(FloorWrites::Spec),
+            _ => None,
         }
     }
 }
@@ -99,8 +115,8 @@ impl ControllerPlan {
         extra_args: Vec<String>,
     ) -> Result<Self, ControllerError> {
         let (program, crds) = match kind {
-            // The floor's pools are filled by the reference controller.
-            ControllerKind::Reference | ControllerKind::Floor => {
+            // The floors' pools are filled by the reference controller.
+            ControllerKind::Reference | ControllerKind::Floor | ControllerKind::SpecFloor => {
                 (Some(reference_binary(controller_bin)?), Crds::Ours)
             }
             ControllerKind::Upstream => {

@@ -38,7 +38,9 @@ pub fn controller_version(controller: ControllerKind) -> String {
             pinned("UPSTREAM_AGENT_SANDBOX_VERSION").unwrap_or("unknown")
         ),
         ControllerKind::External => "external".into(),
-        ControllerKind::Floor => format!("floor {}", env!("CARGO_PKG_VERSION")),
+        ControllerKind::Floor | ControllerKind::SpecFloor => {
+            format!("{} {}", controller.name(), env!("CARGO_PKG_VERSION"))
+        }
     }
 }
 

@@ -9,20 +9,43 @@
 //! member's, with `status.sandbox`). No controller can serve a claim with less on the same
 //! machine. The floor runs on a thread of its own, whose CPU time the report shows as
 //! `floor`, apart from the harness's.
+//!
+//! The spec floor ([`FloorWrites::Spec`]) makes, besides, the writes the spec requires of a
+//! controller wire-compatible with upstream once a claim has adopted a member, each at once
+//! and without a cache: the adoption sets the claim's labels on the Sandbox and in its
+//! `podTemplate.metadata` (§5.7, which moves the Sandbox's generation), and then the Pod's
+//! labels follow (§2.7), the Sandbox's conditions move to the new generation (§2.3) and the
+//! `SandboxAdopted` Event is recorded (§5.7). Against the floor it shows what those writes cost
+//! the API server; against a controller, what the controller costs beyond them.
 
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::StreamExt;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
+use sandbox_api::keys;
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxWarmPool};
 use serde_json::{Value, json};
 
 /// The field manager of the floor's writes.
 const MANAGER: &str = "sandbox-bench-floor";
+
+/// What the floor writes for each claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FloorWrites {
+    /// The two writes that make a claim Ready: the adoption and the claim's status.
+    ClaimReady,
+    /// Those, the adoption with the claim's labels, and the three writes the spec requires
+    /// after it: the Pod's labels, the Sandbox's `observedGeneration`, `SandboxAdopted`.
+    Spec,
+}
 
 /// A pool member ready to be handed out: its name and the version it was listed at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +97,77 @@ pub fn adoption_patch(member: &Member, claim: &SandboxClaim) -> Value {
     })
 }
 
+/// The spec's adoption: the floor's, plus the Sandbox's labels as §5.7 sets them (the pool's
+/// removed, the claim's added) and the claim's label in `podTemplate.metadata`, which makes it
+/// a change of spec and so of the Sandbox's generation.
+pub fn spec_adoption_patch(member: &Member, claim: &SandboxClaim) -> Value {
+    let uid = claim.uid().unwrap_or_default();
+    let mut patch = adoption_patch(member, claim);
+    patch["metadata"]["labels"] = json!({
+        keys::WARM_POOL_SANDBOX_LABEL: null,
+        keys::SANDBOX_POD_TEMPLATE_HASH_LABEL: null,
+        keys::SANDBOX_TEMPLATE_HASH_LABEL: null,
+        keys::LAUNCH_TYPE_LABEL: keys::LAUNCH_TYPE_WARM,
+        keys::CLAIM_UID_LABEL: uid,
+    });
+    patch["spec"] = json!({"podTemplate": {"metadata": {"labels": {keys::CLAIM_UID_LABEL: uid}}}});
+    patch
+}
+
+/// The adopted Pod's labels following its Sandbox's (§2.7): the pool's removed, the claim's
+/// added.
+pub fn pod_labels_patch(claim: &SandboxClaim) -> Value {
+    json!({"metadata": {"labels": {
+        keys::WARM_POOL_SANDBOX_LABEL: null,
+        keys::CLAIM_UID_LABEL: claim.uid().unwrap_or_default(),
+    }}})
+}
+
+/// The adopted Sandbox's conditions at the generation the adoption gave it (§2.3: each
+/// condition carries `observedGeneration`).
+pub fn observed_generation_patch(adopted: &Sandbox) -> Value {
+    let generation = adopted.metadata.generation.unwrap_or_default();
+    let conditions: Vec<Value> = adopted
+        .status
+        .iter()
+        .flat_map(|s| &s.conditions)
+        .map(|c| {
+            let mut c = serde_json::to_value(c).unwrap_or_default();
+            c["observedGeneration"] = json!(generation);
+            c
+        })
+        .collect();
+    json!({"status": {"conditions": conditions}})
+}
+
+/// `SandboxAdopted` about the claim, as the reference controller records it (§5.7).
+pub fn adopted_event(claim: &SandboxClaim, sandbox: &str) -> Event {
+    let now = Timestamp::now();
+    Event {
+        metadata: ObjectMeta {
+            name: Some(format!("{}.{:x}", claim.name_any(), now.as_nanosecond())),
+            namespace: claim.namespace(),
+            ..ObjectMeta::default()
+        },
+        event_time: Some(MicroTime(now)),
+        action: Some("Adoption".into()),
+        reason: Some("SandboxAdopted".into()),
+        note: Some(format!("Adopted warm pool Sandbox {sandbox:?}")),
+        type_: Some("Normal".into()),
+        regarding: Some(ObjectReference {
+            api_version: Some(SandboxClaim::api_version(&()).into()),
+            kind: Some(SandboxClaim::kind(&()).into()),
+            name: Some(claim.name_any()),
+            namespace: claim.namespace(),
+            uid: claim.uid(),
+            ..ObjectReference::default()
+        }),
+        reporting_controller: Some(MANAGER.into()),
+        reporting_instance: Some(MANAGER.into()),
+        ..Event::default()
+    }
+}
+
 /// The claim's status once bound: the member's Ready condition (at the claim's generation),
 /// its name and IPs.
 pub fn status_patch(claim: &SandboxClaim, sandbox: &Sandbox) -> Value {
@@ -99,6 +193,8 @@ pub fn status_patch(claim: &SandboxClaim, sandbox: &Sandbox) -> Value {
 pub struct Floor {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// How many claims the floor is still writing for.
+    busy: tokio::sync::watch::Receiver<usize>,
     /// The thread's id, for its CPU time in `/proc`.
     pub tid: u32,
 }
@@ -122,15 +218,18 @@ pub enum FloorError {
     Adopt { member: String, source: kube::Error },
     #[error("status: {0}")]
     Status(kube::Error),
+    #[error("{0}: {1}")]
+    FollowUp(&'static str, kube::Error),
 }
 
 impl Floor {
     /// Lists the pools' Ready members in `namespace` and starts serving the claims labelled
-    /// `selector` there, from a client of its own built from `kubeconfig`.
+    /// `selector` there with `writes`, from a client of its own built from `kubeconfig`.
     pub async fn start(
         kubeconfig: &Path,
         namespace: &str,
         selector: &str,
+        writes: FloorWrites,
     ) -> Result<Self, FloorError> {
         let (path, ns, selector) = (
             kubeconfig.to_path_buf(),
@@ -139,6 +238,7 @@ impl Floor {
         );
         let (tid_tx, tid_rx) = tokio::sync::oneshot::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (busy_tx, busy) = tokio::sync::watch::channel(0);
         // A current-thread runtime on a thread of its own: everything the floor does runs
         // there, so that thread's CPU time is the floor's.
         let thread = std::thread::Builder::new()
@@ -154,7 +254,7 @@ impl Floor {
                 let _ = tid_tx.send(current_tid());
                 runtime.block_on(async move {
                     tokio::select! {
-                        served = serve(&path, &ns, &selector) => {
+                        served = serve(&path, &ns, &selector, writes, busy_tx) => {
                             if let Err(e) = served {
                                 eprintln!("floor: stopped: {e}");
                             }
@@ -171,8 +271,20 @@ impl Floor {
         Ok(Self {
             stop: Some(stop),
             thread: Some(thread),
+            busy,
             tid,
         })
+    }
+
+    /// Waits up to `limit` for the writes of every claim the floor took on to be answered: a
+    /// claim is Ready before the spec floor's follow-ups are, and a run counts them too. False
+    /// when some were still unanswered at `limit`.
+    pub async fn settled(&self, limit: std::time::Duration) -> bool {
+        let mut busy = self.busy.clone();
+        matches!(
+            tokio::time::timeout(limit, busy.wait_for(|n| *n == 0)).await,
+            Ok(Ok(_))
+        )
     }
 }
 
@@ -195,10 +307,31 @@ fn current_tid() -> Option<u32> {
 
 type Queue = Arc<Mutex<VecDeque<Member>>>;
 
-async fn serve(kubeconfig: &Path, ns: &str, selector: &str) -> Result<(), FloorError> {
+/// The APIs the floor writes to, in the run's namespace.
+#[derive(Clone)]
+struct Apis {
+    sandboxes: Api<Sandbox>,
+    claims: Api<SandboxClaim>,
+    pods: Api<Pod>,
+    events: Api<Event>,
+}
+
+async fn serve(
+    kubeconfig: &Path,
+    ns: &str,
+    selector: &str,
+    writes: FloorWrites,
+    busy: tokio::sync::watch::Sender<usize>,
+) -> Result<(), FloorError> {
+    let busy = Arc::new(busy);
     let client = sandbox_cluster::connect(kubeconfig, None).await?;
-    let sandboxes: Api<Sandbox> = Api::namespaced(client.clone(), ns);
-    let claims: Api<SandboxClaim> = Api::namespaced(client, ns);
+    let apis = Apis {
+        sandboxes: Api::namespaced(client.clone(), ns),
+        claims: Api::namespaced(client.clone(), ns),
+        pods: Api::namespaced(client.clone(), ns),
+        events: Api::namespaced(client, ns),
+    };
+    let (sandboxes, claims) = (&apis.sandboxes, &apis.claims);
     let listed = sandboxes
         .list(&ListParams::default())
         .await
@@ -225,22 +358,25 @@ async fn serve(kubeconfig: &Path, ns: &str, selector: &str) -> Result<(), FloorE
         if bound || !seen.insert(claim.uid().unwrap_or_default()) {
             continue;
         }
-        let (sandboxes, claims, queue) = (sandboxes.clone(), claims.clone(), queue.clone());
+        let (apis, queue, busy) = (apis.clone(), queue.clone(), busy.clone());
+        busy.send_modify(|n| *n += 1);
         tokio::spawn(async move {
-            if let Err(e) = bind(&sandboxes, &claims, &queue, &claim).await {
+            if let Err(e) = bind(&apis, &queue, &claim, writes).await {
                 eprintln!("floor: claim {}: {e}", claim.name_any());
             }
+            busy.send_modify(|n| *n -= 1);
         });
     }
     Ok(())
 }
 
-/// Binds `claim` to the next member that is still as listed.
+/// Binds `claim` to the next member that is still as listed, then makes what `writes` asks
+/// after that.
 async fn bind(
-    sandboxes: &Api<Sandbox>,
-    claims: &Api<SandboxClaim>,
+    apis: &Apis,
     queue: &Queue,
     claim: &SandboxClaim,
+    writes: FloorWrites,
 ) -> Result<(), FloorError> {
     let params = PatchParams {
         field_manager: Some(MANAGER.into()),
@@ -252,16 +388,17 @@ async fn bind(
             .unwrap_or_else(PoisonError::into_inner)
             .pop_front()
             .ok_or(FloorError::PoolExhausted)?;
-        match sandboxes
-            .patch(
-                &member.name,
-                &params,
-                &Patch::Merge(adoption_patch(&member, claim)),
-            )
+        let adoption = match writes {
+            FloorWrites::ClaimReady => adoption_patch(&member, claim),
+            FloorWrites::Spec => spec_adoption_patch(&member, claim),
+        };
+        match apis
+            .sandboxes
+            .patch(&member.name, &params, &Patch::Merge(adoption))
             .await
         {
             Ok(adopted) => {
-                claims
+                apis.claims
                     .patch_status(
                         &claim.name_any(),
                         &params,
@@ -269,6 +406,9 @@ async fn bind(
                     )
                     .await
                     .map_err(FloorError::Status)?;
+                if writes == FloorWrites::Spec {
+                    follow_up(apis, &params, claim, &adopted).await?;
+                }
                 return Ok(());
             }
             // Changed since listed (its Pod's status, say): the next one.
@@ -281,6 +421,30 @@ async fn bind(
             }
         }
     }
+}
+
+/// The spec's writes after an adoption, all three at once.
+async fn follow_up(
+    apis: &Apis,
+    params: &PatchParams,
+    claim: &SandboxClaim,
+    adopted: &Sandbox,
+) -> Result<(), FloorError> {
+    // The Pod bears its Sandbox's name (§2.7).
+    let name = adopted.name_any();
+    let labels = Patch::Merge(pod_labels_patch(claim));
+    let generation = Patch::Merge(observed_generation_patch(adopted));
+    let adopted_event = adopted_event(claim, &name);
+    let post = PostParams::default();
+    let (pod, status, event) = tokio::join!(
+        apis.pods.patch(&name, params, &labels),
+        apis.sandboxes.patch_status(&name, params, &generation),
+        apis.events.create(&post, &adopted_event),
+    );
+    pod.map_err(|e| FloorError::FollowUp("the Pod's labels", e))?;
+    status.map_err(|e| FloorError::FollowUp("the Sandbox's observedGeneration", e))?;
+    event.map_err(|e| FloorError::FollowUp("SandboxAdopted", e))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -335,6 +499,65 @@ mod tests {
         assert_eq!(owners[0]["kind"], "SandboxClaim");
         assert_eq!(owners[0]["uid"], "claim-uid");
         assert_eq!(owners[0]["controller"], true);
+    }
+
+    #[test]
+    fn the_spec_adoption_moves_the_labels_and_changes_the_spec() {
+        let member = Member {
+            name: "a".into(),
+            resource_version: "7".into(),
+        };
+        let patch = spec_adoption_patch(&member, &claim());
+        assert_eq!(patch["metadata"]["resourceVersion"], "7");
+        assert_eq!(patch["metadata"]["ownerReferences"][0]["uid"], "claim-uid");
+        let labels = &patch["metadata"]["labels"];
+        assert_eq!(labels[keys::WARM_POOL_SANDBOX_LABEL], Value::Null);
+        assert!(
+            labels.get(keys::WARM_POOL_SANDBOX_LABEL).is_some(),
+            "deleted"
+        );
+        assert_eq!(labels[keys::CLAIM_UID_LABEL], "claim-uid");
+        assert_eq!(labels[keys::LAUNCH_TYPE_LABEL], "warm");
+        assert_eq!(
+            patch["spec"]["podTemplate"]["metadata"]["labels"][keys::CLAIM_UID_LABEL],
+            "claim-uid",
+            "a change of spec, so of generation"
+        );
+    }
+
+    #[test]
+    fn the_follow_ups_carry_the_claim_and_the_new_generation() {
+        let labels = pod_labels_patch(&claim());
+        assert_eq!(
+            labels["metadata"]["labels"][keys::CLAIM_UID_LABEL],
+            "claim-uid"
+        );
+        assert!(
+            labels["metadata"]["labels"]
+                .get(keys::WARM_POOL_SANDBOX_LABEL)
+                .is_some_and(Value::is_null)
+        );
+
+        let mut adopted = sandbox("a", "SandboxClaim", "True");
+        adopted.metadata.generation = Some(3);
+        let status = observed_generation_patch(&adopted);
+        let conditions = status["status"]["conditions"].as_array().unwrap();
+        assert_eq!(conditions.len(), 1);
+        assert_eq!(conditions[0]["type"], "Ready");
+        assert_eq!(conditions[0]["observedGeneration"], 3);
+
+        let mut claim = claim();
+        claim.metadata.namespace = Some("ns".into());
+        let event = adopted_event(&claim, "a");
+        assert_eq!(event.reason.as_deref(), Some("SandboxAdopted"));
+        assert_eq!(event.metadata.namespace.as_deref(), Some("ns"));
+        let regarding = event.regarding.unwrap();
+        assert_eq!(regarding.uid.as_deref(), Some("claim-uid"));
+        assert_eq!(regarding.kind.as_deref(), Some("SandboxClaim"));
+        assert_eq!(
+            event.note.as_deref(),
+            Some("Adopted warm pool Sandbox \"a\"")
+        );
     }
 
     #[test]

@@ -28,8 +28,7 @@ use crate::exit;
 use crate::faults;
 use crate::fencing;
 use crate::fire::{self, Sender};
-use crate::floor::Floor;
-use crate::floor::FloorError;
+use crate::floor::{Floor, FloorError, FloorWrites};
 use crate::invariants::{self, Checker};
 use crate::isolation::IsolationError;
 use crate::limiter::Limiter;
@@ -451,9 +450,9 @@ async fn measure(
     let reaper = plan
         .hold
         .map(|hold| tokio::spawn(fire::reap(claims.clone(), hold, ready_rx)));
-    let floor = match options.controller {
-        ControllerKind::Floor => Some(floor_takes_over(target, controllers, &ns, run_id).await?),
-        _ => None,
+    let floor = match options.controller.floor_writes() {
+        Some(writes) => Some(floor_takes_over(target, controllers, &ns, run_id, writes).await?),
+        None => None,
     };
     let (controller_pid, metrics_addr) = match &floor {
         Some(_) => (None, None),
@@ -586,6 +585,11 @@ async fn measure(
     } else {
         refill_time(client, plan, run_id).await
     };
+    if let Some(floor) = &floor
+        && !floor.settled(FLOOR_SETTLE_LIMIT).await
+    {
+        eprintln!("floor: writes still unanswered after {FLOOR_SETTLE_LIMIT:?}; not counted");
+    }
     let after = Scrape::take(client, metrics_addr, &processes).await;
     cpu_stop.store(true, Ordering::SeqCst);
     drop(floor);
@@ -641,6 +645,9 @@ fn add_scheduled_records(collector: &Collector, plan: &BenchPlan) {
     }
 }
 
+/// How long the run waits after the load for the floor's last writes to be answered.
+const FLOOR_SETTLE_LIMIT: Duration = Duration::from_secs(30);
+
 /// The floor takes over from the controller that filled the pools: that controller stops and
 /// the harness serves each claim itself.
 async fn floor_takes_over(
@@ -648,12 +655,13 @@ async fn floor_takes_over(
     controllers: &Mutex<Vec<RunningController>>,
     ns: &str,
     run_id: &str,
+    writes: FloorWrites,
 ) -> Result<Floor, BenchError> {
     for filler in std::mem::take(&mut *lock(controllers)) {
         filler.stop();
     }
     let selector = format!("{RUN_LABEL}={run_id}");
-    let floor = Floor::start(&target.kubeconfig, ns, &selector).await?;
+    let floor = Floor::start(&target.kubeconfig, ns, &selector, writes).await?;
     eprintln!("floor: serving the claims itself (thread {})", floor.tid);
     Ok(floor)
 }

@@ -560,10 +560,9 @@ async fn a_kind_run_loads_the_probe_image_it_builds_into_the_cluster() {
     cluster.stop().unwrap();
 }
 
-/// The floor: the reference controller fills the pool and stops, then the harness serves each
-/// warm claim itself with one adoption patch and one status patch, and reports its own CPU.
-#[test]
-fn the_floor_serves_each_warm_claim_with_two_writes() {
+/// A smoke run of `kind` (`floor` or `spec-floor`) after the reference controller filled the
+/// pool, checked to serve every claim from the harness's own thread: its writes by request.
+fn floor_smoke(kind: &str) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let controller = common::reference_controller();
@@ -571,7 +570,7 @@ fn the_floor_serves_each_warm_claim_with_two_writes() {
         "bench",
         "../scenarios/smoke.yaml",
         "--controller",
-        "floor",
+        kind,
         "--controller-bin",
         controller.to_str().unwrap(),
         "--out",
@@ -594,20 +593,64 @@ fn the_floor_serves_each_warm_claim_with_two_writes() {
         processes.get("controller").is_none(),
         "the filler is stopped: {processes}"
     );
-    let requests = &results.metrics["apiserver_requests"];
-    let writes = |key: &str| requests[key].as_f64().unwrap_or(0.0);
-    assert_eq!(writes("PATCH sandboxes 200"), 20.0, "{requests}");
-    assert_eq!(writes("PATCH sandboxclaims/status 200"), 20.0, "{requests}");
-    assert_eq!(writes("PATCH sandboxclaims 200"), 0.0, "{requests}");
-    assert_eq!(writes("POST sandboxes 201"), 0.0, "no refill: {requests}");
     assert!(
         results
             .meta
             .environment
             .controller
             .as_deref()
-            .is_some_and(|c| c.starts_with("floor")),
+            .is_some_and(|c| c.starts_with(&format!("{kind} "))),
         "{log}"
+    );
+    results.metrics["apiserver_requests"].clone()
+}
+
+fn writes(requests: &serde_json::Value, key: &str) -> f64 {
+    requests[key].as_f64().unwrap_or(0.0)
+}
+
+/// The floor: the reference controller fills the pool and stops, then the harness serves each
+/// warm claim itself with one adoption patch and one status patch, and reports its own CPU.
+#[test]
+fn the_floor_serves_each_warm_claim_with_two_writes() {
+    let requests = floor_smoke("floor");
+    assert_eq!(writes(&requests, "PATCH sandboxes 200"), 20.0, "{requests}");
+    assert_eq!(
+        writes(&requests, "PATCH sandboxclaims/status 200"),
+        20.0,
+        "{requests}"
+    );
+    assert_eq!(
+        writes(&requests, "PATCH sandboxclaims 200"),
+        0.0,
+        "{requests}"
+    );
+    assert_eq!(writes(&requests, "PATCH pods 200"), 0.0, "{requests}");
+    assert_eq!(
+        writes(&requests, "POST sandboxes 201"),
+        0.0,
+        "no refill: {requests}"
+    );
+}
+
+/// The spec floor adds, for each claim, the three writes the spec requires after an adoption,
+/// every one of them accepted.
+#[test]
+fn the_spec_floor_adds_the_three_writes_an_adoption_requires() {
+    let requests = floor_smoke("spec-floor");
+    for key in [
+        "PATCH sandboxes 200",
+        "PATCH sandboxclaims/status 200",
+        "PATCH pods 200",
+        "PATCH sandboxes/status 200",
+    ] {
+        assert_eq!(writes(&requests, key), 20.0, "{key}: {requests}");
+    }
+    assert!(writes(&requests, "POST events 201") >= 20.0, "{requests}");
+    assert_eq!(
+        writes(&requests, "POST sandboxes 201"),
+        0.0,
+        "no refill: {requests}"
     );
 }
 
@@ -631,8 +674,10 @@ fn scenarios_the_floor_cannot_play_exit_2() {
             text(&o)
         );
     }
-    let o = run(&["conformance", "--controller", "floor"]);
-    assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
+    for kind in ["floor", "spec-floor"] {
+        let o = run(&["conformance", "--controller", kind]);
+        assert_eq!(code(&o), Some(i32::from(exit::BAD_INPUT)), "{}", text(&o));
+    }
 }
 
 /// `sandbox-bench knee` end to end: the stepped smoke against the floor and the reference, each

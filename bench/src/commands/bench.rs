@@ -118,8 +118,8 @@ pub(crate) fn options(
             scenario.faults[i].value.kind().name()
         ));
     }
-    if controller == ControllerKind::Floor {
-        floor_fits(&scenario, &plan)?;
+    if controller.floor_writes().is_some() {
+        floor_fits(controller, &scenario, &plan)?;
     }
     if controller == ControllerKind::External && kubeconfig.is_none() {
         return Err(
@@ -156,12 +156,21 @@ pub(crate) fn options(
 
 /// The floor serves warm claims only, from pools that hold every claim, with nothing failing
 /// around it: anything else is a scenario the floor cannot play.
-fn floor_fits(scenario: &Scenario, plan: &BenchPlan) -> Result<(), String> {
+fn floor_fits(
+    controller: ControllerKind,
+    scenario: &Scenario,
+    plan: &BenchPlan,
+) -> Result<(), String> {
+    let name = controller.name();
     if !scenario.faults.is_empty() {
-        return Err("faults: --controller floor plays no controller process to strike".into());
+        return Err(format!(
+            "faults: --controller {name} plays no controller process to strike"
+        ));
     }
     if plan.replicas > 1 {
-        return Err("controller.replicas: --controller floor is one process, the harness".into());
+        return Err(format!(
+            "controller.replicas: --controller {name} is one process, the harness"
+        ));
     }
     let claims = plan.schedule.max_claims();
     for (i, pool) in plan.pools.iter().enumerate() {
@@ -170,7 +179,7 @@ fn floor_fits(scenario: &Scenario, plan: &BenchPlan) -> Result<(), String> {
             .count();
         if sent > pool.replicas as usize {
             return Err(format!(
-                "pools[{i}].replicas: --controller floor does not refill, so pool {} needs a \
+                "pools[{i}].replicas: --controller {name} does not refill, so pool {} needs a \
                  member for each of its {sent} claims (it has {})",
                 pool.name, pool.replicas
             ));

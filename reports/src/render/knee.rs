@@ -89,9 +89,9 @@ pub fn render_knee_markdown(report: &KneeReport) -> String {
     out
 }
 
-/// A controller's colour, the same on every knee chart: the floor grey (the line to beat),
-/// the others from a fixed palette in name order (`names`: every controller on the chart,
-/// sorted).
+/// A controller's colour, the same on every knee chart: the floors grey (the lines to beat;
+/// the spec floor lighter), the others from a fixed palette in name order (`names`: every
+/// controller on the chart, sorted).
 pub(crate) fn controller_color<'a>(
     names: impl IntoIterator<Item = &'a str>,
     name: &str,
@@ -103,12 +103,14 @@ pub(crate) fn controller_color<'a>(
         RGBColor(148, 103, 189),
         RGBColor(44, 160, 44),
     ];
-    if name == "floor" {
-        return RGBColor(90, 90, 90);
+    match name {
+        "floor" => return RGBColor(90, 90, 90),
+        "spec-floor" => return RGBColor(160, 160, 160),
+        _ => {}
     }
     let index = names
         .into_iter()
-        .filter(|n| *n != "floor")
+        .filter(|n| !matches!(*n, "floor" | "spec-floor"))
         .position(|n| n == name)
         .unwrap_or(0);
     PALETTE[index % PALETTE.len()]
@@ -296,5 +298,29 @@ mod tests {
         assert!(json.contains("\"schema\":\"sandbox-bench/knee/v1\""));
         assert_eq!(serde_json::from_str::<KneeReport>(&json).unwrap(), report);
         assert_eq!(report.controllers["reference"].knee(Knee::S1), 30.0);
+    }
+
+    #[test]
+    fn the_floors_are_grey_and_the_controllers_keep_their_palette_colours() {
+        let names = ["floor", "reference", "spec-floor", "upstream"];
+        let floor = controller_color(names, "floor");
+        let spec_floor = controller_color(names, "spec-floor");
+        assert_ne!(floor, spec_floor);
+        for grey in [floor, spec_floor] {
+            assert!(grey.0 == grey.1 && grey.1 == grey.2, "{grey:?}");
+        }
+        // The floors take no place in the palette: the controllers colour as without them.
+        assert_eq!(
+            controller_color(names, "reference"),
+            controller_color(["reference", "upstream"], "reference")
+        );
+        assert_eq!(
+            controller_color(names, "upstream"),
+            controller_color(["reference", "upstream"], "upstream")
+        );
+        assert_ne!(
+            controller_color(names, "reference"),
+            controller_color(names, "upstream")
+        );
     }
 }
