@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -33,6 +33,7 @@ use kube::{Resource, ResourceExt};
 use sandbox_api::keys;
 use sandbox_api::v1beta1::{Sandbox, SandboxClaim, SandboxWarmPool};
 use serde_json::{Value, json};
+use tokio_util::task::TaskTracker;
 
 /// The field manager of the floor's writes.
 const MANAGER: &str = "sandbox-bench-floor";
@@ -131,13 +132,16 @@ pub fn observed_generation_patch(adopted: &Sandbox) -> Value {
         .status
         .iter()
         .flat_map(|s| &s.conditions)
-        .map(|c| {
-            let mut c = serde_json::to_value(c).unwrap_or_default();
-            c["observedGeneration"] = json!(generation);
-            c
-        })
+        .map(|c| at_generation(c, generation))
         .collect();
     json!({"status": {"conditions": conditions}})
+}
+
+/// `condition` as JSON, observed at `generation`.
+fn at_generation(condition: &Condition, generation: i64) -> Value {
+    let mut c = serde_json::to_value(condition).unwrap_or_default();
+    c["observedGeneration"] = json!(generation);
+    c
 }
 
 /// `SandboxAdopted` about the claim, as the reference controller records it (§5.7).
@@ -176,11 +180,7 @@ pub fn status_patch(claim: &SandboxClaim, sandbox: &Sandbox) -> Value {
         .conditions
         .iter()
         .find(|c| c.type_ == "Ready")
-        .map(|c| {
-            let mut c = serde_json::to_value(c).unwrap_or_default();
-            c["observedGeneration"] = json!(claim.metadata.generation.unwrap_or_default());
-            c
-        });
+        .map(|c| at_generation(c, claim.metadata.generation.unwrap_or_default()));
     json!({
         "status": {
             "conditions": ready.into_iter().collect::<Vec<_>>(),
@@ -193,8 +193,8 @@ pub fn status_patch(claim: &SandboxClaim, sandbox: &Sandbox) -> Value {
 pub struct Floor {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
-    /// How many claims the floor is still writing for.
-    busy: tokio::sync::watch::Receiver<usize>,
+    /// The writes of each claim the floor took on, one task a claim.
+    tasks: TaskTracker,
     /// The thread's id, for its CPU time in `/proc`.
     pub tid: u32,
 }
@@ -238,7 +238,8 @@ impl Floor {
         );
         let (tid_tx, tid_rx) = tokio::sync::oneshot::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (busy_tx, busy) = tokio::sync::watch::channel(0);
+        let tasks = TaskTracker::new();
+        let serving = tasks.clone();
         // A current-thread runtime on a thread of its own: everything the floor does runs
         // there, so that thread's CPU time is the floor's.
         let thread = std::thread::Builder::new()
@@ -254,7 +255,7 @@ impl Floor {
                 let _ = tid_tx.send(current_tid());
                 runtime.block_on(async move {
                     tokio::select! {
-                        served = serve(&path, &ns, &selector, writes, busy_tx) => {
+                        served = serve(&path, &ns, &selector, writes, &serving) => {
                             if let Err(e) = served {
                                 eprintln!("floor: stopped: {e}");
                             }
@@ -271,7 +272,7 @@ impl Floor {
         Ok(Self {
             stop: Some(stop),
             thread: Some(thread),
-            busy,
+            tasks,
             tid,
         })
     }
@@ -280,11 +281,10 @@ impl Floor {
     /// claim is Ready before the spec floor's follow-ups are, and a run counts them too. False
     /// when some were still unanswered at `limit`.
     pub async fn settled(&self, limit: std::time::Duration) -> bool {
-        let mut busy = self.busy.clone();
-        matches!(
-            tokio::time::timeout(limit, busy.wait_for(|n| *n == 0)).await,
-            Ok(Ok(_))
-        )
+        // Closing only lets `wait` end once the tasks are done; a claim seen later still
+        // gets its task.
+        self.tasks.close();
+        tokio::time::timeout(limit, self.tasks.wait()).await.is_ok()
     }
 }
 
@@ -321,9 +321,8 @@ async fn serve(
     ns: &str,
     selector: &str,
     writes: FloorWrites,
-    busy: tokio::sync::watch::Sender<usize>,
+    tasks: &TaskTracker,
 ) -> Result<(), FloorError> {
-    let busy = Arc::new(busy);
     let client = sandbox_cluster::connect(kubeconfig, None).await?;
     let apis = Apis {
         sandboxes: Api::namespaced(client.clone(), ns),
@@ -358,13 +357,11 @@ async fn serve(
         if bound || !seen.insert(claim.uid().unwrap_or_default()) {
             continue;
         }
-        let (apis, queue, busy) = (apis.clone(), queue.clone(), busy.clone());
-        busy.send_modify(|n| *n += 1);
-        tokio::spawn(async move {
+        let (apis, queue) = (apis.clone(), queue.clone());
+        tasks.spawn(async move {
             if let Err(e) = bind(&apis, &queue, &claim, writes).await {
                 eprintln!("floor: claim {}: {e}", claim.name_any());
             }
-            busy.send_modify(|n| *n -= 1);
         });
     }
     Ok(())
@@ -465,6 +462,13 @@ mod tests {
         .unwrap()
     }
 
+    fn member() -> Member {
+        Member {
+            name: "a".into(),
+            resource_version: "7".into(),
+        }
+    }
+
     fn claim() -> SandboxClaim {
         serde_json::from_value(json!({
             "metadata": {"name": "c-1", "uid": "claim-uid", "generation": 2},
@@ -488,11 +492,7 @@ mod tests {
 
     #[test]
     fn the_adoption_moves_control_to_the_claim_at_the_listed_version() {
-        let member = Member {
-            name: "a".into(),
-            resource_version: "7".into(),
-        };
-        let patch = adoption_patch(&member, &claim());
+        let patch = adoption_patch(&member(), &claim());
         assert_eq!(patch["metadata"]["resourceVersion"], "7");
         let owners = patch["metadata"]["ownerReferences"].as_array().unwrap();
         assert_eq!(owners.len(), 1, "the pool's reference is replaced");
@@ -503,11 +503,7 @@ mod tests {
 
     #[test]
     fn the_spec_adoption_moves_the_labels_and_changes_the_spec() {
-        let member = Member {
-            name: "a".into(),
-            resource_version: "7".into(),
-        };
-        let patch = spec_adoption_patch(&member, &claim());
+        let patch = spec_adoption_patch(&member(), &claim());
         assert_eq!(patch["metadata"]["resourceVersion"], "7");
         assert_eq!(patch["metadata"]["ownerReferences"][0]["uid"], "claim-uid");
         let labels = &patch["metadata"]["labels"];

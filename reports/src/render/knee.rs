@@ -103,17 +103,24 @@ pub(crate) fn controller_color<'a>(
         RGBColor(148, 103, 189),
         RGBColor(44, 160, 44),
     ];
-    match name {
-        "floor" => return RGBColor(90, 90, 90),
-        "spec-floor" => return RGBColor(160, 160, 160),
-        _ => {}
+    if let Some(grey) = floor_grey(name) {
+        return grey;
     }
     let index = names
         .into_iter()
-        .filter(|n| !matches!(*n, "floor" | "spec-floor"))
+        .filter(|n| floor_grey(n).is_none())
         .position(|n| n == name)
         .unwrap_or(0);
     PALETTE[index % PALETTE.len()]
+}
+
+/// A floor's grey, `None` for a controller.
+fn floor_grey(name: &str) -> Option<RGBColor> {
+    match name {
+        "floor" => Some(RGBColor(90, 90, 90)),
+        "spec-floor" => Some(RGBColor(160, 160, 160)),
+        _ => None,
+    }
 }
 
 /// The points of a controller's curve: each step's claim Ready p99 at its rate.
